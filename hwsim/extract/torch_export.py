@@ -1,0 +1,145 @@
+"""PyTorch -> Graph through ``torch.export`` (the one place, with the numerics reference, that imports torch).
+
+``torch.export.export`` gives the pre-decomposition ATen graph: ``conv2d``, ``linear``,
+``layer_norm``, ``pixel_shuffle`` ... stay single ops, every node carries its fake-tensor
+shape and its ``nn_module_stack``. Each node goes through the op table
+(``aten_table.py``, ``aten_eltwise.py``); unsupported targets are collected and reported
+together, each with the module paths it came from, as one error.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from hwsim.errors import UserError
+from hwsim.extract import aten_eltwise  # noqa: F401  (registers the element-wise converters)
+from hwsim.extract.aten_table import CONVERTERS, Node, Unsupported
+from hwsim.extract.builder import GraphBuilder
+from hwsim.graph.ir import Graph
+
+_IGNORED = ("aten._assert_tensor_metadata", "aten.sym_size", "aten._assert_scalar", "aten.sym_constrain_range")
+
+
+def export_program(model, example: Any, where: str):
+    import torch
+
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.export.export(model, (example,))
+    except Exception as exc:  # the model's own error for this input: a user problem
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"the model cannot run on input {list(example.shape)}: {type(exc).__name__}: {first}",
+                        where) from None
+
+
+def _module_path(node) -> str:
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return ""
+    return list(stack.values())[-1][0]
+
+
+def _shapes(val) -> list[tuple[int, ...]]:
+    if isinstance(val, (list, tuple)):
+        return [tuple(int(d) for d in v.shape) for v in val if hasattr(v, "shape")]
+    return [tuple(int(d) for d in val.shape)] if hasattr(val, "shape") else []
+
+
+def _bind(node, b: GraphBuilder) -> dict[str, Any]:
+    """Schema argument name -> value, tensors replaced by IR names (None where unknown)."""
+    import torch.fx
+
+    def conv(v):
+        if isinstance(v, torch.fx.Node):
+            return b.value_of.get(v.name)
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        return v
+
+    out = {}
+    for i, arg in enumerate(node.target._schema.arguments):
+        if i < len(node.args):
+            v = node.args[i]
+        elif arg.name in node.kwargs:
+            v = node.kwargs[arg.name]
+        else:
+            v = arg.default_value if arg.has_default_value() else None
+        out[arg.name] = conv(v)
+    return out
+
+
+def _placeholders(ep, b: GraphBuilder) -> list[str]:
+    kinds = {}
+    for spec in ep.graph_signature.input_specs:
+        kinds[spec.arg.name] = (spec.kind.name, spec.target)
+    inputs = []
+    for node in ep.graph.nodes:
+        if node.op != "placeholder":
+            continue
+        kind, target = kinds.get(node.name, ("USER_INPUT", None))
+        shape = _shapes(node.meta["val"])[0]
+        if kind == "USER_INPUT":
+            inputs.append(b.add_tensor(node.name, shape, "input"))
+            b.value_of[node.name] = node.name
+        else:  # PARAMETER, BUFFER, CONSTANT_TENSOR: values that live with the model
+            b.value_of[node.name] = b.add_tensor(target, shape, "param")
+    return inputs
+
+
+def _call(node, b: GraphBuilder) -> None:
+    module = _module_path(node)
+    if node.target is operator.getitem:
+        src, index = node.args
+        values = b.value_of.get(src.name)
+        b.value_of[node.name] = values[index] if isinstance(values, list) else None
+        return
+    target = str(node.target)
+    if target.startswith(_IGNORED):
+        return
+    convert = CONVERTERS.get(target) or CONVERTERS.get(target.rsplit(".", 1)[0])
+    if convert is None or not hasattr(node.target, "_schema"):
+        b.mark_unsupported(target, module)
+        return
+    args = _bind(node, b)
+    tensor_args = [n for n in node.all_input_nodes]
+    if any(b.value_of.get(n.name) is None for n in tensor_args):
+        return  # downstream of an unsupported op: already reported there
+    n = Node(node.name, target, args, _shapes(node.meta.get("val")), module)
+    try:
+        convert(b, n)
+    except Unsupported as exc:
+        b.mark_unsupported(f"{target} ({exc})", module)
+        return
+    value = b.value_of.get(node.name)
+    if isinstance(value, str):
+        b.users[value] = b.users.get(value, 0) + len(node.users)
+
+
+def program_to_graph(ep, name: str, fuse: str, where: str) -> Graph:
+    b = GraphBuilder()
+    inputs = _placeholders(ep, b)
+    outputs: list[str] = []
+    for node in ep.graph.nodes:
+        if node.op == "call_function":
+            _call(node, b)
+        elif node.op == "output":
+            flat = node.args[0] if isinstance(node.args[0], (list, tuple)) else [node.args[0]]
+            outputs = [b.value_of.get(getattr(x, "name", None)) for x in flat]
+    if b.unsupported:
+        listed = "; ".join(f"{t} at {', '.join(p or '<top>' for p in paths[:3])}"
+                           f"{' ...' if len(paths) > 3 else ''}" for t, paths in b.unsupported.items())
+        raise UserError(f"{len(b.unsupported)} unsupported op(s): {listed}", where)
+    if any(o is None for o in outputs):
+        raise UserError("the model returns something that is not a tensor", where)
+    outputs = [_materialise(b, o) for o in outputs]
+    return b.build(name, inputs, list(dict.fromkeys(outputs)), fuse)
+
+
+def _materialise(b: GraphBuilder, name: str) -> str:
+    """A graph output must be an activation: a view of one is resolved to its root."""
+    root = b.root(name)
+    if b.tensors[root].kind != "activation":
+        raise UserError(f"the model returns {root!r} ({b.tensors[root].kind}) unchanged; hwsim needs computed outputs")
+    return name if b.tensors[name].view_of is None else root
