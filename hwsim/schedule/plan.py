@@ -1,0 +1,106 @@
+"""The plan: every decision the scheduler made, as a command stream with dependencies.
+
+The scheduler (graph + spec -> Plan) decides the order, where every buffer lives in SRAM,
+what is spilled, reloaded, prefetched and streamed; the simulator only consumes the
+commands. Nothing in a plan refers back to mutable state, so sweeps compare plans freely.
+
+Commands and their engines:
+
+* ``compute`` (engine ``compute``): runs one layer (or one tile of a streamed layer) for
+  ``cycles`` cycles. It allocates its outputs (``allocs``) when it starts.
+* ``load`` (engine ``dma_read``): DRAM -> SRAM, ``dram_bytes`` bytes; allocates its
+  destination buffer when it starts.
+* ``store`` (engine ``dma_write``): SRAM -> DRAM, ``dram_bytes`` bytes; allocates nothing.
+* ``free`` (engine ``none``, instantaneous): releases ``frees`` once its deps are done.
+
+Plan invariants (checked by ``verify.py``, independently of how the plan was made):
+
+1. ids are 0..n-1 in program order and every dep points to an earlier command;
+2. an allocation never overlaps, in address, a buffer that is still allocated in program
+   order, and it lists among its direct deps the ``free`` of every earlier buffer that
+   overlapped its range (so no execution order the deps allow can overlap them);
+3. at every point of program order the bytes allocated never exceed the SRAM (or the
+   weight buffer, for ``space="weights"``);
+4. a compute command's inputs are allocated (resident) when it starts, their producing
+   command (load or compute) among its transitive deps, and freed only after it
+   (their free depends on it);
+5. a store reads a resident buffer and its free depends on the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENGINES = ("compute", "dma_read", "dma_write", "none")
+COMMAND_KINDS = ("compute", "load", "store", "free")
+TRAFFIC_KINDS = ("weights", "input", "output", "spill_write", "spill_read", "streamed_read", "streamed_write")
+STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain")
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One SRAM allocation: a tensor (or a weight block, or a tile) at an address."""
+
+    name: str  # the tensor's name; weights: "weights:<layer>", tiles: "<tensor>@tile<i>"
+    address: int
+    size: int  # bytes reserved (alignment included)
+    space: str = "sram"  # "sram" | "weights" (a separate weight buffer, when the spec has one)
+
+
+@dataclass(frozen=True)
+class Command:
+    id: int
+    kind: str  # one of COMMAND_KINDS
+    engine: str  # one of ENGINES
+    layer: int  # the layer step this command serves (compute: the layer it runs)
+    deps: tuple[int, ...] = ()
+    tensor: str | None = None  # load/store: the tensor moved
+    dram_bytes: int = 0  # load/store: bytes on the DRAM bus
+    traffic: str | None = None  # load/store: one of TRAFFIC_KINDS
+    cycles: int = 0  # compute: busy cycles
+    allocs: tuple[Buffer, ...] = ()  # allocated when the command starts
+    frees: tuple[Buffer, ...] = ()  # free: released when it runs
+    reads: tuple[str, ...] = ()  # compute: buffer names it reads; store: the buffer it copies out
+    cause: str | None = None  # load/store: the STALL_CAUSES entry a compute wait on it is charged to
+    tile: int | None = None  # compute/load/store of a streamed layer: the tile index
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    index: int
+    name: str
+    macs: int
+    vector_ops: int
+    compute_cycles: int  # whole layer, all tiles
+    weight_bytes: int
+    streamed: bool = False
+    tiles: int = 1
+    utilisation: float = 1.0  # MACs / (cycles * macs_per_cycle), for the report
+
+
+@dataclass(frozen=True)
+class TensorPlan:
+    """What happened to one activation a layer writes (the report's ``tensors`` rows)."""
+
+    name: str
+    bytes: int
+    producer: int  # layer step
+    last_consumer: int  # layer step
+    skip: bool
+    address: int | None  # first SRAM address (None if it never lived in SRAM)
+    spilled: bool  # stored to DRAM because SRAM was full
+    dram_bytes: int  # DRAM traffic this tensor caused (spill writes, reloads, streamed, output)
+
+
+@dataclass(frozen=True)
+class Plan:
+    graph: str
+    spec: str
+    commands: tuple[Command, ...]
+    layers: tuple[LayerPlan, ...]
+    tensors: tuple[TensorPlan, ...]
+    sram_bytes: int  # capacity the plan was made for
+    weight_buffer_bytes: int = 0  # 0 when weights share the SRAM
+    concat: str = "inplace"  # "inplace" | "copy": how concatenation and slicing were modelled
+    policy: str = "belady"
+    notes: tuple[str, ...] = field(default=())

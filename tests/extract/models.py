@@ -1,0 +1,86 @@
+"""Models written for the extraction tests."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _block(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+
+
+class PlainUNet(nn.Module):
+    """Two levels, max pooling, nearest upsampling, concatenated skips."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.e1, self.e2, self.mid = _block(3, c), _block(c, 2 * c), _block(2 * c, 4 * c)
+        self.d2, self.d1 = _block(4 * c + 2 * c, 2 * c), _block(2 * c + c, c)
+        self.head = nn.Conv2d(c, 3, 1)
+
+    def forward(self, x):
+        e1 = self.e1(x)
+        e2 = self.e2(F.max_pool2d(e1, 2))
+        m = self.mid(F.max_pool2d(e2, 2))
+        d2 = self.d2(torch.cat([F.interpolate(m, scale_factor=2.0, mode="nearest"), e2], 1))
+        d1 = self.d1(torch.cat([F.interpolate(d2, scale_factor=2.0, mode="nearest"), e1], 1))
+        return self.head(d1)
+
+
+class TransposedBilinear(nn.Module):
+    """Strided conv down, transposed conv up, bilinear resize, a linear over channels, a matmul."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1)
+        self.proj = nn.Linear(8, 8)
+        self.out = nn.Conv2d(8, 3, 3, padding=2, dilation=2)
+
+    def forward(self, x):
+        y = torch.sigmoid(self.down(x))
+        y = self.up(y)
+        y = F.interpolate(y, scale_factor=0.5, mode="bilinear", align_corners=False)
+        y = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        z = self.proj(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        flat = z.flatten(2)
+        gram = torch.matmul(flat, flat.transpose(1, 2))  # (1, 8, 8)
+        z = z * torch.tanh(gram.mean(-1)).view(1, 8, 1, 1)
+        return self.out(F.gelu(z))
+
+
+class GroupedDepthwise(nn.Module):
+    """Grouped and depthwise convs, batch norm to fold, a channel-attention residual, avg pooling, chunk."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(16)
+        self.grouped = nn.Conv2d(16, 32, 3, padding=1, groups=4)
+        self.dw = nn.Conv2d(32, 32, 5, padding=2, groups=32)
+        self.fc = nn.Conv2d(16, 16, 1)
+        self.tail = nn.Conv2d(16, 3, 1)
+
+    def forward(self, x):
+        s = torch.relu(self.bn(self.stem(x)))
+        y = self.dw(self.grouped(s))
+        a, b = y.chunk(2, dim=1)
+        y = a * b
+        y = y * torch.sigmoid(self.fc(F.adaptive_avg_pool2d(y, 1))) + s
+        y = F.avg_pool2d(y, 2)
+        return self.tail(y)
+
+
+class Unsupported(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 3, 1)
+        self.b = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        y = torch.cumsum(self.a(x), dim=1)
+        return torch.flip(self.b(y), dims=[3])
+
+
+def broken():
+    raise RuntimeError("this factory is broken")
