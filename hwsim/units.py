@@ -22,11 +22,15 @@ bit unit (``Mb``) and the ambiguous ``KB`` are refused with a hint. A bare numbe
 ("needs a unit"); counts are plain integers, read by :func:`parse_count`. Negative values
 are refused everywhere. A bad value raises :class:`ValueError` with a short message (no
 key, no file: the caller adds those).
+
+Writing back: :func:`format_bytes` for people (``3.75 MiB``, rounded), and
+:func:`format_quantity` for files (``12.8 GB/s``, exact: parsing it gives the value back).
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
@@ -62,6 +66,11 @@ _NUMBER = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*
 _BITS = re.compile(r"^[kKMGT]?i?b$")
 
 
+def show_value(value: object) -> str:
+    """A short repr for error messages (long strings and big lists are cut)."""
+    return reprlib.repr(value)
+
+
 def _unit_table(kind: str) -> dict[str, Fraction]:
     """Every unit of one kind, with its factor to the base unit (B, B/s, Hz, s, J, W/B)."""
     if kind == "size":
@@ -94,11 +103,11 @@ def _unit_problem(unit: str, kind: str, table: Mapping[str, Fraction]) -> str:
                 f"got a {other.replace('_', ' ')} ('{unit}')")
     head = unit.split("/")[0]
     if kind == "power_per_size" and unit in POWER_UNITS:
-        return f"'{unit}' is a power; give it per size, e.g. '{EXAMPLES[kind]}'"
+        return f"'{unit}' is a power, give it per size, e.g. '{EXAMPLES[kind]}'"
     if head == "KB":
         return "ambiguous unit 'KB': write 'KiB' (1024 B) or 'kB' (1000 B)"
     if _BITS.match(head) and head != "B":
-        return f"'{head}' is a bit unit; sizes are in bytes, e.g. 'MB' or 'MiB'"
+        return f"'{head}' is a bit unit, sizes are in bytes, e.g. 'MB' or 'MiB'"
     folded = {u.casefold(): u for u in table}
     if unit.casefold() in folded:
         return f"unknown unit '{unit}' (did you mean '{folded[unit.casefold()]}'?)"
@@ -117,14 +126,14 @@ def parse_quantity(text: object, kind: str) -> Fraction:
         raise ValueError(f"needs a unit, e.g. '{EXAMPLES[kind]}'")
     match = _NUMBER.fullmatch(text)
     if match is None:
-        raise ValueError(f"cannot read {text!r}; expected e.g. '{EXAMPLES[kind]}'")
+        raise ValueError(f"cannot read {show_value(text)}, expected e.g. '{EXAMPLES[kind]}'")
     number, unit = Fraction(match.group(1)), re.sub(r"\s*/\s*", "/", match.group(2))
     if not unit:
         raise ValueError(f"needs a unit, e.g. '{EXAMPLES[kind]}'")
     if unit not in table:
         raise ValueError(_unit_problem(unit, kind, table))
     if number < 0:
-        raise ValueError(f"must not be negative ({text.strip()!r})")
+        raise ValueError(f"must not be negative ({show_value(text.strip())})")
     return number * table[unit]
 
 
@@ -136,7 +145,7 @@ def parse_size(text: object) -> int:
     """A size in bytes: ``parse_size('8 MiB') == 8388608``; also a CLI argument type."""
     value = parse_quantity(text, "size")
     if value.denominator != 1:
-        raise ValueError(f"{str(text).strip()!r} is not a whole number of bytes")
+        raise ValueError(f"{show_value(str(text).strip())} is not a whole number of bytes")
     return int(value)
 
 
@@ -168,13 +177,13 @@ def parse_power_per_size(text: object) -> float:
 def parse_count(value: object) -> int:
     """A plain non-negative integer: ``1024``, ``'1024'`` or ``'1_024'`` (not 8.0, not True)."""
     if isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {value!r}")
+        raise ValueError(f"expected an integer, got {show_value(value)}")
     if isinstance(value, int):
         result = value
     elif isinstance(value, str) and re.fullmatch(r"\s*\d[\d_]*\s*", value):
         result = int(value.replace("_", ""))
     else:
-        raise ValueError(f"expected an integer, got {value!r}")
+        raise ValueError(f"expected an integer, got {show_value(value)}")
     if result < 0:
         raise ValueError(f"must not be negative ({result})")
     return result

@@ -1,0 +1,217 @@
+"""The accelerator, as plain frozen data: what the scheduler and the simulator are given.
+
+Built by :func:`hwsim.spec.load.load_spec` from a YAML file (the YAML keys are in each
+docstring, the units are written in the values there). Field names carry their unit
+(``size_bytes``, ``clock_hz``, ``mac_pj``); bytes and cycles are integers. The helper
+methods do no I/O and round the way hardware does: a transfer or a latency that takes part
+of a cycle takes the whole cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+ARRAY_DIMS = ("input_channels", "output_channels", "output_pixels", "kernel_taps")
+"""Loop dimensions a MAC-array side can be laid over (``compute.array.rows_over`` ...).
+
+``input_channels``: input channels of one group (1 for a depthwise convolution);
+``output_channels``: output channels of one group; ``output_pixels``: output height x
+width (x batch); ``kernel_taps``: kernel height x width.
+"""
+WEIGHT_PLACEMENTS = ("shared", "separate")
+ORDER_POLICIES = ("graph",)
+RESERVED_ORDER_POLICIES = ("memory",)
+SPILL_POLICIES = ("belady", "lru", "largest", "skip_first")
+CONCAT_MODES = ("inplace", "copy")
+
+
+def _exact(seconds: float) -> Fraction:
+    """A float of seconds as the decimal it was written as (1e-07 is exactly 100 ns)."""
+    return Fraction(repr(seconds))
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """Shape of the MAC array (YAML ``compute.array``).
+
+    ``rows`` x ``cols`` MACs. In one cycle the array works on ``rows`` values of the loop
+    dimension ``rows_over`` and ``cols`` values of ``cols_over`` (both in
+    :data:`ARRAY_DIMS`, different). A layer whose dimension is smaller than the side, or
+    not a multiple of it, leaves MACs idle: with ``rows_over: input_channels`` and 32 rows,
+    a 3-channel first layer uses 3/32 of the rows and a depthwise convolution 1/32. The
+    scheduler turns this into cycles; this class holds only the data.
+    """
+
+    rows: int
+    cols: int
+    rows_over: str
+    cols_over: str
+
+    @property
+    def macs(self) -> int:
+        """MACs in the array (``rows * cols``; equals ``compute.macs_per_cycle``)."""
+        return self.rows * self.cols
+
+
+@dataclass(frozen=True)
+class ComputeSpec:
+    """Compute engines (YAML ``compute``).
+
+    ``macs_per_cycle`` (``macs_per_cycle``): peak multiply-accumulates per cycle at the spec's
+    bit-widths. ``vector_ops_per_cycle`` (``vector_ops_per_cycle``): element-wise operations
+    per cycle (activations, additions, pooling, requantisation) in the vector unit.
+    ``array`` (``array``): the MAC array's shape, or None for an ideal array that any layer
+    with enough work keeps fully busy.
+    """
+
+    macs_per_cycle: int
+    vector_ops_per_cycle: int
+    array: ArraySpec | None = None
+
+
+@dataclass(frozen=True)
+class SramSpec:
+    """On-chip SRAM (YAML ``sram``).
+
+    ``size_bytes`` (``size``): activation SRAM, also holding weights when ``weights`` is
+    ``shared``. ``alignment_bytes`` (``alignment``, default 64 B, a power of two): every
+    buffer starts at a multiple of it. ``weights`` (``weights``): ``shared`` (weights are
+    loaded into the same SRAM) or ``separate`` (a weight buffer of its own,
+    ``weight_buffer_bytes`` from ``weight_buffer``; 0 when shared).
+    """
+
+    size_bytes: int
+    alignment_bytes: int = 64
+    weights: str = "shared"
+    weight_buffer_bytes: int = 0
+
+    @property
+    def separate_weights(self) -> bool:
+        """True when weights have their own buffer."""
+        return self.weights == "separate"
+
+    @property
+    def total_bytes(self) -> int:
+        """All on-chip SRAM: activation SRAM plus weight buffer (what leaks)."""
+        return self.size_bytes + self.weight_buffer_bytes
+
+    def aligned(self, nbytes: int) -> int:
+        """``nbytes`` rounded up to the alignment: the space a buffer takes."""
+        return -(-nbytes // self.alignment_bytes) * self.alignment_bytes
+
+
+@dataclass(frozen=True)
+class DramSpec:
+    """External memory (YAML ``dram``).
+
+    ``bandwidth_bytes_per_s`` (``bandwidth``): peak bytes per second, shared by reads and
+    writes and by all channels; one transfer alone can use all of it.
+    ``latency_s`` (``latency``): time from issuing a transfer to its first byte; every
+    transfer pays it once. ``channels`` (``channels``, default 1): DMA transfers that can be
+    in flight at once (their latencies overlap, their bytes share the bandwidth).
+    """
+
+    bandwidth_bytes_per_s: int
+    latency_s: float
+    channels: int = 1
+
+
+@dataclass(frozen=True)
+class DatatypeSpec:
+    """Bit-widths (YAML ``datatype``), 1 to 32 each.
+
+    ``activation_bits`` (``activation_bits``): every activation tensor.
+    ``weight_bits`` (``weight_bits``): every parameter tensor.
+    Tensor bytes = ceil(elements x bits / 8).
+    """
+
+    activation_bits: int
+    weight_bits: int
+
+    def activation_bytes(self, elements: int) -> int:
+        """Bytes of an activation tensor of ``elements`` elements."""
+        return -(-elements * self.activation_bits // 8)
+
+    def weight_bytes(self, elements: int) -> int:
+        """Bytes of a parameter tensor of ``elements`` elements."""
+        return -(-elements * self.weight_bits // 8)
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """Scheduling choices (YAML ``policy``, optional; every key has a default).
+
+    ``order`` (default ``graph``): layer order; only the graph's order exists (``memory``
+    is reserved). ``spill`` (default ``belady``): which tensor to evict when SRAM is full:
+    ``belady`` (next use furthest away), ``lru`` (least recently used), ``largest``,
+    ``skip_first`` (skip tensors first, then Belady). ``prefetch`` (default 1): how many
+    layers ahead weights and reloads may be fetched, 0 = on demand. ``concat`` (default
+    ``inplace``): ``inplace`` lets producers write straight into their slices of the
+    concatenated buffer (as Arm's Vela does); ``copy`` makes concatenation and slicing
+    copy data.
+    """
+
+    order: str = "graph"
+    spill: str = "belady"
+    prefetch: int = 1
+    concat: str = "inplace"
+
+
+@dataclass(frozen=True)
+class EnergySpec:
+    """Energy figures (YAML ``energy``), dynamic energies in picojoules.
+
+    ``mac_pj`` (``mac``): one multiply-accumulate. ``vector_op_pj`` (``vector_op``, default
+    the MAC's): one element-wise operation. ``sram_byte_pj`` (``sram_byte``): one byte read
+    or written in SRAM. ``dram_byte_pj`` (``dram_byte``): one byte moved to or from DRAM
+    (the interface and the DRAM itself). ``sram_leakage_w_per_byte`` (``sram_leakage``,
+    written per size, e.g. ``0.5 mW/MiB``; default 0): static power of each byte of SRAM,
+    so that a bigger SRAM costs energy even when idle.
+    """
+
+    mac_pj: float
+    sram_byte_pj: float
+    dram_byte_pj: float
+    vector_op_pj: float
+    sram_leakage_w_per_byte: float = 0.0
+
+
+@dataclass(frozen=True)
+class AcceleratorSpec:
+    """One accelerator: the whole YAML file (``name``, ``clock`` and the sections)."""
+
+    name: str
+    clock_hz: int
+    compute: ComputeSpec
+    sram: SramSpec
+    dram: DramSpec
+    datatype: DatatypeSpec
+    policy: PolicySpec
+    energy: EnergySpec
+
+    def dram_bytes_per_cycle(self) -> float:
+        """Peak DRAM bytes per clock cycle (may be fractional: 12.8 at 12.8 GB/s, 1 GHz)."""
+        return self.dram.bandwidth_bytes_per_s / self.clock_hz
+
+    def dram_transfer_cycles(self, nbytes: int) -> int:
+        """Cycles to stream ``nbytes`` at full bandwidth, latency excluded (rounded up)."""
+        return -(-nbytes * self.clock_hz // self.dram.bandwidth_bytes_per_s)
+
+    def dram_latency_cycles(self) -> int:
+        """``dram.latency`` in cycles, rounded up (100 ns at 1 GHz = 100)."""
+        return math.ceil(_exact(self.dram.latency_s) * self.clock_hz)
+
+    def cycles_to_seconds(self, cycles: int) -> float:
+        """Seconds taken by ``cycles`` clock cycles (for reports)."""
+        return cycles / self.clock_hz
+
+    def peak_ops_per_s(self) -> int:
+        """Peak arithmetic rate, counting a MAC as two operations (the "TOPS" figure)."""
+        return 2 * self.compute.macs_per_cycle * self.clock_hz
+
+    def sram_leakage_pj_per_cycle(self) -> float:
+        """Leakage energy of all SRAM (weight buffer included) in one clock cycle."""
+        watts = self.energy.sram_leakage_w_per_byte * self.sram.total_bytes
+        return watts / self.clock_hz * 1e12
