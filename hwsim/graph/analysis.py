@@ -8,10 +8,18 @@ Definitions follow DESIGN.md:
   or the graph's outputs need. Everything else it computes stays inside the layer.
 * **Live range** of a written activation: from the step of its producing layer to the step
   of its last reader, both inclusive (a graph output nobody reads: its producer's step).
-* **Skip tensor**: a written activation such that some layer scheduled strictly between
-  its producer and its last reader reads a feature map whose spatial size differs from
-  the tensor's and is larger than 1x1. Feature maps are the rank-4 (N, C, H, W) tensors;
-  a tensor of another rank is never a skip and never counts as a feature-map read.
+* **Skip tensor**: a written feature map (rank 4, N x C x H x W, larger than 1x1) such that
+  some layer scheduled strictly between its producer and its last reader *works at* another
+  spatial size: while it waits, the computation went to another resolution. A layer works
+  at the output size of its main op when that op computes over space (convolution,
+  pooling, interpolation) and the size is larger than 1x1; layers that only move data
+  (pixel (un)shuffle, concat, slice, permute, unfold), element-wise, linear and matmul
+  layers, and global pooling define no resolution. This reads DESIGN.md's "reads a feature map whose spatial size differs" as
+  the layer's working resolution rather than the size of whatever it reads, for two
+  reasons: an IEM header's pixel shuffle reads the small fused map and writes the decoder's
+  resolution, and an MSIAM reducer's pixel unshuffle writes the small one, yet neither
+  moves the computation anywhere (a U-Net's E_i waiting beside them is no skip); reshaped
+  attention tensors of rank 4 (KBNet) are not feature maps whose last two axes are H, W.
 * **M_sc(t)**: bytes of skip tensors live at step t.
 """
 
@@ -109,28 +117,39 @@ def skip_tensors(g: Graph) -> tuple[str, ...]:
     return g.memo("skip_tensors", _skip_tensors)
 
 
+SPATIAL_KINDS = frozenset({
+    "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "upsample_nearest2d", "upsample_bilinear2d",
+})
+
+
+def layer_resolution(g: Graph, index: int) -> tuple[int, int] | None:
+    """The spatial size layer ``index`` works at, or None (see the module docstring)."""
+    first = g.op[g.layers[index].ops[0]]
+    if first.kind not in SPATIAL_KINDS:
+        return None
+    size = spatial(g.tensor[first.outputs[0]].shape)
+    return size if size is not None and size[0] * size[1] > 1 else None
+
+
 def _skip_tensors(g: Graph) -> tuple[str, ...]:
-    ios = layer_io(g)
-    reads_sizes = [
-        {s for t in io.reads if (s := spatial(g.tensor[t].shape)) is not None and s[0] * s[1] > 1}
-        for io in ios
-    ]
+    sizes = [layer_resolution(g, i) for i in range(len(g.layers))]
     prefix: dict[tuple[int, int], list[int]] = {}
 
-    def other_size_reads(size: tuple[int, int]) -> list[int]:
+    def other_size_layers(size: tuple[int, int]) -> list[int]:
         if size not in prefix:
             acc = [0]
-            for sizes in reads_sizes:
-                acc.append(acc[-1] + bool(sizes - {size}))
+            for s in sizes:
+                acc.append(acc[-1] + (s is not None and s != size))
             prefix[size] = acc
         return prefix[size]
 
     found = []
     for t, r in live_ranges(g).items():
         size = spatial(g.tensor[t].shape)
-        if size is None or r.end - r.start < 2:
+        if size is None or size[0] * size[1] <= 1 or r.end - r.start < 2:
             continue
-        acc = other_size_reads(size)
+        acc = other_size_layers(size)
         if acc[r.end] - acc[r.start + 1] > 0:  # layers r.start+1 .. r.end-1
             found.append(t)
     return tuple(found)
