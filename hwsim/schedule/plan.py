@@ -104,3 +104,7 @@ class Plan:
     concat: str = "inplace"  # "inplace" | "copy": how concatenation and slicing were modelled
     policy: str = "belady"
     notes: tuple[str, ...] = field(default=())
+    sram_peak_bytes: int = 0  # allocator high-water mark (fragmentation and alignment included)
+    # In-place concat / slice: tensors with no buffer of their own, as (tensor, the piece
+    # buffers holding its bytes in order, byte offset of its first byte in the first one).
+    aliases: tuple[tuple[str, tuple[str, ...], int], ...] = field(default=())

@@ -1,0 +1,65 @@
+"""``hwsim run SPEC GRAPH [--set KEY=VALUE ...] [--json] [-o DIR]``: simulate one graph on one accelerator.
+
+Prints a summary (or, with ``--json``, the whole report); ``-o DIR`` also writes
+``DIR/report.json`` and ``DIR/layers.csv``, both or neither. Heavy modules are imported when
+the command runs, not when the CLI starts; torch and matplotlib are never imported.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hwsim.errors import UserError
+
+REPORT_FILE = "report.json"
+LAYERS_FILE = "layers.csv"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="schedule and simulate a graph on an accelerator: SRAM, DRAM traffic, "
+                                   "stalls, latency, energy",
+                       description="Schedule GRAPH (a graph JSON file from 'hwsim extract') onto the "
+                                   "accelerator SPEC (a YAML file), simulate it and report.")
+    p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
+    p.add_argument("graph", help="graph JSON file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec field, e.g. --set sram.size=256KiB (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p.add_argument("-o", "--output", metavar="DIR", help=f"write DIR/{REPORT_FILE} and DIR/{LAYERS_FILE}")
+    p.set_defaults(handler=run)
+
+
+def write_outputs(directory: Path, files: dict[str, str]) -> None:
+    """Write every file or none: all to temporary names first, then rename each into place."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(directory)) from None
+    temps = {name: directory / f".{name}.tmp" for name in files}
+    try:
+        for name, text in files.items():
+            temps[name].write_text(text)
+        for name in files:
+            os.replace(temps[name], directory / name)
+    except OSError as exc:
+        raise UserError(f"cannot write: {exc.strerror or exc}", str(directory)) from None
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+
+
+def run(args) -> int:
+    from hwsim.pipeline import run as run_pipeline
+    from hwsim.report.csv_report import layers_csv
+    from hwsim.report.json_report import report_json
+    from hwsim.report.text import render
+
+    metrics = run_pipeline(args.graph, args.spec, args.overrides).metrics
+    report = report_json(metrics)
+    if args.output:
+        write_outputs(Path(args.output), {REPORT_FILE: report, LAYERS_FILE: layers_csv(metrics)})
+        print(f"wrote {Path(args.output) / REPORT_FILE} and {Path(args.output) / LAYERS_FILE}", file=sys.stderr)
+    sys.stdout.write(report if args.json else render(metrics) + "\n")
+    return 0

@@ -1,0 +1,191 @@
+"""Metrics: every figure the reports show, measured from a trace (and the plan it ran).
+
+Totals come from the trace's events (:mod:`hwsim.measure.stalls`): latency, compute busy,
+stalls, DMA bytes by traffic kind. Stalls are also attributed to causes independently, and
+the two are checked to agree. ``live_peak_bytes`` is the largest SRAM occupancy the trace
+recorded (bytes of buffers allocated at once, alignment included); ``sram_peak_bytes`` is
+the allocator's high-water mark (``plan.sram_peak_bytes`` when the scheduler set it, else
+the highest end address of any SRAM buffer in the plan). Cycles and bytes are integers;
+seconds appear only in ``latency_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.graph.analysis import msc_curve
+from hwsim.graph.ir import Graph
+from hwsim.measure.bounds import Bounds, roofline
+from hwsim.measure.energy import Energy, run_energy
+from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
+from hwsim.measure.stalls import account_stalls
+from hwsim.schedule.plan import TRAFFIC_KINDS, Plan
+from hwsim.sim.trace import Trace
+from hwsim.spec.model import AcceleratorSpec
+
+READ_KINDS = ("weights", "input", "spill_read", "streamed_read")
+WRITE_KINDS = ("output", "spill_write", "streamed_write")
+
+
+@dataclass(frozen=True)
+class LayerMetrics:
+    index: int
+    name: str
+    macs: int
+    vector_ops: int
+    cycles: int  # compute busy cycles measured (all tiles)
+    utilisation: float
+    start: int | None  # first compute event of the layer (None if it has none)
+    end: int | None
+    stall_cycles: int  # compute idle time just before this layer's compute commands
+    dram_read_bytes: int  # loads serving this layer
+    dram_write_bytes: int  # stores serving this layer
+    streamed: bool
+    tiles: int
+
+
+@dataclass(frozen=True)
+class TensorMetrics:
+    name: str
+    bytes: int
+    producer: str  # layer name
+    last_consumer: str
+    producer_step: int
+    last_consumer_step: int
+    skip: bool
+    address: int | None
+    spilled: bool
+    dram_bytes: int  # measured: bytes of the trace's loads and stores of this tensor
+
+
+@dataclass(frozen=True)
+class Metrics:
+    graph: str
+    spec: str
+    policy: str
+    concat: str
+    clock_hz: int
+    sram_bytes: int  # SRAM capacity the plan was made for
+    latency_cycles: int
+    compute_cycles: int
+    stall_cycles: int
+    stall_by_cause: dict[str, int]  # the six causes, zeros included (read-only by convention)
+    dram_bytes_by_kind: dict[str, int]  # the seven traffic kinds, zeros included
+    sram_peak_bytes: int
+    live_peak_bytes: int
+    sram_peak: SramPeak
+    msc_bytes: int
+    energy: Energy
+    bounds: Bounds
+    layers: tuple[LayerMetrics, ...]
+    tensors: tuple[TensorMetrics, ...]
+    tensor_dram_bytes: tuple[tuple[str, int], ...]  # every non-weight tensor moved, most bytes first
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_cycles / self.clock_hz
+
+    @property
+    def dram_read_bytes(self) -> int:
+        return sum(self.dram_bytes_by_kind[k] for k in READ_KINDS)
+
+    @property
+    def dram_write_bytes(self) -> int:
+        return sum(self.dram_bytes_by_kind[k] for k in WRITE_KINDS)
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.dram_read_bytes + self.dram_write_bytes
+
+    @property
+    def spill_bytes(self) -> int:
+        return self.dram_bytes_by_kind["spill_write"] + self.dram_bytes_by_kind["spill_read"]
+
+
+def dram_by_kind(trace: Trace) -> dict[str, int]:
+    """DMA bytes of the trace by traffic kind; a load must carry a read kind, a store a write kind."""
+    by_kind = dict.fromkeys(TRAFFIC_KINDS, 0)
+    for e in trace.events:
+        if e.kind not in ("load", "store"):
+            continue
+        if e.traffic not in (READ_KINDS if e.kind == "load" else WRITE_KINDS):
+            raise RuntimeError(f"{e.kind} command {e.command} of {e.tensor!r} has traffic kind {e.traffic!r}")
+        by_kind[e.traffic] += e.dram_bytes
+    return by_kind
+
+
+def _base_tensor(name: str) -> str:
+    return name.split("@tile", 1)[0]
+
+
+def _tensor_traffic(trace: Trace) -> dict[str, int]:
+    moved: dict[str, int] = {}
+    for e in trace.events:
+        if e.kind in ("load", "store") and e.traffic != "weights" and e.tensor is not None:
+            name = _base_tensor(e.tensor)
+            moved[name] = moved.get(name, 0) + e.dram_bytes
+    return moved
+
+
+def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[LayerMetrics, ...]:
+    first: dict[int, int] = {}  # layer step -> start of its first compute event (events are sorted by start)
+    last: dict[int, int] = {}  # layer step -> end of its last compute event
+    busy: dict[int, int] = {}
+    read: dict[int, int] = {}
+    written: dict[int, int] = {}
+    for e in trace.events:
+        if e.kind == "compute":
+            first.setdefault(e.layer, e.start)
+            last[e.layer] = max(last.get(e.layer, e.end), e.end)
+            busy[e.layer] = busy.get(e.layer, 0) + e.end - e.start
+        elif e.kind in ("load", "store"):
+            moved = read if e.kind == "load" else written
+            moved[e.layer] = moved.get(e.layer, 0) + e.dram_bytes
+    rows = []
+    for layer in plan.layers:
+        i = layer.index
+        if busy.get(i, 0) != layer.compute_cycles:
+            raise RuntimeError(f"layer {layer.name!r}: compute events total {busy.get(i, 0)} cycles, "
+                               f"the plan says {layer.compute_cycles}")
+        rows.append(LayerMetrics(i, layer.name, layer.macs, layer.vector_ops, busy.get(i, 0), layer.utilisation,
+                                 first.get(i), last.get(i), stall_by_layer.get(i, 0), read.get(i, 0),
+                                 written.get(i, 0), layer.streamed, layer.tiles))
+    return tuple(rows)
+
+
+def _tensors(plan: Plan, moved: dict[str, int]) -> tuple[TensorMetrics, ...]:
+    names = {layer.index: layer.name for layer in plan.layers}
+    return tuple(
+        TensorMetrics(t.name, t.bytes, names.get(t.producer, str(t.producer)),
+                      names.get(t.last_consumer, str(t.last_consumer)), t.producer, t.last_consumer,
+                      t.skip, t.address, t.spilled, moved.get(t.name, 0))
+        for t in plan.tensors
+    )
+
+
+def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Metrics:
+    """All figures of one run. Raises RuntimeError when the trace contradicts itself or the plan."""
+    account = account_stalls(trace, plan)
+    by_kind = dram_by_kind(trace)
+    moved = _tensor_traffic(trace)
+    live_peak = max((s.sram_bytes for s in trace.occupancy), default=0)
+    high_water = sram_high_water(plan)
+    if live_peak > high_water:
+        raise RuntimeError(f"{live_peak} B in use at once in a plan whose buffers end by address {high_water}")
+    dram_total = sum(by_kind.values())
+    return Metrics(
+        graph=plan.graph, spec=plan.spec, policy=plan.policy, concat=plan.concat,
+        clock_hz=spec.clock_hz, sram_bytes=plan.sram_bytes,
+        latency_cycles=account.latency_cycles, compute_cycles=account.compute_cycles,
+        stall_cycles=account.stall_cycles, stall_by_cause=account.by_cause,
+        dram_bytes_by_kind=by_kind,
+        sram_peak_bytes=plan.sram_peak_bytes or high_water,
+        live_peak_bytes=live_peak,
+        sram_peak=sram_peak(trace, plan),
+        msc_bytes=max(msc_curve(graph, spec.datatype.activation_bits), default=0),
+        energy=run_energy(plan, spec, dram_total, account.latency_cycles),
+        bounds=roofline(plan, spec, graph),
+        layers=_layers(trace, plan, account.by_layer),
+        tensors=_tensors(plan, moved),
+        tensor_dram_bytes=tuple(sorted(moved.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )

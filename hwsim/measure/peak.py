@@ -1,0 +1,80 @@
+"""What sets the SRAM peak: the moment of highest occupancy and the buffers resident then.
+
+The trace's occupancy samples are taken after each allocating or freeing event, in trace
+order (start cycle, command id). :func:`sram_peak` replays the plan's allocations and frees
+in that same order up to the first sample holding the maximum, checking on the way that
+its own running total matches each sample the simulator recorded until then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.schedule.plan import Buffer, Plan
+from hwsim.sim.trace import Trace
+
+
+@dataclass(frozen=True)
+class Resident:
+    name: str  # buffer name (a tensor, "weights:<layer>", or "<tensor>@tile<i>")
+    bytes: int  # bytes reserved
+    address: int
+    kind: str  # "activation" | "weights" | "tile"
+    skip: bool  # a skip tensor (or a tile of one)
+
+
+@dataclass(frozen=True)
+class SramPeak:
+    bytes: int
+    cycle: int
+    step: int | None  # the layer step of the command whose allocation reached the peak
+    layer: str | None
+    tensors: tuple[Resident, ...]  # resident SRAM buffers then, biggest first
+
+
+def sram_high_water(plan: Plan) -> int:
+    """The highest end address of any SRAM buffer the plan allocates."""
+    return max((b.address + b.size for c in plan.commands for b in c.allocs if b.space == "sram"), default=0)
+
+
+def _kind(name: str) -> str:
+    if name.startswith("weights:"):
+        return "weights"
+    return "tile" if "@tile" in name else "activation"
+
+
+def _resident(buffers: dict[str, Buffer], plan: Plan) -> tuple[Resident, ...]:
+    skips = {t.name for t in plan.tensors if t.skip}
+    rows = [Resident(b.name, b.size, b.address, _kind(b.name), b.name.split("@tile", 1)[0] in skips)
+            for b in buffers.values()]
+    return tuple(sorted(rows, key=lambda r: (-r.bytes, r.address, r.name)))
+
+
+def sram_peak(trace: Trace, plan: Plan) -> SramPeak:
+    """The first moment of highest SRAM occupancy, and what was resident then."""
+    samples = trace.occupancy
+    if not samples:
+        return SramPeak(0, 0, None, None, ())
+    target = max(range(len(samples)), key=lambda i: (samples[i].sram_bytes, -i))
+    live: dict[str, Buffer] = {}
+    in_use, index = 0, -1
+    for event in trace.events:
+        command = plan.commands[event.command]
+        if not (command.allocs or command.frees):
+            continue
+        index += 1
+        for b in command.allocs:
+            if b.space == "sram":
+                live[b.name], in_use = b, in_use + b.size
+        for b in command.frees:
+            if b.space == "sram":
+                del live[b.name]
+                in_use -= b.size
+        if in_use != samples[index].sram_bytes:
+            raise RuntimeError(f"replaying the plan gives {in_use} B in SRAM after command {command.id}, "
+                               f"the trace recorded {samples[index].sram_bytes} B")
+        if index == target:
+            names = {layer.index: layer.name for layer in plan.layers}
+            return SramPeak(in_use, event.start, command.layer, names.get(command.layer),
+                            _resident(live, plan))
+    raise RuntimeError(f"trace has {len(samples)} occupancy samples but only {index + 1} allocating events")

@@ -1,0 +1,76 @@
+"""The straight driver: graph -> schedule -> verify -> simulate -> measure, checks in between.
+
+Each stage is a plain function of the previous stage's output (DESIGN.md, "The pipeline").
+A user's mistake (a bad file, a bad ``--set``) surfaces from the loaders as a
+:class:`~hwsim.errors.UserError`; anything that goes wrong after that is a bug in hwsim and
+is raised as a RuntimeError naming what broke.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple, Sequence
+
+from hwsim.graph.io import load_graph
+from hwsim.graph.ir import Graph
+from hwsim.measure import Metrics, measure
+from hwsim.schedule import schedule, verify_plan
+from hwsim.schedule.plan import Plan
+from hwsim.sim import Trace, simulate
+from hwsim.spec import AcceleratorSpec, load_spec, spec_from_dict, spec_to_dict
+
+MAX_LISTED_PROBLEMS = 10
+
+
+class RunResult(NamedTuple):
+    graph: Graph
+    spec: AcceleratorSpec
+    plan: Plan
+    trace: Trace
+    metrics: Metrics
+
+
+def _spec(spec: str | os.PathLike | AcceleratorSpec, overrides: Sequence[str]) -> AcceleratorSpec:
+    if isinstance(spec, AcceleratorSpec):
+        return spec_from_dict(spec_to_dict(spec), f"spec '{spec.name}'", overrides) if overrides else spec
+    return load_spec(spec, overrides)
+
+
+def _check_plan(plan: Plan, graph: Graph, spec: AcceleratorSpec) -> None:
+    problems = list(verify_plan(plan, spec))
+    if problems:
+        more = len(problems) - MAX_LISTED_PROBLEMS
+        listed = "; ".join(map(str, problems[:MAX_LISTED_PROBLEMS])) + (f"; and {more} more" if more > 0 else "")
+        raise RuntimeError(f"the scheduler made an invalid plan for {graph.name!r} on {spec.name!r} "
+                           f"({len(problems)} problems): {listed}")
+    if len(plan.layers) != len(graph.layers):
+        raise RuntimeError(f"plan has {len(plan.layers)} layers, graph {graph.name!r} has {len(graph.layers)}")
+
+
+def _check_trace(trace: Trace, plan: Plan) -> None:
+    if len(trace.events) != len(plan.commands):
+        raise RuntimeError(f"trace has {len(trace.events)} events for {len(plan.commands)} plan commands")
+
+
+def _check_metrics(metrics: Metrics) -> None:
+    if metrics.latency_cycles < metrics.bounds.roofline_cycles:
+        raise RuntimeError(f"simulated latency {metrics.latency_cycles} cycles is below the roofline "
+                           f"bound {metrics.bounds.roofline_cycles}: the simulator is too optimistic")
+
+
+def run(graph: str | os.PathLike | Graph, spec: str | os.PathLike | AcceleratorSpec,
+        overrides: Sequence[str] = ()) -> RunResult:
+    """Load, schedule, verify, simulate and measure one graph on one accelerator.
+
+    ``graph`` and ``spec`` are file paths or already-built objects; ``overrides`` are
+    ``KEY=VALUE`` strings applied to the spec (``sram.size=256KiB``).
+    """
+    graph = graph if isinstance(graph, Graph) else load_graph(graph)
+    spec = _spec(spec, overrides)
+    plan = schedule(graph, spec)
+    _check_plan(plan, graph, spec)
+    trace = simulate(plan, spec)
+    _check_trace(trace, plan)
+    metrics = measure(trace, plan, spec, graph)
+    _check_metrics(metrics)
+    return RunResult(graph, spec, plan, trace, metrics)

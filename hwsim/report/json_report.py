@@ -1,0 +1,72 @@
+"""The ``hwsim run --json`` report: Metrics as a plain, schema-versioned, deterministic JSON object.
+
+Key names follow DESIGN.md ("Report keys"). Same Metrics, same bytes: keys sorted, no
+timestamps, lists in a fixed order (layers by step, tensors in plan order, residents
+biggest first). Bump ``REPORT_SCHEMA_VERSION`` when a key changes meaning or disappears;
+adding a key does not bump it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hwsim.measure import Metrics
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def _layer(la) -> dict[str, Any]:
+    return {
+        "index": la.index, "name": la.name, "macs": la.macs, "vector_ops": la.vector_ops,
+        "cycles": la.cycles, "utilisation": la.utilisation, "start": la.start, "end": la.end,
+        "stall_cycles": la.stall_cycles, "dram_read_bytes": la.dram_read_bytes,
+        "dram_write_bytes": la.dram_write_bytes, "dram_bytes": la.dram_read_bytes + la.dram_write_bytes,
+        "streamed": la.streamed, "tiles": la.tiles,
+    }
+
+
+def _tensor(t) -> dict[str, Any]:
+    return {
+        "name": t.name, "bytes": t.bytes, "producer": t.producer, "last_consumer": t.last_consumer,
+        "producer_step": t.producer_step, "last_consumer_step": t.last_consumer_step, "skip": t.skip,
+        "address": t.address, "spilled": t.spilled, "dram_bytes": t.dram_bytes,
+    }
+
+
+def _sram_peak(m: Metrics) -> dict[str, Any]:
+    p = m.sram_peak
+    return {
+        "bytes": p.bytes, "cycle": p.cycle, "step": p.step, "layer": p.layer,
+        "tensors": [{"name": r.name, "bytes": r.bytes, "address": r.address, "kind": r.kind, "skip": r.skip}
+                    for r in p.tensors],
+    }
+
+
+def report_dict(m: Metrics) -> dict[str, Any]:
+    """Every figure of one run, under DESIGN.md's key names."""
+    e, b = m.energy, m.bounds
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "graph": m.graph, "spec": m.spec, "policy": m.policy, "concat": m.concat,
+        "clock_hz": m.clock_hz, "sram_bytes": m.sram_bytes,
+        "latency_cycles": m.latency_cycles, "latency_s": m.latency_s,
+        "compute_cycles": m.compute_cycles, "stall_cycles": m.stall_cycles,
+        "stall_by_cause": dict(m.stall_by_cause),
+        "dram_read_bytes": m.dram_read_bytes, "dram_write_bytes": m.dram_write_bytes,
+        "dram_bytes_by_kind": dict(m.dram_bytes_by_kind), "spill_bytes": m.spill_bytes,
+        "dram_bytes_by_tensor": [{"name": n, "bytes": v} for n, v in m.tensor_dram_bytes],
+        "sram_peak_bytes": m.sram_peak_bytes, "live_peak_bytes": m.live_peak_bytes,
+        "sram_peak": _sram_peak(m), "msc_bytes": m.msc_bytes,
+        "energy_pj": {"total": e.total_pj, "mac": e.mac_pj, "sram": e.sram_pj, "dram": e.dram_pj,
+                      "leakage": e.leakage_pj},
+        "bounds": {"compute_cycles": b.compute_cycles, "dram_cycles": b.dram_cycles,
+                   "roofline_cycles": b.roofline_cycles, "min_dram_cycles": b.min_dram_cycles},
+        "layers": [_layer(la) for la in m.layers],
+        "tensors": [_tensor(t) for t in m.tensors],
+    }
+
+
+def report_json(m: Metrics) -> str:
+    """The report as JSON text: sorted keys, one-space indent, a trailing newline."""
+    return json.dumps(report_dict(m), sort_keys=True, indent=1) + "\n"

@@ -1,0 +1,97 @@
+"""The readable summary ``hwsim run`` prints: time, stalls, DRAM traffic, SRAM peak, energy."""
+
+from __future__ import annotations
+
+from hwsim.measure import Metrics
+from hwsim.schedule.plan import STALL_CAUSES, TRAFFIC_KINDS
+from hwsim.units import format_bytes
+
+PEAK_ROWS = 8  # residents listed at the SRAM peak
+TOP_TENSORS = 5  # tensors listed by DRAM traffic
+
+
+def _pct(part: int | float, whole: int | float) -> str:
+    return f"{100 * part / whole:5.1f} %" if whole else "    - %"
+
+
+def format_energy(pj: float) -> str:
+    """``1234567.0`` pJ -> ``'1.235 uJ'``."""
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= scale:
+            return f"{pj / scale:.3f} {unit}"
+    return f"{pj:.3f} pJ"
+
+
+def format_ms(seconds: float) -> str:
+    """``12.75`` s -> ``'12,750.00 ms'``; ``2.25e-7`` s -> ``'0.000225 ms'``."""
+    ms = seconds * 1e3
+    return f"{ms:,.2f} ms" if ms >= 1 else f"{ms:.3g} ms"
+
+
+def _time(m: Metrics) -> list[str]:
+    b = m.bounds
+    bound = "compute" if b.compute_cycles >= b.dram_cycles else "DRAM"
+    lines = [
+        f"  latency     {m.latency_cycles:>14,} cycles = {format_ms(m.latency_s)} "
+        f"(roofline bound {b.roofline_cycles:,} cycles, {bound}-bound)",
+        f"  compute     {m.compute_cycles:>14,} cycles  {_pct(m.compute_cycles, m.latency_cycles)}",
+        f"  stalls      {m.stall_cycles:>14,} cycles  {_pct(m.stall_cycles, m.latency_cycles)}",
+    ]
+    lines += [f"    {cause:<12}{m.stall_by_cause[cause]:>12,} cycles  {_pct(m.stall_by_cause[cause], m.latency_cycles)}"
+              for cause in STALL_CAUSES]
+    return lines
+
+
+def _dram(m: Metrics) -> list[str]:
+    lines = [f"  DRAM        {format_bytes(m.dram_bytes)} ({m.dram_bytes:,} B): read "
+             f"{format_bytes(m.dram_read_bytes)}, write {format_bytes(m.dram_write_bytes)}; "
+             f"spill {format_bytes(m.spill_bytes)} (weights, input and output once alone take "
+             f"{m.bounds.min_dram_cycles:,} cycles)"]
+    lines += [f"    {kind:<15}{m.dram_bytes_by_kind[kind]:>14,} B  {_pct(m.dram_bytes_by_kind[kind], m.dram_bytes)}"
+              for kind in TRAFFIC_KINDS]
+    return lines
+
+
+def _sram(m: Metrics) -> list[str]:
+    p = m.sram_peak
+    lines = [
+        f"  SRAM peak   {format_bytes(m.sram_peak_bytes)} of {format_bytes(m.sram_bytes)} "
+        f"(allocator high-water mark); at most {format_bytes(m.live_peak_bytes)} allocated at once",
+    ]
+    if p.step is not None:
+        lines.append(f"    most allocated at step {p.step} ({p.layer}), cycle {p.cycle:,}: "
+                     f"{format_bytes(p.bytes)} in {len(p.tensors)} buffers")
+        width = max(len(r.name) for r in p.tensors[:PEAK_ROWS]) if p.tensors else 0
+        for r in p.tensors[:PEAK_ROWS]:
+            note = "skip" if r.skip else r.kind
+            lines.append(f"      {r.name:<{width}}  {format_bytes(r.bytes):>10}  {note}")
+        rest = p.tensors[PEAK_ROWS:]
+        if rest:
+            lines.append(f"      ... {len(rest)} more, {format_bytes(sum(r.bytes for r in rest))}")
+    lines.append(f"  M_sc        {format_bytes(m.msc_bytes)} ({m.msc_bytes:,} B) of skip tensors at most")
+    return lines
+
+
+def _energy(m: Metrics) -> list[str]:
+    e = m.energy
+    parts = [("mac", e.mac_pj), ("sram", e.sram_pj), ("dram", e.dram_pj), ("leakage", e.leakage_pj)]
+    return [f"  energy      {format_energy(e.total_pj)}: "
+            + ", ".join(f"{name} {format_energy(v)} ({_pct(v, e.total_pj).strip()})" for name, v in parts)]
+
+
+def _top_tensors(m: Metrics) -> list[str]:
+    top = [(name, moved) for name, moved in m.tensor_dram_bytes if moved][:TOP_TENSORS]
+    if not top:
+        return ["  no activation moved through DRAM beyond weights"]
+    skips = {t.name for t in m.tensors if t.skip}
+    width = max(len(name) for name, _ in top)
+    lines = ["  most DRAM traffic (activations and input):"]
+    lines += [f"    {name:<{width}}  {format_bytes(moved):>10}{'  skip' if name in skips else ''}"
+              for name, moved in top]
+    return lines
+
+
+def render(m: Metrics) -> str:
+    """The summary as text lines."""
+    head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat})"
+    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_energy(m), *_top_tensors(m)])

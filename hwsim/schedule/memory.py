@@ -1,0 +1,211 @@
+"""SRAM residency during the scheduler's walk: reservations, resident pieces, DRAM copies.
+
+:class:`Memory` owns the allocators and knows, for every piece, whether it is resident
+(which buffer) and whether DRAM holds a clean copy (how it got there, which stores wrote
+it). It emits the loads, stores and frees that moving data needs, through the
+:class:`~hwsim.schedule.program.Program`, and keeps the per-tensor DRAM figures the plan's
+``TensorPlan`` rows report.
+
+Evicting a storage stores each resident piece that DRAM does not hold yet and that is read
+again (``spill_write``, cause ``spill_store``); a clean piece (the network input, a stored
+output, a piece stored or reloaded before: tensors are immutable) is dropped for free. A
+piece read back comes in as ``input`` (the network input, cause ``input``), ``spill_read``
+(cause ``reload``) or ``streamed_read`` (it was written by a streamed layer, cause
+``streamed``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from hwsim.schedule.allocate import Allocator
+from hwsim.schedule.plan import Buffer
+from hwsim.schedule.program import Program
+from hwsim.schedule.spill import NEVER, Candidate, VictimQueue
+from hwsim.schedule.storage import Layout
+
+READ_BACK = {"input": ("input", "input"), "spill": ("spill_read", "reload"), "streamed": ("streamed_read", "streamed")}
+
+
+class NoRoom(Exception):
+    """Nothing left to evict and the request still does not fit."""
+
+
+@dataclass(frozen=True)
+class DramCopy:
+    """A clean copy of a piece in DRAM: how it got there and the stores that wrote it.
+
+    Written band by band (``rows`` > 0), writer ``i`` wrote rows ``[starts[i], ends[i])`` of
+    ``rows``, sorted by start, so a band read depends only on the stores it overlaps.
+    """
+
+    origin: str  # "input" | "spill" | "streamed"
+    writers: tuple[int, ...]  # the stores that wrote it (none for the network input)
+    starts: tuple[int, ...] = ()
+    ends: tuple[int, ...] = ()
+    rows: int = 0  # 0: every writer wrote all of it
+
+    def writers_of(self, lo: int, hi: int, rows: int) -> tuple[int, ...]:
+        """The stores that wrote any of rows ``[lo, hi)`` of ``rows`` (another row count may be
+        used than the writer's: the spans are compared as fractions of the tensor)."""
+        if not self.rows:
+            return self.writers
+        first = bisect.bisect_right(self.ends, lo * self.rows // rows)
+        last = bisect.bisect_left(self.starts, -(-hi * self.rows // rows))
+        return self.writers[first:last]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """When each storage is needed resident and when each piece is read (sorted steps)."""
+
+    touches: dict[str, list[int]]  # storage -> steps it must be resident
+    reads: dict[str, list[int]]  # piece -> steps that read it (resident or streamed)
+    skip_storages: frozenset[str]
+
+
+class Memory:
+    def __init__(self, layout: Layout, usage: Usage, program: Program, sram: Allocator,
+                 weights: Allocator | None, policy: str):
+        self.layout, self.usage, self.program = layout, usage, program
+        self.sram, self.weights = sram, weights
+        self.queue = VictimQueue(policy)
+        self.present: dict[str, Buffer] = {}
+        self.dram: dict[str, DramCopy] = {}
+        self.weight_blocks: dict[str, list[Buffer]] = {}  # resident block -> its loaded buffers
+        self.first_address: dict[str, int] = {}
+        self.tensor_traffic: dict[str, int] = {}
+        self.spilled: set[str] = set()
+
+    # --- DRAM traffic --------------------------------------------------------------------
+    def dma(self, kind: str, layer: int, tensor: str, nbytes: int, traffic: str, cause: str, **fields) -> int:
+        if traffic != "weights":
+            self.tensor_traffic[tensor] = self.tensor_traffic.get(tensor, 0) + nbytes
+        if traffic == "spill_write":
+            self.spilled.add(tensor)
+        return self.program.emit(kind, layer, tensor=tensor, dram_bytes=nbytes, traffic=traffic, cause=cause, **fields)
+
+    def store(self, piece: str, layer: int, traffic: str, cause: str, origin: str) -> int:
+        cid = self.dma("store", layer, piece, self.layout.piece_bytes[piece], traffic, cause,
+                       reads=(self.present[piece].name,))
+        self.dram[piece] = DramCopy(origin, (cid,))
+        return cid
+
+    # --- placement ------------------------------------------------------------------------
+    def make_room(self, allocator: Allocator, name: str, size: int, protect, step: int) -> int:
+        """Reserve ``size`` bytes for ``name``, evicting unprotected blocks as needed."""
+        while (address := allocator.alloc(name, size)) is None:
+            victim = self.queue.pop(protect) if allocator is self.sram else None
+            if victim is None:
+                raise NoRoom(name)
+            self.evict(victim, step)
+        return address
+
+    def try_reserve(self, storage: str, step: int) -> bool:
+        """Reserve without evicting anything (prefetch); False if it does not fit."""
+        if storage not in self.sram:
+            if self.sram.alloc(storage, self.layout.storages[storage].nbytes) is None:
+                return False
+            self.touch(storage, step)
+        return True
+
+    def touch(self, storage: str, step: int) -> None:
+        steps = self.usage.touches.get(storage, [])
+        i = bisect.bisect_right(steps, step)
+        self.queue.push(Candidate(storage, steps[i] if i < len(steps) else NEVER, step,
+                                  self.sram.size(storage), storage in self.usage.skip_storages))
+
+    def piece_buffer(self, piece: str) -> Buffer:
+        storage = self.layout.storages[self.layout.storage_of[piece]]
+        offset = self.layout.piece_offset(piece)
+        size = self.layout.piece_bytes[piece]
+        if piece == storage.pieces[-1]:
+            size = self.sram.size(storage.name) - offset  # the last piece takes the alignment padding
+        buffer = Buffer(piece, self.sram.address(storage.name) + offset, size)
+        self.first_address.setdefault(piece, buffer.address)
+        return buffer
+
+    # --- pieces ---------------------------------------------------------------------------
+    def load(self, piece: str, layer: int) -> int:
+        """Load ``piece`` from its DRAM copy into its (reserved) storage."""
+        copy = self.dram[piece]
+        traffic, cause = READ_BACK[copy.origin]
+        buffer = self.piece_buffer(piece)
+        cid = self.dma("load", layer, piece, self.layout.piece_bytes[piece], traffic, cause,
+                       deps=copy.writers, allocs=(buffer,))
+        self.present[piece] = buffer
+        return cid
+
+    def produce(self, piece: str) -> Buffer:
+        """The buffer a compute writes ``piece`` into (its storage is reserved); now dirty."""
+        buffer = self.piece_buffer(piece)
+        self.present[piece] = buffer
+        self.dram.pop(piece, None)
+        return buffer
+
+    def read_later(self, piece: str, step: int) -> bool:
+        steps = self.usage.reads.get(piece, [])
+        return bisect.bisect_left(steps, step) < len(steps)
+
+    def clean(self, piece: str, layer: int, from_step: int, cause: str) -> None:
+        """Store ``piece`` if it is resident, not in DRAM, and read at ``from_step`` or later."""
+        if piece in self.present and piece not in self.dram and self.read_later(piece, from_step):
+            self.store(piece, layer, "spill_write", cause, "spill")
+
+    def drop(self, storage: str, layer: int, from_step: int, cause: str) -> None:
+        """Store what is read at ``from_step`` or later, then free the storage's buffers and block."""
+        pieces = [p for p in self.layout.storages[storage].pieces if p in self.present]
+        for p in pieces:
+            self.clean(p, layer, from_step, cause)
+        if pieces:
+            self.program.emit("free", layer, frees=tuple(self.present.pop(p) for p in pieces))
+        self.sram.free(storage)
+        self.queue.remove(storage)
+
+    # --- eviction -------------------------------------------------------------------------
+    def evict(self, name: str, step: int) -> None:
+        if name in self.weight_blocks:
+            self.free_weights(name, step)
+        else:
+            self.drop(name, step, step, "spill_store")
+
+    def evict_all(self, step: int) -> None:
+        """Evict every block; blocks reserved but not filled yet are simply released."""
+        while (victim := self.queue.pop(frozenset())) is not None:
+            self.evict(victim, step)
+        for name in self.sram.names():
+            if self.weight_blocks.get(name) or any(
+                    p in self.present for p in getattr(self.layout.storages.get(name), "pieces", ())):
+                raise AssertionError(f"{name!r} holds data but is not evictable")
+            self.sram.free(name)
+            self.weight_blocks.pop(name, None)
+
+    # --- weights --------------------------------------------------------------------------
+    def weight_allocator(self) -> Allocator:
+        return self.weights if self.weights is not None else self.sram
+
+    def weight_space(self) -> str:
+        return "weights" if self.weights is not None else "sram"
+
+    def load_weights(self, block: str, buffer_name: str, nbytes: int, layer: int, use_step: int,
+                     chunk: int | None = None) -> Buffer:
+        """Load ``nbytes`` of layer weights into reserved ``block`` (at its start) as ``buffer_name``."""
+        allocator = self.weight_allocator()
+        buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), self.weight_space())
+        self.dma("load", layer, buffer_name, nbytes, "weights", "weights", allocs=(buffer,), tile=chunk)
+        self.weight_blocks.setdefault(block, []).append(buffer)
+        if allocator is self.sram and block not in self.queue:
+            self.queue.push(Candidate(block, use_step, layer, allocator.size(block), False))
+        return buffer
+
+    def free_weight_buffer(self, block: str, buffer: Buffer, step: int) -> None:
+        self.program.emit("free", step, frees=(buffer,))
+        self.weight_blocks[block].remove(buffer)
+
+    def free_weights(self, block: str, step: int) -> None:
+        buffers = self.weight_blocks.pop(block)
+        if buffers:
+            self.program.emit("free", step, frees=tuple(buffers))
+        self.weight_allocator().free(block)
+        self.queue.remove(block)

@@ -1,0 +1,132 @@
+"""The command stream under construction, with every dependency the plan contract asks for.
+
+:class:`Program` appends commands in program order and adds their dependencies itself, so
+the scheduler only says what a command allocates, reads and frees:
+
+* an allocation depends on the ``free`` of every buffer that last occupied any of its
+  bytes (an address history per space records who held each byte last) and on the last
+  ``free`` of a buffer of the same name (so a reloaded tensor never coexists with its
+  evicted copy in any execution order);
+* a command reading a buffer depends on the command that last wrote it;
+* a ``free`` depends on the buffer's writers, its last compute reader and its stores;
+* a compute depends on the previous compute (the compute engine runs in program order).
+
+Callers add the other dependencies (a reload depends on the store that wrote it to DRAM).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from hwsim.schedule.plan import Buffer, Command
+
+ENGINE_OF = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none"}
+
+
+class AddressHistory:
+    """Who held each byte of one space last: sorted segments ``[start_i, start_{i+1})`` -> owner key."""
+
+    def __init__(self):
+        self._starts: list[int] = [0]
+        self._owners: list[int | None] = [None]
+
+    def owners(self, lo: int, hi: int) -> set[int]:
+        i = bisect.bisect_right(self._starts, lo) - 1
+        found = set()
+        while i < len(self._starts) and self._starts[i] < hi:
+            if self._owners[i] is not None:
+                found.add(self._owners[i])
+            i += 1
+        return found
+
+    def paint(self, lo: int, hi: int, owner: int) -> None:
+        i = bisect.bisect_right(self._starts, lo) - 1
+        j = bisect.bisect_right(self._starts, hi) - 1
+        after = self._owners[j]  # owner of the segment that continues at hi
+        new_starts, new_owners = [lo], [owner]
+        if self._starts[i] < lo:
+            new_starts.insert(0, self._starts[i])
+            new_owners.insert(0, self._owners[i])
+        if j + 1 >= len(self._starts) or self._starts[j + 1] != hi:
+            new_starts.append(hi)
+            new_owners.append(after)
+        self._starts[i:j + 1] = new_starts
+        self._owners[i:j + 1] = new_owners
+
+
+@dataclass
+class _Live:
+    buffer: Buffer
+    key: int
+    writer: int  # the command that last wrote it (allocation included)
+    reader: int | None = None  # the last compute that read it
+    stores: list[int] = field(default_factory=list)
+
+
+class Program:
+    """Commands in program order; buffers live between their allocation and their free."""
+
+    def __init__(self):
+        self.commands: list[Command] = []
+        self._live: dict[str, _Live] = {}
+        self._history: dict[str, AddressHistory] = {}
+        self._freed_by: dict[int, int] = {}  # buffer key -> free command
+        self._last_free_of: dict[str, int] = {}  # buffer name -> its last free command
+        self._last_compute: int | None = None
+        self._keys = 0
+
+    def emit(self, kind: str, layer: int, *, deps=(), allocs=(), reads=(), frees=(), **fields) -> int:
+        """Append a command; returns its id. ``fields``: tensor, dram_bytes, traffic, cycles, cause, tile."""
+        cid = len(self.commands)
+        d = set(deps)
+        for b in allocs:
+            d |= self._reuse_deps(b)
+        for name in reads:
+            d.add(self._live[name].writer)
+        for b in frees:
+            live = self._live[b.name]
+            d.add(live.writer)
+            d.update(live.stores)
+            if live.reader is not None:
+                d.add(live.reader)
+        if kind == "compute" and self._last_compute is not None:
+            d.add(self._last_compute)
+        self.commands.append(Command(cid, kind, ENGINE_OF[kind], layer, tuple(sorted(d)),
+                                     allocs=tuple(allocs), frees=tuple(frees), reads=tuple(reads), **fields))
+        self._after(cid, kind, allocs, reads, frees)
+        return cid
+
+    def wrote(self, name: str, cid: int) -> None:
+        """Record that command ``cid`` wrote into live buffer ``name`` (a later weight chunk)."""
+        self._live[name].writer = cid
+
+    def _reuse_deps(self, b: Buffer) -> set[int]:
+        if b.name in self._live:
+            raise AssertionError(f"buffer {b.name!r} allocated twice")
+        history = self._history.setdefault(b.space, AddressHistory())
+        deps = set()
+        for key in history.owners(b.address, b.address + b.size):
+            if key not in self._freed_by:
+                raise AssertionError(f"buffer {b.name!r} at {b.address} overlaps a live buffer")
+            deps.add(self._freed_by[key])
+        if b.name in self._last_free_of:
+            deps.add(self._last_free_of[b.name])
+        return deps
+
+    def _after(self, cid: int, kind: str, allocs, reads, frees) -> None:
+        for b in allocs:
+            self._keys += 1
+            self._live[b.name] = _Live(b, self._keys, cid)
+            self._history[b.space].paint(b.address, b.address + b.size, self._keys)
+        for name in reads:
+            if kind == "compute":
+                self._live[name].reader = cid
+            elif kind == "store":
+                self._live[name].stores.append(cid)
+        for b in frees:
+            live = self._live.pop(b.name)
+            self._freed_by[live.key] = cid
+            self._last_free_of[b.name] = cid
+        if kind == "compute":
+            self._last_compute = cid

@@ -1,0 +1,265 @@
+"""Graph + AcceleratorSpec -> Plan: the walk over the layers in graph order.
+
+For each layer ``t`` (``policy.order: graph``):
+
+1. **setup**: reserve its weight block (or, for weights in chunks, the chunk region) and
+   the storages it touches, evicting other blocks by ``policy.spill`` when they do not fit
+   (``memory``); then load on demand whatever it reads that is not resident. If the blocks
+   cannot be placed even with everything else evicted (fragmentation: the bytes fit but
+   no hole does), everything is evicted, dirty data stored, and the setup runs again on an
+   empty SRAM, where it fits by construction (a plan note records it).
+2. **prefetch**: for layers ``t+1 .. t+prefetch``, load weight blocks (in layer order,
+   stopping at the first that does not fit or belongs to a streamed or chunked layer:
+   double buffering, and a layer's weights never wait behind a later layer's) and reloads
+   into free space only, never evicting. These loads come before compute ``t`` in program order
+   and do not depend on it, so the DMA overlaps it. Nothing is prefetched during a layer
+   whose weights come in chunks.
+3. **compute**: one compute per weight chunk; it allocates the layer's outputs.
+4. **after**: graph outputs are stored (``output``, cause ``drain``), the layer's weights
+   are freed, and every storage whose last use this was is freed (a piece that a later
+   streamed layer reads from DRAM is stored first).
+
+Streamed layers run in ``stream``; layers that move no data (in-place concat and slice,
+see ``storage``) are a one-cycle compute that reads nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.graph.analysis import layer_io, live_ranges, skip_tensors, tensor_bytes
+from hwsim.graph.ir import Graph
+from hwsim.schedule.allocate import Allocator
+from hwsim.schedule.cost import LayerCost, layer_costs, split_cycles
+from hwsim.schedule.memory import DramCopy, Memory, NoRoom, Usage
+from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
+from hwsim.schedule.program import Program
+from hwsim.schedule.spill import POLICIES
+from hwsim.schedule.storage import Layout, LayerNeed, build_layout, layer_needs
+from hwsim.schedule.stream import run_streamed
+from hwsim.schedule.tiling import Chunk, Mode, Room, choose_mode
+from hwsim.spec.model import AcceleratorSpec
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything about one scheduling problem that does not change during the walk."""
+
+    graph: Graph
+    spec: AcceleratorSpec
+    layout: Layout
+    needs: tuple[LayerNeed, ...]
+    modes: tuple[Mode, ...]
+    costs: tuple[LayerCost, ...]
+    usage: Usage
+    dies_at: tuple[tuple[str, ...], ...]  # storages whose last resident use is each step
+    outputs: frozenset[str]  # pieces that are graph outputs
+
+    def block(self, t: int) -> str:
+        return f"weights:{self.graph.layers[t].name}"
+
+
+def build_context(g: Graph, spec: AcceleratorSpec) -> Context:
+    policy = spec.policy
+    if policy.order != "graph":
+        raise ValueError(f"policy.order {policy.order!r} is not implemented (only 'graph')")
+    if policy.spill not in POLICIES:
+        raise ValueError(f"policy.spill must be one of {POLICIES}, got {policy.spill!r}")
+    layout = build_layout(g, spec.datatype.activation_bits, policy.concat)
+    needs = layer_needs(g, layout, spec.datatype.weight_bits)
+    separate = spec.sram.separate_weights
+    room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned)
+    modes = tuple(choose_mode(g, t, need, layout, room) for t, need in enumerate(needs))
+    usage, dies_at = _usage(g, layout, modes)
+    outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
+    return Context(g, spec, layout, needs, modes, layer_costs(g, spec.compute), usage, dies_at, outputs)
+
+
+def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
+    touches: dict[str, list[int]] = {}
+    reads: dict[str, list[int]] = {}
+    for t, mode in enumerate(modes):
+        for s in dict.fromkeys(layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes):
+            touches.setdefault(s, []).append(t)
+        band = [p for name in mode.band_reads for p in layout.covers[name]]
+        for p in dict.fromkeys(mode.resident_reads + tuple(band)):
+            reads.setdefault(p, []).append(t)
+    dies: list[list[str]] = [[] for _ in modes]
+    for s, steps in touches.items():
+        dies[steps[-1]].append(s)
+    skips = frozenset(layout.storage_of[p] for t in skip_tensors(g) for p in layout.covers[t])
+    return Usage(touches, reads, skips), tuple(tuple(d) for d in dies)
+
+
+class Walk:
+    """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
+
+    def __init__(self, ctx: Context):
+        spec = ctx.spec
+        self.ctx = ctx
+        self.program = Program()
+        weights = Allocator(spec.sram.weight_buffer_bytes, spec.sram.alignment_bytes) \
+            if spec.sram.separate_weights else None
+        self.mem = Memory(ctx.layout, ctx.usage, self.program,
+                          Allocator(spec.sram.size_bytes, spec.sram.alignment_bytes), weights, spec.policy.spill)
+        for name in ctx.graph.inputs:
+            self.mem.dram[ctx.graph.root(name)] = DramCopy("input", ())
+        self.tiles = [1] * len(ctx.modes)
+        self.notes: list[str] = []
+
+    def step(self, t: int) -> None:
+        ctx = self.ctx
+        if t in ctx.layout.alias_layers:
+            self.program.emit("compute", t, cycles=ctx.costs[t].cycles)
+        elif ctx.modes[t].streamed:
+            self.tiles[t] = run_streamed(self, t)
+        else:
+            self.setup(t, ctx.modes[t])
+            if len(ctx.modes[t].chunks) <= 1:
+                self.prefetch(t)
+            self.compute(t, ctx.modes[t])
+        self.after(t)
+
+    # --- setup ----------------------------------------------------------------------------
+    def setup(self, t: int, mode: Mode, extra: tuple[tuple[str, int], ...] = ()) -> None:
+        """Reserve everything layer ``t`` needs resident (plus ``extra`` (name, bytes) SRAM
+        blocks), restarting on an empty SRAM if fragmentation defeats eviction; load its reads."""
+        storages = tuple(dict.fromkeys(self.ctx.layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes))
+        protect = {*storages, self.ctx.block(t), *(name for name, _ in extra)}
+        try:
+            self._reserve(t, mode, storages, protect, extra)
+        except NoRoom:
+            self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: no hole fits, SRAM emptied")
+            self.mem.evict_all(t)
+            self._reserve(t, mode, storages, protect, extra)
+        block = self.ctx.block(t)
+        if not mode.streamed and len(mode.chunks) == 1 and not self.mem.weight_blocks.get(block):
+            self.mem.load_weights(block, block, mode.chunks[0].nbytes, t, t)
+        for p in mode.resident_reads:
+            if p not in self.mem.present:
+                self.mem.load(p, t)
+
+    def _reserve(self, t: int, mode: Mode, storages, protect, extra) -> None:
+        """Reserve the blocks layer ``t`` lacks, largest first (it fragments the SRAM least)."""
+        mem, block = self.mem, self.ctx.block(t)
+        wanted = [(self.ctx.layout.storages[s].nbytes, s) for s in storages if s not in mem.sram]
+        wanted += [(size, name) for name, size in extra if name not in mem.sram]
+        in_arena = mode.streamed and mem.weights is None  # shared weights of a streamed layer
+        if mode.chunks and block not in mem.weight_allocator() and not in_arena:
+            if mem.weights is not None:
+                mem.make_room(mem.weights, block, mode.weight_region, protect, t)
+                mem.weight_blocks[block] = []
+            else:
+                wanted.append((mode.weight_region, block))
+        for size, name in sorted(wanted, key=lambda x: -x[0]):
+            mem.make_room(mem.sram, name, size, protect, t)
+            if name == block:
+                mem.weight_blocks[block] = []
+        for s in storages:
+            mem.touch(s, t)
+
+    # --- prefetch ---------------------------------------------------------------------------
+    def prefetch(self, t: int) -> None:
+        ctx, mem = self.ctx, self.mem
+        weights_open = True
+        for u in range(t + 1, min(t + 1 + ctx.spec.policy.prefetch, len(ctx.modes))):
+            mode = ctx.modes[u]
+            if u in ctx.layout.alias_layers:
+                continue
+            if mode.streamed or len(mode.chunks) > 1:
+                weights_open = False  # its weights are not prefetched, so no later ones are
+                continue
+            if weights_open and mode.chunks:
+                weights_open = self._prefetch_weights(u, mode.chunks[0])
+            for p in mode.resident_reads:
+                if p not in mem.present and p in mem.dram and mem.try_reserve(ctx.layout.storage_of[p], t):
+                    mem.load(p, u)
+
+    def _prefetch_weights(self, u: int, chunk: Chunk) -> bool:
+        mem, block = self.mem, self.ctx.block(u)
+        if block in mem.weight_blocks:
+            return True
+        allocator = mem.weight_allocator()
+        if allocator.alloc(block, chunk.nbytes) is None:
+            return False
+        mem.weight_blocks[block] = []
+        mem.load_weights(block, block, chunk.nbytes, u, u)
+        return True
+
+    # --- compute ------------------------------------------------------------------------------
+    def compute(self, t: int, mode: Mode) -> None:
+        mem, block = self.mem, self.ctx.block(t)
+        outs = tuple(mem.produce(p) for p in mode.resident_writes)
+        reads = tuple(mem.present[p].name for p in mode.resident_reads)
+        chunks = mode.chunks or (Chunk(0, 1, 0),)
+        channels = mode.out_channels if mode.chunks else 1
+        many = len(chunks) > 1
+        for c, chunk in enumerate(chunks):
+            weight = ()
+            if many:
+                buffer = mem.load_weights(block, f"{block}@chunk{c}", chunk.nbytes, t, t, chunk=c)
+                weight = (buffer.name,)
+            elif chunk.nbytes:
+                weight = (block,)
+            cycles = split_cycles(self.ctx.costs[t].cycles, chunk.first, chunk.end, channels)
+            cid = self.program.emit("compute", t, allocs=outs if c == 0 else (), reads=reads + weight,
+                                    cycles=cycles, tile=c if many else None)
+            for o in outs if c else ():
+                self.program.wrote(o.name, cid)
+            if many:
+                mem.free_weight_buffer(block, buffer, t)
+        self.tiles[t] = len(chunks)
+        if many:
+            self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: weights in {len(chunks)} chunks")
+
+    # --- after ----------------------------------------------------------------------------------
+    def after(self, t: int) -> None:
+        ctx, mem = self.ctx, self.mem
+        for p in ctx.modes[t].resident_writes if t not in ctx.layout.alias_layers else ():
+            if p in ctx.outputs:
+                mem.store(p, t, "output", "drain", "spill")
+        if ctx.block(t) in mem.weight_blocks:
+            mem.free_weights(ctx.block(t), t)
+        for s in ctx.dies_at[t]:
+            mem.drop(s, t, t + 1, "streamed")
+
+    # --- the plan -----------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        ctx, mem, g = self.ctx, self.mem, self.ctx.graph
+        layers = tuple(
+            LayerPlan(t, g.layers[t].name, cost.macs, cost.vector_ops, cost.cycles, ctx.needs[t].weight_bytes,
+                      ctx.modes[t].streamed, self.tiles[t], cost.utilisation)
+            for t, cost in enumerate(ctx.costs)
+        )
+        return Plan(g.name, ctx.spec.name, tuple(self.program.commands), layers, self._tensors(),
+                    ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights else 0,
+                    ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
+                    self._aliases())
+
+    def _tensors(self) -> tuple[TensorPlan, ...]:
+        ctx, mem, g = self.ctx, self.mem, self.ctx.graph
+        skips = set(skip_tensors(g))
+        bits = ctx.spec.datatype.activation_bits
+        rows = []
+        for name, r in live_ranges(g).items():
+            first = ctx.layout.covers[name][0]
+            address = mem.first_address.get(first)
+            if address is not None and ctx.layout.is_alias(name):
+                address += ctx.layout.alias_offset.get(name, 0)
+            rows.append(TensorPlan(name, tensor_bytes(r.elements, bits), r.start, r.end, name in skips,
+                                   address, name in mem.spilled, mem.tensor_traffic.get(name, 0)))
+        return tuple(rows)
+
+    def _aliases(self) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+        layout = self.ctx.layout
+        return tuple((t, pieces, layout.alias_offset.get(t, 0))
+                     for t, pieces in layout.covers.items() if pieces != (t,))
+
+
+def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
+    """The plan of ``graph`` on ``spec`` (see the module docstring)."""
+    layer_io(graph)
+    walk = Walk(build_context(graph, spec))
+    for t in range(len(graph.layers)):
+        walk.step(t)
+    return walk.plan()

@@ -1,0 +1,96 @@
+"""Zero-spill SRAM: the smallest SRAM at which a graph runs with no spill and no streamed layer.
+
+Sizes are searched in steps of ``sram.alignment_bytes``. A size is *clean* when its plan
+has no ``spill_write`` / ``spill_read`` traffic and no streamed layer (weights in chunks
+are allowed: every weight byte is read once either way).
+
+* **Upper bound**: the allocator high-water mark ``H`` of the plan made with unlimited
+  SRAM. The allocator never looks at the capacity except to refuse a request, so at
+  capacity ``H`` every request of that run succeeds at the same address, every prefetch
+  fits as it did, no layer streams or chunks (each layer's blocks were allocated together
+  below ``H``), and the run is the same plan: ``H`` is clean.
+* **Lower bound**: the peak of live layer-written bytes, rounded up to the alignment: at
+  that step they must all be resident. Bytes are counted once per piece of data
+  (:func:`live_piece_peak`): with in-place concatenation a concat's output shares its
+  inputs' bytes, which ``live_curve`` (one entry per tensor) would count twice; with
+  ``concat: copy`` the two are the same.
+* **Monotonicity**: if a size ``C`` is clean, every decision of its run was "it fits", so at
+  any larger size the run is identical, *unless* a request that failed at ``C`` without
+  consequence (a prefetch skipped for lack of room, a weight block that had to come in
+  chunks) succeeds at the larger size and changes later placements. So cleanliness is not
+  provably monotone. The search is a binary search for the boundary between the bounds
+  that keeps the invariant "``hi`` is clean" (``hi`` starts at ``H``, which is): the result
+  is always clean, and the size one alignment step below it is not; a smaller clean size
+  below a non-clean gap, if one exists, is not looked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hwsim.errors import UserError
+from hwsim.graph.analysis import live_ranges
+from hwsim.graph.ir import Graph
+from hwsim.schedule.plan import Plan
+from hwsim.schedule.scheduler import schedule
+from hwsim.schedule.storage import build_layout
+from hwsim.spec.model import AcceleratorSpec
+
+UNLIMITED = 1 << 60
+
+
+def with_sram(spec: AcceleratorSpec, size_bytes: int) -> AcceleratorSpec:
+    return dataclasses.replace(spec, sram=dataclasses.replace(spec.sram, size_bytes=size_bytes))
+
+
+def is_clean(plan: Plan) -> bool:
+    """No spill traffic and no streamed layer."""
+    spills = any(c.traffic in ("spill_write", "spill_read") for c in plan.commands)
+    return not spills and not any(layer.streamed for layer in plan.layers)
+
+
+def live_piece_peak(graph: Graph, spec: AcceleratorSpec) -> int:
+    """Peak over steps of the bytes of live pieces (a piece lives from its producer to the last
+    reader of any tensor it holds bytes of); ``live_curve``'s peak under ``concat: copy``."""
+    layout = build_layout(graph, spec.datatype.activation_bits, spec.policy.concat)
+    ends: dict[str, list[int]] = {}
+    for name, r in live_ranges(graph).items():
+        for piece in layout.covers[name]:
+            span = ends.setdefault(piece, [r.start, r.end])
+            span[0], span[1] = min(span[0], r.start), max(span[1], r.end)
+    delta = [0] * (len(graph.layers) + 1)
+    for piece, (start, end) in ends.items():
+        if piece in live_ranges(graph):  # not the network input
+            delta[start] += layout.piece_bytes[piece]
+            delta[end + 1] -= layout.piece_bytes[piece]
+    peak = acc = 0
+    for d in delta:
+        acc += d
+        peak = max(peak, acc)
+    return peak
+
+
+def _clean_at(graph: Graph, spec: AcceleratorSpec, size_bytes: int) -> bool:
+    try:
+        return is_clean(schedule(graph, with_sram(spec, size_bytes)))
+    except UserError:  # a layer that cannot run at all at this size
+        return False
+
+
+def zero_spill_sram(graph: Graph, spec: AcceleratorSpec) -> int:
+    """The smallest clean SRAM size found by the search in the module docstring."""
+    align = spec.sram.alignment_bytes
+    hi = schedule(graph, with_sram(spec, UNLIMITED)).sram_peak_bytes
+    hi = -(-hi // align) * align
+    lo = -(-live_piece_peak(graph, spec) // align) * align
+    lo = min(max(lo, align), hi)
+    if _clean_at(graph, spec, lo):
+        return lo
+    lo_steps, hi_steps = lo // align, hi // align  # lo is not clean, hi is
+    while hi_steps - lo_steps > 1:
+        mid = (lo_steps + hi_steps) // 2
+        if _clean_at(graph, spec, mid * align):
+            hi_steps = mid
+        else:
+            lo_steps = mid
+    return hi_steps * align

@@ -1,0 +1,91 @@
+"""Stall accounting on hand-built plans: measured totals and per-cause stalls, worked by hand."""
+
+import dataclasses
+
+import pytest
+
+from hwsim.measure.stalls import account_stalls, measured_totals
+from hwsim.schedule.plan import Buffer
+from hwsim.sim import simulate
+from hwsim.sim.trace import Event
+from tests.sim.handplans import PlanBuilder, make_spec, prefetch_chain
+
+
+def account(builder, **spec):
+    plan = builder.plan()
+    return account_stalls(simulate(plan, make_spec(**spec)), plan)
+
+
+@pytest.mark.parametrize("cause", ["weights", "reload", "input", "streamed"])
+def test_a_load_the_compute_waits_for(cause):
+    b = PlanBuilder()
+    b.load(0, 1000, "weights", cause)      # 5 + 1000 / 10 = 105 cycles
+    b.compute(0, 100, deps=[0])
+    a = account(b)
+    assert (a.latency_cycles, a.compute_cycles, a.stall_cycles) == (205, 100, 105)
+    assert a.by_cause[cause] == 105 and sum(a.by_cause.values()) == 105
+    assert a.by_layer == {0: 105}
+
+
+def test_cause_defaults_to_what_the_traffic_kind_implies():
+    b = PlanBuilder()
+    b.load(0, 1000, "spill_read")          # no cause given: a reload
+    b.compute(0, 100, deps=[0])
+    assert account(b).by_cause["reload"] == 105
+
+
+def test_prefetched_weights_only_the_first_layer_waits_then_the_output_drains():
+    a = account(prefetch_chain())
+    # x 0..25, w0 25..40: the first layer waits 40 for its weights (the load that ended last);
+    # layers run 40..190 back to back; the output store 190..225 is the drain
+    assert (a.latency_cycles, a.compute_cycles, a.stall_cycles) == (225, 150, 75)
+    assert a.by_cause == {"weights": 40, "reload": 0, "spill_store": 0, "streamed": 0, "input": 0, "drain": 35}
+
+
+def test_input_is_charged_when_it_arrives_last():
+    b = PlanBuilder()
+    b.load(0, 100, "weights", "weights")   # 0..15
+    b.load(0, 200, "input", "input")       # 15..40
+    b.compute(0, 10, deps=[0, 1])
+    assert account(b).by_cause["input"] == 40
+
+
+def test_waiting_for_space_is_charged_to_the_store_that_freed_it():
+    a_buf, c_buf = Buffer("a", 0, 500), Buffer("c", 0, 500)
+    b = PlanBuilder()
+    b.compute(0, 100, allocs=[a_buf])                            # 0..100
+    b.store(0, 500, "spill_write", "spill_store", deps=[0])      # 100..155
+    b.free(0, [a_buf], deps=[1])                                 # 155
+    b.compute(1, 100, deps=[0, 2], allocs=[c_buf])               # 155..255
+    a = account(b)
+    assert a.by_cause["spill_store"] == 55 and a.by_layer == {1: 55}
+    assert (a.latency_cycles, a.stall_cycles) == (255, 55)
+
+
+def test_drain_only():
+    b = PlanBuilder()
+    b.compute(0, 100)
+    b.store(0, 1000, "output", "drain", deps=[0])   # 100..205
+    a = account(b)
+    assert a.by_cause["drain"] == 105 and a.stall_cycles == 105 and a.latency_cycles == 205
+
+
+def test_measured_totals_from_events_alone():
+    ev = [Event(0, "compute", "compute", 0, 10, 30), Event(1, "load", "dma_read", 0, 0, 50),
+          Event(2, "compute", "compute", 1, 40, 45)]
+    # busy 20 + 5; idle 0..10, 30..40, 45..50
+    assert measured_totals(tuple(ev)) == (50, 25, 25)
+
+
+def test_a_trace_that_contradicts_itself_is_an_internal_error():
+    plan = prefetch_chain().plan()
+    trace = simulate(plan, make_spec())
+    # move the second layer 10 cycles later: no dependency explains the gap
+    events = tuple(dataclasses.replace(e, start=e.start + 10, end=e.end + 10) if e.command == 5 else e
+                   for e in trace.events)
+    with pytest.raises(RuntimeError, match="no dependency finished"):
+        account_stalls(dataclasses.replace(trace, events=events), plan)
+    # make two compute events overlap
+    events = tuple(dataclasses.replace(e, start=e.start - 10) if e.command == 5 else e for e in trace.events)
+    with pytest.raises(RuntimeError, match="before the previous compute ended"):
+        account_stalls(dataclasses.replace(trace, events=events), plan)
