@@ -1,4 +1,4 @@
-"""``hwsim run SPEC GRAPH [--set KEY=VALUE ...] [--json] [-o DIR]``: simulate one graph on one accelerator.
+"""``hwsim run SPEC GRAPH [--set KEY=VALUE ...] [--json] [-o DIR] [--trace FILE]``: simulate one graph on one accelerator.
 
 Prints a summary (or, with ``--json``, the whole report); ``-o DIR`` also writes
 ``DIR/report.json`` and ``DIR/layers.csv``, both or neither. Heavy modules are imported when
@@ -28,6 +28,8 @@ def add_parser(sub) -> None:
                    help="override a spec field, e.g. --set sram.size=256KiB (repeatable)")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("-o", "--output", metavar="DIR", help=f"write DIR/{REPORT_FILE} and DIR/{LAYERS_FILE}")
+    p.add_argument("--trace", metavar="FILE",
+                   help="also write a Chrome/Perfetto trace (open it in ui.perfetto.dev or chrome://tracing)")
     p.set_defaults(handler=run)
 
 
@@ -56,8 +58,14 @@ def run(args) -> int:
     from hwsim.report.json_report import report_json
     from hwsim.report.text import render
 
-    metrics = run_pipeline(args.graph, args.spec, args.overrides).metrics
+    result = run_pipeline(args.graph, args.spec, args.overrides)
+    metrics = result.metrics
     report = report_json(metrics)
+    if args.trace:
+        from hwsim.report.perfetto import write_trace
+
+        write_trace(result.trace, result.plan, args.trace)
+        print(f"wrote {args.trace}", file=sys.stderr)
     if args.output:
         write_outputs(Path(args.output), {REPORT_FILE: report, LAYERS_FILE: layers_csv(metrics)})
         print(f"wrote {Path(args.output) / REPORT_FILE} and {Path(args.output) / LAYERS_FILE}", file=sys.stderr)

@@ -9,6 +9,7 @@ node unsupported. Shapes come from the export's fake tensors.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -222,7 +223,6 @@ def split(b: GraphBuilder, n: Node) -> None:
 def view(b: GraphBuilder, n: Node) -> None:
     x = n.args["self"]
     src = b.tensors[x]
-    import math
     if math.prod(n.out_shapes[0]) != src.elements:
         raise Unsupported("expand that broadcasts (copies) data")
     b.value_of[n.name] = b.view(n.name, x, n.out_shapes[0])

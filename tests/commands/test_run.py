@@ -1,7 +1,4 @@
-"""``hwsim run``: summary, JSON, output files, user errors, no torch; end to end on a U-Net.
-
-Needs the scheduler (``hwsim.schedule.schedule``); skipped until it exists.
-"""
+"""``hwsim run``: summary, JSON, output files, traces, user errors, no torch; end to end on a U-Net."""
 
 import json
 import subprocess
@@ -10,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import hwsim.schedule
 from hwsim.cli import main
 from hwsim.graph.analysis import graph_stats
 from hwsim.graph.io import write_graph
 from hwsim.measure.peak import sram_high_water
 from tests.graph.handmade import two_level_u
-
-pytestmark = pytest.mark.skipif(not hasattr(hwsim.schedule, "schedule"), reason="scheduler not written yet")
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = str(ROOT / "accelerators" / "edge_npu.yaml")
@@ -125,3 +119,15 @@ def test_unet_end_to_end(extracted):
     assert small.sram_bytes == 256 * 2**10
     assert small.spill_bytes + small.dram_bytes_by_kind["streamed_read"] > 0
     assert small.dram_bytes > big.dram_bytes
+
+
+def test_trace_file_is_a_perfetto_trace_within_the_sram(capsys, graph_file, tmp_path):
+    trace = tmp_path / "trace.json"
+    code, _, err = run_cli(capsys, SPEC, graph_file, "--set", "sram.size=4KiB", "--trace", str(trace))
+    assert code == 0, err
+    events = json.loads(trace.read_text())["traceEvents"]
+    complete = [e for e in events if e["ph"] == "X"]
+    counters = [e["args"] for e in events if e["ph"] == "C"]
+    assert {e["tid"] for e in complete} >= {1}  # the compute engine's track
+    assert counters and max(max(c.values()) for c in counters) <= 4096
+    assert all(e["dur"] >= 0 for e in complete)

@@ -1,0 +1,65 @@
+"""``hwsim compare SPEC GRAPH... -o DIR [--sweep DIR] [--set KEY=VALUE ...]``: model variants side by side.
+
+Runs every GRAPH (a graph file or a zoo model name) on SPEC and writes, all or nothing:
+``DIR/report.md`` and a self-contained ``DIR/report.html`` (table of M_sc, SRAM peak,
+zero-spill SRAM, spill and DRAM traffic, stall share, latency, energy, MACs, parameters,
+each with its difference to the first GRAPH; figures), the figures as PNG files for slides,
+and ``DIR/compare.json`` (the table's figures). ``--sweep DIR`` (a finished ``hwsim sweep``)
+adds spill traffic and latency against SRAM size. Needs matplotlib (the ``plots`` extra).
+A zoo model name is extracted at 1x3x256x256 (needs torch) and cached in ``DIR/graphs/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hwsim.errors import UserError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compare", help="compare model variants on one accelerator: report.md, report.html, "
+                                       "figures",
+                       description="Run each GRAPH on SPEC and write a comparison report for hardware teams; "
+                                   "differences are against the first GRAPH.")
+    p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
+    p.add_argument("graphs", nargs="+", metavar="GRAPH", help="graph JSON file or zoo model name")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the report")
+    p.add_argument("--sweep", metavar="DIR", help="a 'hwsim sweep' output directory (with --sram) to plot")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec field, e.g. --set sram.size=4MiB (repeatable)")
+    p.set_defaults(handler=run)
+
+
+def _graphs(args_graphs: list[str], out: Path) -> list:
+    from hwsim.sweep.graphs import resolve_graphs
+
+    resolved = resolve_graphs(args_graphs, None, out, lambda text: print(text, file=sys.stderr))
+    return [resolved.graphs[label] for label in resolved.labels]
+
+
+def run(args) -> int:
+    from hwsim.report.compare import comparison_json, figures, load_sweep, render_markdown, run_variant, write_files
+    from hwsim.report.html import render_html
+    from hwsim.report.plots import require_matplotlib
+    from hwsim.spec import load_spec
+
+    require_matplotlib()  # matplotlib missing: say so before minutes of work
+    spec = load_spec(args.spec, args.overrides)
+    out = Path(args.output)
+    graphs = _graphs(args.graphs, out)
+    curves = load_sweep(args.sweep, [g.name for g in graphs]) if args.sweep else []
+    if args.sweep and not curves:
+        raise UserError("no successful point to plot", f"--sweep {args.sweep}")
+    variants = []
+    for graph in graphs:
+        print(f"running {graph.name} on {spec.name} (and its zero-spill SRAM search)", file=sys.stderr)
+        variants.append(run_variant(graph, spec))
+    pngs = figures(variants, curves)
+    files = {name: png for name, png in pngs.items()}
+    files["report.md"] = render_markdown(spec, variants, list(pngs)).encode()
+    files["report.html"] = render_html(spec, variants, pngs).encode()
+    files["compare.json"] = comparison_json(spec, variants).encode()
+    write_files(out, files)
+    print(f"wrote {out / 'report.html'}, {out / 'report.md'} and {len(pngs)} figures", file=sys.stderr)
+    return 0

@@ -1,0 +1,98 @@
+"""``hwsim sweep SPEC GRAPH... -o DIR``: every combination of the axes for every graph.
+
+Axes: ``--sram 128KiB:8MiB:x2`` (``sram.size``), ``--bandwidth 4GB/s,8GB/s``
+(``dram.bandwidth``), ``--bits 8,16`` (``datatype.activation_bits``), and any spec field or
+``input`` in a ``--grid`` file (see ``hwsim.sweep.grid``). Writes ``DIR/progress.jsonl`` as
+points finish, then ``DIR/results.csv`` and ``DIR/summary.json``; prints the zero-spill SRAM
+and the knee of each spill curve. ``--resume`` runs only what ``progress.jsonl`` lacks.
+Exit status: 0 when every point ran or was recorded as invalid, 1 when a point hit an
+internal error (its row says which), 2 for a user error, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hwsim.errors import UserError
+
+GRID_HELP = "a YAML file of axes (any spec field by dotted path, or 'input') and fixed settings"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("sweep", help="run a grid of accelerator settings over graphs: results.csv, "
+                                     "zero-spill SRAM, knee of the spill curve",
+                       description="Run every combination of the axes for every GRAPH (a graph file or a "
+                                   "zoo model name) on the accelerator SPEC. An axis is a comma list of "
+                                   "values and inclusive ranges START:STOP:xFACTOR or START:STOP:+STEP.")
+    p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
+    p.add_argument("graphs", nargs="+", metavar="GRAPH", help="graph JSON file or zoo model name")
+    p.add_argument("--sram", metavar="AXIS", help="SRAM sizes, e.g. 128KiB:8MiB:x2")
+    p.add_argument("--bandwidth", metavar="AXIS", help="DRAM bandwidths, e.g. 4GB/s,8GB/s")
+    p.add_argument("--bits", metavar="AXIS", help="activation bit-widths, e.g. 8,16")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="fix a spec field for the whole sweep (repeatable)")
+    p.add_argument("--grid", metavar="FILE", help=GRID_HELP)
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the results")
+    p.add_argument("--jobs", type=int, metavar="N", help="parallel workers (default: all cores)")
+    p.add_argument("--resume", action="store_true", help="run only the points DIR/progress.jsonl lacks")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local process pool (default) or a Dask cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address (tcp://host:8786); default: a local Dask cluster")
+    p.set_defaults(handler=run)
+
+
+def _grid(args):
+    from hwsim.sweep.axes import FLAG_FIELDS, parse_axis
+    from hwsim.sweep.grid import build_grid, load_grid_file
+
+    file_axes, file_set = load_grid_file(args.grid) if args.grid else ([], [])
+    flag_axes = [(flag, parse_axis(getattr(args, flag[2:]), field, flag))
+                 for flag, field in FLAG_FIELDS.items() if getattr(args, flag[2:]) is not None]
+    return build_grid(file_axes, flag_axes, [*file_set, *args.overrides])
+
+
+def _executor(args):
+    from hwsim.sweep.executors import DaskExecutor, LocalExecutor, default_jobs
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"{args.jobs} is not a number of workers (1 or more)", "--jobs")
+    if args.scheduler and args.executor != "dask":
+        raise UserError("only with --executor dask", "--scheduler")
+    jobs = args.jobs or default_jobs()
+    return DaskExecutor(args.scheduler, jobs) if args.executor == "dask" else LocalExecutor(jobs)
+
+
+def render_summary(summary: dict) -> str:
+    """The zero-spill SRAM and knee of each spill curve, one line each."""
+    from hwsim.units import format_bytes
+
+    size = lambda n: "-" if n is None else format_bytes(n)  # noqa: E731
+    lines = [f"knee: {summary['knee_definition']}"]
+    for c in summary["curves"]:
+        axes = " ".join(f"{k}={v}" for k, v in c["axes"].items())
+        failed = f", {c['points_failed']} of {c['points']} points failed" if c["points_failed"] else ""
+        search = size(c["zero_spill_sram_bytes"]) if c["zero_spill_error"] is None else "search failed"
+        lines.append(f"  {c['graph']}{' ' + axes if axes else ''}: zero-spill SRAM {search}, "
+                     f"knee {size(c['knee_sram_bytes'])} (overflow there {size(c['knee_overflow_bytes'])}){failed}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from hwsim.sweep.driver import RESULTS_FILE, PROGRESS_FILE, SweepRequest, count_status, run_sweep
+
+    request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume)
+    executor = _executor(args)
+    try:
+        outcome = run_sweep(request, executor, sys.stderr)
+    except KeyboardInterrupt:
+        print(f"hwsim: interrupted; finished points are in {Path(args.output) / PROGRESS_FILE}, "
+              "rerun with --resume to finish", file=sys.stderr)
+        return 130
+    counts = count_status(outcome.rows)
+    print(f"wrote {Path(args.output) / RESULTS_FILE}: {len(outcome.rows)} points ({counts['ok']} ok, "
+          f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran}, "
+          f"reused {outcome.reused} from progress", file=sys.stderr)
+    print(render_summary(outcome.summary))
+    return 1 if counts["error"] else 0

@@ -1,0 +1,284 @@
+"""Comparing model variants on one accelerator: the figures a hardware team asks for, side by side.
+
+:func:`compare_variants` runs every graph on the spec (the pipeline, plus the zero-spill
+search), :func:`comparison_table` lines up the figures with each one's difference to the
+first graph (the baseline), :func:`render_markdown` and :mod:`hwsim.report.html` write the
+report, :func:`figures` draws the PNGs. A sweep directory (``hwsim sweep -o DIR``) adds
+traffic and latency against SRAM size (:func:`load_sweep`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from hwsim.errors import UserError
+from hwsim.graph.analysis import graph_stats, live_curve, msc_curve
+from hwsim.graph.ir import Graph
+from hwsim.measure import Metrics
+from hwsim.report.gantt import BufferRect, buffer_rects
+from hwsim.spec import AcceleratorSpec
+from hwsim.units import format_bytes, format_quantity
+
+MIB = 1 << 20
+FIGURES = {
+    "fig_skip_memory.png": "Skip memory M_sc(t) (solid) and all live activations (dashed) at each layer step.",
+    "fig_sram_gantt.png": "SRAM occupancy by address over time, one rectangle per buffer: gaps are fragmentation.",
+    "fig_dram_by_kind.png": "DRAM traffic per inference, by kind.",
+    "fig_sweep.png": "Spill + streamed DRAM traffic and latency against SRAM size (from the sweep); dotted: "
+                     "zero-spill SRAM found by search; circled: the knee.",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    stats: dict[str, Any]  # graph_stats at the spec's activation bits
+    metrics: Metrics
+    rects: tuple[BufferRect, ...]
+    zero_spill_bytes: int | None
+    msc_curve: tuple[int, ...]
+    live_curve: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    unit: str
+    scale: float  # value / scale is shown
+    values: tuple[float | None, ...]
+    points: bool = False  # differences in percentage points, not percent
+
+
+def run_variant(graph: Graph, spec: AcceleratorSpec) -> Variant:
+    """Run one graph: metrics, buffer rectangles, curves, zero-spill SRAM."""
+    from hwsim.pipeline import run
+    from hwsim.schedule import zero_spill_sram
+
+    result = run(graph, spec)
+    bits = spec.datatype.activation_bits
+    try:
+        zero_spill = zero_spill_sram(graph, spec)
+    except UserError:
+        zero_spill = None
+    return Variant(graph.name, graph_stats(graph, bits), result.metrics,
+                   tuple(buffer_rects(result.trace, result.plan)), zero_spill,
+                   tuple(msc_curve(graph, bits)), tuple(live_curve(graph, bits)))
+
+
+def _share(m: Metrics) -> float:
+    return 100 * m.stall_cycles / m.latency_cycles if m.latency_cycles else 0.0
+
+
+ROWS: tuple[tuple[str, str, str, float, Callable[[Variant], float | None], bool], ...] = (
+    ("msc", "M_sc (skip tensors, peak)", "MiB", MIB, lambda v: v.metrics.msc_bytes, False),
+    ("live_peak", "live activations, peak", "MiB", MIB, lambda v: v.stats["activation_peak_bytes"], False),
+    ("sram_peak", "SRAM peak (allocator high-water)", "MiB", MIB, lambda v: v.metrics.sram_peak_bytes, False),
+    ("zero_spill", "zero-spill SRAM", "MiB", MIB, lambda v: v.zero_spill_bytes, False),
+    ("spill", "spill traffic (write + read)", "MiB", MIB, lambda v: v.metrics.spill_bytes, False),
+    ("streamed", "streamed-layer traffic", "MiB", MIB,
+     lambda v: v.metrics.dram_bytes_by_kind["streamed_read"] + v.metrics.dram_bytes_by_kind["streamed_write"], False),
+    ("dram", "total DRAM traffic", "MiB", MIB, lambda v: v.metrics.dram_bytes, False),
+    ("stall_share", "stall share of latency", "%", 1.0, lambda v: _share(v.metrics), True),
+    ("latency", "latency", "ms", 1e-3, lambda v: v.metrics.latency_s, False),
+    ("energy", "energy", "mJ", 1e9, lambda v: v.metrics.energy.total_pj, False),
+    ("macs", "MACs", "G", 1e9, lambda v: v.stats["macs"], False),
+    ("params", "parameters", "M", 1e6, lambda v: v.stats["params"], False),
+)
+
+
+SIZE_UNITS = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+
+
+def _size_unit(values: Sequence[float | None]) -> tuple[str, float]:
+    """The binary unit of a row of byte counts: the largest one its largest value reaches."""
+    top = max((v for v in values if v is not None), default=0)
+    return next(((unit, float(scale)) for unit, scale in SIZE_UNITS if top >= scale), ("B", 1.0))
+
+
+def comparison_table(variants: Sequence[Variant]) -> list[Row]:
+    """One row per figure of ROWS; byte rows in the one unit that suits their largest value."""
+    rows = []
+    for key, label, unit, scale, get, points in ROWS:
+        values = tuple(get(v) for v in variants)
+        if unit == "MiB":
+            unit, scale = _size_unit(values)
+        rows.append(Row(key, label, unit, scale, values, points))
+    return rows
+
+
+def difference(row: Row, i: int) -> str:
+    """Variant ``i`` against the first: ``-93.3 %`` (``+1.2 pp`` for shares); '' for the first."""
+    base, value = row.values[0], row.values[i]
+    if i == 0:
+        return ""
+    if base is None or value is None:
+        return "n/a"
+    if row.points:
+        return f"{value - base:+.1f} pp"
+    if base == 0:
+        return "±0 %" if value == 0 else "new"
+    pct = 100 * (value - base) / base
+    return "±0 %" if abs(pct) < 0.05 else f"{pct:+.1f} %"
+
+
+def cell(row: Row, i: int) -> str:
+    value = row.values[i]
+    if value is None:
+        return "n/a"
+    shown = value / row.scale
+    if row.unit == "B":
+        return f"{shown:,.0f}"
+    return f"{shown:,.1f}" if row.unit in ("%", "ms") and shown >= 10 else f"{shown:,.2f}"
+
+
+def spec_line(spec: AcceleratorSpec) -> str:
+    return (f"{spec.name}: SRAM {format_bytes(spec.sram.size_bytes)} "
+            f"(weights {spec.sram.weights}), DRAM {format_quantity(spec.dram.bandwidth_bytes_per_s, 'bandwidth')}, "
+            f"{spec.compute.macs_per_cycle} MACs/cycle at {format_quantity(spec.clock_hz, 'frequency')}, "
+            f"{spec.datatype.activation_bits}-bit activations, {spec.datatype.weight_bits}-bit weights, "
+            f"spill policy {spec.policy.spill}, concat {spec.policy.concat}")
+
+
+def table_markdown(variants: Sequence[Variant], rows: Sequence[Row]) -> str:
+    head = ["metric", "unit"]
+    for i, v in enumerate(variants):
+        head += [v.label] if i == 0 else [v.label, "Δ"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
+    for row in rows:
+        cells = [row.label, row.unit]
+        for i in range(len(variants)):
+            cells += [cell(row, i)] if i == 0 else [cell(row, i), difference(row, i)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_markdown(spec: AcceleratorSpec, variants: Sequence[Variant], figures: Sequence[str]) -> str:
+    rows = comparison_table(variants)
+    parts = [
+        f"# {', '.join(v.label for v in variants)} on {spec.name}", "",
+        f"Accelerator {spec_line(spec)}.", "",
+        f"Baseline: **{variants[0].label}**; Δ is each variant's difference to it "
+        "(pp: percentage points).", "",
+        table_markdown(variants, rows), "",
+    ]
+    for name in figures:
+        parts += [f"![{FIGURES[name]}]({name})", "", f"*{FIGURES[name]}*", ""]
+    parts += [definitions_markdown()]
+    return "\n".join(parts)
+
+
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    ("M_sc", "bytes of skip tensors live at once, at most; a skip tensor waits while the network works at "
+             "another resolution (U-Net encoder outputs waiting for the decoder)."),
+    ("SRAM peak", "the allocator's high-water mark, alignment and fragmentation included."),
+    ("Zero-spill SRAM", "the smallest SRAM at which the graph runs with no spill and no streamed layer "
+                        "(found by search)."),
+    ("Spill traffic", "activations stored to DRAM because the SRAM was full, and read back."),
+    ("Streamed traffic", "layers too big for the SRAM run in tiles through DRAM."),
+    ("Stall share", "time the compute engine waits (weights, reloads, stores, streaming, input, output "
+                    "drain) over the latency."),
+)
+
+
+def definitions_markdown() -> str:
+    return "## Definitions\n\n" + "".join(f"- **{term}**: {text}\n" for term, text in DEFINITIONS)
+
+
+def comparison_json(spec: AcceleratorSpec, variants: Sequence[Variant]) -> str:
+    rows = comparison_table(variants)
+    data = {"spec": spec.name, "baseline": variants[0].label, "variants": [v.label for v in variants],
+            "rows": [{"key": r.key, "label": r.label, "unit": r.unit, "values": list(r.values),
+                      "difference": [difference(r, i) for i in range(len(variants))]} for r in rows]}
+    return json.dumps(data, sort_keys=True, indent=1) + "\n"
+
+
+def write_files(directory: Path, files: dict[str, bytes]) -> None:
+    """Write every file or none: all to temporary names first, then rename each into place."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the output directory: {err.strerror or err}", str(directory)) from None
+    temps = {name: directory / f".{name}.tmp" for name in files}
+    try:
+        for name, data in files.items():
+            temps[name].write_bytes(data)
+        for name in files:
+            os.replace(temps[name], directory / name)
+    except OSError as err:
+        raise UserError(f"cannot write: {err.strerror or err}", str(directory)) from None
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+
+
+def _cell_value(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _read_sweep(directory: Path) -> tuple[list[str], list[dict], dict]:
+    where = f"--sweep {directory}"
+    try:
+        with open(directory / "results.csv", newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = [{k: _cell_value(v) for k, v in row.items()} for row in reader]
+            header = list(reader.fieldnames or [])
+        summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise UserError(f"no {Path(err.filename).name}: not a finished sweep directory", where) from None
+    except (OSError, json.JSONDecodeError, csv.Error) as err:
+        raise UserError(f"cannot read the sweep: {err}", where) from None
+    if "sram.size_bytes" not in header or "status" not in header:
+        raise UserError("results.csv has no sram.size axis (sweep with --sram)", where)
+    return header[header.index("graph") + 1:header.index("status")], rows, summary
+
+
+def load_sweep(directory: str | os.PathLike, graphs: Sequence[str] = ()):
+    """The spill curves of a sweep directory as :class:`~hwsim.report.plots.SweepCurve`.
+
+    Only curves of ``graphs`` when any of them is in the sweep; every curve otherwise.
+    """
+    from hwsim.report.plots import SweepCurve
+
+    axes, rows, summary = _read_sweep(Path(directory))
+    others = [a for a in axes if a != "sram.size_bytes"]
+    wanted = {r["graph"] for r in rows} & set(graphs) or {r["graph"] for r in rows}
+    curves = []
+    for c in summary.get("curves", []):
+        if c["graph"] not in wanted:
+            continue
+        ok = sorted((r for r in rows if r["graph"] == c["graph"] and r["status"] == "ok"
+                     and all(r[a] == c.get("columns", {}).get(a) for a in others)), key=lambda r: r["sram.size_bytes"])
+        label = c["graph"] + "".join(f", {k.rpartition('.')[2]}={v}" for k, v in c["axes"].items())
+        curves.append(SweepCurve(label, [r["sram.size_bytes"] for r in ok], [r["overflow_bytes"] for r in ok],
+                                 [r["latency_s"] for r in ok], c.get("zero_spill_sram_bytes"),
+                                 c.get("knee_sram_bytes")))
+    return [c for c in curves if c.sram_bytes]
+
+
+def figures(variants: Sequence[Variant], sweep_curves: Sequence = ()) -> dict[str, bytes]:
+    """The report's PNG figures by file name (the sweep figure only with sweep curves)."""
+    from hwsim.report import plots
+
+    panels = [plots.GanttPanel(v.label, v.rects, v.metrics.clock_hz, v.metrics.sram_bytes,
+                               f"{v.label}: peak {format_bytes(v.metrics.sram_peak_bytes)} of "
+                               f"{format_bytes(v.metrics.sram_bytes)}, {v.metrics.latency_s * 1e3:.1f} ms")
+              for v in variants]
+    out = {
+        "fig_skip_memory.png": plots.skip_memory_png([(v.label, v.msc_curve, v.live_curve) for v in variants]),
+        "fig_sram_gantt.png": plots.memory_gantt_png(panels),
+        "fig_dram_by_kind.png": plots.dram_by_kind_png([(v.label, v.metrics.dram_bytes_by_kind) for v in variants]),
+    }
+    if sweep_curves:
+        out["fig_sweep.png"] = plots.sweep_png(sweep_curves)
+    return out

@@ -1,0 +1,159 @@
+"""The sweep driver: grid x graphs -> points -> executor -> progress.jsonl -> results.csv, summary.json.
+
+Straight steps: load the spec (with the grid's fixed settings), load or extract the graphs,
+enumerate the points, record the sweep in ``DIR/sweep.json``, run what ``progress.jsonl``
+does not hold yet (everything, without ``--resume``) on the executor, appending each result
+as it arrives, then write ``results.csv`` (one row per point, in grid order) and
+``summary.json`` (zero-spill SRAM and knee per spill curve), each atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+from hwsim import __version__
+from hwsim.errors import UserError
+from hwsim.spec import AcceleratorSpec, load_spec, spec_to_dict, with_overrides
+from hwsim.sweep.axes import INPUT_AXIS
+from hwsim.sweep.executors import Call
+from hwsim.sweep.graphs import SweepGraphs, graph_id, resolve_graphs
+from hwsim.sweep.grid import Grid, Point
+from hwsim.sweep.knee import SRAM_AXIS, search_group, summarize
+from hwsim.sweep.progress import (
+    PROGRESS_FILE, ProgressBar, ProgressLog, check_manifest, json_text, read_progress, write_atomic,
+)
+from hwsim.sweep.run import STATUS_ERROR, STATUS_OK, columns, run_point, search_zero_spill
+
+RESULTS_FILE = "results.csv"
+SUMMARY_FILE = "summary.json"
+MANIFEST_VERSION = 1
+SEARCH_PREFIX = "zero_spill:"
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    spec: str  # accelerator YAML path
+    graphs: tuple[str, ...]  # graph files or zoo names
+    grid: Grid
+    out_dir: Path
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    rows: list[dict[str, Any]]  # results.csv rows in grid order
+    summary: dict[str, Any]
+    ran: int  # units of work run now (points and searches)
+    reused: int  # taken from progress.jsonl
+
+
+def _label(point: Point) -> str:
+    return " ".join([point.graph, *(f"{n}={v}" for n, v in point.values)])
+
+
+def _search_spec(spec: AcceleratorSpec, point: Point) -> AcceleratorSpec:
+    changes = {k: v for k, v in point.spec_changes().items() if k != SRAM_AXIS}
+    return with_overrides(spec, changes) if changes else spec
+
+
+def _calls(spec: AcceleratorSpec, points: Sequence[Point], done: dict[str, dict]) -> tuple[list[Call], dict, dict]:
+    """The work still to do (searches first: they are the longest), searches settled here, and a
+    progress label for each call."""
+    searches: list[Call] = []
+    settled: dict[str, dict] = {}
+    labels: dict[str, str] = {}
+    for group, point in {search_group(p): p for p in points}.items():
+        tag = SEARCH_PREFIX + group
+        if tag in done:
+            continue
+        try:
+            search_spec = _search_spec(spec, point)
+        except UserError as err:  # no valid spec: nothing to search
+            settled[tag] = {"zero_spill_sram_bytes": None, "error": str(err)}
+            continue
+        searches.append(Call(tag, search_zero_spill, graph_id(point.graph, point.input), (search_spec,)))
+        kept = tuple((n, v) for n, v in point.values if n != SRAM_AXIS)
+        labels[tag] = "zero-spill search " + _label(Point(point.graph, kept))
+    runs = [Call(p.key, run_point, graph_id(p.graph, p.input), (spec, p)) for p in points if p.key not in done]
+    labels.update({p.key: _label(p) for p in points if p.key not in done})
+    return searches + runs, settled, labels
+
+
+def _manifest(spec: AcceleratorSpec, grid: Grid, graphs: SweepGraphs) -> dict:
+    return {"version": MANIFEST_VERSION, "hwsim": __version__, "spec": spec_to_dict(spec),
+            "axes": [[a.name, list(a.values)] for a in grid.axes], "graphs": graphs.digests}
+
+
+def _execute(calls: list[Call], graphs: SweepGraphs, executor, log: ProgressLog, stderr: IO[str],
+             labels: dict[str, str]) -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    bar = ProgressBar(len(calls), stderr)
+    try:
+        for tag, result in executor.run(graphs.graphs, calls):
+            log.append("zero_spill" if tag.startswith(SEARCH_PREFIX) else "point", tag, result)
+            results[tag] = result
+            bar.step(labels[tag])
+    finally:
+        bar.close()
+    return results
+
+
+def results_csv(grid: Grid, points: Sequence[Point], results: dict[str, dict]) -> tuple[str, list[dict]]:
+    """results.csv text and its rows: one per point, in grid order; empty cells for failed points."""
+    header = columns(grid.axes)
+    rows = []
+    for p in points:
+        row = {"graph": p.graph}
+        row.update({a.column: a.cell(text) for a, (_, text) in zip(grid.axes, p.values)})
+        row.update(results[p.key])
+        rows.append(row)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, header, lineterminator="\n", restval="", extrasaction="raise")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue(), rows
+
+
+def run_sweep(request: SweepRequest, executor, stderr: IO[str] = sys.stderr) -> SweepOutcome:
+    """Run (or finish, with ``resume``) a sweep and write its files; see the module docstring."""
+    grid, out = request.grid, request.out_dir
+    spec = load_spec(request.spec, grid.overrides)
+    inputs = next((a for a in grid.axes if a.name == INPUT_AXIS), None)
+    graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr))
+    executor.check()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the output directory: {err.strerror or err}", str(out)) from None
+    points = sorted(grid.points(graphs.labels), key=lambda p: grid.order(p, graphs.labels))
+    check_manifest(out, _manifest(spec, grid, graphs), request.resume)
+    previous = read_progress(out / PROGRESS_FILE) if request.resume else {}
+    calls, settled, labels = _calls(spec, points, {t: r["result"] for t, r in previous.items()})
+    wanted = {p.key for p in points} | {SEARCH_PREFIX + search_group(p) for p in points}
+    kept = {t: r for t, r in previous.items() if t in wanted}
+    with ProgressLog(out / PROGRESS_FILE).open(kept) as log:
+        for tag, result in settled.items():
+            log.append("zero_spill", tag, result)
+        results = _execute(calls, graphs, executor, log, stderr, labels)
+    results.update(settled)
+    results.update({t: r["result"] for t, r in kept.items()})
+    text, rows = results_csv(grid, points, results)
+    searches = {t[len(SEARCH_PREFIX):]: r for t, r in results.items() if t.startswith(SEARCH_PREFIX)}
+    by_key = {p.key: row for p, row in zip(points, rows)}
+    summary = summarize(points, by_key, searches, grid.axes)
+    write_atomic(out / RESULTS_FILE, text)
+    write_atomic(out / SUMMARY_FILE, json_text(summary))
+    return SweepOutcome(rows, summary, len(calls), len(kept))
+
+
+def count_status(rows: Sequence[dict]) -> dict[str, int]:
+    """How many rows have each status (ok, invalid, error)."""
+    counts = {STATUS_OK: 0, "invalid": 0, STATUS_ERROR: 0}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts

@@ -1,0 +1,124 @@
+"""Where sweep work runs: this process, a local process pool, or a Dask cluster.
+
+Every executor takes the graphs once (by id) and a list of :class:`Call` (a module-level
+function, the id of the graph it takes first, the other arguments, and a tag), and yields
+``(tag, result)`` as each call finishes, in completion order. The caller sorts; results
+do not depend on where or in which order calls ran.
+
+* :class:`LocalExecutor` (``--jobs N``, default all cores): ``jobs == 1`` runs the calls
+  in this process, in order; more uses a :class:`~concurrent.futures.ProcessPoolExecutor`.
+  Each graph is pickled once here and each call carries those bytes (a graph is unpickled
+  in tens of milliseconds, a point takes hundreds).
+* :class:`DaskExecutor` (``--executor dask [--scheduler ADDRESS]``): the graphs are
+  scattered to every worker once, calls are ``client.submit`` tasks. Without an address a
+  ``LocalCluster`` of ``jobs`` single-threaded worker processes is started. Workers need
+  hwsim installed. Needs the ``dask[distributed]`` package (the ``dask`` extra).
+
+``check()`` raises a UserError when the executor cannot run (Dask not installed, scheduler
+unreachable), so that the caller can fail before writing anything. Stopping early (an
+interrupt, an error in the caller): closing the generator cancels every call not started yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from hwsim.errors import UserError
+from hwsim.graph.ir import Graph
+
+
+@dataclass(frozen=True)
+class Call:
+    tag: str  # returned with the result
+    fn: Callable[..., Any]  # module-level, so that it pickles: fn(graph, *args)
+    graph: str  # id in the graphs mapping
+    args: tuple = ()
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _call_pickled(fn: Callable[..., Any], graph_bytes: bytes, args: tuple) -> Any:
+    return fn(pickle.loads(graph_bytes), *args)
+
+
+@dataclass(frozen=True)
+class LocalExecutor:
+    jobs: int
+
+    def check(self) -> None:
+        """Nothing to check: this machine is there."""
+
+    def run(self, graphs: Mapping[str, Graph], calls: Sequence[Call]) -> Iterator[tuple[str, Any]]:
+        if self.jobs <= 1 or len(calls) <= 1:
+            for call in calls:
+                yield call.tag, call.fn(graphs[call.graph], *call.args)
+            return
+        blobs = {gid: pickle.dumps(g, protocol=pickle.HIGHEST_PROTOCOL) for gid, g in graphs.items()}
+        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(calls)))
+        try:
+            pending = {pool.submit(_call_pickled, c.fn, blobs[c.graph], c.args): c.tag for c in calls}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: pending[f]):
+                    yield pending.pop(future), future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask():
+    try:
+        import distributed
+    except ImportError:
+        raise UserError("the Dask executor needs dask[distributed]: pip install 'hwsim[dask]'",
+                        "--executor") from None
+    return distributed
+
+
+@dataclass(frozen=True)
+class DaskExecutor:
+    address: str | None  # a running scheduler (tcp://host:8786); None: a LocalCluster here
+    jobs: int
+    connect_timeout_s: float = 10.0
+
+    def _client(self, stack: contextlib.ExitStack, distributed):
+        if self.address is None:
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=self.jobs, threads_per_worker=1, dashboard_address=None))
+            return stack.enter_context(distributed.Client(cluster))
+        try:
+            return stack.enter_context(distributed.Client(self.address, timeout=self.connect_timeout_s))
+        except (OSError, TimeoutError) as err:
+            raise UserError(f"cannot reach the Dask scheduler {self.address}: {err}", "--scheduler") from None
+
+    def check(self) -> None:
+        """Raise a UserError now (before any file is written) if Dask or the scheduler is missing."""
+        distributed = _dask()
+        if self.address is not None:
+            with contextlib.ExitStack() as stack:
+                self._client(stack, distributed)
+
+    def run(self, graphs: Mapping[str, Graph], calls: Sequence[Call]) -> Iterator[tuple[str, Any]]:
+        if not calls:
+            return
+        distributed = _dask()
+        with contextlib.ExitStack() as stack:
+            client = self._client(stack, distributed)
+            ids = sorted(graphs)
+            scattered = dict(zip(ids, client.scatter([graphs[i] for i in ids], broadcast=True, hash=False)))
+            futures = {client.submit(c.fn, scattered[c.graph], *c.args, pure=False): c.tag for c in calls}
+            try:
+                for future in distributed.as_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                client.cancel(list(futures))

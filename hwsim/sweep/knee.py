@@ -1,0 +1,97 @@
+"""The zero-spill SRAM and the knee of the spill curve, per graph (and per value of the other axes).
+
+**Spill curve**: ``overflow_bytes`` (spill write + spill read + streamed read + streamed write:
+the activation traffic that exists only because the SRAM is too small) against the grid's
+SRAM sizes, for one graph and one value of every other axis. Points that failed are left
+out. Spill alone is not used: below some size layers stream instead of spilling, so spill
+traffic can *fall* as the SRAM shrinks while the total overflow keeps rising.
+
+**Knee**: the smallest grid SRAM size from which the overflow stays within ``KNEE_FRACTION``
+(10 %) of the curve's range above its minimum: ``overflow(s) - min <= 0.1 * (max - min)``
+for that size and every larger grid size. In words: the smallest SRAM that already gets
+90 % of the traffic saving the largest grid size gives, and keeps it. A flat curve (nothing
+to save) has its knee at the smallest size. It is a property of the grid: a finer grid
+moves it. (Distance-from-chord definitions such as Kneedle were not used: spill curves are
+step-like, and the "farthest from the chord" point of a step is not where the saving is.)
+
+**Zero-spill SRAM**: found by search (:func:`hwsim.schedule.zero_spill_sram`), not read off
+the grid. It depends on the plan only, which the scheduler makes from the spec's ``compute``,
+``sram``, ``datatype`` and ``policy`` sections; so one search serves every point that differs
+only in ``dram``, ``energy``, ``clock`` or ``name`` (see :func:`search_group`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from hwsim.sweep.axes import Axis
+from hwsim.sweep.grid import Point
+
+KNEE_FRACTION = 0.10
+SRAM_AXIS = "sram.size"
+PLAN_INDEPENDENT = ("dram.", "energy.", "clock", "name")
+KNEE_DEFINITION = (f"smallest grid SRAM size from which overflow (spill + streamed DRAM traffic) stays within "
+                   f"{KNEE_FRACTION:.0%} of the curve's range above its minimum, for it and every larger size")
+
+
+def knee(curve: Sequence[tuple[int, int]]) -> int | None:
+    """The knee SRAM size of ``(sram_bytes, overflow_bytes)`` points (any order); None if empty."""
+    points = sorted(curve)
+    if not points:
+        return None
+    values = [v for _, v in points]
+    low, high = min(values), max(values)
+    limit = low + KNEE_FRACTION * (high - low)
+    knee_size = points[-1][0]
+    for size, value in reversed(points):
+        if value > limit:
+            break
+        knee_size = size
+    return knee_size
+
+
+def search_group(point: Point) -> str:
+    """Points with the same search group share one zero-spill search (module docstring)."""
+    kept = [(n, v) for n, v in point.values
+            if n != SRAM_AXIS and not n.startswith(PLAN_INDEPENDENT)]
+    return Point(point.graph, tuple(kept)).key
+
+
+def curve_group(point: Point) -> tuple:
+    """Points on one spill curve: same graph and same value of every axis but the SRAM size."""
+    return (point.graph, tuple((n, v) for n, v in point.values if n != SRAM_AXIS))
+
+
+def _curve_summary(points: list[Point], rows: dict[str, dict], zero_spill: dict,
+                   columns: dict[str, str]) -> dict[str, Any]:
+    first = points[0]
+    ok = [rows[p.key] for p in points if rows[p.key]["status"] == "ok"]
+    curve = [(r["sram_bytes"], r["overflow_bytes"]) for r in ok]
+    knee_size = knee(curve) if any(n == SRAM_AXIS for n, _ in first.values) else None
+    at_knee = next((v for s, v in curve if s == knee_size), None)
+    search = zero_spill.get(search_group(first), {})
+    return {
+        "graph": first.graph,
+        "axes": {n: v for n, v in first.values if n != SRAM_AXIS},
+        "columns": {columns[n]: rows[first.key][columns[n]] for n, _ in first.values if n != SRAM_AXIS},
+        "points": len(points), "points_failed": len(points) - len(ok),
+        "zero_spill_sram_bytes": search.get("zero_spill_sram_bytes"),
+        "zero_spill_error": search.get("error") or None,
+        "knee_sram_bytes": knee_size, "knee_overflow_bytes": at_knee,
+        "min_overflow_bytes": min((v for _, v in curve), default=None),
+        "max_overflow_bytes": max((v for _, v in curve), default=None),
+    }
+
+
+def summarize(points: Sequence[Point], rows: dict[str, dict], zero_spill: dict[str, dict],
+              axes: Sequence[Axis]) -> dict[str, Any]:
+    """``summary.json``: one entry per spill curve, in grid order, and the knee definition."""
+    columns = {a.name: a.column for a in axes}
+    groups: dict[tuple, list[Point]] = {}
+    for point in points:
+        groups.setdefault(curve_group(point), []).append(point)
+    return {
+        "knee_definition": KNEE_DEFINITION,
+        "axes": [a.name for a in axes],
+        "curves": [_curve_summary(group, rows, zero_spill, columns) for group in groups.values()],
+    }

@@ -1,0 +1,135 @@
+"""What a sweep keeps as it goes: ``progress.jsonl``, the atomic final files, the progress bar.
+
+``DIR/progress.jsonl`` gets one JSON line per finished unit of work (a point, or a zero-spill
+search) as soon as it finishes, flushed and fsync'ed, so an interrupted sweep keeps what it
+did: ``{"kind": "point" | "zero_spill", "result": {...}, "tag": "<key>"}``. On ``--resume`` the
+lines are read back (a last line cut by the interruption is dropped) and only the missing
+work runs. ``DIR/sweep.json`` records what the sweep is (hwsim version, spec, axes, and a
+digest of each graph); resuming into a directory of another sweep is refused. (Results of an
+edited hwsim with the same version number are taken as they are: start afresh after a change.)
+
+Final files (``results.csv``, ``summary.json``) are written to a temporary name and renamed,
+so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from hwsim.errors import UserError
+
+PROGRESS_FILE = "progress.jsonl"
+MANIFEST_FILE = "sweep.json"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(temp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except OSError as err:
+        raise UserError(f"cannot write: {err.strerror or err}", str(path)) from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def json_text(data: Any) -> str:
+    """Deterministic JSON: sorted keys, one-space indent, trailing newline."""
+    return json.dumps(data, sort_keys=True, indent=1) + "\n"
+
+
+def read_progress(path: Path) -> dict[str, dict]:
+    """Records of a progress file by tag; unreadable lines (a cut last line) are dropped."""
+    records: dict[str, dict] = {}
+    if not path.exists():
+        return records
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("tag"), str) and "result" in record:
+            records[record["tag"]] = record
+    return records
+
+
+def check_manifest(directory: Path, manifest: dict, resume: bool) -> None:
+    """On resume, refuse a directory holding another sweep; then record this one."""
+    path = directory / MANIFEST_FILE
+    if resume and path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            old = None
+        if old != manifest:
+            changed = sorted(k for k in manifest if not isinstance(old, dict) or old.get(k) != manifest[k])
+            raise UserError(f"holds another sweep (different {', '.join(changed) or 'file'}); "
+                            "use a new -o DIR, or run without --resume to start over", str(directory))
+    write_atomic(path, json_text(manifest))
+
+
+class ProgressLog:
+    """``progress.jsonl`` opened for appending; use as a context manager."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file: IO[str] | None = None
+
+    def open(self, kept: dict[str, dict]) -> "ProgressLog":
+        """Start the file afresh holding only ``kept`` records, then append to it."""
+        write_atomic(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept.values()))
+        self._file = open(self.path, "a", encoding="utf-8")
+        return self
+
+    def append(self, kind: str, tag: str, result: dict) -> None:
+        assert self._file is not None, "ProgressLog.append before open"
+        self._file.write(json.dumps({"kind": kind, "result": result, "tag": tag}, sort_keys=True) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def __enter__(self) -> "ProgressLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class ProgressBar:
+    """``[ 37/100] label`` on stderr: redrawn in place on a terminal, a line now and then otherwise."""
+
+    def __init__(self, total: int, stream: IO[str], every_s: float = 10.0):
+        self.total, self.stream, self.every_s = total, stream, every_s
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.done = 0
+        self.started = time.monotonic()
+        self.last_line = self.started
+
+    def _text(self, label: str) -> str:
+        width = len(str(self.total))
+        elapsed = time.monotonic() - self.started
+        return f"[{self.done:>{width}}/{self.total}] {elapsed:6.1f} s  {label}"
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r" + self._text(label)[:119].ljust(119))
+        elif self.done == self.total or now - self.last_line >= self.every_s:
+            self.stream.write(self._text(label) + "\n")
+            self.last_line = now
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.done:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,85 @@
+"""``hwsim check``: the table, the JSON keys, exit codes, and one-line user errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hwsim.cli import main
+
+pytestmark = pytest.mark.torch
+pytest.importorskip("torch")
+
+SPEC = "accelerators/edge_npu.yaml"
+PLAIN = "tests/extract/models.py:PlainUNet"
+FP32 = ["--set", "datatype.activation_bits=32", "--set", "datatype.weight_bits=32"]
+
+
+def hwsim(*args):
+    return subprocess.run([sys.executable, "-m", "hwsim", *args], capture_output=True, text=True)
+
+
+def test_json_of_a_passing_run_with_spills():
+    proc = hwsim("check", SPEC, PLAIN, "--input", "1x3x32x32", "--json", *FP32, "--set", "sram.size=96KiB")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["passed"] is True and d["first_divergent_layer"] is None
+    assert d["spills"] > 0 and d["reloads"] > 0
+    assert d["input"] == [1, 3, 32, 32] and d["seed"] == 0 and d["activation_bits"] == 32
+    [out] = d["outputs"]
+    assert set(out) >= {"name", "max_abs_error", "max_rel_error", "sqnr_db"}
+    assert out["max_rel_error"] <= 1e-4 and out["sqnr_db"] > 100
+
+
+def test_text_table(capsys):
+    assert main(["check", SPEC, PLAIN, "--input", "1x3x32x32", "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "activations 8 bits" in text and "seed 3" in text and "SQNR >= 20 dB" in text
+    assert "max abs err" in text and "conv2d_10" in text and text.rstrip().endswith("PASSED")
+
+
+def test_outside_tolerance_exits_1_naming_the_first_divergent_layer(capsys, monkeypatch):
+    from hwsim.numerics import kernels
+
+    real = kernels.KERNELS["upsample_nearest2d"]
+    monkeypatch.setitem(kernels.KERNELS, "upsample_nearest2d", lambda xs, a: real(xs, a) + 1)
+    assert main(["check", SPEC, PLAIN, "--input", "1x3x32x32", "--json", *FP32]) == 1
+    d = json.loads(capsys.readouterr().out)
+    assert d["passed"] is False and d["first_divergent_layer"] == "upsample_nearest2d"
+    assert main(["check", SPEC, PLAIN, "--input", "1x3x32x32", *FP32]) == 1
+    assert "FAILED: first divergent layer upsample_nearest2d" in capsys.readouterr().out
+
+
+def _one_line_error(capsys, argv, *needles):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1 and lines[0].startswith("hwsim: error: "), captured.err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("model, shape, extra, needles", [
+    ("tests/extract/missing.py:Net", "1x3x32x32", [], ["no such file"]),
+    ("tests/extract/models.py:broken", "1x3x32x32", [], ["this factory is broken"]),
+    (PLAIN, "1x5x32x32", [], ["cannot run on input [1, 5, 32, 32]"]),
+    (PLAIN, "1x3x0x5", [], ["--input", "positive"]),
+    (PLAIN, "1x3x32x32", ["--set", "datatype.activation_bits=12"], ["datatype.activation_bits", "12 bits"]),
+    (PLAIN, "1x3x32x32", ["--set", "sram.sise=1MiB"], ["sram.sise"]),
+])
+def test_user_errors(capsys, model, shape, extra, needles):
+    _one_line_error(capsys, ["check", SPEC, model, "--input", shape, *extra], *needles)
+
+
+def test_an_op_without_a_kernel_is_a_user_error(capsys, monkeypatch):
+    from hwsim.numerics import kernels
+
+    monkeypatch.delitem(kernels.KERNELS, "max_pool2d")
+    _one_line_error(capsys, ["check", SPEC, PLAIN, "--input", "1x3x32x32"], "no kernel", "max_pool2d")
+
+
+def test_missing_spec_file_subprocess():
+    proc = hwsim("check", "accelerators/nope.yaml", PLAIN, "--input", "1x3x32x32")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no such file" in proc.stderr
