@@ -100,3 +100,32 @@ def test_extract_then_info_round_trip(tmp_path):
 def test_usage_errors_are_one_line():
     assert_user_error(hwsim("info"), "the following arguments are required")
     assert_user_error(hwsim("frobnicate"), "invalid choice")
+
+
+EDGE_NPU = "accelerators/edge_npu.yaml"
+
+
+def spec_with(tmp_path, old: str, new: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / EDGE_NPU).read_text()
+    assert old in text
+    return write(tmp_path, "npu.yaml", text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("old, new, needles", [
+    ("  size: 8 MiB", "  size: 8", ["npu.yaml", "sram.size", "unit"]),
+    ("  size: 8 MiB", "  size: 0 MiB", ["npu.yaml", "sram.size"]),
+    ("  size: 8 MiB", "  size: -1 MiB", ["npu.yaml", "sram.size"]),
+    ("  latency: 100 ns", "  latency: 100 ns\n  bandwidht: 1 GB/s", ["npu.yaml", "dram.bandwidht", "unknown key"]),
+    ("  latency: 100 ns", "  latency: 100 ns\n  latency: 50 ns", ["npu.yaml", "dram.latency", "duplicate key"]),
+])
+def test_run_with_a_bad_spec(tmp_path, old, new, needles):
+    graph = write(tmp_path, "g.json", two_level_u().dict())
+    assert_user_error(hwsim("run", spec_with(tmp_path, old, new), graph), *needles)
+
+
+def test_run_with_sram_too_small_for_any_tile_names_the_layer(tmp_path):
+    graph = write(tmp_path, "g.json", two_level_u().dict())
+    proc = hwsim("run", EDGE_NPU, graph, "--set", "sram.size=64B", "--set", "sram.alignment=16B")
+    assert_user_error(proc, "needs", "for one tile", "layer '")
