@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple, Sequence
 
+from hwsim.errors import UserError
 from hwsim.graph.io import load_graph
 from hwsim.graph.ir import Graph
 from hwsim.measure import Metrics, measure
@@ -65,9 +66,13 @@ def run(graph: str | os.PathLike | Graph, spec: str | os.PathLike | AcceleratorS
     ``graph`` and ``spec`` are file paths or already-built objects; ``overrides`` are
     ``KEY=VALUE`` strings applied to the spec (``sram.size=256KiB``).
     """
+    where = None if isinstance(spec, AcceleratorSpec) else f"{spec}: sram.size"
     graph = graph if isinstance(graph, Graph) else load_graph(graph)
     spec = _spec(spec, overrides)
-    plan = schedule(graph, spec)
+    try:
+        plan = schedule(graph, spec)
+    except UserError as exc:  # the SRAM cannot hold one tile of some layer: a problem of the spec
+        raise UserError(exc.what, exc.where or where) from None
     _check_plan(plan, graph, spec)
     trace = simulate(plan, spec)
     _check_trace(trace, plan)

@@ -128,4 +128,4 @@ def test_run_with_a_bad_spec(tmp_path, old, new, needles):
 def test_run_with_sram_too_small_for_any_tile_names_the_layer(tmp_path):
     graph = write(tmp_path, "g.json", two_level_u().dict())
     proc = hwsim("run", EDGE_NPU, graph, "--set", "sram.size=64B", "--set", "sram.alignment=16B")
-    assert_user_error(proc, "needs", "for one tile", "layer '")
+    assert_user_error(proc, "edge_npu.yaml: sram.size:", "needs", "for one tile", "layer '")
