@@ -56,6 +56,7 @@ class TensorMetrics:
     address: int | None
     spilled: bool
     dram_bytes: int  # measured: bytes of the trace's loads and stores of this tensor
+    module: str = ""  # the nn.Module path of the op that produced it (where it is in the network)
 
 
 @dataclass(frozen=True)
@@ -153,12 +154,17 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
     return tuple(rows)
 
 
-def _tensors(plan: Plan, moved: dict[str, int]) -> tuple[TensorMetrics, ...]:
+def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMetrics, ...]:
     names = {layer.index: layer.name for layer in plan.layers}
+
+    def module(name: str) -> str:
+        op = graph.producer.get(name)
+        return graph.op[op].module if op is not None else ""
+
     return tuple(
         TensorMetrics(t.name, t.bytes, names.get(t.producer, str(t.producer)),
                       names.get(t.last_consumer, str(t.last_consumer)), t.producer, t.last_consumer,
-                      t.skip, t.address, t.spilled, moved.get(t.name, 0))
+                      t.skip, t.address, t.spilled, moved.get(t.name, 0), module(t.name))
         for t in plan.tensors
     )
 
@@ -186,6 +192,6 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Me
         energy=run_energy(plan, spec, dram_total, account.latency_cycles),
         bounds=roofline(plan, spec, graph),
         layers=_layers(trace, plan, account.by_layer),
-        tensors=_tensors(plan, moved),
+        tensors=_tensors(plan, moved, graph),
         tensor_dram_bytes=tuple(sorted(moved.items(), key=lambda kv: (-kv[1], kv[0]))),
     )

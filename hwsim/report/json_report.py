@@ -30,7 +30,7 @@ def _tensor(t) -> dict[str, Any]:
     return {
         "name": t.name, "bytes": t.bytes, "producer": t.producer, "last_consumer": t.last_consumer,
         "producer_step": t.producer_step, "last_consumer_step": t.last_consumer_step, "skip": t.skip,
-        "address": t.address, "spilled": t.spilled, "dram_bytes": t.dram_bytes,
+        "address": t.address, "spilled": t.spilled, "dram_bytes": t.dram_bytes, "module": t.module,
     }
 
 

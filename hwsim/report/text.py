@@ -83,11 +83,13 @@ def _top_tensors(m: Metrics) -> list[str]:
     top = [(name, moved) for name, moved in m.tensor_dram_bytes if moved][:TOP_TENSORS]
     if not top:
         return ["  no activation moved through DRAM beyond weights"]
-    skips = {t.name for t in m.tensors if t.skip}
+    rows = {t.name: t for t in m.tensors}
     width = max(len(name) for name, _ in top)
     lines = ["  most DRAM traffic (activations and input):"]
-    lines += [f"    {name:<{width}}  {format_bytes(moved):>10}{'  skip' if name in skips else ''}"
-              for name, moved in top]
+    for name, moved in top:
+        row = rows.get(name)
+        where = f"  {row.module or '<top>'}" if row is not None else "  network input"
+        lines.append(f"    {name:<{width}}  {format_bytes(moved):>10}{'  skip' if row and row.skip else ''}{where}")
     return lines
 
 
