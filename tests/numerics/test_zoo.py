@@ -1,0 +1,52 @@
+"""Every zoo model passes the numerics check at 32 bits, with SRAM roomy enough for no spill and tight
+enough to spill and reload skip tensors (and to stream layers).
+
+The models run in two worker processes (one export each dominates the time), largest first;
+each test waits for its model. "Roomy" is the high-water mark of the plan made with unlimited
+SRAM (no spill by construction), "tight" half the peak of live bytes.
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+
+import pytest
+
+from hwsim.zoo import MODELS
+from tests.numerics.zoo_cases import run_case
+
+pytestmark = pytest.mark.torch
+pytest.importorskip("torch")
+
+ORDER = sorted(MODELS, key=lambda m: (not m.startswith("kbnet"), not m.startswith("nafnet"), m))
+
+
+@pytest.fixture(scope="module")
+def zoo_results():
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update({k: "1" for k in saved})  # one thread per worker: two workers share two cores
+    try:
+        pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+        futures = {m: pool.submit(run_case, m) for m in ORDER}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    yield futures
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("model", ORDER)
+def test_zoo_model_passes_at_32_bits(zoo_results, model):
+    r = zoo_results[model].result(timeout=900)
+    roomy, tight = r["roomy"], r["tight"]
+    for case in (roomy, tight):
+        assert case["verify"] == []
+        assert case["passed"], (case["first"], case["error"], case["notes"])
+        assert case["error"] is None and case["notes"] == [] and case["worst_rel"] <= 1e-4
+    assert roomy["spills"] == roomy["reloads"] == roomy["streamed"] == 0
+    assert tight["spills"] > 0 and tight["reloads"] > 0
+    if r["skips"]:
+        assert tight["skip_spills"] > 0 and tight["skip_reloads"] > 0
