@@ -1,7 +1,8 @@
 """Scheduling: Graph + AcceleratorSpec -> Plan, an independent verifier, the zero-spill search.
 
 Modules, one concept each: ``cost`` (compute cycles), ``storage`` (pieces, storages and
-in-place aliases), ``allocate`` (SRAM placement), ``spill`` (eviction policies), ``bands``
+in-place aliases), ``allocate`` (online SRAM placement), ``placement`` (offline SRAM
+placement, when nothing is evicted), ``spill`` (eviction policies), ``bands``
 and ``tiling`` (how a layer runs: whole, weight chunks, row bands), ``program`` (the
 command stream and its dependencies), ``memory`` (residency during the walk),
 ``scheduler`` and ``stream`` (the walk), ``verify`` (the plan invariants), ``search``

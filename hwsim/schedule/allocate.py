@@ -7,9 +7,10 @@ address) or, when no hole does, at the top. Fragmentation is real: a request can
 although the free bytes add up to more than it needs.
 
 Placement never looks at the capacity except to refuse a request that would cross it, so
-a run that fits in capacity C makes exactly the same decisions at any capacity above C
-(the scheduler's zero-spill search and its properties rely on this). ``fit="first"``
-swaps best fit for first fit (lowest hole that holds the request), behind the same API.
+a run that fits in capacity C makes exactly the same decisions at any capacity above C.
+``fit="first"`` swaps best fit for first fit (lowest hole that holds the request), behind
+the same API. The scheduler places the SRAM online only when its offline placement
+(``placement``: every lifetime known, far less fragmentation) cannot be used.
 
 :func:`check_allocation` verifies a placement given as ``(start, end, address, size)``
 tuples (``start``..``end`` inclusive steps) without using the allocator: no two

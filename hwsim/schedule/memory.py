@@ -12,6 +12,10 @@ output, a piece stored or reloaded before: tensors are immutable) is dropped for
 piece read back comes in as ``input`` (the network input, cause ``input``), ``spill_read``
 (cause ``reload``) or ``streamed_read`` (it was written by a streamed layer, cause
 ``streamed``).
+
+With the SRAM placed offline (``sram`` is a :class:`~hwsim.schedule.placement.Reservations`)
+nothing may be evicted: a reservation that does not fit raises
+:class:`~hwsim.schedule.placement.Full` and the scheduler places the SRAM online instead.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import bisect
 from dataclasses import dataclass
 
 from hwsim.schedule.allocate import Allocator
+from hwsim.schedule.placement import Full, Reservations
 from hwsim.schedule.plan import Buffer
 from hwsim.schedule.program import Program
 from hwsim.schedule.spill import NEVER, Candidate, VictimQueue
@@ -66,10 +71,11 @@ class Usage:
 
 
 class Memory:
-    def __init__(self, layout: Layout, usage: Usage, program: Program, sram: Allocator,
+    def __init__(self, layout: Layout, usage: Usage, program: Program, sram: Allocator | Reservations,
                  weights: Allocator | None, policy: str):
         self.layout, self.usage, self.program = layout, usage, program
         self.sram, self.weights = sram, weights
+        self.may_evict = not isinstance(sram, Reservations)
         self.queue = VictimQueue(policy)
         self.present: dict[str, Buffer] = {}
         self.dram: dict[str, DramCopy] = {}
@@ -96,6 +102,8 @@ class Memory:
     def make_room(self, allocator: Allocator, name: str, size: int, protect, step: int) -> int:
         """Reserve ``size`` bytes for ``name``, evicting unprotected blocks as needed."""
         while (address := allocator.alloc(name, size)) is None:
+            if not self.may_evict:
+                raise Full(name)
             victim = self.queue.pop(protect) if allocator is self.sram else None
             if victim is None:
                 raise NoRoom(name)
@@ -111,6 +119,9 @@ class Memory:
         return True
 
     def touch(self, storage: str, step: int) -> None:
+        """Describe ``storage`` to the spill policy (nothing to do when nothing may be evicted)."""
+        if not self.may_evict:
+            return
         steps = self.usage.touches.get(storage, [])
         i = bisect.bisect_right(steps, step)
         self.queue.push(Candidate(storage, steps[i] if i < len(steps) else NEVER, step,
@@ -195,7 +206,7 @@ class Memory:
         buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), self.weight_space())
         self.dma("load", layer, buffer_name, nbytes, "weights", "weights", allocs=(buffer,), tile=chunk)
         self.weight_blocks.setdefault(block, []).append(buffer)
-        if allocator is self.sram and block not in self.queue:
+        if allocator is self.sram and self.may_evict and block not in self.queue:
             self.queue.push(Candidate(block, use_step, layer, allocator.size(block), False))
         return buffer
 

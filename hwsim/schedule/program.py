@@ -12,12 +12,18 @@ the scheduler only says what a command allocates, reads and frees:
 * a compute depends on the previous compute (the compute engine runs in program order).
 
 Callers add the other dependencies (a reload depends on the store that wrote it to DRAM).
+
+Addresses in one space may be *provisional* (offline placement, ``placement``): buffers
+there get their final addresses, and the first kind of dependency, only when
+:meth:`Program.relocate` is given where each provisional address goes, once the program is
+complete. Commands are built by :meth:`Program.finish`.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Callable
 
 from hwsim.schedule.plan import Buffer, Command
 
@@ -64,11 +70,27 @@ class _Live:
     stores: list[int] = field(default_factory=list)
 
 
-class Program:
-    """Commands in program order; buffers live between their allocation and their free."""
+@dataclass
+class _Pending:
+    """A command whose buffers may still move."""
 
-    def __init__(self):
-        self.commands: list[Command] = []
+    kind: str
+    layer: int
+    deps: set[int]
+    allocs: tuple[Buffer, ...]
+    frees: tuple[Buffer, ...]
+    reads: tuple[str, ...]
+    fields: dict
+
+
+class Program:
+    """Commands in program order; buffers live between their allocation and their free.
+
+    ``provisional``: the space whose addresses are provisional (None: all are final)."""
+
+    def __init__(self, provisional: str | None = None):
+        self.provisional = provisional
+        self._commands: list[_Pending] = []
         self._live: dict[str, _Live] = {}
         self._history: dict[str, AddressHistory] = {}
         self._freed_by: dict[int, int] = {}  # buffer key -> free command
@@ -78,7 +100,7 @@ class Program:
 
     def emit(self, kind: str, layer: int, *, deps=(), allocs=(), reads=(), frees=(), **fields) -> int:
         """Append a command; returns its id. ``fields``: tensor, dram_bytes, traffic, cycles, cause, tile."""
-        cid = len(self.commands)
+        cid = len(self._commands)
         d = set(deps)
         for b in allocs:
             d |= self._reuse_deps(b)
@@ -92,8 +114,7 @@ class Program:
                 d.add(live.reader)
         if kind == "compute" and self._last_compute is not None:
             d.add(self._last_compute)
-        self.commands.append(Command(cid, kind, ENGINE_OF[kind], layer, tuple(sorted(d)),
-                                     allocs=tuple(allocs), frees=tuple(frees), reads=tuple(reads), **fields))
+        self._commands.append(_Pending(kind, layer, d, tuple(allocs), tuple(frees), tuple(reads), fields))
         self._after(cid, kind, allocs, reads, frees)
         return cid
 
@@ -104,21 +125,24 @@ class Program:
     def _reuse_deps(self, b: Buffer) -> set[int]:
         if b.name in self._live:
             raise AssertionError(f"buffer {b.name!r} allocated twice")
-        history = self._history.setdefault(b.space, AddressHistory())
         deps = set()
+        if b.name in self._last_free_of:
+            deps.add(self._last_free_of[b.name])
+        if b.space == self.provisional:
+            return deps  # see relocate
+        history = self._history.setdefault(b.space, AddressHistory())
         for key in history.owners(b.address, b.address + b.size):
             if key not in self._freed_by:
                 raise AssertionError(f"buffer {b.name!r} at {b.address} overlaps a live buffer")
             deps.add(self._freed_by[key])
-        if b.name in self._last_free_of:
-            deps.add(self._last_free_of[b.name])
         return deps
 
     def _after(self, cid: int, kind: str, allocs, reads, frees) -> None:
         for b in allocs:
             self._keys += 1
             self._live[b.name] = _Live(b, self._keys, cid)
-            self._history[b.space].paint(b.address, b.address + b.size, self._keys)
+            if b.space != self.provisional:
+                self._history[b.space].paint(b.address, b.address + b.size, self._keys)
         for name in reads:
             if kind == "compute":
                 self._live[name].reader = cid
@@ -130,3 +154,48 @@ class Program:
             self._last_free_of[b.name] = cid
         if kind == "compute":
             self._last_compute = cid
+
+    def relocate(self, where: Callable[[int], int]) -> None:
+        """Move every buffer of the provisional space from address ``a`` to ``where(a)``, and make
+        each allocation there depend on the ``free`` of every buffer that last held any of its
+        bytes. The program must be complete (nothing allocated) and ``where`` must keep
+        buffers allocated at the same time apart; the addresses are then final."""
+        if self._live:
+            raise AssertionError(f"relocating a program that still holds {sorted(self._live)[:3]}")
+        space, history = self.provisional, AddressHistory()
+        placed: dict[str, tuple[Buffer, int]] = {}  # buffer name -> (moved buffer, key)
+        freed_by: dict[int, int] = {}  # key -> the free that released it
+        for cid, c in enumerate(self._commands):
+            if c.allocs:
+                allocs = []
+                for b in c.allocs:
+                    if b.space == space:
+                        b = Buffer(b.name, where(b.address), b.size, space)
+                        for key in history.owners(b.address, b.address + b.size):
+                            if key not in freed_by:
+                                raise AssertionError(f"buffer {b.name!r} moved onto a live buffer")
+                            c.deps.add(freed_by[key])
+                    allocs.append(b)
+                for b in allocs:
+                    if b.space == space:
+                        self._keys += 1
+                        placed[b.name] = (b, self._keys)
+                        history.paint(b.address, b.address + b.size, self._keys)
+                c.allocs = tuple(allocs)
+            if c.frees:
+                frees = []
+                for b in c.frees:
+                    if b.space == space:
+                        b, key = placed.pop(b.name)
+                        freed_by[key] = cid
+                    frees.append(b)
+                c.frees = tuple(frees)
+        self.provisional = None
+
+    def finish(self) -> tuple[Command, ...]:
+        """The commands (every address must be final)."""
+        if self.provisional is not None:
+            raise AssertionError(f"addresses in {self.provisional!r} are still provisional")
+        return tuple(Command(cid, c.kind, ENGINE_OF[c.kind], c.layer, tuple(sorted(c.deps)), allocs=c.allocs,
+                             frees=c.frees, reads=c.reads, **c.fields)
+                     for cid, c in enumerate(self._commands))

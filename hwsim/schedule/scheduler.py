@@ -21,6 +21,15 @@ For each layer ``t`` (``policy.order: graph``):
 
 Streamed layers run in ``stream``; layers that move no data (in-place concat and slice,
 see ``storage``) are a one-cycle compute that reads nothing.
+
+**Placement.** The walk runs first with the SRAM placed *offline* (``placement``): the
+SRAM counts bytes but chooses no address (a request, a prefetch's included, is refused
+only when the bytes reserved would exceed it), and nothing may be evicted. If the walk
+completes and its blocks, packed once it is over, fit in the SRAM, the packed addresses
+are the plan's: any plan without spills (streamed layers included) gets them when they
+fit. Otherwise (a reservation needed an eviction, or the packing does not fit) the walk
+runs again with the SRAM placed *online* (``allocate``: best fit in program order),
+evicting as needed.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from hwsim.graph.ir import Graph
 from hwsim.schedule.allocate import Allocator
 from hwsim.schedule.cost import LayerCost, layer_costs, split_cycles
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom, Usage
+from hwsim.schedule.placement import Full, Reservations
 from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
 from hwsim.schedule.spill import POLICIES
@@ -94,14 +104,15 @@ def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...]) -> tuple[Usage, tu
 class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, offline: bool):
         spec = ctx.spec
         self.ctx = ctx
-        self.program = Program()
+        self.offline = offline
+        self.program = Program("sram" if offline else None)
         weights = Allocator(spec.sram.weight_buffer_bytes, spec.sram.alignment_bytes) \
             if spec.sram.separate_weights else None
-        self.mem = Memory(ctx.layout, ctx.usage, self.program,
-                          Allocator(spec.sram.size_bytes, spec.sram.alignment_bytes), weights, spec.policy.spill)
+        sram = (Reservations if offline else Allocator)(spec.sram.size_bytes, spec.sram.alignment_bytes)
+        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill)
         for name in ctx.graph.inputs:
             self.mem.dram[ctx.graph.root(name)] = DramCopy("input", ())
         self.tiles = [1] * len(ctx.modes)
@@ -109,6 +120,8 @@ class Walk:
 
     def step(self, t: int) -> None:
         ctx = self.ctx
+        if self.offline:
+            self.mem.sram.at_step(t)
         if t in ctx.layout.alias_layers:
             self.program.emit("compute", t, cycles=ctx.costs[t].cycles)
         elif ctx.modes[t].streamed:
@@ -223,6 +236,17 @@ class Walk:
         for s in ctx.dies_at[t]:
             mem.drop(s, t, t + 1, "streamed")
 
+    # --- offline placement ----------------------------------------------------------------
+    def place(self) -> bool:
+        """Pack the blocks of a walk placed offline and move its buffers to their addresses;
+        False (nothing moved) if the packed peak exceeds the SRAM."""
+        sram = self.mem.sram
+        if sram.place() > sram.capacity:
+            return False
+        self.program.relocate(sram.real)
+        self.mem.first_address = {p: sram.real(a) for p, a in self.mem.first_address.items()}
+        return True
+
     # --- the plan -----------------------------------------------------------------------------
     def plan(self) -> Plan:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
@@ -231,7 +255,7 @@ class Walk:
                       ctx.modes[t].streamed, self.tiles[t], cost.utilisation)
             for t, cost in enumerate(ctx.costs)
         )
-        return Plan(g.name, ctx.spec.name, tuple(self.program.commands), layers, self._tensors(),
+        return Plan(g.name, ctx.spec.name, self.program.finish(), layers, self._tensors(),
                     ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights else 0,
                     ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
                     self._aliases())
@@ -259,7 +283,16 @@ class Walk:
 def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
     """The plan of ``graph`` on ``spec`` (see the module docstring)."""
     layer_io(graph)
-    walk = Walk(build_context(graph, spec))
+    ctx = build_context(graph, spec)
+    walk = Walk(ctx, offline=True)
+    try:
+        for t in range(len(graph.layers)):
+            walk.step(t)
+        if walk.place():
+            return walk.plan()
+    except Full:
+        pass
+    walk = Walk(ctx, offline=False)
     for t in range(len(graph.layers)):
         walk.step(t)
     return walk.plan()

@@ -4,22 +4,25 @@ Sizes are searched in steps of ``sram.alignment_bytes``. A size is *clean* when 
 has no ``spill_write`` / ``spill_read`` traffic and no streamed layer (weights in chunks
 are allowed: every weight byte is read once either way).
 
-* **Upper bound**: the allocator high-water mark ``H`` of the plan made with unlimited
-  SRAM. The allocator never looks at the capacity except to refuse a request, so at
-  capacity ``H`` every request of that run succeeds at the same address, every prefetch
-  fits as it did, no layer streams or chunks (each layer's blocks were allocated together
-  below ``H``), and the run is the same plan: ``H`` is clean.
+* **Upper bound**: the SRAM high-water mark ``H`` of the plan made with unlimited SRAM.
+  That run evicts nothing, so its SRAM is placed offline (``placement``) and ``H`` is the
+  packed peak. At capacity ``H`` the run is the same plan: the bytes reserved never
+  exceeded ``H`` (the packed peak is at least the most bytes reserved at once), so every
+  request of the walk, prefetches included, is granted as it was, and no layer streams or
+  chunks (each layer's blocks were reserved together within ``H``); the same walk packs
+  the same way and fits. So ``H`` is clean.
 * **Lower bound**: the peak of live layer-written bytes, rounded up to the alignment: at
   that step they must all be resident. Bytes are counted once per piece of data
   (:func:`live_piece_peak`): with in-place concatenation a concat's output shares its
   inputs' bytes, which ``live_curve`` (one entry per tensor) would count twice; with
   ``concat: copy`` the two are the same.
-* **Monotonicity**: if a size ``C`` is clean, every decision of its run was "it fits", so at
-  any larger size the run is identical, *unless* a request that failed at ``C`` without
-  consequence (a prefetch skipped for lack of room, a weight block that had to come in
-  chunks) succeeds at the larger size and changes later placements. So cleanliness is not
-  provably monotone. The search is a binary search for the boundary between the bounds
-  that keeps the invariant "``hi`` is clean" (``hi`` starts at ``H``, which is): the result
+* **Monotonicity**: cleanliness is not provably monotone in the size. A clean size ``C``
+  normally has a plan placed offline that is the same at every larger size, *unless* a
+  request refused at ``C`` without consequence (a prefetch skipped for lack of bytes, a
+  weight block that had to come in chunks) is granted at a larger size and changes the
+  walk, which then may pack above that size and fall back to the online placement, which
+  may spill. The search is a binary search for the boundary between the bounds that
+  keeps the invariant "``hi`` is clean" (``hi`` starts at ``H``, which is): the result
   is always clean, and the size one alignment step below it is not; a smaller clean size
   below a non-clean gap, if one exists, is not looked for.
 """

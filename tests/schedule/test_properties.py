@@ -69,8 +69,12 @@ def specs(draw, concat=None):
 
 
 def plan_at(g, fields: dict, fraction: float):
-    """The plan at ``fraction`` of the unlimited run's high-water mark (None if it cannot run)."""
-    peak = schedule(g, make_spec(sram=UNLIMITED, **fields)).sram_peak_bytes
+    """The plan at ``fraction`` of the unlimited run's high-water mark (None if it cannot run:
+    one tile does not fit, or the weight buffer cannot hold one output channel at any size)."""
+    try:
+        peak = schedule(g, make_spec(sram=UNLIMITED, **fields)).sram_peak_bytes
+    except UserError:
+        return None, make_spec(**fields)
     spec = make_spec(sram=max(16, int(peak * fraction)), **fields)
     try:
         return schedule(g, spec), spec
@@ -97,7 +101,10 @@ def test_every_plan_verifies(seed, fields, fraction):
 def test_the_unlimited_high_water_mark_is_enough(seed, fields):
     """At the high-water mark of the unlimited run, the run is the same plan: no spill, no streaming."""
     g = build(seed)
-    unlimited = schedule(g, make_spec(sram=UNLIMITED, **fields))
+    try:
+        unlimited = schedule(g, make_spec(sram=UNLIMITED, **fields))
+    except UserError:  # a weight buffer too small for one output channel: no size helps
+        assume(False)
     assert is_clean(unlimited)
     exact = schedule(g, make_spec(sram=unlimited.sram_peak_bytes, **fields))
     assert is_clean(exact)

@@ -2,6 +2,11 @@
 
 Unless a test says otherwise, specs are 8-bit, alignment 1 B, weights in a separate 1 MiB
 buffer (so SRAM figures are activations only), Belady, prefetch 1, in-place concat.
+
+Placement (see ``scheduler``): a walk that needs no eviction is placed offline, by
+``placement.pack`` over the blocks' lifetimes in steps (lowest first; ties: largest
+bytes x steps, then latest last step); a walk that needs one is placed online, best fit
+in program order (``allocate``).
 """
 
 import pytest
@@ -46,9 +51,11 @@ def test_chain_one_byte_short_streams_every_layer():
 
 
 def test_u_skip_is_spilled_and_reloaded():
-    # u_one_skip at 40 B. L0: x [0,16), e [16,32). x freed. L1: p (4) into x's hole [0,4).
-    # L2: m (32) fits no hole ([4,16) is 12 B) nor the tail (32 + 32 > 40): evict e (the only
-    # candidate), dirty and read at L4: stored. The top falls to 4 and m takes [4,36).
+    # u_one_skip at 40 B: at L2, e (16) + p (4) + m (32) = 52 B do not fit even as bytes, so
+    # the walk needs an eviction and is placed online. L0: x [0,16), e [16,32). x freed.
+    # L1: p (4) into x's hole [0,4). L2: m (32) fits no hole ([4,16) is 12 B) nor the tail
+    # (32 + 32 > 40): evict e (the only candidate), dirty and read at L4: stored. The top
+    # falls to 4 and m takes [4,36).
     # L3: n into [0,4); no room to prefetch e (16). L4: e reloaded into [4,20), s [20,36).
     plan = run(u_one_skip(), sram=40)
     assert moved(plan, "spill_write") == ["e"] and moved(plan, "spill_read") == ["e"]
@@ -61,19 +68,33 @@ def test_u_skip_is_spilled_and_reloaded():
     assert not rows["m"].skip and rows["m"].address == 4
 
 
-def test_u_zero_spill_sram_is_above_the_live_peak():
-    # Live bytes peak at 52 (e + p + m at L2). With unlimited SRAM m goes on top at [32,64)
-    # because x's freed 16 B are cut by p at [0,4): the high-water mark is 64, and at 63 B
-    # m does not fit without evicting e. So the zero-spill SRAM is 64 B, not 52 B.
+def test_u_zero_spill_sram_is_the_live_peak():
+    # Live bytes peak at 52 (e + p + m at L2). With unlimited SRAM nothing is evicted, so the
+    # SRAM is placed offline. Blocks, with the steps that reserve and release them (a layer's
+    # inputs are released at their last reader's step), bytes and area (bytes x steps):
+    #   x 0-0 16 B (16)   e 0-4 16 B (80)   p 1-2 4 B (8)    m 2-3 32 B (64)
+    #   n 3-4 4 B (8)     s 4-5 16 B (32)   d 5-5 16 B (16)
+    # Lowest first: everything can go at 0; e has the largest area: [0,16) for steps 0-4.
+    # Only d (step 5) can still go at 0: [0,16). Then at 16 (the top of e) x, p, m, n and s
+    # can go; m has the largest area: [16,48) for steps 2-3. At 16 still: s (steps 4-5,
+    # area 32) [16,32), then x (step 0) [16,32). p (steps 1-2) and n (steps 3-4) now go at
+    # 48, the top of m; same area, n ends later: n [48,52), then p [48,52) (they share no
+    # step). The high-water mark is 52, the live peak. (Best fit in program order needs 64:
+    # m goes on top at [32,64) because x's freed 16 B are cut by p at [0,4).)
+    # At 51 B the walk needs an eviction at L2 (52 B at once), is placed online and spills e.
     g = u_one_skip().build()
     assert max(live_curve(g, 8)) == 52
-    assert schedule(g, make_spec(sram=1 << 30)).sram_peak_bytes == 64
-    assert zero_spill_sram(g, make_spec()) == 64
-    assert moved(schedule(g, make_spec(sram=63)), "spill_write") == ["e"]
-    assert moved(schedule(g, make_spec(sram=64)), "spill_write") == []
+    plan = schedule(g, make_spec(sram=1 << 30))
+    assert plan.sram_peak_bytes == 52
+    assert {t.name: t.address for t in plan.tensors} == {"e": 0, "p": 48, "m": 16, "n": 48, "s": 16, "d": 0}
+    assert zero_spill_sram(g, make_spec()) == 52
+    assert moved(schedule(g, make_spec(sram=51)), "spill_write") == ["e"]
+    assert moved(schedule(g, make_spec(sram=52)), "spill_write") == []
 
 
 @pytest.mark.parametrize("policy, victims, note", [
+    # 32 B: at L2 x (4 B, still read), B (8), A (16) and C (8) are 36 B at once, so the
+    # walk needs an eviction and is placed online.
     # Belady: at L2 (C needs 8 B, tail 28 + 8 > 32) A is needed last (L4): A goes, C takes
     # its place [12,20). At L4 A (16) takes the hole [0,16) of [0,20) and F (8) fits nowhere:
     # no victim left, so SRAM is emptied (E stored) and A, E, F are placed from 0.
@@ -105,6 +126,7 @@ def test_diamond_streams_its_last_layer():
 
 def test_inplace_concat_with_a_spilled_input():
     # concat_wait at 48 B, in place: cat's storage (16 B) holds a at +0 and b at +8.
+    # x (16), cat (16) and y (32) are needed at L1: 64 B, so the walk evicts, placed online.
     # L0: x [0,16), cat [16,32). L1: y (32) does not fit on top (64 > 48): cat is evicted,
     # a stored. L2: cat comes back into x's hole [0,16), b written at 8. L3 moves no data.
     # L4: a reloaded into [0,8); d on top at 16.
@@ -122,8 +144,12 @@ def test_inplace_concat_with_a_spilled_input():
 
 
 def test_inplace_concat_needs_less_sram_than_copy():
-    # x (8) -> a (8) -> b (8); cat(a, b) -> d. In place: cat [0,16) from L0, x [16,24):
-    # peak 24. Copied: a and b (16) plus cat (16) are live at L2: peak 32.
+    # x (8) -> a (8) -> b (8); cat(a, b) -> d. In place: cat's storage (16 B) is reserved at
+    # L0 (a is written into it) and released at L3; x is 8 B at L0, d 8 B at L3. Placed
+    # offline: cat (area 64) [0,16), then x and d at 16: peak 24. Copied: a and b (16)
+    # plus cat (16) are live at L2: peak 32. (Blocks x 0-0, a 0-2, b 1-2, d 3-3 of 8 B and
+    # cat 2-3 of 16 B; lowest first: cat (area 32) [0,16), x [0,8); then a (24) [16,24),
+    # d [16,24) at step 3, b [24,32).)
     net = Net().input("x", 1, 2, 2, 2).conv("a", "x", 2).conv("b", "a", 2).cat("cat", "a", "b").conv("d", "cat", 2)
     assert run(net, sram=1 << 20).sram_peak_bytes == 24
     copied = run(net, sram=1 << 20, concat="copy")
@@ -141,7 +167,9 @@ def test_channel_slices_are_views():
     assert plan.aliases == (("s0", ("a",), 8),)
     reads = [c.reads for c in plan.commands if c.kind == "compute"]
     assert reads[1:3] == [(), ("a",)]
-    assert next(t for t in plan.tensors if t.name == "s0").address == 16 + 8  # a sits at 16 after x
+    # Placed offline: a (16 B, steps 0-2, area 48) [0,16) under x (step 0), m (steps 2-3)
+    # and o (step 3, at 0 since a is gone): s0 sits 8 B into a.
+    assert next(t for t in plan.tensors if t.name == "s0").address == 0 + 8
 
 
 def test_weights_in_chunks_when_shared_sram_is_short():

@@ -1,0 +1,175 @@
+"""Offline SRAM placement: reserve first, choose addresses once every lifetime is known.
+
+The online :class:`~hwsim.schedule.allocate.Allocator` places each block when it is
+reserved, in program order, without knowing how long it or its neighbours will live, and
+fragments: a 4 MiB block that outlives its neighbours splits the SRAM, and a later block
+finds free bytes but no hole. A compiler's static memory planner (TFLite's, Vela's) does
+better by placing all the buffers of a run at once. When the scheduler's walk needs to
+evict nothing, it does the same:
+
+* :class:`Reservations` stands in for the SRAM allocator during such a walk. It never
+  fragments: a request is refused only when the bytes reserved would exceed the capacity.
+  Each block gets a fresh *virtual* address range, never reused, so the walk's buffers
+  have addresses that can be moved later, and its lifetime is recorded in layer steps:
+  from the step that reserves it to the step that releases it, both included. A step of
+  such a walk reserves everything it reserves before it releases anything (checked), so
+  two blocks are in SRAM together exactly when their lifetimes share a step.
+* :func:`pack` places the recorded blocks: blocks that share a step must not overlap.
+* :meth:`Reservations.place` keeps the lower of two placements of them: :func:`pack`'s
+  and, as a safeguard, :func:`replay`'s (the online allocator's best fit, given the same
+  requests in the same order), so placing offline is never worse than placing online the
+  same walk; on the zoo graphs :func:`pack` is always far lower. :meth:`Reservations.real`
+  maps a virtual address to its place, for the program's buffers and the plan's tensor
+  addresses.
+
+:func:`pack` is the *lowest-first* greedy, after the best-fit heuristic of Sekiyama et al.
+(*Profile-guided memory optimization for deep neural networks*, 2018), which treats DSA
+as packing rectangles (steps x bytes): repeatedly place, among the blocks not placed yet,
+the one that can go lowest, at the lowest address where it overlaps no placed block that
+shares a step with it; ties go to the largest area (bytes x steps), then the latest last
+step, then the first reserved. Long, large blocks thus settle at the bottom first and
+short ones fill the gaps above them. The peak is never below the most bytes reserved in
+any one step (the lower bound of every placement); on the zoo graphs (every
+``accelerators/edge_npu.yaml`` variant of concat, prefetch, alignment and weight buffer
+tried) it is within 0.25 % of that bound, mostly within 0.02 %. The second tie-break
+was chosen by measurement: earliest first step instead leaves NAFNet 20 % above it.
+
+Blocks are placed at rising addresses (a block is placed only when no unplaced block can
+go lower, and placing blocks never lowers where the others can go), so a gap left below
+the current level is never filled, and the lowest address where a block fits is simply
+the highest *skyline* over its steps, the top of the highest block placed in each step.
+The greedy keeps every unplaced block in a heap under the address where it could go when
+last looked at, a lower bound of where it can go now: a popped block whose skyline has
+risen meanwhile is pushed back under its new address. Deterministic, integers only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from typing import Sequence
+
+from hwsim.schedule.allocate import Allocator
+
+
+class Full(Exception):
+    """A reservation that would need an eviction, in a walk that may evict nothing."""
+
+
+class Reservations:
+    """The SRAM during a walk placed offline: bytes counted, lifetimes recorded, virtual addresses."""
+
+    def __init__(self, capacity: int, alignment: int = 1):
+        self.capacity = capacity
+        self.alignment = max(1, alignment)
+        self.in_use = 0  # bytes reserved now (alignment included)
+        self.high_water = 0  # the peak of the placement, once placed
+        self._live: dict[str, int] = {}  # name -> its record
+        self._virtual: list[int] = []  # per record, increasing
+        self._sizes: list[int] = []
+        self._starts: list[int] = []  # first step
+        self._ends: list[int | None] = []  # last step (None: still reserved)
+        self._events: list[int] = []  # reservation of record i: i; its release: ~i
+        self._step = 0
+        self._released = False  # a release during the current step
+        self._real: list[int] = []
+
+    def aligned(self, size: int) -> int:
+        a = self.alignment
+        return -(-max(size, 1) // a) * a
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._live
+
+    def address(self, name: str) -> int:
+        return self._virtual[self._live[name]]
+
+    def size(self, name: str) -> int:
+        return self._sizes[self._live[name]]
+
+    def names(self) -> list[str]:
+        return list(self._live)
+
+    def at_step(self, step: int) -> None:
+        """The walk starts layer step ``step``."""
+        self._step, self._released = step, False
+
+    def alloc(self, name: str, size: int) -> int | None:
+        """Reserve ``size`` bytes (rounded up) for ``name``: its virtual address, or None if
+        the bytes reserved would exceed the capacity."""
+        if name in self._live:
+            raise ValueError(f"{name!r} is already allocated")
+        if self._released:
+            raise AssertionError(f"{name!r} reserved after a release in step {self._step}")
+        size = self.aligned(size)
+        if self.in_use + size > self.capacity:
+            return None
+        address = self._virtual[-1] + self._sizes[-1] if self._virtual else 0
+        self._live[name] = len(self._virtual)
+        self._events.append(len(self._virtual))
+        self._virtual.append(address)
+        self._sizes.append(size)
+        self._starts.append(self._step)
+        self._ends.append(None)
+        self.in_use += size
+        return address
+
+    def free(self, name: str) -> None:
+        i = self._live.pop(name)
+        self._events.append(~i)
+        self._ends[i] = self._step
+        self.in_use -= self._sizes[i]
+        self._released = True
+
+    def blocks(self) -> list[tuple[int, int, int]]:
+        """``(first step, last step, bytes)`` of every block reserved, in reservation order."""
+        return [(s, self._step if e is None else e, n) for s, e, n in zip(self._starts, self._ends, self._sizes)]
+
+    def place(self) -> int:
+        """Place the blocks: :func:`pack`, or best fit in program order (:func:`replay`) if
+        that is lower; the peak, also kept as ``high_water``."""
+        self._real, self.high_water = pack(self.blocks())
+        replayed, peak = replay(self._events, self._sizes, self.alignment)
+        if peak < self.high_water:
+            self._real, self.high_water = replayed, peak
+        return self.high_water
+
+    def real(self, address: int) -> int:
+        """Where virtual ``address`` lies once placed."""
+        i = bisect.bisect_right(self._virtual, address) - 1
+        return self._real[i] + address - self._virtual[i]
+
+
+def pack(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
+    """Addresses of ``(first step, last step, bytes)`` blocks, lowest first (module docstring),
+    and the peak (the highest end address)."""
+    addresses = [0] * len(blocks)
+    skyline = [0] * (max((e for _, e, _ in blocks), default=-1) + 1)  # per step: top of its highest block
+    heap = [(0, -n * (e - s + 1), -e, i) for i, (s, e, n) in enumerate(blocks)]
+    heapq.heapify(heap)
+    peak = 0
+    while heap:
+        bound, area, last, i = heap[0]
+        start, end, size = blocks[i]
+        address = max(skyline[start:end + 1])
+        if address > bound:  # blocks placed since it was pushed raised it: wait for its turn
+            heapq.heapreplace(heap, (address, area, last, i))
+            continue
+        heapq.heappop(heap)
+        addresses[i] = address
+        skyline[start:end + 1] = [address + size] * (end - start + 1)
+        peak = max(peak, address + size)
+    return addresses, peak
+
+
+def replay(events: Sequence[int], sizes: Sequence[int], alignment: int) -> tuple[list[int], int]:
+    """Addresses of blocks placed online, best fit in the order of ``events`` (block ``i``
+    reserved: ``i``, released: ``~i``), and the peak."""
+    allocator = Allocator(sum(sizes), alignment)
+    addresses = [0] * len(sizes)
+    for e in events:
+        if e >= 0:
+            addresses[e] = allocator.alloc(str(e), sizes[e])
+        else:
+            allocator.free(str(~e))
+    return addresses, allocator.high_water

@@ -1,0 +1,147 @@
+"""Offline placement: hand-worked packings, the recording SRAM, and the packer's invariants.
+
+Blocks are ``(first step, last step, bytes)``, both steps included; two blocks that share a
+step must not overlap. ``pack`` places, lowest first, the block that can go lowest (just
+above the highest block placed in any of its steps); ties: largest area (bytes x steps),
+then latest last step, then first given.
+"""
+
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hwsim.schedule import schedule, verify_plan
+from hwsim.schedule.allocate import check_allocation, place_live_ranges
+from hwsim.schedule.placement import Reservations, pack, replay
+from hwsim.schedule.scheduler import Walk, build_context
+from tests.schedule.helpers import make_spec
+from tests.schedule.test_properties import build
+
+
+def live_peak(blocks) -> int:
+    """The most bytes of blocks sharing one step: no placement can go below it."""
+    steps = max(e for _, e, _ in blocks) + 1
+    return max(sum(n for s, e, n in blocks if s <= t <= e) for t in range(steps))
+
+
+def test_pack_reaches_the_live_peak_where_best_fit_fragments():
+    # The fragmentation case of test_allocate: a 0-2 and c 0-2 (40 B each), b 0-0 (20 B),
+    # d 1-2 (30 B). Best fit in order puts b between a and c, and d, which needs b's 20 B
+    # and 10 more, on top: 130 B. Lowest first: a and c (area 120, last step 2) tie, a is
+    # given first: a [0,40); everything else now goes at 40 at the lowest; c (120) [40,80);
+    # then d (area 60) and b (20) go at 80: d [80,110), b [80,100) (step 0 only). 110 B, the
+    # live peak (a + c + d at steps 1-2).
+    blocks = [(0, 2, 40), (0, 0, 20), (0, 2, 40), (1, 2, 30)]
+    assert place_live_ranges(blocks)[1] == 130
+    addresses, peak = pack(blocks)
+    assert addresses == [0, 80, 40, 80]
+    assert peak == 110 == live_peak(blocks)
+    assert check_allocation([(s, e, a, n) for (s, e, n), a in zip(blocks, addresses)], peak) == []
+
+
+def test_pack_can_lose_to_best_fit_in_order():
+    # X 0-0 and Y 2-2 (192 B), A 0-1 and B 1-2 (64 B): 256 B at steps 0 and 2. Lowest first:
+    # X and Y tie on area (192), Y ends later: Y [0,192), then X [0,192). A and B go at 192
+    # and tie (area 128): B ends later, [192,256) for steps 1-2; A shares step 1 with B:
+    # [256,320). Best fit in order: X [0,192), A [192,256); X is freed; B (64) takes the
+    # best hole, X's: [0,64); A is freed, its bytes merge with X's rest: [64,256) holds Y.
+    # The recording SRAM keeps the lower of the two (Reservations.place).
+    blocks = [(0, 0, 192), (0, 1, 64), (1, 2, 64), (2, 2, 192)]
+    assert pack(blocks) == ([0, 256, 192, 0], 320)
+    events = [0, 1, ~0, 2, ~1, 3, ~2, ~3]
+    assert replay(events, [n for _, _, n in blocks], 1) == ([0, 192, 0, 64], 256)
+
+
+def test_reservations_record_steps_refuse_bytes_and_move_addresses():
+    sram = Reservations(100)
+    sram.at_step(0)
+    assert sram.alloc("a", 40) == 0
+    assert sram.alloc("b", 50) == 40
+    assert sram.alloc("c", 20) is None  # 110 B > 100 B: refused, though no hole is needed
+    sram.free("b")
+    with pytest.raises(AssertionError, match="after a release"):
+        sram.alloc("late", 1)  # a step reserves before it releases
+    sram.at_step(1)
+    assert sram.alloc("d", 60) == 90  # a fresh virtual range: b's bytes are not reused
+    sram.free("a")
+    sram.at_step(2)
+    sram.free("d")
+    assert sram.blocks() == [(0, 1, 40), (0, 0, 50), (1, 2, 60)]
+    # Lowest first: d (area 120) [0,60) for steps 1-2; b (step 0) [0,50); a (steps 0-1)
+    # sits above both: [60,100). 100 B: a + d at step 1. (Best fit in order ties: a [0,40),
+    # b [40,90), freed, d [40,100); the packing is kept.)
+    assert sram.place() == sram.high_water == 100
+    assert (sram.real(0), sram.real(39), sram.real(40), sram.real(90 + 5)) == (60, 99, 0, 5)
+
+
+def test_reservations_align_and_close_what_is_left():
+    sram = Reservations(1 << 20, alignment=64)
+    sram.at_step(0)
+    assert (sram.alloc("a", 1), sram.alloc("b", 65)) == (0, 64)
+    assert (sram.size("b"), sram.in_use) == (128, 192)
+    sram.at_step(3)
+    assert sram.blocks() == [(0, 3, 64), (0, 3, 128)]  # still reserved: up to the last step
+
+
+blocks_strategy = st.lists(
+    st.tuples(st.integers(0, 12), st.integers(0, 4), st.integers(1, 300)).map(lambda x: (x[0], x[0] + x[1], x[2])),
+    min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks_strategy)
+def test_packings_never_overlap_and_respect_the_bound(blocks):
+    addresses, peak = pack(blocks)
+    assert check_allocation([(s, e, a, n) for (s, e, n), a in zip(blocks, addresses)], peak) == []
+    assert peak == max(a + n for (_, _, n), a in zip(blocks, addresses))
+    assert peak >= live_peak(blocks)
+    assert pack(blocks) == (addresses, peak)  # deterministic
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([1, 16, 64]))
+def test_recorded_walks_place_within_their_bytes(seed, alignment):
+    """Random reserve/release sequences, step by step: the placement never overlaps two blocks
+    that share a step and is never above best fit in program order."""
+    rng = random.Random(seed)
+    sram = Reservations(1 << 30, alignment)
+    live, virtual = [], []
+    for step in range(rng.randint(1, 15)):
+        sram.at_step(step)
+        for _ in range(rng.randint(0, 3)):
+            name = f"b{len(virtual)}"
+            virtual.append(sram.alloc(name, rng.randint(1, 500)))
+            live.append(name)
+        for name in rng.sample(live, rng.randint(0, len(live))):
+            sram.free(name)
+            live.remove(name)
+    blocks = sram.blocks()
+    if not blocks:
+        return
+    peak = sram.place()
+    assert peak <= place_live_ranges(blocks, alignment=alignment)[1]  # best fit in program order
+    placed = [(s, e, sram.real(v), n) for (s, e, n), v in zip(blocks, virtual)]
+    assert check_allocation(placed, peak) == []
+    assert all(a % alignment == 0 for _, _, a, _ in placed)
+
+
+def test_a_packing_above_the_sram_falls_back_to_online_placement():
+    # A random layered graph (the property tests' seed 16) on which, one alignment step below
+    # the unlimited run's high-water mark, every request of the walk fits as bytes but
+    # neither packing nor best fit in order places the blocks within the SRAM: the scheduler
+    # places it online instead (and there it spills), and the plan verifies.
+    g = build(16)
+    fields = dict(align=16, weights="shared", prefetch=1, concat="inplace", bits=4)
+    peak = schedule(g, make_spec(sram=1 << 40, **fields)).sram_peak_bytes
+    spec = make_spec(sram=peak - 16, **fields)
+    walk = Walk(build_context(g, spec), offline=True)
+    for t in range(len(g.layers)):
+        walk.step(t)
+    assert not walk.place() and walk.mem.sram.high_water == peak
+    online = Walk(build_context(g, spec), offline=False)
+    for t in range(len(g.layers)):
+        online.step(t)
+    plan = schedule(g, spec)
+    assert plan == online.plan()
+    assert verify_plan(plan, spec, g) == [] and plan.sram_peak_bytes <= spec.sram.size_bytes
