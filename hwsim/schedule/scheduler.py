@@ -5,7 +5,7 @@ For each layer ``t`` (``policy.order: graph``):
 1. **setup**: reserve its weight block (or, for weights in chunks, the chunk region) and
    the storages it touches, evicting other blocks by ``policy.spill`` when they do not fit
    (``memory``); then load on demand whatever it reads that is not resident. If the blocks
-   cannot be placed even with everything else evicted (fragmentation: the bytes fit but
+   cannot be placed online even with everything else evicted (the bytes fit but
    no hole does), everything is evicted, dirty data stored, and the setup runs again on an
    empty SRAM, where it fits by construction (a plan note records it).
 2. **prefetch**: for layers ``t+1 .. t+prefetch``, load weight blocks (in layer order,
