@@ -39,7 +39,8 @@ def _graphs(args_graphs: list[str], out: Path) -> list:
 
 
 def run(args) -> int:
-    from hwsim.report.compare import comparison_json, figures, load_sweep, render_markdown, run_variant, write_files
+    from hwsim.files import write_files
+    from hwsim.report.compare import comparison_json, figures, load_sweep, render_markdown, run_variant
     from hwsim.report.html import render_html
     from hwsim.report.plots import require_matplotlib
     from hwsim.spec import load_spec

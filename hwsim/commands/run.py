@@ -7,11 +7,10 @@ the command runs, not when the CLI starts; torch and matplotlib are never import
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from hwsim.errors import UserError
+from hwsim.files import write_files
 
 REPORT_FILE = "report.json"
 LAYERS_FILE = "layers.csv"
@@ -33,25 +32,6 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def write_outputs(directory: Path, files: dict[str, str]) -> None:
-    """Write every file or none: all to temporary names first, then rename each into place."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(directory)) from None
-    temps = {name: directory / f".{name}.tmp" for name in files}
-    try:
-        for name, text in files.items():
-            temps[name].write_text(text)
-        for name in files:
-            os.replace(temps[name], directory / name)
-    except OSError as exc:
-        raise UserError(f"cannot write: {exc.strerror or exc}", str(directory)) from None
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-
-
 def run(args) -> int:
     from hwsim.pipeline import run as run_pipeline
     from hwsim.report.csv_report import layers_csv
@@ -67,7 +47,7 @@ def run(args) -> int:
         write_trace(result.trace, result.plan, args.trace)
         print(f"wrote {args.trace}", file=sys.stderr)
     if args.output:
-        write_outputs(Path(args.output), {REPORT_FILE: report, LAYERS_FILE: layers_csv(metrics)})
+        write_files(Path(args.output), {REPORT_FILE: report, LAYERS_FILE: layers_csv(metrics)})
         print(f"wrote {Path(args.output) / REPORT_FILE} and {Path(args.output) / LAYERS_FILE}", file=sys.stderr)
     sys.stdout.write(report if args.json else render(metrics) + "\n")
     return 0

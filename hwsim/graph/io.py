@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import UserError
+from hwsim.files import write_atomic
 from hwsim.graph.ir import Graph, Layer, Op, Tensor
 from hwsim.graph.validate import validate
 
@@ -75,14 +76,7 @@ def graph_to_json(g: Graph) -> str:
 
 def write_graph(g: Graph, path: str | os.PathLike) -> None:
     """Write atomically: a temporary file renamed into place, so no half-written output."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(graph_to_json(g))
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write: {exc.strerror or exc}", str(path)) from None
+    write_atomic(path, graph_to_json(g))
 
 
 # ---- loading -------------------------------------------------------------------------

@@ -198,25 +198,6 @@ def comparison_json(spec: AcceleratorSpec, variants: Sequence[Variant]) -> str:
     return json.dumps(data, sort_keys=True, indent=1) + "\n"
 
 
-def write_files(directory: Path, files: dict[str, bytes]) -> None:
-    """Write every file or none: all to temporary names first, then rename each into place."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create the output directory: {err.strerror or err}", str(directory)) from None
-    temps = {name: directory / f".{name}.tmp" for name in files}
-    try:
-        for name, data in files.items():
-            temps[name].write_bytes(data)
-        for name in files:
-            os.replace(temps[name], directory / name)
-    except OSError as err:
-        raise UserError(f"cannot write: {err.strerror or err}", str(directory)) from None
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-
-
 def _cell_value(text: str) -> object:
     for kind in (int, float):
         try:

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
-from hwsim.errors import UserError
+from hwsim.files import write_atomic
 from hwsim.schedule.plan import Plan
 from hwsim.sim.trace import Event, Trace
 
@@ -111,12 +110,4 @@ def trace_events(trace: Trace, plan: Plan) -> dict[str, Any]:
 
 def write_trace(trace: Trace, plan: Plan, path: str | os.PathLike) -> None:
     """Write the trace JSON to ``path`` atomically (UserError if it cannot be written)."""
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        temp.write_text(json.dumps(trace_events(trace, plan), sort_keys=True, separators=(",", ":")) + "\n")
-        os.replace(temp, path)
-    except OSError as err:
-        raise UserError(f"cannot write the trace: {err.strerror or err}", str(path)) from None
-    finally:
-        temp.unlink(missing_ok=True)
+    write_atomic(path, json.dumps(trace_events(trace, plan), sort_keys=True, separators=(",", ":")) + "\n")

@@ -21,24 +21,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from hwsim.errors import UserError
+from hwsim.files import write_atomic
 
 PROGRESS_FILE = "progress.jsonl"
 MANIFEST_FILE = "sweep.json"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except OSError as err:
-        raise UserError(f"cannot write: {err.strerror or err}", str(path)) from None
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def json_text(data: Any) -> str:
