@@ -5,6 +5,17 @@ created exclusively (``O_CREAT | O_EXCL | O_NOFOLLOW``) under an unpredictable n
 or link planted at a guessable name is never opened; it is written, fsync'ed and renamed over
 the target. An OS error becomes a one-line :class:`UserError` naming the path, and no
 temporary file is left behind.
+
+Only regular files are replaced. A target that is a directory, a character or block device
+(``/dev/null``), a FIFO or a socket is refused before anything is written. A target that is a
+symbolic link is replaced by the rename, like any atomic writer does: the link becomes a
+regular file and the file it pointed to is neither opened nor changed (a planted link cannot
+redirect the write). A link to a directory, device, FIFO or socket is refused like one, so
+``--trace /dev/stdout`` is an error rather than a replaced link in ``/dev``.
+
+:func:`check_target` and :func:`check_directory` make these checks without writing; a command
+with several outputs runs them on all of its targets first, so that it writes nothing when
+any one of them would fail.
 """
 
 from __future__ import annotations
@@ -12,10 +23,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
+from typing import Iterable
 
 from hwsim.errors import UserError
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
 _TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 _TEMP_ATTEMPTS = 100
@@ -23,6 +38,54 @@ _TEMP_ATTEMPTS = 100
 
 def _cannot(action: str, err: OSError, where: Path) -> UserError:
     return UserError(f"cannot {action}: {err.strerror or err}", str(where))
+
+
+def _mode(path: Path, follow: bool) -> int | None:
+    """The file type and mode bits of ``path``; None if nothing is there."""
+    try:
+        return os.stat(path, follow_symlinks=follow).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise _cannot("write", err, path) from None
+
+
+def _not_regular(mode: int | None) -> str | None:
+    return next((kind for test, kind in _NOT_REGULAR if mode is not None and test(mode)), None)
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse a target that is not a regular file, a symbolic link to one, or absent."""
+    mode, link = _mode(path, follow=False), ""
+    if mode is not None and stat.S_ISLNK(mode):
+        mode, link = _mode(path, follow=True), "a symbolic link to "
+    kind = _not_regular(mode)
+    if kind:
+        raise UserError(f"is {link}{kind}; hwsim writes regular files only", str(path))
+
+
+def check_target(path: str | os.PathLike) -> None:
+    """Raise UserError unless ``path`` can be written: its directory exists, it is no special file."""
+    path = Path(path)
+    parent = _mode(path.parent, follow=True)
+    if parent is None or not stat.S_ISDIR(parent):
+        problem = "no such directory" if parent is None else "not a directory"
+        raise UserError(f"cannot write: {problem}: {path.parent}", str(path))
+    _check_replaceable(path)
+
+
+def check_directory(directory: str | os.PathLike, names: Iterable[str] = ()) -> None:
+    """Raise UserError unless ``directory`` is or can become a directory holding files ``names``."""
+    directory = Path(directory)
+    existing = directory
+    while (mode := _mode(existing, follow=True)) is None and existing != existing.parent:
+        existing = existing.parent
+    if mode is None or not stat.S_ISDIR(mode):
+        problem = "is not a directory" if existing == directory else f"{existing} is not a directory"
+        raise UserError(problem, str(directory))
+    if existing == directory:
+        for name in names:
+            _check_replaceable(directory / name)
 
 
 def _discard(path: Path) -> None:
@@ -53,6 +116,7 @@ def _write_temp(target: Path, data: str | bytes) -> Path:
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename (see the module docstring)."""
     path = Path(path)
+    check_target(path)
     try:
         temp = _write_temp(path, data)
     except OSError as err:
@@ -68,7 +132,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
 
 def _make_directory(directory: Path) -> bool:
     """Create ``directory`` (and its parents) unless it exists; True if this call created it."""
-    if directory.is_dir():
+    if _mode(directory, follow=True) is not None:  # check_directory found a directory there
         return False
     try:
         directory.mkdir(parents=True)
@@ -94,6 +158,7 @@ def write_files(directory: str | os.PathLike, files: dict[str, str | bytes]) -> 
     one replaced is not brought back: renames within one directory fail only in a race.)
     """
     directory = Path(directory)
+    check_directory(directory, files)
     created, written = _make_directory(directory), {}
     try:
         _write_all(directory, files, written)

@@ -1,4 +1,4 @@
-"""``hwsim.files``: exclusive temporaries, OS errors as UserError, all or none."""
+"""``hwsim.files``: exclusive temporaries, regular targets only, OS errors as UserError, all or none."""
 
 import errno
 import os
@@ -86,6 +86,75 @@ def test_new_files_get_the_umask_permissions_like_a_plain_open(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode) == stat.S_IMODE(os.stat(tmp_path / "b.json").st_mode)
 
 
+# ---- 2. only regular files are replaced ----------------------------------------------
+def test_a_fifo_target_is_refused_and_stays_a_fifo(tmp_path):
+    os.mkfifo(tmp_path / "t.json")
+    with pytest.raises(UserError, match="is a FIFO") as caught:
+        write_atomic(tmp_path / "t.json", "x")
+    assert caught.value.where == str(tmp_path / "t.json")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "t.json").st_mode)
+    assert listing(tmp_path) == ["t.json"]
+
+
+def test_a_directory_target_is_refused_and_kept(tmp_path):
+    (tmp_path / "t.json").mkdir()
+    (tmp_path / "t.json" / "inside").write_text("kept")
+    with pytest.raises(UserError, match="is a directory"):
+        write_atomic(tmp_path / "t.json", "x")
+    assert (tmp_path / "t.json" / "inside").read_text() == "kept"
+    assert listing(tmp_path) == ["t.json"]
+
+
+def test_dev_null_is_refused_by_the_check_and_left_alone():
+    before = os.lstat("/dev/null")
+    with pytest.raises(UserError, match="is a character device") as caught:
+        files.check_target("/dev/null")
+    assert caught.value.where == "/dev/null"
+    after = os.lstat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_a_link_to_a_fifo_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "t.json").symlink_to(tmp_path / "fifo")
+    with pytest.raises(UserError, match="symbolic link to a FIFO"):
+        write_atomic(tmp_path / "t.json", "x")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode) and (tmp_path / "t.json").is_symlink()
+
+
+def test_a_symlinked_target_is_replaced_and_the_file_it_named_is_kept(tmp_path):
+    victim = planted_link(tmp_path, "g.json")
+    write_atomic(tmp_path / "g.json", "new\n")
+    assert not (tmp_path / "g.json").is_symlink() and (tmp_path / "g.json").read_text() == "new\n"
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_dangling_symlink_is_replaced(tmp_path):
+    (tmp_path / "g.json").symlink_to(tmp_path / "nowhere")
+    write_atomic(tmp_path / "g.json", "new\n")
+    assert listing(tmp_path) == ["g.json"] and (tmp_path / "g.json").read_text() == "new\n"
+
+
+def test_a_missing_parent_directory_is_refused(tmp_path):
+    with pytest.raises(UserError, match="no such directory"):
+        files.check_target(tmp_path / "nodir" / "g.json")
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("sub", ["file", "file/out"])
+def test_check_directory_refuses_a_file_in_the_way(tmp_path, sub):
+    (tmp_path / "file").write_text("a file")
+    with pytest.raises(UserError, match="is not a directory"):
+        files.check_directory(tmp_path / sub, ["report.json"])
+    assert (tmp_path / "file").read_text() == "a file"
+
+
+def test_check_directory_refuses_a_fifo_among_the_names(tmp_path):
+    os.mkfifo(tmp_path / "layers.csv")
+    with pytest.raises(UserError, match="layers.csv: is a FIFO"):
+        files.check_directory(tmp_path, ["report.json", "layers.csv"])
+
+
 # ---- 3. every OS error is a UserError, and nothing is left behind ----------------------
 def test_a_read_only_directory_is_one_user_error_even_when_cleaning_up_fails(tmp_path, monkeypatch):
     (tmp_path / "g.json").write_text("old\n")
@@ -138,6 +207,13 @@ def test_write_files_into_an_existing_directory_leaves_it_as_it_was(tmp_path, mo
     with pytest.raises(UserError):
         write_files(tmp_path, FILES)
     assert listing(tmp_path) == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_write_files_refuses_a_fifo_before_writing_anything(tmp_path):
+    os.mkfifo(tmp_path / "layers.csv")
+    with pytest.raises(UserError, match="is a FIFO"):
+        write_files(tmp_path, FILES)
+    assert listing(tmp_path) == ["layers.csv"] and stat.S_ISFIFO(os.lstat(tmp_path / "layers.csv").st_mode)
 
 
 def test_write_files_writes_them_all(tmp_path):
