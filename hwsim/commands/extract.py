@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from hwsim.files import check_target
 from hwsim.graph.io import graph_to_json, write_graph
 from hwsim.graph.layers import FUSE_MODES
 
@@ -21,6 +22,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if args.output:
+        check_target(args.output)  # before minutes of extraction
     from hwsim.extract import extract_model
     from hwsim.extract.resolve import parse_shape
 

@@ -1,8 +1,9 @@
 """``hwsim run SPEC GRAPH [--set KEY=VALUE ...] [--json] [-o DIR] [--trace FILE]``: simulate one graph on one accelerator.
 
 Prints a summary (or, with ``--json``, the whole report); ``-o DIR`` also writes
-``DIR/report.json`` and ``DIR/layers.csv``, both or neither. Heavy modules are imported when
-the command runs, not when the CLI starts; torch and matplotlib are never imported.
+``DIR/report.json`` and ``DIR/layers.csv``, both or neither. Every output target is checked
+before the simulation starts, so a command that fails writes nothing. Heavy modules are
+imported when the command runs, not when the CLI starts; torch and matplotlib are never imported.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hwsim.files import write_files
+from hwsim.files import check_directory, check_target, write_files
 
 REPORT_FILE = "report.json"
 LAYERS_FILE = "layers.csv"
@@ -32,7 +33,16 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def check_outputs(args) -> None:
+    """Refuse any output target that cannot be written, before anything is."""
+    if args.trace:
+        check_target(args.trace)
+    if args.output:
+        check_directory(args.output, (REPORT_FILE, LAYERS_FILE))
+
+
 def run(args) -> int:
+    check_outputs(args)
     from hwsim.pipeline import run as run_pipeline
     from hwsim.report.csv_report import layers_csv
     from hwsim.report.json_report import report_json
