@@ -7,6 +7,7 @@ each with its difference to the first GRAPH; figures), the figures as PNG files 
 and ``DIR/compare.json`` (the table's figures). ``--sweep DIR`` (a finished ``hwsim sweep``)
 adds spill traffic and latency against SRAM size. Needs matplotlib (the ``plots`` extra).
 A zoo model name is extracted at 1x3x256x256 (needs torch) and cached in ``DIR/graphs/``.
+``DIR`` and the report files in it are checked before any work, so a bad ``-o`` writes nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 from hwsim.errors import UserError
+
+REPORT_FILES = ("report.md", "report.html", "compare.json")
 
 
 def add_parser(sub) -> None:
@@ -39,15 +42,16 @@ def _graphs(args_graphs: list[str], out: Path) -> list:
 
 
 def run(args) -> int:
-    from hwsim.files import write_files
+    from hwsim.files import check_directory, write_files
     from hwsim.report.compare import comparison_json, figures, load_sweep, render_markdown, run_variant
     from hwsim.report.html import render_html
     from hwsim.report.plots import require_matplotlib
     from hwsim.spec import load_spec
 
     require_matplotlib()  # matplotlib missing: say so before minutes of work
-    spec = load_spec(args.spec, args.overrides)
     out = Path(args.output)
+    check_directory(out, REPORT_FILES)
+    spec = load_spec(args.spec, args.overrides)
     graphs = _graphs(args.graphs, out)
     curves = load_sweep(args.sweep, [g.name for g in graphs]) if args.sweep else []
     if args.sweep and not curves:

@@ -18,6 +18,7 @@ from typing import IO, Any, Sequence
 
 from hwsim import __version__
 from hwsim.errors import UserError
+from hwsim.files import check_directory
 from hwsim.spec import AcceleratorSpec, load_spec, spec_to_dict, with_overrides
 from hwsim.sweep.axes import INPUT_AXIS
 from hwsim.sweep.executors import Call
@@ -25,7 +26,8 @@ from hwsim.sweep.graphs import SweepGraphs, graph_id, resolve_graphs
 from hwsim.sweep.grid import Grid, Point
 from hwsim.sweep.knee import SRAM_AXIS, search_group, summarize
 from hwsim.sweep.progress import (
-    PROGRESS_FILE, ProgressBar, ProgressLog, check_manifest, json_text, read_progress, write_atomic,
+    MANIFEST_FILE, PROGRESS_FILE, ProgressBar, ProgressLog, check_manifest, json_text, read_progress,
+    write_atomic,
 )
 from hwsim.sweep.run import STATUS_ERROR, STATUS_OK, columns, run_point, search_zero_spill
 
@@ -122,6 +124,7 @@ def results_csv(grid: Grid, points: Sequence[Point], results: dict[str, dict]) -
 def run_sweep(request: SweepRequest, executor, stderr: IO[str] = sys.stderr) -> SweepOutcome:
     """Run (or finish, with ``resume``) a sweep and write its files; see the module docstring."""
     grid, out = request.grid, request.out_dir
+    check_directory(out, (MANIFEST_FILE, PROGRESS_FILE, RESULTS_FILE, SUMMARY_FILE))  # before any work
     spec = load_spec(request.spec, grid.overrides)
     inputs = next((a for a in grid.axes if a.name == INPUT_AXIS), None)
     graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr))

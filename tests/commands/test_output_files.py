@@ -96,3 +96,16 @@ def test_a_read_only_directory_is_one_error_line(tmp_path, graph, monkeypatch, c
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"hwsim: error: {target}: ")
     assert "Read-only file system" in err and listing(tmp_path) == []
 
+
+@pytest.mark.parametrize("command, taken", [
+    (["sweep", SPEC, "GRAPH", "--sram", "1KiB:2KiB:x2", "--jobs", "1"], "summary.json"),
+    (["compare", SPEC, "GRAPH"], "report.html"),
+])
+def test_sweep_and_compare_check_their_files_before_any_work(tmp_path, graph, capsys, command, taken):
+    if command[0] == "compare":
+        pytest.importorskip("matplotlib")
+    os.mkfifo(tmp_path / taken)
+    code = main([graph if a == "GRAPH" else a for a in command] + ["-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"hwsim: error: {tmp_path / taken}: is a FIFO; hwsim writes regular files only\n"
+    assert listing(tmp_path) == [taken] and stat.S_ISFIFO(os.lstat(tmp_path / taken).st_mode)
