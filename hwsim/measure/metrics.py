@@ -19,7 +19,7 @@ from hwsim.measure.bounds import Bounds, roofline
 from hwsim.measure.energy import Energy, run_energy
 from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
 from hwsim.measure.stalls import account_stalls
-from hwsim.schedule.plan import TRAFFIC_KINDS, Plan
+from hwsim.schedule.plan import TRAFFIC_KINDS, Cascade, Plan
 from hwsim.sim.trace import Trace
 from hwsim.spec.model import AcceleratorSpec
 
@@ -57,6 +57,8 @@ class TensorMetrics:
     spilled: bool
     dram_bytes: int  # measured: bytes of the trace's loads and stores of this tensor
     module: str = ""  # the nn.Module path of the op that produced it (where it is in the network)
+    held: str = "whole"  # "whole", or inside a cascade "rows" (a rolling buffer) / "delay_line" (a skip)
+    held_bytes: int = 0  # SRAM bytes it takes when resident: its bytes, or its rolling buffer's
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Metrics:
     spec: str
     policy: str
     concat: str
+    execution: str
+    cascades: tuple[Cascade, ...]
     clock_hz: int
     sram_bytes: int  # SRAM capacity the plan was made for
     latency_cycles: int
@@ -156,15 +160,21 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
 
 def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMetrics, ...]:
     names = {layer.index: layer.name for layer in plan.layers}
+    rolling = {r.tensor: r for c in plan.cascades for r in c.rolling}
 
     def module(name: str) -> str:
         op = graph.producer.get(name)
         return graph.op[op].module if op is not None else ""
 
+    def held(name: str) -> tuple[str, int] | tuple[()]:
+        r = rolling.get(name)
+        return ("delay_line" if r.delay_line else "rows", r.nbytes) if r is not None else ()
+
     return tuple(
         TensorMetrics(t.name, t.bytes, names.get(t.producer, str(t.producer)),
                       names.get(t.last_consumer, str(t.last_consumer)), t.producer, t.last_consumer,
-                      t.skip, t.address, t.spilled, moved.get(t.name, 0), module(t.name))
+                      t.skip, t.address, t.spilled, moved.get(t.name, 0), module(t.name),
+                      *(held(t.name) or ("whole", t.bytes)))
         for t in plan.tensors
     )
 
@@ -181,7 +191,7 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Me
     dram_total = sum(by_kind.values())
     return Metrics(
         graph=plan.graph, spec=plan.spec, policy=plan.policy, concat=plan.concat,
-        clock_hz=spec.clock_hz, sram_bytes=plan.sram_bytes,
+        execution=plan.execution, cascades=plan.cascades, clock_hz=spec.clock_hz, sram_bytes=plan.sram_bytes,
         latency_cycles=account.latency_cycles, compute_cycles=account.compute_cycles,
         stall_cycles=account.stall_cycles, stall_by_cause=account.by_cause,
         dram_bytes_by_kind=by_kind,

@@ -16,10 +16,10 @@ from hwsim.sim.trace import Trace
 
 @dataclass(frozen=True)
 class Resident:
-    name: str  # buffer name (a tensor, "weights:<layer>", or "<tensor>@tile<i>")
+    name: str  # buffer name (a tensor, "weights:<layer>", "<tensor>@tile<i>", "<tensor>@rows")
     bytes: int  # bytes reserved
     address: int
-    kind: str  # "activation" | "weights" | "tile"
+    kind: str  # "activation" | "weights" | "tile" | "rows" (a cascade's rolling buffer or delay line)
     skip: bool  # a skip tensor (or a tile of one)
 
 
@@ -37,15 +37,17 @@ def sram_high_water(plan: Plan) -> int:
     return max((b.address + b.size for c in plan.commands for b in c.allocs if b.space == "sram"), default=0)
 
 
-def _kind(name: str) -> str:
-    if name.startswith("weights:"):
+def _kind(b: Buffer) -> str:
+    if b.tensor is not None:
+        return "rows"
+    if b.name.startswith("weights:"):
         return "weights"
-    return "tile" if "@tile" in name else "activation"
+    return "tile" if "@tile" in b.name else "activation"
 
 
 def _resident(buffers: dict[str, Buffer], plan: Plan) -> tuple[Resident, ...]:
     skips = {t.name for t in plan.tensors if t.skip}
-    rows = [Resident(b.name, b.size, b.address, _kind(b.name), b.name.split("@tile", 1)[0] in skips)
+    rows = [Resident(b.name, b.size, b.address, _kind(b), (b.tensor or b.name.split("@tile", 1)[0]) in skips)
             for b in buffers.values()]
     return tuple(sorted(rows, key=lambda r: (-r.bytes, r.address, r.name)))
 

@@ -82,7 +82,7 @@ class Stream:
         from hwsim.schedule.scheduler import build_context
 
         if not hasattr(machine, "_context"):
-            machine._context = build_context(machine.graph, machine.spec)
+            machine._context = build_context(machine.graph, machine.spec, machine.plan.cascades)
         self.m, self.t = machine, t
         self.graph = machine.graph
         self.mode = machine._context.modes[t]

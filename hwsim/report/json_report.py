@@ -31,6 +31,18 @@ def _tensor(t) -> dict[str, Any]:
         "name": t.name, "bytes": t.bytes, "producer": t.producer, "last_consumer": t.last_consumer,
         "producer_step": t.producer_step, "last_consumer_step": t.last_consumer_step, "skip": t.skip,
         "address": t.address, "spilled": t.spilled, "dram_bytes": t.dram_bytes, "module": t.module,
+        "held": t.held, "held_bytes": t.held_bytes,
+    }
+
+
+def _cascade(c, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "first": names[c.first], "last": names[c.last], "layers": [names[t] for t in c.layers],
+        "stripes": c.stripes, "arena_bytes": c.arena_bytes, "need_bytes": c.need_bytes,
+        "weight_bytes": c.weight_bytes, "weight_reread_bytes": c.weight_bytes * (c.stripes - 1),
+        "reads_whole": list(c.reads), "writes_whole": list(c.writes), "ends": c.ends,
+        "buffers": [{"tensor": r.tensor, "rows": r.rows, "of_rows": r.of_rows, "bytes": r.nbytes,
+                     "delay_line": r.delay_line} for r in c.rolling],
     }
 
 
@@ -49,6 +61,8 @@ def report_dict(m: Metrics) -> dict[str, Any]:
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "graph": m.graph, "spec": m.spec, "policy": m.policy, "concat": m.concat,
+        "execution": m.execution,
+        "cascades": [_cascade(c, {la.index: la.name for la in m.layers}) for c in m.cascades],
         "clock_hz": m.clock_hz, "sram_bytes": m.sram_bytes,
         "latency_cycles": m.latency_cycles, "latency_s": m.latency_s,
         "compute_cycles": m.compute_cycles, "stall_cycles": m.stall_cycles,

@@ -10,6 +10,9 @@ PEAK_ROWS = 8  # residents listed at the SRAM peak
 TOP_TENSORS = 5  # tensors listed by DRAM traffic
 
 
+CASCADE_ROWS = 8
+
+
 def _pct(part: int | float, whole: int | float) -> str:
     return f"{100 * part / whole:5.1f} %" if whole else "    - %"
 
@@ -93,7 +96,29 @@ def _top_tensors(m: Metrics) -> list[str]:
     return lines
 
 
+def _execution(m: Metrics) -> list[str]:
+    """Cascade mode: the cascades, and how each skip tensor was held."""
+    if m.execution != "cascade":
+        return []
+    names = {la.index: la.name for la in m.layers}
+    inside = sum(c.last - c.first + 1 for c in m.cascades)
+    lines = [f"  cascades    {len(m.cascades)}, running {inside} of {len(m.layers)} layers in stripes "
+             "(halo rows kept, not recomputed; each cascade's weights resident while it runs)"]
+    for c in m.cascades[:CASCADE_ROWS]:
+        lines.append(f"    {names[c.first]}..{names[c.last]} ({c.last - c.first + 1} layers): {c.stripes} stripes, "
+                     f"rolling buffers {format_bytes(c.arena_bytes)}, weights {format_bytes(c.weight_bytes)} "
+                     f"(re-read per stripe: +{format_bytes(c.weight_bytes * (c.stripes - 1))} DRAM); ends at {c.ends}")
+    if len(m.cascades) > CASCADE_ROWS:
+        lines.append(f"    ... {len(m.cascades) - CASCADE_ROWS} more (--json lists them all)")
+    skips = [t for t in m.tensors if t.skip]
+    if skips:
+        lines.append("  skip tensors held " + "; ".join(
+            f"{t.name} {'whole ' + format_bytes(t.bytes) if t.held == 'whole' else f'as a delay line of {format_bytes(t.held_bytes)} (whole {format_bytes(t.bytes)})'}"
+            for t in skips))
+    return lines
+
+
 def render(m: Metrics) -> str:
     """The summary as text lines."""
-    head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat})"
-    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_energy(m), *_top_tensors(m)])
+    head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat}, execution {m.execution})"
+    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_execution(m), *_energy(m), *_top_tensors(m)])

@@ -18,7 +18,7 @@ evict nothing, it does the same:
 * :meth:`Reservations.place` keeps the lower of two placements of them: :func:`pack`'s
   and, as a safeguard, :func:`replay`'s (the online allocator's best fit, given the same
   requests in the same order), so placing offline is never worse than placing online the
-  same walk; on the zoo graphs :func:`pack` is always far lower. :meth:`Reservations.real`
+  same walk; when both overshoot the SRAM, also :func:`pack_by_size`'s (largest first); on the zoo graphs :func:`pack` is always far lower. :meth:`Reservations.real`
   maps a virtual address to its place, for the program's buffers and the plan's tensor
   addresses.
 
@@ -59,8 +59,12 @@ class Full(Exception):
 class Reservations:
     """The SRAM during a walk placed offline: bytes counted, lifetimes recorded, virtual addresses."""
 
-    def __init__(self, capacity: int, alignment: int = 1):
+    def __init__(self, capacity: int, alignment: int = 1, optional_limit: int | None = None):
         self.capacity = capacity
+        # requests the walk can do without (prefetches) stop at this many bytes reserved, so
+        # that they leave the packing some slack (None: the capacity)
+        self.optional_limit = capacity if optional_limit is None else optional_limit
+        self.optional = False  # the walk is making optional requests now
         self.alignment = max(1, alignment)
         self.in_use = 0  # bytes reserved now (alignment included)
         self.high_water = 0  # the peak of the placement, once placed
@@ -102,7 +106,7 @@ class Reservations:
         if self._released:
             raise AssertionError(f"{name!r} reserved after a release in step {self._step}")
         size = self.aligned(size)
-        if self.in_use + size > self.capacity:
+        if self.in_use + size > (self.optional_limit if self.optional else self.capacity):
             return None
         address = self._virtual[-1] + self._sizes[-1] if self._virtual else 0
         self._live[name] = len(self._virtual)
@@ -132,6 +136,10 @@ class Reservations:
         replayed, peak = replay(self._events, self._sizes, self.alignment)
         if peak < self.high_water:
             self._real, self.high_water = replayed, peak
+        if self.high_water > self.capacity:  # a third try, slower, only when it matters
+            by_size, peak = pack_by_size(self.blocks())
+            if peak < self.high_water:
+                self._real, self.high_water = by_size, peak
         return self.high_water
 
     def real(self, address: int) -> int:
@@ -158,6 +166,27 @@ def pack(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
         heapq.heappop(heap)
         addresses[i] = address
         skyline[start:end + 1] = [address + size] * (end - start + 1)
+        peak = max(peak, address + size)
+    return addresses, peak
+
+
+def pack_by_size(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
+    """Addresses of ``(first step, last step, bytes)`` blocks placed largest first, each at the
+    lowest address where it overlaps no placed block that shares a step with it (the greedy
+    by size of TFLite's memory planner), and the peak. Quadratic in the blocks."""
+    addresses = [0] * len(blocks)
+    placed: list[tuple[int, int, int, int]] = []  # (address, end address, first step, last step), by address
+    peak = 0
+    for i in sorted(range(len(blocks)), key=lambda i: (-blocks[i][2], blocks[i][0], i)):
+        start, end, size = blocks[i]
+        address = 0
+        for lo, hi, s, e in placed:
+            if s <= end and start <= e:
+                if lo - address >= size:
+                    break
+                address = max(address, hi)
+        addresses[i] = address
+        bisect.insort(placed, (address, address + size, start, end))
         peak = max(peak, address + size)
     return addresses, peak
 

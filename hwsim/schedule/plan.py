@@ -41,10 +41,12 @@ STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain"
 class Buffer:
     """One SRAM allocation: a tensor (or a weight block, or a tile) at an address."""
 
-    name: str  # the tensor's name; weights: "weights:<layer>", tiles: "<tensor>@tile<i>"
+    name: str  # the tensor's name; weights: "weights:<layer>", tiles: "<tensor>@tile<i>", rows: "<tensor>@rows"
     address: int
     size: int  # bytes reserved (alignment included)
     space: str = "sram"  # "sram" | "weights" (a separate weight buffer, when the spec has one)
+    tensor: str | None = None  # a cascade's rolling buffer: the tensor whose rows it holds
+    rows: int = 0  # a rolling buffer: how many rows of ``tensor`` it holds (row r at slot r mod rows)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,44 @@ class TensorPlan:
 
 
 @dataclass(frozen=True)
+class RollingBuffer:
+    """Rows of a tensor made and used inside one cascade (``hwsim.schedule.rows``)."""
+
+    tensor: str
+    rows: int  # rows held at most
+    of_rows: int  # rows of the tensor
+    nbytes: int  # bytes of those rows
+    delay_line: bool  # a skip tensor kept in the cascade
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """Layers ``first..last`` run together in ``stripes`` horizontal stripes (``hwsim.schedule.cascade``)."""
+
+    first: int
+    last: int
+    stripes: int
+    progress: tuple[tuple[int, ...], ...]  # per layer: its driver rows finished after stripe 0..stripes
+    rows: tuple[int, ...]  # per layer: its driver rows (its output's H)
+    rolling: tuple[RollingBuffer, ...]
+    reads: tuple[str, ...]  # tensors read whole, made before the cascade
+    writes: tuple[str, ...]  # tensors written whole: read after it, or graph outputs
+    weight_bytes: int  # all its layers' weights, resident while it runs
+    arena_bytes: int  # its rolling buffers, aligned
+    need_bytes: int  # whole reads and writes + arena + weights
+    ends: str = ""  # why it ends where it does
+
+    @property
+    def layers(self) -> range:
+        return range(self.first, self.last + 1)
+
+    def done(self, layer: int, stripe: int) -> tuple[int, int]:
+        """Driver rows ``[o0, o1)`` layer ``layer`` computes in stripe ``stripe`` (0-based)."""
+        p = self.progress[layer - self.first]
+        return p[stripe], p[stripe + 1]
+
+
+@dataclass(frozen=True)
 class Plan:
     graph: str
     spec: str
@@ -108,3 +148,5 @@ class Plan:
     # In-place concat / slice: tensors with no buffer of their own, as (tensor, the piece
     # buffers holding its bytes in order, byte offset of its first byte in the first one).
     aliases: tuple[tuple[str, tuple[str, ...], int], ...] = field(default=())
+    execution: str = "layer"  # "layer" | "cascade"
+    cascades: tuple[Cascade, ...] = field(default=())

@@ -34,15 +34,17 @@ evicting as needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from hwsim.graph.analysis import layer_io, live_ranges, skip_tensors, tensor_bytes
+from hwsim.graph.analysis import LayerIO, layer_io, live_ranges, skip_tensors, tensor_bytes
 from hwsim.graph.ir import Graph
 from hwsim.schedule.allocate import Allocator
+from hwsim.schedule.cascade import finest, plan_cascades
+from hwsim.schedule.cascade_run import run_cascade
 from hwsim.schedule.cost import LayerCost, layer_costs, split_cycles
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom, Usage
 from hwsim.schedule.placement import Full, Reservations
-from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
+from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
 from hwsim.schedule.spill import POLICIES
 from hwsim.schedule.storage import Layout, LayerNeed, build_layout, layer_needs
@@ -64,25 +66,116 @@ class Context:
     usage: Usage
     dies_at: tuple[tuple[str, ...], ...]  # storages whose last resident use is each step
     outputs: frozenset[str]  # pieces that are graph outputs
+    io: tuple[LayerIO, ...]
+    cascades: tuple[Cascade, ...] = ()
+    cascade_at: dict[int, Cascade] | None = None  # first layer of each cascade -> it
+    inside: frozenset[int] = frozenset()  # the other layers of the cascades
 
     def block(self, t: int) -> str:
         return f"weights:{self.graph.layers[t].name}"
 
+    def next_steps(self, t: int, count: int) -> list[int]:
+        """The first layers of the ``count`` steps after layer ``t`` (a cascade is one step)."""
+        found, u = [], t + 1
+        while u < len(self.modes) and len(found) < count:
+            if u not in self.inside:
+                found.append(u)
+            u += 1
+        return found
 
-def build_context(g: Graph, spec: AcceleratorSpec) -> Context:
+
+def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...] | None = None,
+                  slack: int = 0) -> Context:
+    """The scheduling problem; ``cascades``: those of a plan already made (None: plan them
+    when the spec's execution mode is ``cascade``); ``slack``: bytes that weight chunks leave
+    free beside everything live (room for the offline packing)."""
     policy = spec.policy
     if policy.order != "graph":
         raise ValueError(f"policy.order {policy.order!r} is not implemented (only 'graph')")
     if policy.spill not in POLICIES:
         raise ValueError(f"policy.spill must be one of {POLICIES}, got {policy.spill!r}")
-    layout = build_layout(g, spec.datatype.activation_bits, policy.concat)
-    needs = layer_needs(g, layout, spec.datatype.weight_bits)
     separate = spec.sram.separate_weights
+    bits = spec.datatype
+    if cascades is None:
+        cascades, layout = _cascades(g, spec)
+    else:
+        layout = build_layout(g, bits.activation_bits, policy.concat, frozenset(t for c in cascades for t in c.layers))
+    inside = frozenset(t for c in cascades for t in c.layers if t != c.first)
+    needs = layer_needs(g, layout, bits.weight_bits)
     room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned)
-    modes = tuple(choose_mode(g, t, need, layout, room) for t, need in enumerate(needs))
+    beside = _live_beside(g, layout, needs, spec.sram.aligned)
+    modes = [choose_mode(g, t, need, layout, room, beside[t] + slack) if t not in inside else _idle()
+             for t, need in enumerate(needs)]
+    for c in cascades:
+        modes[c.first] = _cascade_mode(c, layout, room)
+    modes = tuple(modes)
     usage, dies_at = _usage(g, layout, modes)
     outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
-    return Context(g, spec, layout, needs, modes, layer_costs(g, spec.compute), usage, dies_at, outputs)
+    return Context(g, spec, layout, needs, modes, layer_costs(g, spec.compute), usage, dies_at, outputs,
+                   layer_io(g), cascades, {c.first: c for c in cascades}, inside)
+
+
+def _cascades(g: Graph, spec: AcceleratorSpec) -> tuple[tuple[Cascade, ...], Layout]:
+    """The cascades (cascade mode) and the layout they leave.
+
+    Inside a cascade a concatenation or slice moves rows between rolling buffers: a copy.
+    Outside, an in-place concatenation holds a tensor that leaves a cascade in one storage with
+    the other pieces: a cascade whose whole tensors, counted as the storages holding them,
+    do not fit the SRAM is forbidden and the cascades planned again."""
+    bits, sram, policy = spec.datatype, spec.sram, spec.policy
+    if policy.execution != "cascade":
+        return (), build_layout(g, bits.activation_bits, policy.concat)
+    forbidden: set[tuple[int, int]] = set()
+    while True:
+        cascades = plan_cascades(g, bits.activation_bits, bits.weight_bits, sram.size_bytes, sram.alignment_bytes,
+                                 sram.weight_buffer_bytes if sram.separate_weights else None, frozenset(forbidden))
+        layout = build_layout(g, bits.activation_bits, policy.concat, frozenset(t for c in cascades for t in c.layers))
+        too_big = {(c.first, c.last) for c in cascades if _storage_need(c, layout, spec) > sram.size_bytes}
+        if not too_big:
+            return cascades, layout
+        forbidden |= too_big
+
+
+def _storage_need(c: Cascade, layout: Layout, spec: AcceleratorSpec) -> int:
+    names = {layout.storage_of[p] for t in (*c.reads, *c.writes) for p in layout.covers[t]}
+    weights = spec.sram.aligned(c.weight_bytes) if c.weight_bytes and not spec.sram.separate_weights else 0
+    return sum(spec.sram.aligned(layout.storages[s].nbytes) for s in names) + c.arena_bytes + weights
+
+
+def _live_beside(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], aligned) -> list[int]:
+    """For each step, the bytes of the storages live across it other than the layer's own (a
+    storage lives from its first piece's producer to the last reader of any tensor it holds)."""
+    span: dict[str, list[int]] = {}
+    for name, r in live_ranges(g).items():
+        for p in layout.covers[name]:
+            s = span.setdefault(layout.storage_of[p], [r.start, r.end])
+            s[0], s[1] = min(s[0], r.start), max(s[1], r.end)
+    for name in g.inputs:
+        s = span.setdefault(layout.storage_of[g.root(name)], [0, 0])
+        s[0] = 0
+        s[1] = max([s[1], *(t for t, need in enumerate(needs) if g.root(name) in need.reads)])
+    delta = [0] * (len(needs) + 1)
+    for storage, (start, end) in span.items():
+        delta[start] += aligned(layout.storages[storage].nbytes)
+        delta[end + 1] -= aligned(layout.storages[storage].nbytes)
+    beside, live = [], 0
+    for t, need in enumerate(needs):
+        live += delta[t]
+        beside.append(live - sum(aligned(layout.storages[s].nbytes) for s in need.storages))
+    return beside
+
+
+def _idle() -> Mode:
+    """A layer run by the cascade it belongs to (at its first layer's step)."""
+    return Mode(False, (), 1, 0, (), ())
+
+
+def _cascade_mode(c: Cascade, layout: Layout, room: Room) -> Mode:
+    """A cascade as one step: whole reads and writes resident, all its weights in one block."""
+    reads = tuple(dict.fromkeys(p for t in c.reads for p in layout.covers[t]))
+    writes = tuple(w for w in c.writes if not layout.is_alias(w))
+    chunks = (Chunk(0, 1, c.weight_bytes),) if c.weight_bytes else ()
+    return Mode(False, chunks, 1, room.aligned(c.weight_bytes) if c.weight_bytes else 0, reads, writes)
 
 
 def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
@@ -104,14 +197,15 @@ def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...]) -> tuple[Usage, tu
 class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
-    def __init__(self, ctx: Context, offline: bool):
+    def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None):
         spec = ctx.spec
         self.ctx = ctx
         self.offline = offline
         self.program = Program("sram" if offline else None)
         weights = Allocator(spec.sram.weight_buffer_bytes, spec.sram.alignment_bytes) \
             if spec.sram.separate_weights else None
-        sram = (Reservations if offline else Allocator)(spec.sram.size_bytes, spec.sram.alignment_bytes)
+        sram = Reservations(spec.sram.size_bytes, spec.sram.alignment_bytes, optional_limit) if offline \
+            else Allocator(spec.sram.size_bytes, spec.sram.alignment_bytes)
         self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill)
         for name in ctx.graph.inputs:
             self.mem.dram[ctx.graph.root(name)] = DramCopy("input", ())
@@ -122,7 +216,12 @@ class Walk:
         ctx = self.ctx
         if self.offline:
             self.mem.sram.at_step(t)
-        if t in ctx.layout.alias_layers:
+        if t in ctx.cascade_at:
+            for u, count in run_cascade(self, ctx.cascade_at[t]).items():
+                self.tiles[u] = count
+        elif t in ctx.inside:
+            pass  # run by its cascade
+        elif t in ctx.layout.alias_layers:
             self.program.emit("compute", t, cycles=ctx.costs[t].cycles)
         elif ctx.modes[t].streamed:
             self.tiles[t] = run_streamed(self, t)
@@ -173,9 +272,18 @@ class Walk:
 
     # --- prefetch ---------------------------------------------------------------------------
     def prefetch(self, t: int) -> None:
+        if self.offline:
+            self.mem.sram.optional = True
+        try:
+            self._prefetch(t)
+        finally:
+            if self.offline:
+                self.mem.sram.optional = False
+
+    def _prefetch(self, t: int) -> None:
         ctx, mem = self.ctx, self.mem
         weights_open = True
-        for u in range(t + 1, min(t + 1 + ctx.spec.policy.prefetch, len(ctx.modes))):
+        for u in ctx.next_steps(t, ctx.spec.policy.prefetch):
             mode = ctx.modes[u]
             if u in ctx.layout.alias_layers:
                 continue
@@ -258,7 +366,7 @@ class Walk:
         return Plan(g.name, ctx.spec.name, self.program.finish(), layers, self._tensors(),
                     ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights else 0,
                     ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
-                    self._aliases())
+                    self._aliases(), ctx.spec.policy.execution, ctx.cascades)
 
     def _tensors(self) -> tuple[TensorPlan, ...]:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
@@ -281,17 +389,62 @@ class Walk:
 
 
 def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
-    """The plan of ``graph`` on ``spec`` (see the module docstring)."""
+    """The plan of ``graph`` on ``spec`` (see the module docstring).
+
+    In cascade mode, a plan that spills or streams is tried again with every cascade at its
+    finest stripes (the least memory it can take), and the plan with the cascades is kept only
+    if it moves fewer DRAM bytes than the same layers run one at a time, as a compiler keeps a
+    cascade only when it pays."""
     layer_io(graph)
     ctx = build_context(graph, spec)
-    walk = Walk(ctx, offline=True)
-    try:
-        for t in range(len(graph.layers)):
-            walk.step(t)
+    plan = _walk(ctx)
+    if ctx.cascades and _spills(plan):  # stripes as tall as fit left the packing no room
+        sram, bits = spec.sram, spec.datatype
+        fine = finest(graph, bits.activation_bits, bits.weight_bits, sram.alignment_bytes,
+                      sram.weight_buffer_bytes if sram.separate_weights else None, ctx.cascades)
+        if fine != ctx.cascades:
+            thin = _walk(build_context(graph, spec, cascades=fine))
+            plan = thin if _dram_bytes(thin) < _dram_bytes(plan) else plan
+    if ctx.cascades:
+        flat = _walk(build_context(graph, spec, cascades=()))
+        if _dram_bytes(flat) < _dram_bytes(plan):
+            note = (f"the {len(ctx.cascades)} cascades planned moved {_dram_bytes(plan):,} DRAM bytes, "
+                    f"layer by layer moves {_dram_bytes(flat):,}: no cascade kept")
+            plan = replace(flat, notes=flat.notes + (note,))
+    return plan
+
+
+def _spills(plan: Plan) -> bool:
+    return any(c.traffic in ("spill_write", "spill_read") for c in plan.commands) or \
+        any(la.streamed for la in plan.layers)
+
+
+def _dram_bytes(plan: Plan) -> int:
+    return sum(c.dram_bytes for c in plan.commands)
+
+
+def _walk(ctx: Context) -> Plan:
+    """The walk placed offline if it needs no eviction and packs into the SRAM, else online.
+
+    Prefetches reserve free bytes up to the capacity, which can leave the packing no slack: when
+    the packed peak overshoots, the offline walk is tried again with prefetches stopping that
+    many bytes lower, then with none, before giving in to the online placement (which evicts)."""
+    graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
+    tries = [(ctx, None)]
+    while tries:
+        attempt, limit = tries.pop(0)
+        walk = Walk(attempt, offline=True, optional_limit=limit)
+        try:
+            for t in range(len(graph.layers)):
+                walk.step(t)
+        except Full:
+            break
         if walk.place():
             return walk.plan()
-    except Full:
-        pass
+        if attempt is ctx:
+            over = walk.mem.sram.high_water - capacity
+            tries = [(build_context(graph, ctx.spec, ctx.cascades, over), capacity - over),
+                     (build_context(graph, ctx.spec, ctx.cascades, 2 * over), 0)]
     walk = Walk(ctx, offline=False)
     for t in range(len(graph.layers)):
         walk.step(t)

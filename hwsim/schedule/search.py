@@ -12,7 +12,8 @@ are allowed: every weight byte is read once either way).
   chunks (each layer's blocks were reserved together within ``H``); the same walk packs
   the same way and fits. So ``H`` is clean.
 * **Lower bound**: the peak of live layer-written bytes, rounded up to the alignment: at
-  that step they must all be resident. Bytes are counted once per piece of data
+  that step they must all be resident. In cascade mode tensors inside a cascade take only
+  rolling buffers, so no such bound holds: the search starts from one alignment step. Bytes are counted once per piece of data
   (:func:`live_piece_peak`): with in-place concatenation a concat's output shares its
   inputs' bytes, which ``live_curve`` (one entry per tensor) would count twice; with
   ``concat: copy`` the two are the same.
@@ -85,7 +86,7 @@ def zero_spill_sram(graph: Graph, spec: AcceleratorSpec) -> int:
     align = spec.sram.alignment_bytes
     hi = schedule(graph, with_sram(spec, UNLIMITED)).sram_peak_bytes
     hi = -(-hi // align) * align
-    lo = -(-live_piece_peak(graph, spec) // align) * align
+    lo = -(-live_piece_peak(graph, spec) // align) * align if spec.policy.execution == "layer" else align
     lo = min(max(lo, align), hi)
     if _clean_at(graph, spec, lo):
         return lo

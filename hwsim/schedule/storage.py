@@ -69,8 +69,10 @@ def _sole_op(g: Graph, index: int, kind: str) -> Op | None:
     return op if len(ops) == 1 and op.kind == kind else None
 
 
-def build_layout(g: Graph, bits: int, concat: str) -> Layout:
-    """The layout of ``g``'s activations at ``bits`` per element under concat mode ``concat``."""
+def build_layout(g: Graph, bits: int, concat: str, copied: frozenset[int] = frozenset()) -> Layout:
+    """The layout of ``g``'s activations at ``bits`` per element under concat mode ``concat``;
+    the layers in ``copied`` (those inside cascades, whose tensors live in rolling buffers)
+    copy data whatever the mode."""
     if concat not in ("inplace", "copy"):
         raise ValueError(f"concat must be 'inplace' or 'copy', got {concat!r}")
     outputs = {g.root(o) for o in g.outputs}
@@ -83,8 +85,9 @@ def build_layout(g: Graph, bits: int, concat: str) -> Layout:
         root = g.root(name)
         members[root], covers[root] = [root], (root,)
     for io in layer_io(g):
-        cat = _sole_op(g, io.index, "concat") if concat == "inplace" else None
-        cut = _sole_op(g, io.index, "slice") if concat == "inplace" else None
+        inplace = concat == "inplace" and io.index not in copied
+        cat = _sole_op(g, io.index, "concat") if inplace else None
+        cut = _sole_op(g, io.index, "slice") if inplace else None
         if cat is not None and _inplace_concat(g, cat, io.writes, outputs, members, covers):
             out, parts = cat.outputs[0], [g.root(i) for i in cat.inputs]
             for p in parts:

@@ -5,9 +5,12 @@ concat's whole buffer included) fit in the SRAM together with its weights: its w
 block when weights share the SRAM, or in the weight buffer when they are separate.
 
 **Weight chunks.** A weight block that does not fit is loaded in chunks of whole output
-channels, as large as fit (in the weight buffer, or in the SRAM left beside the layer's
-activations when shared); chunk ``c`` is computed before chunk ``c + 1`` is loaded into
-the same place, so chunk loads do not overlap the layer's compute. Every weight byte is
+channels, as large as fit (in the weight buffer, or, when shared, in the SRAM left beside
+the layer's activations and the other tensors live across the layer, so that loading
+weights never evicts a waiting skip: chunks cost no DRAM bytes, a spill costs two; if not
+even one channel fits beside them, beside the layer's own activations); chunk ``c`` is
+computed before chunk ``c + 1`` is loaded into the same place, so chunk loads do not
+overlap the layer's compute. Every weight byte is
 still read once, so ``weights`` traffic stays the weight block's bytes.
 
 **Streamed layers.** A layer whose own inputs and outputs cannot be resident together
@@ -88,12 +91,17 @@ class Room:
     aligned: Callable[[int], int]
 
 
-def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room) -> Mode:
-    """Whole, chunked or streamed (the module docstring), for layer ``index``."""
+def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, beside: int = 0) -> Mode:
+    """Whole, chunked or streamed (the module docstring), for layer ``index``; ``beside``: bytes
+    of the other storages live across it, which its weights are chunked to leave resident."""
     base = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
     budget = room.weight_buffer if room.weight_buffer is not None else room.sram - base
     if base <= room.sram:
-        chunks = plan_chunks(need.weight_bytes, need.out_channels, budget, room.aligned)
+        chunks = None
+        if room.weight_buffer is None and beside:
+            chunks = plan_chunks(need.weight_bytes, need.out_channels, budget - beside, room.aligned)
+        chunks = chunks if chunks is not None else plan_chunks(need.weight_bytes, need.out_channels, budget,
+                                                               room.aligned)
         if chunks is not None:
             return Mode(False, chunks, need.out_channels, _region(chunks, room), need.reads, need.writes)
         if room.weight_buffer is not None:

@@ -17,7 +17,8 @@ buffers allocated in each space and who last held every byte, and checks:
 6. nothing is left allocated at the end;
 
 and, given the graph, that every layer's computes read every tensor the layer reads (its
-buffer, the buffers an alias lives in, or band tiles ``<tensor>@tile<i>``).
+buffer, the buffers an alias lives in, band tiles ``<tensor>@tile<i>``, or a cascade's
+rolling buffer holding its rows, ``Buffer.tensor``).
 
 Transitive deps are checked by a depth-first search backwards from the later command,
 pruned below the earlier one (deps always point back, so no path can go below it), after
@@ -219,7 +220,9 @@ class _Checker:
 def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
     aliases = {t: pieces for t, pieces, _ in plan.aliases}
     reads_of: dict[int, set[str]] = {}
+    holds: dict[str, str] = {}  # rolling buffer -> the tensor whose rows it holds
     for c in plan.commands:
+        holds.update((b.name, b.tensor) for b in c.allocs if b.tensor is not None)
         if c.kind == "compute":
             reads_of.setdefault(c.layer, set()).update(c.reads)
     problems = []
@@ -229,7 +232,8 @@ def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
         got = reads_of.get(io.index, set())
         for t in io.reads:
             pieces = aliases.get(t, (t,))
-            if not (all(p in got for p in pieces) or any(n.startswith(f"{t}@tile") for n in got)):
+            if not (all(p in got for p in pieces) or any(n.startswith(f"{t}@tile") for n in got)
+                    or any(holds.get(n) == t for n in got)):
                 problems.append(f"layer {io.index} ({io.name}) computes without reading {t!r}")
     return problems
 

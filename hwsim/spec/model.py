@@ -25,6 +25,7 @@ ORDER_POLICIES = ("graph",)
 RESERVED_ORDER_POLICIES = ("memory",)
 SPILL_POLICIES = ("belady", "lru", "largest", "skip_first")
 CONCAT_MODES = ("inplace", "copy")
+EXECUTION_MODES = ("layer", "cascade")
 
 
 def _exact(seconds: float) -> Fraction:
@@ -150,13 +151,16 @@ class PolicySpec:
     layers ahead weights and reloads may be fetched, 0 = on demand. ``concat`` (default
     ``inplace``): ``inplace`` lets producers write straight into their slices of the
     concatenated buffer (as Arm's Vela does); ``copy`` makes concatenation and slicing
-    copy data.
+    copy data. ``execution`` (default ``layer``): ``layer`` runs one layer at a time;
+    ``cascade`` runs chains of layers together in horizontal stripes, depth first, with the
+    tensors inside a chain in rolling buffers (``hwsim.schedule.cascade``).
     """
 
     order: str = "graph"
     spill: str = "belady"
     prefetch: int = 1
     concat: str = "inplace"
+    execution: str = "layer"
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("policy.spill", Field("choice", "belady", m.SPILL_POLICIES)),
     ("policy.prefetch", Field("count", 1)),
     ("policy.concat", Field("choice", "inplace", m.CONCAT_MODES)),
+    ("policy.execution", Field("choice", "layer", m.EXECUTION_MODES)),
     ("energy.mac", Field("energy")),
     ("energy.sram_byte", Field("energy")),
     ("energy.dram_byte", Field("energy")),

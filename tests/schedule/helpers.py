@@ -14,7 +14,7 @@ from tests.graph.handmade import Net
 def make_spec(sram: int = 1 << 20, align: int = 1, weights: str = "separate", weight_buffer: int = 1 << 20,
               spill: str = "belady", prefetch: int = 1, concat: str = "inplace", array: ArraySpec | None = None,
               macs_per_cycle: int = 1024, vector_ops_per_cycle: int = 256, bits: int = 8,
-              weight_bits: int = 8) -> AcceleratorSpec:
+              weight_bits: int = 8, execution: str = "layer") -> AcceleratorSpec:
     """A 1 GHz accelerator; by default weights live in a 1 MiB buffer of their own, so that
     activation SRAM figures can be worked out without them."""
     return AcceleratorSpec(
@@ -23,7 +23,7 @@ def make_spec(sram: int = 1 << 20, align: int = 1, weights: str = "separate", we
         sram=SramSpec(sram, align, weights, weight_buffer if weights == "separate" else 0),
         dram=DramSpec(16 * 10**9, 1e-7, 1),
         datatype=DatatypeSpec(bits, weight_bits),
-        policy=PolicySpec("graph", spill, prefetch, concat),
+        policy=PolicySpec("graph", spill, prefetch, concat, execution),
         energy=EnergySpec(1.0, 0.5, 10.0, 0.25),
     )
 

@@ -126,22 +126,20 @@ def test_recorded_walks_place_within_their_bytes(seed, alignment):
     assert all(a % alignment == 0 for _, _, a, _ in placed)
 
 
-def test_a_packing_above_the_sram_falls_back_to_online_placement():
-    # A random layered graph (the property tests' seed 16) on which, one alignment step below
-    # the unlimited run's high-water mark, every request of the walk fits as bytes but
-    # neither packing nor best fit in order places the blocks within the SRAM: the scheduler
-    # places it online instead (and there it spills), and the plan verifies.
-    g = build(16)
+def test_a_packing_above_the_sram_is_retried_with_slack_before_placing_online():
+    # A random layered graph (the property tests' seed 10) on which, one alignment step below
+    # the unlimited run's high-water mark, every request of the walk fits as bytes but no
+    # packing places its blocks within the SRAM (prefetches and weight chunks fill it to the
+    # byte). The scheduler walks again with prefetches and chunks leaving the overshoot free:
+    # that packs, so nothing spills (the online placement would evict), and the plan verifies.
+    g = build(10)
     fields = dict(align=16, weights="shared", prefetch=1, concat="inplace", bits=4)
     peak = schedule(g, make_spec(sram=1 << 40, **fields)).sram_peak_bytes
     spec = make_spec(sram=peak - 16, **fields)
     walk = Walk(build_context(g, spec), offline=True)
     for t in range(len(g.layers)):
         walk.step(t)
-    assert not walk.place() and walk.mem.sram.high_water == peak
-    online = Walk(build_context(g, spec), offline=False)
-    for t in range(len(g.layers)):
-        online.step(t)
+    assert not walk.place() and walk.mem.sram.high_water > spec.sram.size_bytes
     plan = schedule(g, spec)
-    assert plan == online.plan()
+    assert not any(c.traffic in ("spill_write", "spill_read") for c in plan.commands)
     assert verify_plan(plan, spec, g) == [] and plan.sram_peak_bytes <= spec.sram.size_bytes

@@ -1,0 +1,122 @@
+"""Row arithmetic of a cascade: how far each layer runs per stripe, and the rows each tensor keeps.
+
+A cascade runs a chain of layers together in ``S`` horizontal stripes. Every layer works on
+the rows (H) of its output; its band model (``bands``) says which rows of each input
+driver rows ``[o0, o1)`` need (convolution windows with their halo, stride-2 and 2x
+resampling, pixel (un)shuffles, concatenations). From that:
+
+* **Progress.** A *sink* (a layer none of whose outputs is read inside the cascade)
+  finishes ``ceil(i * R / S)`` of its ``R`` rows after stripe ``i``. Every other layer runs,
+  by stripe ``i``, just as far as its consumers inside the cascade need: the largest row of
+  each output they read, mapped back to its own rows. Every layer has finished all its rows
+  after the last stripe (its outputs that leave the cascade are complete).
+* **Rows kept.** A tensor produced and consumed inside the cascade lives in a rolling
+  buffer: during stripe ``i`` it holds the rows from the lowest row a consumer still needs
+  after stripe ``i - 1`` up to the last row written in stripe ``i``. Its buffer has the most
+  rows that ever held at once (halo rows are kept, never recomputed). For a tensor read
+  soon after it is made this is a stripe plus halo; for a skip whose consumer waits for a
+  deeper path (a U-Net inside one cascade) it is a *delay line*: the rows the deeper path's
+  row offsets keep ahead, worked out here, not a whole map.
+
+Tensors that enter or leave the cascade, and values reduced over the whole map (a global
+pooling's output), are whole; ``cascade`` decides which layers may share a cascade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.schedule.bands import BandModel, RowMap
+
+
+@dataclass(frozen=True)
+class LayerRows:
+    """The rows one layer works on: its band model with every banded tensor on H."""
+
+    index: int
+    rows: int  # driver rows (its output's H)
+    model: BandModel
+
+    @property
+    def reads(self) -> dict[str, tuple[RowMap, ...]]:
+        return self.model.reads
+
+    @property
+    def writes(self) -> dict[str, RowMap]:
+        return self.model.writes
+
+
+def layer_rows(model: BandModel | None, index: int, shapes) -> LayerRows | None:
+    """``model`` as a cascade sees it, or None if a banded tensor is not banded along H of a map."""
+    if model is None:
+        return None
+    maps = [m for ms in model.reads.values() for m in ms] + list(model.writes.values())
+    names = [n for n, ms in model.reads.items() for _ in ms] + list(model.writes)
+    for name, m in zip(names, maps):
+        if m.axis != 2 or len(shapes[name]) != 4:
+            return None
+    return LayerRows(index, model.rows, model)
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def needed_hi(maps: tuple[RowMap, ...], done: np.ndarray, driver: int) -> np.ndarray:
+    """Rows ``[0, hi)`` of a tensor that driver rows ``[0, done)`` of its consumer read."""
+    zeros = np.zeros_like(done)
+    his = [np.where(done > 0, m.spans(zeros, done, driver)[1], 0) for m in maps]
+    return np.max(his, axis=0)
+
+
+def needed_lo(maps: tuple[RowMap, ...], done: np.ndarray, driver: int, rows: int) -> np.ndarray:
+    """The lowest row of a tensor its consumer still reads once it has done ``done`` driver rows
+    (``rows``, past the end, when it is finished)."""
+    end = np.full_like(done, driver)
+    los = [np.where(done < driver, m.spans(done, end, driver)[0], rows) for m in maps]
+    return np.min(los, axis=0)
+
+
+def progress(layers: list[LayerRows], consumers: dict[str, list[tuple[int, tuple[RowMap, ...]]]],
+             stripes: int) -> dict[int, np.ndarray]:
+    """Driver rows each layer has finished after stripe ``i`` (``i = 0 .. stripes``).
+
+    ``consumers``: banded tensor written in the cascade -> (consumer layer, its maps) inside it.
+    ``layers`` in program order."""
+    i = np.arange(stripes + 1, dtype=np.int64)
+    by = layers_by(layers)
+    done: dict[int, np.ndarray] = {}
+    for lr in reversed(layers):
+        need = None
+        for name, wmap in lr.writes.items():
+            for c, maps in consumers.get(name, ()):
+                hi = needed_hi(maps, done[c], by[c].rows)
+                driver = _ceil_div(hi * lr.rows, wmap.rows)
+                need = driver if need is None else np.maximum(need, driver)
+        if need is None:
+            p = _ceil_div(i * lr.rows, stripes)
+        else:
+            p = np.minimum(np.maximum.accumulate(need), lr.rows)
+        p = p.copy()
+        p[-1] = lr.rows
+        done[lr.index] = p
+    return done
+
+
+def layers_by(layers: list[LayerRows]) -> dict[int, LayerRows]:
+    return {lr.index: lr for lr in layers}
+
+
+def rolling_rows(producer: LayerRows, name: str, readers: list[tuple[int, tuple[RowMap, ...]]],
+                 done: dict[int, np.ndarray], by: dict[int, LayerRows]) -> int:
+    """The most rows of ``name`` (written by ``producer``, read only by ``readers``) held at once."""
+    wmap = producer.writes[name]
+    written = np.minimum(_ceil_div(done[producer.index] * wmap.rows, producer.rows), wmap.rows)
+    low = None
+    for c, maps in readers:
+        lo = needed_lo(maps, done[c], by[c].rows, wmap.rows)
+        low = lo if low is None else np.minimum(low, lo)
+    held = written[1:] - np.minimum(low[:-1], written[1:])
+    return int(min(max(int(held.max()), 1), wmap.rows))
