@@ -1,7 +1,8 @@
 """``hwsim sweep SPEC GRAPH... -o DIR``: every combination of the axes for every graph.
 
 Axes: ``--sram 128KiB:8MiB:x2`` (``sram.size``), ``--bandwidth 4GB/s,8GB/s``
-(``dram.bandwidth``), ``--bits 8,16`` (``datatype.activation_bits``), and any spec field or
+(``dram.bandwidth``), ``--bits 8,16`` (``datatype.activation_bits``), ``--execution
+layer,cascade`` (``policy.execution``), and any spec field or
 ``input`` in a ``--grid`` file (see ``hwsim.sweep.grid``). Writes ``DIR/progress.jsonl`` as
 points finish, then ``DIR/results.csv`` and ``DIR/summary.json``; prints the zero-spill SRAM
 and the knee of each spill curve. ``--resume`` runs only what ``progress.jsonl`` lacks.
@@ -30,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--sram", metavar="AXIS", help="SRAM sizes, e.g. 128KiB:8MiB:x2")
     p.add_argument("--bandwidth", metavar="AXIS", help="DRAM bandwidths, e.g. 4GB/s,8GB/s")
     p.add_argument("--bits", metavar="AXIS", help="activation bit-widths, e.g. 8,16")
+    p.add_argument("--execution", metavar="AXIS", help="execution modes, e.g. layer,cascade")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="fix a spec field for the whole sweep (repeatable)")
     p.add_argument("--grid", metavar="FILE", help=GRID_HELP)

@@ -10,6 +10,7 @@ traffic and latency against SRAM size (:func:`load_sweep`).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -43,6 +44,16 @@ class Variant:
     zero_spill_bytes: int | None
     msc_curve: tuple[int, ...]
     live_curve: tuple[int, ...]
+    other: "OtherMode | None" = None  # the same graph in the other execution mode
+
+
+@dataclass(frozen=True)
+class OtherMode:
+    """A variant run in the execution mode the spec does not choose (layer <-> cascade)."""
+
+    execution: str
+    metrics: Metrics
+    zero_spill_bytes: int | None
 
 
 @dataclass(frozen=True)
@@ -55,20 +66,30 @@ class Row:
     points: bool = False  # differences in percentage points, not percent
 
 
-def run_variant(graph: Graph, spec: AcceleratorSpec) -> Variant:
-    """Run one graph: metrics, buffer rectangles, curves, zero-spill SRAM."""
-    from hwsim.pipeline import run
+def _zero_spill(graph: Graph, spec: AcceleratorSpec) -> int | None:
     from hwsim.schedule import zero_spill_sram
+
+    try:
+        return zero_spill_sram(graph, spec)
+    except UserError:
+        return None
+
+
+def run_variant(graph: Graph, spec: AcceleratorSpec, both_modes: bool = True) -> Variant:
+    """Run one graph: metrics, buffer rectangles, curves, zero-spill SRAM; with ``both_modes``
+    also the metrics and zero-spill SRAM of the other execution mode (layer / cascade)."""
+    from hwsim.pipeline import run
 
     result = run(graph, spec)
     bits = spec.datatype.activation_bits
-    try:
-        zero_spill = zero_spill_sram(graph, spec)
-    except UserError:
-        zero_spill = None
+    other = None
+    if both_modes:
+        mode = "cascade" if spec.policy.execution == "layer" else "layer"
+        flipped = dataclasses.replace(spec, policy=dataclasses.replace(spec.policy, execution=mode))
+        other = OtherMode(mode, run(graph, flipped).metrics, _zero_spill(graph, flipped))
     return Variant(graph.name, graph_stats(graph, bits), result.metrics,
-                   tuple(buffer_rects(result.trace, result.plan)), zero_spill,
-                   tuple(msc_curve(graph, bits)), tuple(live_curve(graph, bits)))
+                   tuple(buffer_rects(result.trace, result.plan)), _zero_spill(graph, spec),
+                   tuple(msc_curve(graph, bits)), tuple(live_curve(graph, bits)), other)
 
 
 def _share(m: Metrics) -> float:
@@ -101,15 +122,44 @@ def _size_unit(values: Sequence[float | None]) -> tuple[str, float]:
     return next(((unit, float(scale)) for unit, scale in SIZE_UNITS if top >= scale), ("B", 1.0))
 
 
+OTHER_ROWS: tuple[tuple[str, str, str, float, Callable[[OtherMode], float | None]], ...] = (
+    ("zero_spill", "zero-spill SRAM", "MiB", MIB, lambda o: o.zero_spill_bytes),
+    ("sram_peak", "SRAM peak (allocator high-water)", "MiB", MIB, lambda o: o.metrics.sram_peak_bytes),
+    ("spill", "spill traffic (write + read)", "MiB", MIB, lambda o: o.metrics.spill_bytes),
+    ("dram", "total DRAM traffic", "MiB", MIB, lambda o: o.metrics.dram_bytes),
+    ("latency", "latency", "ms", 1e-3, lambda o: o.metrics.latency_s),
+)
+"""Rows of the other execution mode (``<key>_<mode>``), when the variants were run in both."""
+
+
 def comparison_table(variants: Sequence[Variant]) -> list[Row]:
-    """One row per figure of ROWS; byte rows in the one unit that suits their largest value."""
+    """One row per figure of ROWS, then of OTHER_ROWS for the other execution mode; byte rows
+    in the one unit that suits their largest value."""
+    table = [(key, label, unit, scale, [get(v) for v in variants], points)
+             for key, label, unit, scale, get, points in ROWS]
+    if variants and all(v.other is not None for v in variants):
+        mode = variants[0].other.execution
+        table += [(f"{key}_{mode}", f"{label}, {mode} execution", unit, scale,
+                   [get(v.other) for v in variants], False) for key, label, unit, scale, get in OTHER_ROWS]
     rows = []
-    for key, label, unit, scale, get, points in ROWS:
-        values = tuple(get(v) for v in variants)
+    for key, label, unit, scale, values, points in table:
         if unit == "MiB":
             unit, scale = _size_unit(values)
-        rows.append(Row(key, label, unit, scale, values, points))
+        rows.append(Row(key, label, unit, scale, tuple(values), points))
     return rows
+
+
+def peak_markdown(variants: Sequence[Variant]) -> str:
+    """What sets the SRAM peak of each variant, in each mode it ran in."""
+    lines = ["## What sets the SRAM peak", ""]
+    for v in variants:
+        runs = [v.metrics] + ([v.other.metrics] if v.other is not None else [])
+        for m in runs:
+            p = m.sram_peak
+            top = ", ".join(f"{r.name} {format_bytes(r.bytes)}{' (skip)' if r.skip else ''}" for r in p.tensors[:4])
+            lines.append(f"- **{v.label}**, {m.execution} execution: {format_bytes(p.bytes)} at layer "
+                         f"{p.layer}: {top}{', ...' if len(p.tensors) > 4 else ''}")
+    return "\n".join(lines) + "\n"
 
 
 def difference(row: Row, i: int) -> str:
@@ -142,7 +192,7 @@ def spec_line(spec: AcceleratorSpec) -> str:
             f"(weights {spec.sram.weights}), DRAM {format_quantity(spec.dram.bandwidth_bytes_per_s, 'bandwidth')}, "
             f"{spec.compute.macs_per_cycle} MACs/cycle at {format_quantity(spec.clock_hz, 'frequency')}, "
             f"{spec.datatype.activation_bits}-bit activations, {spec.datatype.weight_bits}-bit weights, "
-            f"spill policy {spec.policy.spill}, concat {spec.policy.concat}")
+            f"spill policy {spec.policy.spill}, concat {spec.policy.concat}, execution {spec.policy.execution}")
 
 
 def table_markdown(variants: Sequence[Variant], rows: Sequence[Row]) -> str:
@@ -167,6 +217,7 @@ def render_markdown(spec: AcceleratorSpec, variants: Sequence[Variant], figures:
         "(pp: percentage points).", "",
         table_markdown(variants, rows), "",
     ]
+    parts += [peak_markdown(variants)]
     for name in figures:
         parts += [f"![{FIGURES[name]}]({name})", "", f"*{FIGURES[name]}*", ""]
     parts += [definitions_markdown()]
@@ -179,6 +230,8 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     ("SRAM peak", "the allocator's high-water mark, alignment and fragmentation included."),
     ("Zero-spill SRAM", "the smallest SRAM at which the graph runs with no spill and no streamed layer "
                         "(found by search)."),
+    ("Execution", "layer: one layer at a time, whole tensors; cascade: chains of layers in horizontal "
+                  "stripes, tensors inside a chain in rolling buffers (skips inside one: delay lines)."),
     ("Spill traffic", "activations stored to DRAM because the SRAM was full, and read back."),
     ("Streamed traffic", "layers too big for the SRAM run in tiles through DRAM."),
     ("Stall share", "time the compute engine waits (weights, reloads, stores, streaming, input, output "

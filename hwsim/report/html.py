@@ -13,7 +13,9 @@ import base64
 import html
 from typing import Sequence
 
-from hwsim.report.compare import DEFINITIONS, FIGURES, Variant, cell, comparison_table, difference, spec_line
+from hwsim.report.compare import (
+    DEFINITIONS, FIGURES, Variant, cell, comparison_table, difference, peak_markdown, spec_line,
+)
 from hwsim.spec import AcceleratorSpec
 
 STYLE = """
@@ -81,6 +83,11 @@ def _definitions() -> str:
     return f'<ul class="defs">{items}</ul>'
 
 
+def _peaks(variants: Sequence[Variant]) -> str:
+    items = peak_markdown(variants).splitlines()[2:]
+    return "<ul>" + "".join(f"<li>{html.escape(item[2:]).replace('**', '')}</li>" for item in items if item) + "</ul>"
+
+
 def render_html(spec: AcceleratorSpec, variants: Sequence[Variant], figures: dict[str, bytes]) -> str:
     """The whole page; ``figures`` are PNG bytes by file name, shown in that order."""
     esc = html.escape
@@ -93,6 +100,7 @@ def render_html(spec: AcceleratorSpec, variants: Sequence[Variant], figures: dic
         f"<p>Baseline: <strong>{esc(variants[0].label)}</strong>. Δ is each variant's difference to it "
         "(pp: percentage points); green: lower is better and it is lower.</p>",
         _table(variants),
+        "<h2>What sets the SRAM peak</h2>", _peaks(variants),
         "<h2>Figures</h2>", *(_figure(name, png) for name, png in figures.items()),
         "<h2>Definitions</h2>", _definitions(),
         "</body></html>", ""])

@@ -28,7 +28,8 @@ from hwsim.units import format_quantity, parse_quantity
 
 INPUT_AXIS = "input"
 MAX_AXIS_VALUES = 10_000
-FLAG_FIELDS = {"--sram": "sram.size", "--bandwidth": "dram.bandwidth", "--bits": "datatype.activation_bits"}
+FLAG_FIELDS = {"--sram": "sram.size", "--bandwidth": "dram.bandwidth", "--bits": "datatype.activation_bits",
+               "--execution": "policy.execution"}
 """The shortcut flags of ``hwsim sweep`` and the spec field each one sweeps."""
 
 UNIT_KINDS = ("size", "bandwidth", "frequency", "time", "energy", "power_per_size")

@@ -12,7 +12,7 @@ takes them) or ``input``, and fixed settings::
       dram.latency: 200 ns
 
 Every combination of the axes runs for every graph. Axis order: ``input`` first, then the
-grid file's axes in file order, then ``--sram``, ``--bandwidth``, ``--bits``. A field may
+grid file's axes in file order, then ``--sram``, ``--bandwidth``, ``--bits``, ``--execution``. A field may
 be an axis once, and not also fixed by ``set`` / ``--set``.
 """
 

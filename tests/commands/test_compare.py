@@ -51,7 +51,8 @@ def test_writes_report_figures_and_table(capsys, graphs, tmp_path):
     assert "| M_sc (skip tensors, peak) | KiB | 3.00 | 0.00 | -100.0 % |" in md
     assert "SRAM 4 KiB" in md
     html = (tmp_path / "report.html").read_text()
-    assert html.count('<tr data-metric=') == 12 and html.count("data:image/png;base64,") == 3
+    # the rows of both execution modes: ROWS, then OTHER_ROWS for cascade mode
+    assert html.count('<tr data-metric=') == 12 + 5 and html.count("data:image/png;base64,") == 3
     assert 'src="fig_' not in html  # nothing outside the page
 
 

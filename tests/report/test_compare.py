@@ -7,7 +7,8 @@ import pytest
 from hwsim.graph.analysis import graph_stats
 from hwsim.pipeline import run
 from hwsim.report.compare import (
-    FIGURES, ROWS, Row, cell, comparison_json, comparison_table, difference, render_markdown, run_variant,
+    FIGURES, OTHER_ROWS, ROWS, Row, cell, comparison_json, comparison_table, difference, render_markdown,
+    run_variant,
 )
 from hwsim.report.gantt import buffer_rects
 from hwsim.spec import load_spec
@@ -54,7 +55,7 @@ def test_cells():
 
 def test_table_of_the_hand_built_variants(variants):
     table = {r.key: r for r in comparison_table(variants)}
-    assert list(table) == [key for key, *_ in ROWS]
+    assert list(table) == [key for key, *_ in ROWS] + [f"{key}_cascade" for key, *_ in OTHER_ROWS]
     # M_sc: e1 (8 x 16 x 16 = 2 KiB) and e2 (16 x 8 x 8 = 1 KiB) wait for the decoder; no skip, no M_sc
     assert table["msc"].values == (3072, 0)
     assert (table["msc"].unit, cell(table["msc"], 0), difference(table["msc"], 1)) == ("KiB", "3.00", "-100.0 %")
@@ -65,6 +66,12 @@ def test_table_of_the_hand_built_variants(variants):
         assert table[key].values == tuple(getattr(v.metrics, attr) for v in variants)
     assert table["latency"].values == tuple(v.metrics.latency_s for v in variants)
     assert all(v.zero_spill_bytes and v.zero_spill_bytes >= v.stats["activation_peak_bytes"] for v in variants)
+    # the cascade rows are the same figures of runs in cascade mode, never above layer mode's traffic
+    cascade = [run(g, load_spec(SPEC, ["sram.size=4KiB", "policy.execution=cascade"])).metrics
+               for g in variant_graphs()]
+    assert table["dram_cascade"].values == tuple(m.dram_bytes for m in cascade)
+    assert all(c <= layer for c, layer in zip(table["dram_cascade"].values, table["dram"].values))
+    assert table["zero_spill_cascade"].values == tuple(v.other.zero_spill_bytes for v in variants)
 
 
 def test_markdown_and_json(spec, variants):
@@ -72,6 +79,9 @@ def test_markdown_and_json(spec, variants):
     assert md.startswith("# u2, u2_noskip on edge-npu")
     for _, label, *_ in ROWS:
         assert f"| {label} |" in md
+    for _, label, *_ in OTHER_ROWS:
+        assert f"| {label}, cascade execution |" in md
+    assert "## What sets the SRAM peak" in md and "- **u2_noskip**, cascade execution: " in md
     assert all(f"]({name})" in md for name in FIGURES)
     data = json.loads(comparison_json(spec, variants))
     assert data["baseline"] == "u2" and data["variants"] == ["u2", "u2_noskip"]
