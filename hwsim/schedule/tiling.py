@@ -8,8 +8,8 @@ block when weights share the SRAM, or in the weight buffer when they are separat
 channels, as large as fit (in the weight buffer, or, when shared, in the SRAM left beside
 the layer's activations and the other tensors live across the layer, so that loading
 weights does not evict a waiting skip: chunks cost no DRAM bytes, a spill costs two; when
-those leave less than an eighth of the room beside the layer's own activations, chunks
-take that eighth, evicting the least, rather than all of it); chunk ``c`` is
+those leave less than one output channel, chunks take an eighth of the room beside the
+layer's own activations, evicting little, rather than all of it); chunk ``c`` is
 computed before chunk ``c + 1`` is loaded into the same place, so chunk loads do not
 overlap the layer's compute. Every weight byte is
 still read once, so ``weights`` traffic stays the weight block's bytes.
@@ -100,8 +100,8 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
     if base <= room.sram:
         chunks = None
         if room.weight_buffer is None and beside:  # leave what is live across the layer resident
-            chunks = plan_chunks(need.weight_bytes, need.out_channels, max(budget - beside, budget // 8),
-                                 room.aligned)
+            chunks = plan_chunks(need.weight_bytes, need.out_channels, budget - beside, room.aligned) \
+                or plan_chunks(need.weight_bytes, need.out_channels, budget // 8, room.aligned)
         chunks = chunks if chunks is not None else plan_chunks(need.weight_bytes, need.out_channels, budget,
                                                                room.aligned)
         if chunks is not None:
