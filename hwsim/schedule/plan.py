@@ -45,6 +45,8 @@ class Buffer:
     address: int
     size: int  # bytes reserved (alignment included)
     space: str = "sram"  # "sram" | "weights" (a separate weight buffer, when the spec has one)
+    tensor: str | None = None  # a band tile: the tensor whose rows it holds (None: not a tile)
+    tile: int | None = None  # a band tile: the tile (compute) of its streamed layer it serves
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ complete. Commands are built by :meth:`Program.finish`.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from hwsim.schedule.plan import Buffer, Command
@@ -170,7 +170,7 @@ class Program:
                 allocs = []
                 for b in c.allocs:
                     if b.space == space:
-                        b = Buffer(b.name, where(b.address), b.size, space)
+                        b = replace(b, address=where(b.address))
                         for key in history.owners(b.address, b.address + b.size):
                             if key not in freed_by:
                                 raise AssertionError(f"buffer {b.name!r} moved onto a live buffer")

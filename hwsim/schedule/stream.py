@@ -27,14 +27,18 @@ if TYPE_CHECKING:
     from hwsim.schedule.scheduler import Walk
 
 
-def _arena_layout(walk: "Walk", mode: Mode) -> tuple[dict[str, int], int, int]:
-    """Offsets of the tile buffers in the arena, the weight chunk's offset, the arena's bytes."""
+def _arena_layout(walk: "Walk", mode: Mode) -> tuple[dict[str, tuple[int, ...]], int, int]:
+    """Offsets of each banded tensor's tile slots in the arena, the weight chunk's offset, the
+    arena's bytes."""
     aligned = walk.mem.sram.aligned
     offsets, at = {}, 0
     for name in mode.band_reads + mode.band_writes:
-        offsets[name] = at
-        if mode.tile_bytes[name]:
-            at += aligned(mode.tile_bytes[name])
+        slots = []
+        for _ in range(mode.slots):
+            slots.append(at)
+            if mode.tile_bytes[name]:
+                at += aligned(mode.tile_bytes[name])
+        offsets[name] = tuple(slots)
     shared = walk.mem.weights is None
     return offsets, at, at + (mode.weight_region if shared else 0)
 
@@ -51,12 +55,22 @@ def run_streamed(walk: "Walk", t: int) -> int:
     walk.setup(t, mode, ((arena, arena_bytes),) if arena_bytes else ())
     base = mem.sram.address(arena) if arena_bytes else 0
     state = _Tiles(walk, t, mode, base, offsets)
-    for c, chunk in enumerate(mode.chunks or (Chunk(0, 1, 0),)):
-        weight = state.load_chunk(c, chunk, base + weight_offset)
-        for o0, o1 in mode.bands:
-            state.tile(chunk, weight, o0, o1)
-        if weight is not None:
-            walk.program.emit("free", t, frees=(weight,))
+    tiles = [(c, chunk, band) for c, chunk in enumerate(mode.chunks or (Chunk(0, 1, 0),)) for band in mode.bands]
+    ahead = mode.slots > 1  # band k + 1 loads into the other slot while band k computes
+    loaded = state.load_band(0, *tiles[0][2]) if ahead else []
+    weight = None
+    for k, (c, chunk, (o0, o1)) in enumerate(tiles):
+        if k == 0 or c != tiles[k - 1][0]:
+            if weight is not None:
+                walk.program.emit("free", t, frees=(weight,))
+            weight = state.load_chunk(c, chunk, base + weight_offset)
+        if not ahead:
+            loaded = state.load_band(k, o0, o1)
+        following = state.load_band(k + 1, *tiles[k + 1][2]) if ahead and k + 1 < len(tiles) else []
+        state.tile(chunk, weight, o0, o1, loaded)
+        loaded = following
+    if weight is not None:
+        walk.program.emit("free", t, frees=(weight,))
     for name, stores in state.stores.items():
         stores.sort()
         mem.dram[name] = DramCopy("streamed", tuple(sid for _, _, sid in stores), tuple(lo for lo, _, _ in stores),
@@ -65,7 +79,8 @@ def run_streamed(walk: "Walk", t: int) -> int:
         mem.sram.free(arena)
     walk.notes.append(f"layer {ctx.graph.layers[t].name!r}: streamed in {state.count} tiles "
                       f"({len(mode.bands)} bands of {mode.bands[0][1] - mode.bands[0][0]} rows"
-                      f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''})")
+                      f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''}"
+                      f"{', double-buffered' if ahead else ''})")
     return state.count
 
 
@@ -115,9 +130,8 @@ class _Tiles:
             return tuple(w for p in pieces for w in dram[p].writers_of(*span))
         return tuple(w for p in pieces for w in dram[p].writers)
 
-    def tile(self, chunk: Chunk, weight: Buffer | None, o0: int, o1: int) -> None:
-        """Load the band's inputs, compute it, store its outputs, free the tile buffers."""
-        loaded = self._load_band(o0, o1)
+    def tile(self, chunk: Chunk, weight: Buffer | None, o0: int, o1: int, loaded: list[Buffer]) -> None:
+        """Compute the band from its loaded input tiles, store its outputs, free the tile buffers."""
         written = self._band_outputs(chunk, o0, o1)
         rows, channels = self.mode.rows, (self.mode.out_channels if self.mode.chunks else 1)
         cycles = split_cycles(self.walk.ctx.costs[self.t].cycles, chunk.first * rows + (chunk.end - chunk.first) * o0,
@@ -137,15 +151,21 @@ class _Tiles:
             self.program.emit("free", self.t, frees=(buffer,))
         self.count += 1
 
-    def _load_band(self, o0: int, o1: int) -> list[Buffer]:
+    def _slot(self, name: str, tile: int, nbytes: int) -> Buffer:
+        """The tile buffer of ``name`` for tile ``tile``: slot ``tile % slots`` of its tile slots."""
+        slots = self.offsets[name]
+        return Buffer(f"{name}@tile{tile}", self.base + slots[tile % len(slots)], self.mem.sram.aligned(nbytes),
+                      tensor=name, tile=tile)
+
+    def load_band(self, tile: int, o0: int, o1: int) -> list[Buffer]:
+        """Load tile ``tile``'s band (driver rows ``[o0, o1)``) of every banded input."""
         loaded = []
         for name in self.mode.band_reads:
             nbytes = self._band(name, o0, o1)
             if nbytes:
-                buffer = Buffer(f"{name}@tile{self.count}", self.base + self.offsets[name],
-                                self.mem.sram.aligned(nbytes))
+                buffer = self._slot(name, tile, nbytes)
                 self.mem.dma("load", self.t, name, nbytes, self.read_traffic[name], "streamed",
-                             deps=self._writers(name, o0, o1), allocs=(buffer,), tile=self.count)
+                             deps=self._writers(name, o0, o1), allocs=(buffer,), tile=tile)
                 loaded.append(buffer)
         return loaded
 
@@ -157,6 +177,5 @@ class _Tiles:
             band = self._band(name, o0, o1)
             nbytes = band * chunk.end // channels - band * chunk.first // channels
             if nbytes:
-                written.append((name, nbytes, Buffer(f"{name}@tile{self.count}", self.base + self.offsets[name],
-                                                     self.mem.sram.aligned(nbytes))))
+                written.append((name, nbytes, self._slot(name, self.count, nbytes)))
         return written

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
 from hwsim.schedule.bands import BandModel, band_model, bands
@@ -53,6 +55,7 @@ class Mode:
     rows: int = 1  # driver rows the bands cut
     model: BandModel | None = None
     tile_bytes: dict[str, int] = field(default_factory=dict)  # banded tensor -> tile buffer bytes
+    slots: int = 1  # tile buffers per banded tensor: 2 when band i + 1 loads while band i computes
 
 
 def plan_chunks(weight_bytes: int, channels: int, budget: int,
@@ -88,8 +91,11 @@ class Room:
     aligned: Callable[[int], int]
 
 
-def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room) -> Mode:
-    """Whole, chunked or streamed (the module docstring), for layer ``index``."""
+def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
+                in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset()) -> Mode:
+    """Whole, chunked or streamed (the module docstring), for layer ``index``. ``in_dram``: the
+    tensors DRAM holds before it runs (the network input, outputs of streamed layers sent out
+    in bands); ``outputs``: the graph outputs (both only weigh a streamed layer's choices)."""
     base = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
     budget = room.weight_buffer if room.weight_buffer is not None else room.sram - base
     if base <= room.sram:
@@ -99,45 +105,128 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
         if room.weight_buffer is not None:
             raise UserError(f"layer {g.layers[index].name!r} needs more than the weight buffer's "
                             f"{room.weight_buffer:,} B for one output channel of weights")
-    return _streamed(g, index, need, layout, room)
+    return _streamed(g, index, need, layout, room, in_dram, outputs)
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
     return max((room.aligned(c.nbytes) for c in chunks), default=0)
 
 
-def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room) -> Mode:
+def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
+              in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset()) -> Mode:
     name = g.layers[index].name
     model = band_model(g, index)
     if model is None:
         total = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
         raise UserError(f"layer {name!r} needs {total:,} B at once and cannot be tiled, "
                         f"SRAM is {room.sram:,} B")
-    whole_reads = tuple(dict.fromkeys(p for t in model.whole_reads for p in layout.covers[t]))
-    whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
-    storages = dict.fromkeys(layout.storage_of[p] for p in whole_reads + whole_writes)
-    base = sum(room.aligned(layout.storages[s].nbytes) for s in storages)
-    sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in (*model.reads, *model.writes)}
+    shape = _Shape(model, layout, room, need, in_dram, outputs)
+    for slots in (2, 1):  # double-buffered tiles if one band of them fits, else single
+        found = [f for kept in shape.choices() if (f := shape.fit(kept, slots)) is not None]
+        if found:
+            *_, kept, height, chunks = min(found, key=lambda f: f[:3])
+            break
+    else:
+        raise UserError(f"layer {name!r} needs {shape.one_tile():,} B for one tile, SRAM is {room.sram:,} B")
+    banded_reads = tuple(r for r in model.reads if r not in kept)
+    banded_writes = tuple(w for w in model.writes if w not in kept)
+    if len(bands(model.rows, height)) * max(len(chunks), 1) == 1:
+        slots = 1  # one tile: nothing to overlap
+    tiles = shape.tiles(height)
+    return Mode(True, chunks, need.out_channels, _region(chunks, room), *shape.resident(kept),
+                banded_reads, banded_writes, tuple(bands(model.rows, height)), model.rows, model,
+                {n: tiles[n] for n in banded_reads + banded_writes}, slots)
 
-    tiles: dict[int, dict[str, int]] = {}  # height -> tile bytes of each banded tensor
 
-    def arena(height: int) -> int:
-        if height not in tiles:
-            tiles[height] = model.tile_sizes(sizes, height)
-        return sum(room.aligned(b) for b in tiles[height].values() if b)
+class _Shape:
+    """The ways to run one streamed layer: which banded tensors stay resident whole (*kept*),
+    the band height and weight chunks each choice allows, and the DRAM bytes it moves."""
 
-    left = room.sram - base
-    chunks = _streamed_chunks(need, room, left, arena(1))
-    if chunks is None:
-        one = base + arena(1) + (room.aligned(-(-need.weight_bytes // need.out_channels))
-                                 if room.weight_buffer is None and need.weight_bytes else 0)
-        raise UserError(f"layer {name!r} needs {one:,} B for one tile, SRAM is {room.sram:,} B")
-    region = _region(chunks, room)
-    arena_room = left - (region if room.weight_buffer is None else 0)
-    height = _tallest(arena, arena_room, model.rows)
-    return Mode(True, chunks, need.out_channels, region, whole_reads, whole_writes,
-                tuple(model.reads), tuple(model.writes), tuple(bands(model.rows, height)), model.rows, model,
-                tiles[height])
+    def __init__(self, model: BandModel, layout: Layout, room: Room, need: LayerNeed,
+                 in_dram: frozenset[str], outputs: frozenset[str]):
+        self.model, self.layout, self.room, self.need = model, layout, room, need
+        self.in_dram, self.outputs = in_dram, outputs
+        self.whole_reads = tuple(dict.fromkeys(p for t in model.whole_reads for p in layout.covers[t]))
+        self.whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
+        self.banded = tuple(model.reads) + tuple(model.writes)
+        self.sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in self.banded}
+        self._tiles: dict[int, dict[str, int]] = {}  # height -> tile bytes of each banded tensor
+
+    def tiles(self, height: int) -> dict[str, int]:
+        if height not in self._tiles:
+            self._tiles[height] = self.model.tile_sizes(self.sizes, height)
+        return self._tiles[height]
+
+    def resident(self, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
+        reads = self.whole_reads + tuple(p for t in self.model.reads if t in kept for p in self.layout.covers[t])
+        writes = self.whole_writes + tuple(w for w in self.model.writes if w in kept)
+        return tuple(dict.fromkeys(reads)), writes
+
+    def base(self, kept) -> int:
+        reads, writes = self.resident(kept)
+        storages = dict.fromkeys(self.layout.storage_of[p] for p in reads + writes)
+        return sum(self.room.aligned(self.layout.storages[s].nbytes) for s in storages)
+
+    def choices(self):
+        """Every set of banded tensors to keep whole (all subsets of up to 8 tensors; else the
+        largest first, one more at a time), leaving at least one to band."""
+        n = len(self.banded)
+        if n <= 8:
+            return [frozenset(t for i, t in enumerate(self.banded) if mask >> i & 1) for mask in range(2**n - 1)]
+        by_size = sorted(self.banded, key=lambda t: -self.sizes[t])
+        return [frozenset(by_size[:k]) for k in range(n)]
+
+    def arena(self, kept, height: int, slots: int) -> int:
+        return slots * sum(self.room.aligned(b) for t, b in self.tiles(height).items() if b and t not in kept)
+
+    def fit(self, kept, slots: int):
+        """(DRAM bytes, tiles, -bytes of inputs kept, kept, height, chunks) of the tallest bands
+        beside ``kept``; None if one band does not fit."""
+        room, need = self.room, self.need
+        left = room.sram - self.base(kept)
+        chunks = _streamed_chunks(need, room, left, self.arena(kept, 1, slots))
+        if chunks is None:
+            return None
+        arena_room = left - (_region(chunks, room) if room.weight_buffer is None else 0)
+        rows = self.model.rows
+        tallest = _tallest(lambda h: self.arena(kept, h, slots), arena_room, rows)
+        count = -(-rows // tallest)
+        height = -(-rows // count)  # as many bands as the tallest make, evened out: smaller tiles
+        if self.arena(kept, height, slots) > arena_room:  # rows that straddle more of a tensor's rows
+            height = tallest
+        cuts = bands(rows, height)
+        kept_reads = sum(self.sizes[t] for t in self.model.reads if t in kept)
+        passes = max(len(chunks), 1)
+        return self.traffic(kept, cuts, passes), len(cuts) * passes, -kept_reads, kept, height, chunks
+
+    def traffic(self, kept, cuts, passes: int) -> int:
+        """Activation bytes the layer moves (later reads of what it sends to DRAM included): a
+        banded input is read in bands once per weight chunk, halo rows again, and stored first
+        unless DRAM holds it already; a banded output is written and read back (a graph output
+        is written once either way); a kept input is loaded whole if only DRAM holds it."""
+        o0 = np.array([a for a, _ in cuts], dtype=np.int64)
+        o1 = np.array([b for _, b in cuts], dtype=np.int64)
+        total = 0
+        for t in self.model.reads:
+            stored = 0 if t in self.in_dram else self.sizes[t]
+            if t in kept:
+                total += self.sizes[t] - stored  # loaded whole if only DRAM holds it
+            else:
+                total += passes * int(self.model.bands_bytes(t, self.sizes[t], o0, o1).sum()) + stored
+        for t in self.model.writes:
+            if t in self.outputs:
+                total += self.sizes[t]  # sent to DRAM, in bands or whole
+            elif t not in kept:
+                total += 2 * self.sizes[t]
+        return total
+
+    def one_tile(self) -> int:
+        """Bytes one single-buffered band of every banded tensor needs beside the whole ones."""
+        need = self.need
+        weights = (self.room.aligned(-(-need.weight_bytes // need.out_channels))
+                   if self.room.weight_buffer is None and need.weight_bytes else 0)
+        return self.base(frozenset()) + self.arena(frozenset(), 1, 1) + weights
 
 
 def _tallest(arena: Callable[[int], int], room: int, rows: int) -> int:
