@@ -78,21 +78,23 @@ def build_context(g: Graph, spec: AcceleratorSpec) -> Context:
     layout = build_layout(g, spec.datatype.activation_bits, policy.concat)
     needs = layer_needs(g, layout, spec.datatype.weight_bits)
     separate = spec.sram.separate_weights
-    room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned)
+    room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned,
+                spec.dram_transfer_cycles, spec.dram_latency_cycles())
     outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
-    modes = _modes(g, layout, needs, room, outputs)
+    costs = layer_costs(g, spec.compute)
+    modes = _modes(g, layout, needs, room, outputs, costs)
     usage, dies_at = _usage(g, layout, modes)
-    return Context(g, spec, layout, needs, modes, layer_costs(g, spec.compute), usage, dies_at, outputs)
+    return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs)
 
 
 def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room,
-           outputs: frozenset[str]) -> tuple[Mode, ...]:
+           outputs: frozenset[str], costs: tuple[LayerCost, ...]) -> tuple[Mode, ...]:
     """Each layer's mode, in order: a streamed layer's choices depend on what DRAM holds
     already (the network input, and what earlier streamed layers sent out in bands)."""
     in_dram = {g.root(i) for i in g.inputs}
     modes = []
     for t, need in enumerate(needs):
-        modes.append(choose_mode(g, t, need, layout, room, frozenset(in_dram), outputs))
+        modes.append(choose_mode(g, t, need, layout, room, frozenset(in_dram), outputs, costs[t].cycles))
         in_dram.update(modes[-1].band_writes)
     return tuple(modes)
 

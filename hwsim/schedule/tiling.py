@@ -89,13 +89,17 @@ class Room:
     sram: int
     weight_buffer: int | None
     aligned: Callable[[int], int]
+    transfer: Callable[[int], int] = lambda nbytes: 0  # DRAM cycles of a transfer, latency excluded
+    latency: int = 0  # DRAM cycles paid once per transfer
 
 
 def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
-                in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset()) -> Mode:
+                in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
+                cycles: int = 0) -> Mode:
     """Whole, chunked or streamed (the module docstring), for layer ``index``. ``in_dram``: the
     tensors DRAM holds before it runs (the network input, outputs of streamed layers sent out
-    in bands); ``outputs``: the graph outputs (both only weigh a streamed layer's choices)."""
+    in bands); ``outputs``: the graph outputs; ``cycles``: its compute cycles (these only weigh
+    a streamed layer's choices)."""
     base = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
     budget = room.weight_buffer if room.weight_buffer is not None else room.sram - base
     if base <= room.sram:
@@ -105,7 +109,7 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
         if room.weight_buffer is not None:
             raise UserError(f"layer {g.layers[index].name!r} needs more than the weight buffer's "
                             f"{room.weight_buffer:,} B for one output channel of weights")
-    return _streamed(g, index, need, layout, room, in_dram, outputs)
+    return _streamed(g, index, need, layout, room, in_dram, outputs, cycles)
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
@@ -113,7 +117,8 @@ def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
 
 
 def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
-              in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset()) -> Mode:
+              in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
+              cycles: int = 0) -> Mode:
     name = g.layers[index].name
     model = band_model(g, index)
     if model is None:
@@ -121,13 +126,16 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
         raise UserError(f"layer {name!r} needs {total:,} B at once and cannot be tiled, "
                         f"SRAM is {room.sram:,} B")
     shape = _Shape(model, layout, room, need, in_dram, outputs)
-    for slots in (2, 1):  # double-buffered tiles if one band of them fits, else single
+    best = {}  # tile slots -> the choice that moves the fewest bytes
+    for slots in (2, 1):
         found = [f for kept in shape.choices() if (f := shape.fit(kept, slots)) is not None]
         if found:
-            *_, kept, height, chunks = min(found, key=lambda f: f[:3])
-            break
-    else:
+            best[slots] = min(found, key=lambda f: f[:3])
+    if not best:
         raise UserError(f"layer {name!r} needs {shape.one_tile():,} B for one tile, SRAM is {room.sram:,} B")
+    slots = 2 if 2 in best and (1 not in best or shape.time(best[2], 2, cycles) <= shape.time(best[1], 1, cycles)) \
+        else 1
+    *_, kept, height, chunks = best[slots]
     banded_reads = tuple(r for r in model.reads if r not in kept)
     banded_writes = tuple(w for w in model.writes if w not in kept)
     if len(bands(model.rows, height)) * max(len(chunks), 1) == 1:
@@ -181,8 +189,8 @@ class _Shape:
         return slots * sum(self.room.aligned(b) for t, b in self.tiles(height).items() if b and t not in kept)
 
     def fit(self, kept, slots: int):
-        """(DRAM bytes, tiles, -bytes of inputs kept, kept, height, chunks) of the tallest bands
-        beside ``kept``; None if one band does not fit."""
+        """(DRAM bytes, tiles, -bytes of inputs kept, bytes the layer itself moves, kept, height,
+        chunks) of the tallest bands beside ``kept``; None if one band does not fit."""
         room, need = self.room, self.need
         left = room.sram - self.base(kept)
         chunks = _streamed_chunks(need, room, left, self.arena(kept, 1, slots))
@@ -198,28 +206,37 @@ class _Shape:
         cuts = bands(rows, height)
         kept_reads = sum(self.sizes[t] for t in self.model.reads if t in kept)
         passes = max(len(chunks), 1)
-        return self.traffic(kept, cuts, passes), len(cuts) * passes, -kept_reads, kept, height, chunks
+        total, own = self.traffic(kept, cuts, passes)
+        return total, len(cuts) * passes, -kept_reads, own, kept, height, chunks
 
-    def traffic(self, kept, cuts, passes: int) -> int:
-        """Activation bytes the layer moves (later reads of what it sends to DRAM included): a
+    def traffic(self, kept, cuts, passes: int) -> tuple[int, int]:
+        """Activation bytes the layer moves, and with the later reads of what it sends to DRAM: a
         banded input is read in bands once per weight chunk, halo rows again, and stored first
         unless DRAM holds it already; a banded output is written and read back (a graph output
         is written once either way); a kept input is loaded whole if only DRAM holds it."""
         o0 = np.array([a for a, _ in cuts], dtype=np.int64)
         o1 = np.array([b for _, b in cuts], dtype=np.int64)
-        total = 0
+        own = later = 0
         for t in self.model.reads:
             stored = 0 if t in self.in_dram else self.sizes[t]
             if t in kept:
-                total += self.sizes[t] - stored  # loaded whole if only DRAM holds it
+                own += self.sizes[t] - stored  # loaded whole if only DRAM holds it
             else:
-                total += passes * int(self.model.bands_bytes(t, self.sizes[t], o0, o1).sum()) + stored
+                own += passes * int(self.model.bands_bytes(t, self.sizes[t], o0, o1).sum()) + stored
         for t in self.model.writes:
-            if t in self.outputs:
-                total += self.sizes[t]  # sent to DRAM, in bands or whole
-            elif t not in kept:
-                total += 2 * self.sizes[t]
-        return total
+            if t in self.outputs or t not in kept:
+                own += self.sizes[t]  # a graph output goes out, in bands or whole
+                later += self.sizes[t] if t not in self.outputs else 0
+        return own + later, own
+
+    def time(self, choice, slots: int, cycles: int) -> int:
+        """Estimated cycles of the layer: compute and DMA one after the other with one tile slot;
+        with two, the longer of the two plus one tile's share of the shorter (the first load
+        and the last store, or the first and last computes, that nothing overlaps)."""
+        tiles, own = choice[1], choice[3]
+        transfers = tiles * (len(self.banded) - len(choice[4]))
+        dma = self.room.transfer(own) + self.room.latency * transfers
+        return cycles + dma if slots == 1 else max(cycles, dma) + min(cycles, dma) // tiles
 
     def one_tile(self) -> int:
         """Bytes one single-buffered band of every banded tensor needs beside the whole ones."""
