@@ -6,8 +6,11 @@ For each layer ``t`` (``policy.order: graph``):
    the storages it touches, evicting other blocks by ``policy.spill`` when they do not fit
    (``memory``); then load on demand whatever it reads that is not resident. If the blocks
    cannot be placed online even with everything else evicted (the bytes fit but
-   no hole does), everything is evicted, dirty data stored, and the setup runs again on an
-   empty SRAM, where it fits by construction (a plan note records it).
+   no hole does), the layer's own prefetched weight block, when weights share the SRAM, is
+   released first and reloaded after its activations are placed (a small block between two
+   holes should not cost a store and reload of activations); if that is not enough,
+   everything is evicted, dirty data stored, and the setup runs again on an empty SRAM,
+   where it fits by construction (a plan note records either).
 2. **prefetch**: for layers ``t+1 .. t+prefetch``, load weight blocks (in layer order,
    stopping at the first that does not fit or belongs to a streamed or chunked layer:
    double buffering, and a layer's weights never wait behind a later layer's) and reloads
@@ -156,15 +159,32 @@ class Walk:
         try:
             self._reserve(t, mode, storages, protect, extra)
         except NoRoom:
-            self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: no hole fits, SRAM emptied")
-            self.mem.evict_all(t)
-            self._reserve(t, mode, storages, protect, extra)
+            if not self._reserve_without_weights(t, mode, storages, protect, extra):
+                self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: no hole fits, SRAM emptied")
+                self.mem.evict_all(t)
+                self._reserve(t, mode, storages, protect, extra)
         block = self.ctx.block(t)
         if not mode.streamed and len(mode.chunks) == 1 and not self.mem.weight_blocks.get(block):
             self.mem.load_weights(block, block, mode.chunks[0].nbytes, t, t)
         for p in mode.resident_reads:
             if p not in self.mem.present:
                 self.mem.load(p, t)
+
+    def _reserve_without_weights(self, t: int, mode: Mode, storages, protect, extra) -> bool:
+        """Release layer ``t``'s own prefetched weight block from the shared SRAM (a small block
+        that may split the hole its activations need; reloading it costs only its bytes) and
+        reserve again; False if that still leaves no hole."""
+        mem, block = self.mem, self.ctx.block(t)
+        if mem.weights is not None or not mem.weight_blocks.get(block):
+            return False
+        mem.free_weights(block, t)
+        try:
+            self._reserve(t, mode, storages, protect, extra)
+        except NoRoom:
+            return False
+        self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: no hole fits beside its prefetched "
+                          f"weights, reloaded them after its activations")
+        return True
 
     def _reserve(self, t: int, mode: Mode, storages, protect, extra) -> None:
         """Reserve the blocks layer ``t`` lacks, largest first (it fragments the SRAM least)."""
