@@ -1,17 +1,30 @@
-"""A streamed layer: row bands through DRAM (how bands are cut: ``bands``; when: ``tiling``).
+"""A streamed layer: row bands through DRAM (how bands are cut: ``bands``; when, which
+operands stay resident and how many tile slots: ``tiling``).
 
-1. Every banded input that is resident but not in DRAM yet is stored first
-   (``spill_write``, cause ``streamed``): bands are read from DRAM.
-2. The tensors needed whole are made resident as for a whole layer, and one *arena* is
-   reserved in SRAM for the tile buffers (one per banded tensor, sized for its largest
-   band), plus the weight chunk when weights share the SRAM.
-3. For each weight chunk, for each band: load the band of every banded input (halo rows
-   included: ``streamed_read``, or ``input`` for the network input), compute the tile,
-   store the band of every banded output (``streamed_write``, or ``output`` for a graph
-   output), free the tile buffers. Every tile transfer has cause ``streamed``. Tile buffers
-   are named ``<tensor>@tile<i>`` and sit at fixed places in the arena, so band ``i + 1``
-   reuses band ``i``'s bytes once they are freed (single buffering: the biggest band).
+1. Every banded input that is resident but not in DRAM yet is stored first: it does not
+   fit beside the bands, and they are read from DRAM. Such a store is forced by the
+   streamed layer, so it is streamed traffic (``streamed_write``, cause ``streamed``; read
+   back later as ``streamed_read``), never a spill. (A piece whose resident life ended
+   before a streamed layer reads it in bands is stored the same way when it is freed.)
+   Inputs the mode keeps resident are read in place: no store, no band loads.
+2. The tensors needed whole and those the mode keeps resident are made resident as for a
+   whole layer (loaded whole if only DRAM holds them), and one *arena* is reserved in SRAM
+   for the tile buffers (``slots`` per banded tensor, each sized for its largest band),
+   plus the weight chunk when weights share the SRAM.
+3. The tiles (for each weight chunk, each band) run in order. Tile ``k``'s buffers are
+   ``<tensor>@tile<k>`` (typed: ``Buffer.tensor``, ``Buffer.tile``) in slot ``k % slots``
+   of their tensor. With two slots the bands of every banded input for tile ``k + 1`` are
+   loaded (halo rows included: ``streamed_read``, or ``input`` for the network input)
+   before compute ``k`` in program order and into the other slot, so the DMA runs while
+   tile ``k`` computes; a slot is reused only after the tile that used it two tiles before
+   is freed (the program's address dependencies). With one slot, a tile's loads come
+   right before its compute. After compute ``k`` its input tiles are freed and every
+   banded output's band is stored from its tile (``streamed_write``, or ``output`` for a
+   graph output) and freed, so with two slots that store overlaps compute ``k + 1``. Every
+   tile transfer has cause ``streamed``. A weight chunk is loaded when its first tile comes
+   up, after the previous chunk is freed.
 4. A banded output is then in DRAM only; a later reader loads it (``streamed_read``).
+   Outputs kept resident are written by the tiles in place and stay resident.
 """
 
 from __future__ import annotations

@@ -12,13 +12,38 @@ still read once, so ``weights`` traffic stays the weight block's bytes.
 
 **Streamed layers.** A layer whose own inputs and outputs cannot be resident together
 (with at least one output channel of weights, when shared) runs in row bands through
-DRAM (see ``bands``): tensors needed whole stay resident, the others move in tiles of the
-largest band that fits. With weights in chunks, every chunk streams all the bands again
-(output-channel blocking: the input is re-read once per chunk, the weights once). When
-weights share the SRAM and do not fit beside a one-band tile, their chunks get at most
-half of the room left by the whole tensors and never more than a one-band tile leaves
-(all that it leaves when half cannot hold one output channel); the bands get the rest. If even one band cannot fit, :class:`~hwsim.errors.UserError` names the
-layer and the bytes it needs.
+DRAM (see ``bands``). Tensors the band model needs whole stay resident. Of the others (the
+*bandable* inputs and outputs) the layer keeps resident, whole, as many as fit beside the
+tiles of the rest, and only the rest move in bands. Which ones: every set to keep (all
+subsets of up to 8 bandable tensors; beyond, the largest first, one more at a time), each
+with the tallest bands its leftover room allows, is scored by the activation bytes it moves
+through DRAM: a banded input is read band by band once per weight chunk, halo rows again,
+and stored first unless DRAM holds it already (the network input, or an output an earlier
+streamed layer sent out in bands); a banded output is written and later read back (a graph
+output is written once either way); a kept input is loaded whole if only DRAM holds it.
+The fewest bytes win, then the fewest tiles, then the most input bytes kept (an input read
+in place needs no store). So a resident input that fits beside the bands is read in place
+and never stored, and the operands whose movement costs the most stay.
+
+**Tile slots.** Each banded tensor gets one tile buffer (its largest band) per slot. With
+two slots (*double buffering*) band ``k + 1``'s inputs load into one slot while band ``k``
+computes from the other, and band ``k``'s outputs are stored while band ``k + 1`` computes:
+DMA overlaps compute, for twice the tile SRAM, so bands are about half as tall. Two slots
+are used when one band of them fits and the layer's estimated time is not longer than with
+one (one slot: compute + DMA, one after the other; two: the longer of the two plus one
+tile's share of the shorter; DMA is the layer's own bytes at the DRAM bandwidth plus the
+DRAM latency once per tile transfer): a DMA-bound layer keeps fewer, taller bands, since
+shorter ones would only add transfers and halo rows. A layer of one tile has one slot.
+The tallest band that fits is found first, then the rows are shared evenly among as many
+bands (smaller tiles, the same count) when that fits too.
+
+With weights in chunks, every chunk streams all the bands again (output-channel blocking:
+the input is re-read once per chunk, the weights once). When weights share the SRAM and do
+not fit beside a one-band tile, their chunks get at most half of the room left by the
+resident tensors and never more than a one-band tile leaves (all that it leaves when half
+cannot hold one output channel); the bands get the rest. If even one single-slot band of
+everything bandable cannot fit beside the tensors needed whole,
+:class:`~hwsim.errors.UserError` names the layer and the bytes it needs.
 """
 
 from __future__ import annotations
