@@ -8,11 +8,11 @@ it). It emits the loads, stores and frees that moving data needs, through the
 
 Evicting a storage stores each resident piece that DRAM does not hold yet and that is read
 again (``spill_write``, cause ``spill_store``); a piece stored because a streamed layer reads
-it in bands from DRAM is streamed traffic (``streamed_write``, cause ``streamed``). A clean piece (the network input, a stored
-output, a piece stored or reloaded before: tensors are immutable) is dropped for free. A
-piece read back comes in as ``input`` (the network input, cause ``input``), ``spill_read``
-(cause ``reload``) or ``streamed_read`` (it was written by a streamed layer, cause
-``streamed``).
+it in bands from DRAM is streamed traffic (``streamed_write``, cause ``streamed``). A clean
+piece (the network input, a stored output, a piece stored or reloaded before: tensors are
+immutable) is dropped for free. A piece read back comes in as ``input`` (the network input,
+cause ``input``), ``spill_read`` (cause ``reload``) or ``streamed_read`` (written by a
+streamed layer or stored for one, cause ``streamed``).
 
 With the SRAM placed offline (``sram`` is a :class:`~hwsim.schedule.placement.Reservations`)
 nothing may be evicted: a reservation that does not fit raises

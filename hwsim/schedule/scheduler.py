@@ -153,7 +153,8 @@ class Walk:
     # --- setup ----------------------------------------------------------------------------
     def setup(self, t: int, mode: Mode, extra: tuple[tuple[str, int], ...] = ()) -> None:
         """Reserve everything layer ``t`` needs resident (plus ``extra`` (name, bytes) SRAM
-        blocks), restarting on an empty SRAM if fragmentation defeats eviction; load its reads."""
+        blocks), releasing its own prefetched weights, then restarting on an empty SRAM, if
+        fragmentation defeats eviction; load its reads."""
         storages = tuple(dict.fromkeys(self.ctx.layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes))
         protect = {*storages, self.ctx.block(t), *(name for name, _ in extra)}
         try:
