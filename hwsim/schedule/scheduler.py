@@ -97,7 +97,8 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room,
     in_dram = {g.root(i) for i in g.inputs}
     modes = []
     for t, need in enumerate(needs):
-        modes.append(choose_mode(g, t, need, layout, room, frozenset(in_dram), outputs, costs[t].cycles))
+        modes.append(choose_mode(g, t, need, layout, room, in_dram=frozenset(in_dram), outputs=outputs,
+                                 cycles=costs[t].cycles))
         in_dram.update(modes[-1].band_writes)
     return tuple(modes)
 

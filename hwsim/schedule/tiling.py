@@ -118,7 +118,7 @@ class Room:
     latency: int = 0  # DRAM cycles paid once per transfer
 
 
-def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
+def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *,
                 in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
                 cycles: int = 0) -> Mode:
     """Whole, chunked or streamed (the module docstring), for layer ``index``. ``in_dram``: the
@@ -134,14 +134,14 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
         if room.weight_buffer is not None:
             raise UserError(f"layer {g.layers[index].name!r} needs more than the weight buffer's "
                             f"{room.weight_buffer:,} B for one output channel of weights")
-    return _streamed(g, index, need, layout, room, in_dram, outputs, cycles)
+    return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles)
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
     return max((room.aligned(c.nbytes) for c in chunks), default=0)
 
 
-def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
+def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *,
               in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
               cycles: int = 0) -> Mode:
     name = g.layers[index].name
