@@ -38,7 +38,7 @@ def sram_high_water(plan: Plan) -> int:
 
 
 def _kind(b: Buffer) -> str:
-    if b.tensor is not None:
+    if b.rows:
         return "rows"
     if b.name.startswith("weights:"):
         return "weights"

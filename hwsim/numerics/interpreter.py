@@ -216,7 +216,7 @@ class Machine:
             self.load_weights(cmd)
             return
         b = cmd.allocs[0] if cmd.allocs else self.buffer(cmd.tensor)
-        if b is not None and b.name != cmd.tensor:
+        if b is not None and b.tile is not None:
             self.stream(cmd.layer).load_tile(cmd, b)
             return
         if b is None:
@@ -228,7 +228,7 @@ class Machine:
 
     def store(self, cmd: Command) -> None:
         name = cmd.reads[0] if cmd.reads else cmd.tensor
-        if name != cmd.tensor:
+        if cmd.tile is not None:  # a band of a streamed layer's output, from its tile buffer
             self.stream(cmd.layer).store_tile(cmd, name)
             return
         b = self.buffer(name)

@@ -236,7 +236,7 @@ class Stream:
         return changed
 
     def _write_band(self, cmd: Command, tile: int, name: str, value: np.ndarray) -> None:
-        b = next((x for x in cmd.allocs if x.name == f"{name}@tile{tile}"), None)
+        b = next((x for x in cmd.allocs if x.tensor == name and x.tile == tile), None)
         if b is None:
             return  # the plan writes nothing of it in this tile
         index = self.out_index(name, tile)

@@ -7,11 +7,12 @@ it). It emits the loads, stores and frees that moving data needs, through the
 ``TensorPlan`` rows report.
 
 Evicting a storage stores each resident piece that DRAM does not hold yet and that is read
-again (``spill_write``, cause ``spill_store``); a clean piece (the network input, a stored
-output, a piece stored or reloaded before: tensors are immutable) is dropped for free. A
-piece read back comes in as ``input`` (the network input, cause ``input``), ``spill_read``
-(cause ``reload``) or ``streamed_read`` (it was written by a streamed layer, cause
-``streamed``).
+again (``spill_write``, cause ``spill_store``); a piece stored because a streamed layer reads
+it in bands from DRAM is streamed traffic (``streamed_write``, cause ``streamed``). A clean
+piece (the network input, a stored output, a piece stored or reloaded before: tensors are
+immutable) is dropped for free. A piece read back comes in as ``input`` (the network input,
+cause ``input``), ``spill_read`` (cause ``reload``) or ``streamed_read`` (written by a
+streamed layer or stored for one, cause ``streamed``).
 
 With the SRAM placed offline (``sram`` is a :class:`~hwsim.schedule.placement.Reservations`)
 nothing may be evicted: a reservation that does not fit raises
@@ -160,9 +161,14 @@ class Memory:
         return bisect.bisect_left(steps, step) < len(steps)
 
     def clean(self, piece: str, layer: int, from_step: int, cause: str) -> None:
-        """Store ``piece`` if it is resident, not in DRAM, and read at ``from_step`` or later."""
+        """Store ``piece`` if it is resident, not in DRAM, and read at ``from_step`` or later:
+        ``spill_write`` when SRAM is full (cause ``spill_store``), ``streamed_write`` when a
+        streamed layer reads it from DRAM in bands (cause ``streamed``)."""
         if piece in self.present and piece not in self.dram and self.read_later(piece, from_step):
-            self.store(piece, layer, "spill_write", cause, "spill")
+            if cause == "streamed":
+                self.store(piece, layer, "streamed_write", cause, "streamed")
+            else:
+                self.store(piece, layer, "spill_write", cause, "spill")
 
     def drop(self, storage: str, layer: int, from_step: int, cause: str) -> None:
         """Store what is read at ``from_step`` or later, then free the storage's buffers and block."""

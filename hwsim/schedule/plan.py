@@ -45,7 +45,8 @@ class Buffer:
     address: int
     size: int  # bytes reserved (alignment included)
     space: str = "sram"  # "sram" | "weights" (a separate weight buffer, when the spec has one)
-    tensor: str | None = None  # a cascade's rolling buffer: the tensor whose rows it holds
+    tensor: str | None = None  # a band tile or a cascade's rolling buffer: the tensor whose rows it holds
+    tile: int | None = None  # a band tile: the tile (compute) of its streamed layer it serves
     rows: int = 0  # a rolling buffer: how many rows of ``tensor`` it holds (row r at slot r mod rows)
 
 

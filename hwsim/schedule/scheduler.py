@@ -6,8 +6,11 @@ For each layer ``t`` (``policy.order: graph``):
    the storages it touches, evicting other blocks by ``policy.spill`` when they do not fit
    (``memory``); then load on demand whatever it reads that is not resident. If the blocks
    cannot be placed online even with everything else evicted (the bytes fit but
-   no hole does), everything is evicted, dirty data stored, and the setup runs again on an
-   empty SRAM, where it fits by construction (a plan note records it).
+   no hole does), the layer's own prefetched weight block, when weights share the SRAM, is
+   released first and reloaded after its activations are placed (a small block between two
+   holes should not cost a store and reload of activations); if that is not enough,
+   everything is evicted, dirty data stored, and the setup runs again on an empty SRAM,
+   where it fits by construction (a plan note records either).
 2. **prefetch**: for layers ``t+1 .. t+prefetch``, load weight blocks (in layer order,
    stopping at the first that does not fit or belongs to a streamed or chunked layer:
    double buffering, and a layer's weights never wait behind a later layer's) and reloads
@@ -102,16 +105,17 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
         layout = build_layout(g, bits.activation_bits, policy.concat, frozenset(t for c in cascades for t in c.layers))
     inside = frozenset(t for c in cascades for t in c.layers if t != c.first)
     needs = layer_needs(g, layout, bits.weight_bits)
-    room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned)
-    beside = _live_beside(g, layout, needs, spec.sram.aligned)
-    modes = [choose_mode(g, t, need, layout, room, beside[t] + slack) if t not in inside else _idle()
-             for t, need in enumerate(needs)]
+    room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned,
+                spec.dram_transfer_cycles, spec.dram_latency_cycles())
+    outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
+    costs = layer_costs(g, spec.compute)
+    beside = [b + slack for b in _live_beside(g, layout, needs, spec.sram.aligned)]
+    modes = list(_modes(g, layout, needs, room, outputs, costs, beside, inside))
     for c in cascades:
         modes[c.first] = _cascade_mode(c, layout, room)
     modes = tuple(modes)
     usage, dies_at = _usage(g, layout, modes)
-    outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
-    return Context(g, spec, layout, needs, modes, layer_costs(g, spec.compute), usage, dies_at, outputs,
+    return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs,
                    layer_io(g), cascades, {c.first: c for c in cascades}, inside)
 
 
@@ -178,6 +182,22 @@ def _cascade_mode(c: Cascade, layout: Layout, room: Room) -> Mode:
     return Mode(False, chunks, 1, room.aligned(c.weight_bytes) if c.weight_bytes else 0, reads, writes)
 
 
+def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, outputs: frozenset[str],
+           costs: tuple[LayerCost, ...], beside: list[int], inside: frozenset[int]) -> tuple[Mode, ...]:
+    """Each layer's mode, in order: a streamed layer's choices depend on what DRAM holds
+    already (the network input, and what earlier streamed layers sent out in bands)."""
+    in_dram = {g.root(i) for i in g.inputs}
+    modes = []
+    for t, need in enumerate(needs):
+        if t in inside:
+            modes.append(_idle())
+            continue
+        modes.append(choose_mode(g, t, need, layout, room, beside=beside[t], in_dram=frozenset(in_dram),
+                                 outputs=outputs, cycles=costs[t].cycles))
+        in_dram.update(modes[-1].band_writes)
+    return tuple(modes)
+
+
 def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
     touches: dict[str, list[int]] = {}
     reads: dict[str, list[int]] = {}
@@ -235,21 +255,39 @@ class Walk:
     # --- setup ----------------------------------------------------------------------------
     def setup(self, t: int, mode: Mode, extra: tuple[tuple[str, int], ...] = ()) -> None:
         """Reserve everything layer ``t`` needs resident (plus ``extra`` (name, bytes) SRAM
-        blocks), restarting on an empty SRAM if fragmentation defeats eviction; load its reads."""
+        blocks), releasing its own prefetched weights, then restarting on an empty SRAM, if
+        fragmentation defeats eviction; load its reads."""
         storages = tuple(dict.fromkeys(self.ctx.layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes))
         protect = {*storages, self.ctx.block(t), *(name for name, _ in extra)}
         try:
             self._reserve(t, mode, storages, protect, extra)
         except NoRoom:
-            self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: no hole fits, SRAM emptied")
-            self.mem.evict_all(t)
-            self._reserve(t, mode, storages, protect, extra)
+            if not self._reserve_without_weights(t, mode, storages, protect, extra):
+                self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: no hole fits, SRAM emptied")
+                self.mem.evict_all(t)
+                self._reserve(t, mode, storages, protect, extra)
         block = self.ctx.block(t)
         if not mode.streamed and len(mode.chunks) == 1 and not self.mem.weight_blocks.get(block):
             self.mem.load_weights(block, block, mode.chunks[0].nbytes, t, t)
         for p in mode.resident_reads:
             if p not in self.mem.present:
                 self.mem.load(p, t)
+
+    def _reserve_without_weights(self, t: int, mode: Mode, storages, protect, extra) -> bool:
+        """Release layer ``t``'s own prefetched weight block from the shared SRAM (a small block
+        that may split the hole its activations need; reloading it costs only its bytes) and
+        reserve again; False if that still leaves no hole."""
+        mem, block = self.mem, self.ctx.block(t)
+        if mem.weights is not None or not mem.weight_blocks.get(block):
+            return False
+        mem.free_weights(block, t)
+        try:
+            self._reserve(t, mode, storages, protect, extra)
+        except NoRoom:
+            return False
+        self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: no hole fits beside its prefetched "
+                          f"weights, reloaded them after its activations")
+        return True
 
     def _reserve(self, t: int, mode: Mode, storages, protect, extra) -> None:
         """Reserve the blocks layer ``t`` lacks, largest first (it fragments the SRAM least)."""

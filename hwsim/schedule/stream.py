@@ -1,17 +1,30 @@
-"""A streamed layer: row bands through DRAM (how bands are cut: ``bands``; when: ``tiling``).
+"""A streamed layer: row bands through DRAM (how bands are cut: ``bands``; when, which
+operands stay resident and how many tile slots: ``tiling``).
 
-1. Every banded input that is resident but not in DRAM yet is stored first
-   (``spill_write``, cause ``streamed``): bands are read from DRAM.
-2. The tensors needed whole are made resident as for a whole layer, and one *arena* is
-   reserved in SRAM for the tile buffers (one per banded tensor, sized for its largest
-   band), plus the weight chunk when weights share the SRAM.
-3. For each weight chunk, for each band: load the band of every banded input (halo rows
-   included: ``streamed_read``, or ``input`` for the network input), compute the tile,
-   store the band of every banded output (``streamed_write``, or ``output`` for a graph
-   output), free the tile buffers. Every tile transfer has cause ``streamed``. Tile buffers
-   are named ``<tensor>@tile<i>`` and sit at fixed places in the arena, so band ``i + 1``
-   reuses band ``i``'s bytes once they are freed (single buffering: the biggest band).
+1. Every banded input that is resident but not in DRAM yet is stored first: it does not
+   fit beside the bands, and they are read from DRAM. Such a store is forced by the
+   streamed layer, so it is streamed traffic (``streamed_write``, cause ``streamed``; read
+   back later as ``streamed_read``), never a spill. (A piece whose resident life ended
+   before a streamed layer reads it in bands is stored the same way when it is freed.)
+   Inputs the mode keeps resident are read in place: no store, no band loads.
+2. The tensors needed whole and those the mode keeps resident are made resident as for a
+   whole layer (loaded whole if only DRAM holds them), and one *arena* is reserved in SRAM
+   for the tile buffers (``slots`` per banded tensor, each sized for its largest band),
+   plus the weight chunk when weights share the SRAM.
+3. The tiles (for each weight chunk, each band) run in order. Tile ``k``'s buffers are
+   ``<tensor>@tile<k>`` (typed: ``Buffer.tensor``, ``Buffer.tile``) in slot ``k % slots``
+   of their tensor. With two slots the bands of every banded input for tile ``k + 1`` are
+   loaded (halo rows included: ``streamed_read``, or ``input`` for the network input)
+   before compute ``k`` in program order and into the other slot, so the DMA runs while
+   tile ``k`` computes; a slot is reused only after the tile that used it two tiles before
+   is freed (the program's address dependencies). With one slot, a tile's loads come
+   right before its compute. After compute ``k`` its input tiles are freed and every
+   banded output's band is stored from its tile (``streamed_write``, or ``output`` for a
+   graph output) and freed, so with two slots that store overlaps compute ``k + 1``. Every
+   tile transfer has cause ``streamed``. A weight chunk is loaded when its first tile comes
+   up, after the previous chunk is freed.
 4. A banded output is then in DRAM only; a later reader loads it (``streamed_read``).
+   Outputs kept resident are written by the tiles in place and stay resident.
 """
 
 from __future__ import annotations
@@ -27,14 +40,18 @@ if TYPE_CHECKING:
     from hwsim.schedule.scheduler import Walk
 
 
-def _arena_layout(walk: "Walk", mode: Mode) -> tuple[dict[str, int], int, int]:
-    """Offsets of the tile buffers in the arena, the weight chunk's offset, the arena's bytes."""
+def _arena_layout(walk: "Walk", mode: Mode) -> tuple[dict[str, tuple[int, ...]], int, int]:
+    """Offsets of each banded tensor's tile slots in the arena, the weight chunk's offset, the
+    arena's bytes."""
     aligned = walk.mem.sram.aligned
     offsets, at = {}, 0
     for name in mode.band_reads + mode.band_writes:
-        offsets[name] = at
-        if mode.tile_bytes[name]:
-            at += aligned(mode.tile_bytes[name])
+        slots = []
+        for _ in range(mode.slots):
+            slots.append(at)
+            if mode.tile_bytes[name]:
+                at += aligned(mode.tile_bytes[name])
+        offsets[name] = tuple(slots)
     shared = walk.mem.weights is None
     return offsets, at, at + (mode.weight_region if shared else 0)
 
@@ -51,12 +68,22 @@ def run_streamed(walk: "Walk", t: int) -> int:
     walk.setup(t, mode, ((arena, arena_bytes),) if arena_bytes else ())
     base = mem.sram.address(arena) if arena_bytes else 0
     state = _Tiles(walk, t, mode, base, offsets)
-    for c, chunk in enumerate(mode.chunks or (Chunk(0, 1, 0),)):
-        weight = state.load_chunk(c, chunk, base + weight_offset)
-        for o0, o1 in mode.bands:
-            state.tile(chunk, weight, o0, o1)
-        if weight is not None:
-            walk.program.emit("free", t, frees=(weight,))
+    tiles = [(c, chunk, band) for c, chunk in enumerate(mode.chunks or (Chunk(0, 1, 0),)) for band in mode.bands]
+    ahead = mode.slots > 1  # band k + 1 loads into the other slot while band k computes
+    loaded = state.load_band(0, *tiles[0][2]) if ahead else []
+    weight = None
+    for k, (c, chunk, (o0, o1)) in enumerate(tiles):
+        if k == 0 or c != tiles[k - 1][0]:
+            if weight is not None:
+                walk.program.emit("free", t, frees=(weight,))
+            weight = state.load_chunk(c, chunk, base + weight_offset)
+        if not ahead:
+            loaded = state.load_band(k, o0, o1)
+        following = state.load_band(k + 1, *tiles[k + 1][2]) if ahead and k + 1 < len(tiles) else []
+        state.tile(chunk, weight, o0, o1, loaded)
+        loaded = following
+    if weight is not None:
+        walk.program.emit("free", t, frees=(weight,))
     for name, stores in state.stores.items():
         stores.sort()
         mem.dram[name] = DramCopy("streamed", tuple(sid for _, _, sid in stores), tuple(lo for lo, _, _ in stores),
@@ -65,7 +92,8 @@ def run_streamed(walk: "Walk", t: int) -> int:
         mem.sram.free(arena)
     walk.notes.append(f"layer {ctx.graph.layers[t].name!r}: streamed in {state.count} tiles "
                       f"({len(mode.bands)} bands of {mode.bands[0][1] - mode.bands[0][0]} rows"
-                      f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''})")
+                      f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''}"
+                      f"{', double-buffered' if ahead else ''})")
     return state.count
 
 
@@ -115,9 +143,8 @@ class _Tiles:
             return tuple(w for p in pieces for w in dram[p].writers_of(*span))
         return tuple(w for p in pieces for w in dram[p].writers)
 
-    def tile(self, chunk: Chunk, weight: Buffer | None, o0: int, o1: int) -> None:
-        """Load the band's inputs, compute it, store its outputs, free the tile buffers."""
-        loaded = self._load_band(o0, o1)
+    def tile(self, chunk: Chunk, weight: Buffer | None, o0: int, o1: int, loaded: list[Buffer]) -> None:
+        """Compute the band from its loaded input tiles, store its outputs, free the tile buffers."""
         written = self._band_outputs(chunk, o0, o1)
         rows, channels = self.mode.rows, (self.mode.out_channels if self.mode.chunks else 1)
         cycles = split_cycles(self.walk.ctx.costs[self.t].cycles, chunk.first * rows + (chunk.end - chunk.first) * o0,
@@ -137,15 +164,21 @@ class _Tiles:
             self.program.emit("free", self.t, frees=(buffer,))
         self.count += 1
 
-    def _load_band(self, o0: int, o1: int) -> list[Buffer]:
+    def _slot(self, name: str, tile: int, nbytes: int) -> Buffer:
+        """The tile buffer of ``name`` for tile ``tile``: slot ``tile % slots`` of its tile slots."""
+        slots = self.offsets[name]
+        return Buffer(f"{name}@tile{tile}", self.base + slots[tile % len(slots)], self.mem.sram.aligned(nbytes),
+                      tensor=name, tile=tile)
+
+    def load_band(self, tile: int, o0: int, o1: int) -> list[Buffer]:
+        """Load tile ``tile``'s band (driver rows ``[o0, o1)``) of every banded input."""
         loaded = []
         for name in self.mode.band_reads:
             nbytes = self._band(name, o0, o1)
             if nbytes:
-                buffer = Buffer(f"{name}@tile{self.count}", self.base + self.offsets[name],
-                                self.mem.sram.aligned(nbytes))
+                buffer = self._slot(name, tile, nbytes)
                 self.mem.dma("load", self.t, name, nbytes, self.read_traffic[name], "streamed",
-                             deps=self._writers(name, o0, o1), allocs=(buffer,), tile=self.count)
+                             deps=self._writers(name, o0, o1), allocs=(buffer,), tile=tile)
                 loaded.append(buffer)
         return loaded
 
@@ -157,6 +190,5 @@ class _Tiles:
             band = self._band(name, o0, o1)
             nbytes = band * chunk.end // channels - band * chunk.first // channels
             if nbytes:
-                written.append((name, nbytes, Buffer(f"{name}@tile{self.count}", self.base + self.offsets[name],
-                                                     self.mem.sram.aligned(nbytes))))
+                written.append((name, nbytes, self._slot(name, self.count, nbytes)))
         return written

@@ -16,19 +16,46 @@ still read once, so ``weights`` traffic stays the weight block's bytes.
 
 **Streamed layers.** A layer whose own inputs and outputs cannot be resident together
 (with at least one output channel of weights, when shared) runs in row bands through
-DRAM (see ``bands``): tensors needed whole stay resident, the others move in tiles of the
-largest band that fits. With weights in chunks, every chunk streams all the bands again
-(output-channel blocking: the input is re-read once per chunk, the weights once). When
-weights share the SRAM and do not fit beside a one-band tile, their chunks get at most
-half of the room left by the whole tensors and never more than a one-band tile leaves
-(all that it leaves when half cannot hold one output channel); the bands get the rest. If even one band cannot fit, :class:`~hwsim.errors.UserError` names the
-layer and the bytes it needs.
+DRAM (see ``bands``). Tensors the band model needs whole stay resident. Of the others (the
+*bandable* inputs and outputs) the layer keeps resident, whole, as many as fit beside the
+tiles of the rest, and only the rest move in bands. Which ones: every set to keep (all
+subsets of up to 8 bandable tensors; beyond, the largest first, one more at a time), each
+with the tallest bands its leftover room allows, is scored by the activation bytes it moves
+through DRAM: a banded input is read band by band once per weight chunk, halo rows again,
+and stored first unless DRAM holds it already (the network input, or an output an earlier
+streamed layer sent out in bands); a banded output is written and later read back (a graph
+output is written once either way); a kept input is loaded whole if only DRAM holds it.
+The fewest bytes win, then the fewest tiles, then the most input bytes kept (an input read
+in place needs no store). So a resident input that fits beside the bands is read in place
+and never stored, and the operands whose movement costs the most stay.
+
+**Tile slots.** Each banded tensor gets one tile buffer (its largest band) per slot. With
+two slots (*double buffering*) band ``k + 1``'s inputs load into one slot while band ``k``
+computes from the other, and band ``k``'s outputs are stored while band ``k + 1`` computes:
+DMA overlaps compute, for twice the tile SRAM, so bands are about half as tall. Two slots
+are used when one band of them fits and the layer's estimated time is not longer than with
+one (one slot: compute + DMA, one after the other; two: the longer of the two plus one
+tile's share of the shorter; DMA is the layer's own bytes at the DRAM bandwidth plus the
+DRAM latency once per tile transfer): a DMA-bound layer keeps fewer, taller bands, since
+shorter ones would only add transfers and halo rows. A layer of one tile has one slot.
+The tallest band that fits is found first, then the rows are shared evenly among as many
+bands (smaller tiles, the same count) when that fits too.
+
+With weights in chunks, every chunk streams all the bands again (output-channel blocking:
+the input is re-read once per chunk, the weights once). When weights share the SRAM and do
+not fit beside a one-band tile, their chunks get at most half of the room left by the
+resident tensors and never more than a one-band tile leaves (all that it leaves when half
+cannot hold one output channel); the bands get the rest. If even one single-slot band of
+everything bandable cannot fit beside the tensors needed whole,
+:class:`~hwsim.errors.UserError` names the layer and the bytes it needs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
+
+import numpy as np
 
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
@@ -57,6 +84,7 @@ class Mode:
     rows: int = 1  # driver rows the bands cut
     model: BandModel | None = None
     tile_bytes: dict[str, int] = field(default_factory=dict)  # banded tensor -> tile buffer bytes
+    slots: int = 1  # tile buffers per banded tensor: 2 when band i + 1 loads while band i computes
 
 
 def plan_chunks(weight_bytes: int, channels: int, budget: int,
@@ -90,11 +118,18 @@ class Room:
     sram: int
     weight_buffer: int | None
     aligned: Callable[[int], int]
+    transfer: Callable[[int], int] = lambda nbytes: 0  # DRAM cycles of a transfer, latency excluded
+    latency: int = 0  # DRAM cycles paid once per transfer
 
 
-def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, beside: int = 0) -> Mode:
-    """Whole, chunked or streamed (the module docstring), for layer ``index``; ``beside``: bytes
-    of the other storages live across it, which its weights are chunked to leave resident."""
+def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *, beside: int = 0,
+                in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
+                cycles: int = 0) -> Mode:
+    """Whole, chunked or streamed (the module docstring), for layer ``index``. ``beside``: bytes
+    of the other storages live across it, which its weights are chunked to leave resident;
+    ``in_dram``: the tensors DRAM holds before it runs (the network input, outputs of streamed
+    layers sent out in bands); ``outputs``: the graph outputs; ``cycles``: its compute cycles
+    (these only weigh a streamed layer's choices)."""
     base = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
     budget = room.weight_buffer if room.weight_buffer is not None else room.sram - base
     if base <= room.sram:
@@ -109,45 +144,141 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
         if room.weight_buffer is not None:
             raise UserError(f"layer {g.layers[index].name!r} needs more than the weight buffer's "
                             f"{room.weight_buffer:,} B for one output channel of weights")
-    return _streamed(g, index, need, layout, room)
+    return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles)
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
     return max((room.aligned(c.nbytes) for c in chunks), default=0)
 
 
-def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room) -> Mode:
+def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *,
+              in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
+              cycles: int = 0) -> Mode:
     name = g.layers[index].name
     model = band_model(g, index)
     if model is None:
         total = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
         raise UserError(f"layer {name!r} needs {total:,} B at once and cannot be tiled, "
                         f"SRAM is {room.sram:,} B")
-    whole_reads = tuple(dict.fromkeys(p for t in model.whole_reads for p in layout.covers[t]))
-    whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
-    storages = dict.fromkeys(layout.storage_of[p] for p in whole_reads + whole_writes)
-    base = sum(room.aligned(layout.storages[s].nbytes) for s in storages)
-    sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in (*model.reads, *model.writes)}
+    shape = _Shape(model, layout, room, need, in_dram, outputs)
+    best = {}  # tile slots -> the choice that moves the fewest bytes
+    for slots in (2, 1):
+        found = [f for kept in shape.choices() if (f := shape.fit(kept, slots)) is not None]
+        if found:
+            best[slots] = min(found, key=lambda f: f[:3])
+    if not best:
+        raise UserError(f"layer {name!r} needs {shape.one_tile():,} B for one tile, SRAM is {room.sram:,} B")
+    slots = 2 if 2 in best and (1 not in best or shape.time(best[2], 2, cycles) <= shape.time(best[1], 1, cycles)) \
+        else 1
+    *_, kept, height, chunks = best[slots]
+    banded_reads = tuple(r for r in model.reads if r not in kept)
+    banded_writes = tuple(w for w in model.writes if w not in kept)
+    if len(bands(model.rows, height)) * max(len(chunks), 1) == 1:
+        slots = 1  # one tile: nothing to overlap
+    tiles = shape.tiles(height)
+    return Mode(True, chunks, need.out_channels, _region(chunks, room), *shape.resident(kept),
+                banded_reads, banded_writes, tuple(bands(model.rows, height)), model.rows, model,
+                {n: tiles[n] for n in banded_reads + banded_writes}, slots)
 
-    tiles: dict[int, dict[str, int]] = {}  # height -> tile bytes of each banded tensor
 
-    def arena(height: int) -> int:
-        if height not in tiles:
-            tiles[height] = model.tile_sizes(sizes, height)
-        return sum(room.aligned(b) for b in tiles[height].values() if b)
+class _Shape:
+    """The ways to run one streamed layer: which banded tensors stay resident whole (*kept*),
+    the band height and weight chunks each choice allows, and the DRAM bytes it moves."""
 
-    left = room.sram - base
-    chunks = _streamed_chunks(need, room, left, arena(1))
-    if chunks is None:
-        one = base + arena(1) + (room.aligned(-(-need.weight_bytes // need.out_channels))
-                                 if room.weight_buffer is None and need.weight_bytes else 0)
-        raise UserError(f"layer {name!r} needs {one:,} B for one tile, SRAM is {room.sram:,} B")
-    region = _region(chunks, room)
-    arena_room = left - (region if room.weight_buffer is None else 0)
-    height = _tallest(arena, arena_room, model.rows)
-    return Mode(True, chunks, need.out_channels, region, whole_reads, whole_writes,
-                tuple(model.reads), tuple(model.writes), tuple(bands(model.rows, height)), model.rows, model,
-                tiles[height])
+    def __init__(self, model: BandModel, layout: Layout, room: Room, need: LayerNeed,
+                 in_dram: frozenset[str], outputs: frozenset[str]):
+        self.model, self.layout, self.room, self.need = model, layout, room, need
+        self.in_dram, self.outputs = in_dram, outputs
+        self.whole_reads = tuple(dict.fromkeys(p for t in model.whole_reads for p in layout.covers[t]))
+        self.whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
+        self.banded = tuple(model.reads) + tuple(model.writes)
+        self.sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in self.banded}
+        self._tiles: dict[int, dict[str, int]] = {}  # height -> tile bytes of each banded tensor
+
+    def tiles(self, height: int) -> dict[str, int]:
+        if height not in self._tiles:
+            self._tiles[height] = self.model.tile_sizes(self.sizes, height)
+        return self._tiles[height]
+
+    def resident(self, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
+        reads = self.whole_reads + tuple(p for t in self.model.reads if t in kept for p in self.layout.covers[t])
+        writes = self.whole_writes + tuple(w for w in self.model.writes if w in kept)
+        return tuple(dict.fromkeys(reads)), writes
+
+    def base(self, kept) -> int:
+        reads, writes = self.resident(kept)
+        storages = dict.fromkeys(self.layout.storage_of[p] for p in reads + writes)
+        return sum(self.room.aligned(self.layout.storages[s].nbytes) for s in storages)
+
+    def choices(self):
+        """Every set of banded tensors to keep whole (all subsets of up to 8 tensors; else the
+        largest first, one more at a time), leaving at least one to band."""
+        n = len(self.banded)
+        if n <= 8:
+            return [frozenset(t for i, t in enumerate(self.banded) if mask >> i & 1) for mask in range(2**n - 1)]
+        by_size = sorted(self.banded, key=lambda t: -self.sizes[t])
+        return [frozenset(by_size[:k]) for k in range(n)]
+
+    def arena(self, kept, height: int, slots: int) -> int:
+        return slots * sum(self.room.aligned(b) for t, b in self.tiles(height).items() if b and t not in kept)
+
+    def fit(self, kept, slots: int):
+        """(DRAM bytes, tiles, -bytes of inputs kept, bytes the layer itself moves, kept, height,
+        chunks) of the tallest bands beside ``kept``; None if one band does not fit."""
+        room, need = self.room, self.need
+        left = room.sram - self.base(kept)
+        chunks = _streamed_chunks(need, room, left, self.arena(kept, 1, slots))
+        if chunks is None:
+            return None
+        arena_room = left - (_region(chunks, room) if room.weight_buffer is None else 0)
+        rows = self.model.rows
+        tallest = _tallest(lambda h: self.arena(kept, h, slots), arena_room, rows)
+        count = -(-rows // tallest)
+        height = -(-rows // count)  # as many bands as the tallest make, evened out: smaller tiles
+        if self.arena(kept, height, slots) > arena_room:  # rows that straddle more of a tensor's rows
+            height = tallest
+        cuts = bands(rows, height)
+        kept_reads = sum(self.sizes[t] for t in self.model.reads if t in kept)
+        passes = max(len(chunks), 1)
+        total, own = self.traffic(kept, cuts, passes)
+        return total, len(cuts) * passes, -kept_reads, own, kept, height, chunks
+
+    def traffic(self, kept, cuts, passes: int) -> tuple[int, int]:
+        """Activation bytes the layer moves, and with the later reads of what it sends to DRAM: a
+        banded input is read in bands once per weight chunk, halo rows again, and stored first
+        unless DRAM holds it already; a banded output is written and read back (a graph output
+        is written once either way); a kept input is loaded whole if only DRAM holds it."""
+        o0 = np.array([a for a, _ in cuts], dtype=np.int64)
+        o1 = np.array([b for _, b in cuts], dtype=np.int64)
+        own = later = 0
+        for t in self.model.reads:
+            stored = 0 if t in self.in_dram else self.sizes[t]
+            if t in kept:
+                own += self.sizes[t] - stored  # loaded whole if only DRAM holds it
+            else:
+                own += passes * int(self.model.bands_bytes(t, self.sizes[t], o0, o1).sum()) + stored
+        for t in self.model.writes:
+            if t in self.outputs or t not in kept:
+                own += self.sizes[t]  # a graph output goes out, in bands or whole
+                later += self.sizes[t] if t not in self.outputs else 0
+        return own + later, own
+
+    def time(self, choice, slots: int, cycles: int) -> int:
+        """Estimated cycles of the layer: compute and DMA one after the other with one tile slot;
+        with two, the longer of the two plus one tile's share of the shorter (the first load
+        and the last store, or the first and last computes, that nothing overlaps)."""
+        tiles, own = choice[1], choice[3]
+        transfers = tiles * (len(self.banded) - len(choice[4]))
+        dma = self.room.transfer(own) + self.room.latency * transfers
+        return cycles + dma if slots == 1 else max(cycles, dma) + min(cycles, dma) // tiles
+
+    def one_tile(self) -> int:
+        """Bytes one single-buffered band of every banded tensor needs beside the whole ones."""
+        need = self.need
+        weights = (self.room.aligned(-(-need.weight_bytes // need.out_channels))
+                   if self.room.weight_buffer is None and need.weight_bytes else 0)
+        return self.base(frozenset()) + self.arena(frozenset(), 1, 1) + weights
 
 
 def _tallest(arena: Callable[[int], int], room: int, rows: int) -> int:

@@ -253,3 +253,21 @@ def test_a_streamed_layer_that_uses_its_own_global_statistic_passes(prepared, mo
     monkeypatch.setattr(interpreter_stream, "accumulated_values", lambda g, t, m: frozenset())
     report = check_plan(graph, plan, spec, ref)
     assert not report.passed and report.first_divergent_layer == graph.layers[layer].name
+
+
+def test_double_buffered_streamed_layers_and_resident_operands_pass(prepared):
+    # at 40 % of the live peak some layers of the plain U-Net stream with two tile slots (band
+    # k + 1 loaded before compute k) and keep an operand resident beside their bands; the
+    # interpreter follows the slots' addresses and the resident operands read in place
+    graph, ref = prepared(PLAIN)
+    spec, plan = tight(graph, spec_at(32), 40)
+    computes = {(c.layer, c.tile): c.id for c in plan.commands if c.kind == "compute" and c.tile is not None}
+    ahead = {c.layer for c in plan.commands if c.kind == "load" and c.tile and plan.layers[c.layer].streamed
+             and c.id < computes[c.layer, c.tile - 1]}
+    assert ahead
+    tiles = {b.name for c in plan.commands for b in c.allocs if b.tile is not None}
+    in_place = {c.layer for c in plan.commands if c.kind == "compute" and plan.layers[c.layer].streamed
+                and any(not r.startswith("weights:") and r not in tiles for r in c.reads)}
+    assert in_place
+    report = check_plan(graph, plan, spec, ref)
+    assert report.passed and not report.notes, (report.first_divergent_layer, report.error, report.notes[:2])
