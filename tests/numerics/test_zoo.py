@@ -47,6 +47,7 @@ def test_zoo_model_passes_at_32_bits(zoo_results, model):
         assert case["passed"], (case["first"], case["error"], case["notes"])
         assert case["error"] is None and case["notes"] == [] and case["worst_rel"] <= 1e-4
     assert roomy["spills"] == roomy["reloads"] == roomy["streamed"] == 0
-    assert tight["spills"] > 0 and tight["reloads"] > 0
-    if r["skips"]:
-        assert tight["skip_spills"] > 0 and tight["skip_reloads"] > 0
+    # tight moves data through DRAM: spilled and reloaded, or in the bands of streamed layers
+    # (lunet at half its live peak streams 5 layers and keeps its thin skips resident)
+    assert (tight["spills"] > 0 and tight["reloads"] > 0) or tight["streamed"] > 0
+    assert tight["skip_reloads"] > 0 or tight["skip_spills"] == 0
