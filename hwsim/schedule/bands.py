@@ -104,6 +104,7 @@ class BandModel:
     writes: dict[str, RowMap]  # banded layer writes -> their map
     whole_reads: tuple[str, ...]
     whole_writes: tuple[str, ...]
+    two_pass: bool = False  # a value reduced over the bands is used on every band (a GRN's statistic)
 
     def band_bytes(self, name: str, nbytes: int, o0: int, o1: int) -> int:
         """Bytes of ``name`` (``nbytes`` in all) that driver rows ``[o0, o1)`` read or write."""
@@ -358,7 +359,15 @@ class _Builder:
             if a is not None and a != CONST:
                 writes[w] = RowMap("fraction", self.g.tensor[w].shape[a], (), a)
         return BandModel(self.rows, banded, writes, tuple(r for r in self.maps if r not in banded),
-                         tuple(w for w in self.io.writes if w not in writes))
+                         tuple(w for w in self.io.writes if w not in writes), self._two_pass())
+
+    def _two_pass(self) -> bool:
+        """A value reduced over the band axis (or computed from one) feeds an op whose output is banded."""
+        whole = {n for n, a in self.axes.items() if a is None or a == CONST}
+        if not any(a is None for a in self.axes.values()):
+            return False
+        return any(self.g.root(i) in whole and self.axes.get(op.outputs[0]) not in (None, CONST)
+                   for op in self.ops for i in op.inputs)
 
 
 def _band_model(g: Graph, index: int) -> BandModel:

@@ -49,8 +49,10 @@ class LayerRows:
 
 
 def layer_rows(model: BandModel | None, index: int, shapes) -> LayerRows | None:
-    """``model`` as a cascade sees it, or None if a banded tensor is not banded along H of a map."""
-    if model is None:
+    """``model`` as a cascade sees it, or None if a banded tensor is not banded along H of a map or
+    the layer needs two passes over the rows (a statistic of the whole map used on every row: a
+    stripe has only the rows made so far)."""
+    if model is None or model.two_pass:
         return None
     maps = [m for ms in model.reads.values() for m in ms] + list(model.writes.values())
     names = [n for n, ms in model.reads.items() for _ in ms] + list(model.writes)

@@ -443,7 +443,7 @@ def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
         if fine != ctx.cascades:
             thin = _walk(build_context(graph, spec, cascades=fine))
             plan = thin if _dram_bytes(thin) < _dram_bytes(plan) else plan
-    if ctx.cascades:
+    if ctx.cascades and _spills(plan):  # a plan that moves only weights, input and output is the least
         flat = _walk(build_context(graph, spec, cascades=()))
         if _dram_bytes(flat) < _dram_bytes(plan):
             note = (f"the {len(ctx.cascades)} cascades planned moved {_dram_bytes(plan):,} DRAM bytes, "

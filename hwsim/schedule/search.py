@@ -10,10 +10,14 @@ are allowed: every weight byte is read once either way).
   exceeded ``H`` (the packed peak is at least the most bytes reserved at once), so every
   request of the walk, prefetches included, is granted as it was, and no layer streams or
   chunks (each layer's blocks were reserved together within ``H``); the same walk packs
-  the same way and fits. So ``H`` is clean.
+  the same way and fits. So ``H`` is clean, but for one thing: weights that do not fit
+  beside what is live come in chunks of at most an eighth of the room, which is smaller at
+  ``H`` than unlimited, so the walk at ``H`` may differ. ``H`` is checked, and doubled
+  until clean.
 * **Lower bound**: the peak of live layer-written bytes, rounded up to the alignment: at
-  that step they must all be resident. In cascade mode tensors inside a cascade take only
-  rolling buffers, so no such bound holds: the search starts from one alignment step. Bytes are counted once per piece of data
+  that step they must all be resident. (In cascade mode tensors inside a cascade take only
+  rolling buffers, so no such bound holds: the search starts from one alignment step.)
+  Bytes are counted once per piece of data
   (:func:`live_piece_peak`): with in-place concatenation a concat's output shares its
   inputs' bytes, which ``live_curve`` (one entry per tensor) would count twice; with
   ``concat: copy`` the two are the same.
@@ -86,6 +90,8 @@ def zero_spill_sram(graph: Graph, spec: AcceleratorSpec) -> int:
     align = spec.sram.alignment_bytes
     hi = schedule(graph, with_sram(spec, UNLIMITED)).sram_peak_bytes
     hi = -(-hi // align) * align
+    while not _clean_at(graph, spec, hi) and hi < UNLIMITED:  # see "Upper bound"
+        hi *= 2
     lo = -(-live_piece_peak(graph, spec) // align) * align if spec.policy.execution == "layer" else align
     lo = min(max(lo, align), hi)
     if _clean_at(graph, spec, lo):

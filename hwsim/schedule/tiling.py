@@ -135,8 +135,9 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
     if base <= room.sram:
         chunks = None
         if room.weight_buffer is None and beside:  # leave what is live across the layer resident
-            chunks = plan_chunks(need.weight_bytes, need.out_channels, budget - beside, room.aligned) \
-                or plan_chunks(need.weight_bytes, need.out_channels, budget // 8, room.aligned)
+            chunks = plan_chunks(need.weight_bytes, need.out_channels, min(budget - beside, budget // 8),
+                                 room.aligned) or plan_chunks(need.weight_bytes, need.out_channels, budget // 8,
+                                                              room.aligned)
         chunks = chunks if chunks is not None else plan_chunks(need.weight_bytes, need.out_channels, budget,
                                                                room.aligned)
         if chunks is not None:

@@ -99,7 +99,9 @@ def test_every_plan_verifies(seed, fields, fraction):
 @SETTINGS
 @given(st.integers(0, 10**9), specs())
 def test_the_unlimited_high_water_mark_is_enough(seed, fields):
-    """At the high-water mark of the unlimited run, the run is the same plan: no spill, no streaming."""
+    """At the high-water mark of the unlimited run nothing spills or streams (the plan may differ:
+    weights that do not fit beside what is live come in chunks of at most an eighth of the room,
+    and the room is smaller there), and it moves the same DRAM bytes."""
     g = build(seed)
     try:
         unlimited = schedule(g, make_spec(sram=UNLIMITED, **fields))
@@ -108,7 +110,7 @@ def test_the_unlimited_high_water_mark_is_enough(seed, fields):
     assert is_clean(unlimited)
     exact = schedule(g, make_spec(sram=unlimited.sram_peak_bytes, **fields))
     assert is_clean(exact)
-    assert exact.commands == unlimited.commands
+    assert sum(c.dram_bytes for c in exact.commands) == sum(c.dram_bytes for c in unlimited.commands)
 
 
 @SETTINGS
