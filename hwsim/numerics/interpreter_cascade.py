@@ -18,8 +18,14 @@ rebuilt with the scheduler. For cascade ``c`` the compute of layer ``t`` in stri
   the golden run, on arrays of the same shapes, so the rows that do not depend on a NaN are
   bit-identical) and the new rows of each output are cut out: rows ``[w(o0), w(o1))`` with
   ``w(o) = min(ceil(o * H / R), H)`` (``H`` the output's rows, ``R`` the layer's driver rows,
-  as ``hwsim.schedule.rows`` maps them). A row that needs a row the plan did not keep (a
+  ``Cascade.rows``, as ``hwsim.schedule.rows`` maps them). A row that needs a row the plan did not keep (a
   forgotten halo row, a ring too short, a dropped stripe) comes out NaN.
+  A tensor with fewer rows than the driver rows gets a row only once all the driver rows
+  under it are done, ``w(o) = floor(o * H / R)``: a global pooling closing a cascade (driven
+  by its input rows) writes its 1x1 output at its last stripe. Such a layer
+  **accumulates**: each stripe it reads the input rows SRAM holds then, which stand for its
+  accumulator (the only values carried between its computes), and it computes its finished
+  rows from all the rows read so far.
 * **Outputs are written** row by row into their ring slots (row ``r`` at slot ``r mod
   Buffer.rows``) or into their whole buffer (at the row's place in the NCHW layout).
 
@@ -46,7 +52,12 @@ from hwsim.schedule.plan import Buffer, Cascade, Command
 
 
 def row_span(o0: int, o1: int, driver: int, rows: int) -> tuple[int, int]:
-    """Rows of a tensor of ``rows`` rows that driver rows ``[o0, o1)`` of ``driver`` write."""
+    """Rows of a tensor of ``rows`` rows that driver rows ``[o0, o1)`` of ``driver`` finish: the rows
+    whose driver rows are all done, ``[w(o0), w(o1))`` with ``w(o) = ceil(o * rows / driver)`` (the
+    scheduler's map) when the tensor has as many rows as the driver or more, ``floor(o * rows /
+    driver)`` when fewer (a row that sums several driver rows is finished with the last of them)."""
+    if rows < driver:
+        return o0 * rows // driver, o1 * rows // driver
     return min(-(-o0 * rows // driver), rows), min(-(-o1 * rows // driver), rows)
 
 
@@ -63,6 +74,7 @@ class CascadeRun:
                 raise InterpreterError(f"cascade layer writes {name!r}, not a feature map", c.first)
         self.slots: dict[str, np.ndarray] = {}  # ring tensor -> the row each slot holds (-1: none)
         self.written: dict[str, np.ndarray] = {}  # whole tensor made here -> rows written so far
+        self.held: dict[int, dict[str, np.ndarray]] = {}  # accumulating layer -> the input rows it has read
         self.offsets: dict[int, int] = {}  # layer -> its image's offset in the weight block
         at, images = 0, []
         for t in c.layers:
@@ -90,22 +102,38 @@ class CascadeRun:
         return b
 
     # ---- a compute -----------------------------------------------------------------------
+    def accumulates(self, t: int) -> bool:
+        """Whether layer ``t`` writes a tensor with fewer rows than its driver rows (a global pooling
+        closing a cascade, driven by its input rows): each of its rows sums several stripes."""
+        driver = self.c.rows[t - self.c.first]
+        return any(self.graph.tensor[w].shape[2] < driver for w in self.m.io[t].writes)
+
     def compute(self, cmd: Command) -> None:
         m, c, t = self.m, self.c, cmd.layer
         if cmd.tile is None or not 0 <= cmd.tile < c.stripes:
             raise InterpreterError(f"a compute of cascade layer {t} without a stripe index", t)
         o0, o1 = c.done(t, cmd.tile)
         driver = c.rows[t - c.first]
-        params = self.params(cmd, t)
-        m.operands = set(cmd.reads)
+        accumulates = self.accumulates(t)
         staged: dict[str, np.ndarray] = {}
+        m.operands = set(cmd.reads)
         try:
+            if accumulates:  # the rows read so far stand for the accumulator; the sum is made at the end
+                held = self.held.setdefault(t, {})
+                for root in m.io[t].reads:
+                    v = self.stage(root)
+                    held[root] = v if root not in held else np.where(np.isnan(v), held[root], v)
+                if all(row_span(o0, o1, driver, self.graph.tensor[w].shape[2])[0]
+                       == row_span(o0, o1, driver, self.graph.tensor[w].shape[2])[1] for w in m.io[t].writes):
+                    return  # no row finished: nothing to compute yet
+                staged = held
+
             def read(root: str) -> np.ndarray:
                 if root not in staged:
                     staged[root] = self.stage(root)
                 return staged[root]
 
-            env = compute_layer(self.graph, t, read, params.__getitem__)
+            env = compute_layer(self.graph, t, read, self.params(cmd, t).__getitem__)
         finally:
             m.operands = None
         record = m.result.layer_values.setdefault(
