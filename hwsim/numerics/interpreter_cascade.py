@@ -16,16 +16,15 @@ rebuilt with the scheduler. For cascade ``c`` the compute of layer ``t`` in stri
   Bytes of the block no load wrote are poison.
 * The layer is **computed whole** on the staged inputs (``compute_layer``, the very code of
   the golden run, on arrays of the same shapes, so the rows that do not depend on a NaN are
-  bit-identical) and the new rows of each output are cut out: rows ``[w(o0), w(o1))`` with
+  bit-identical) and the rows it finished are cut out of each output: ``[w(o0), w(o1))`` with
   ``w(o) = min(ceil(o * H / R), H)`` (``H`` the output's rows, ``R`` the layer's driver rows,
-  ``Cascade.rows``, as ``hwsim.schedule.rows`` maps them). A row that needs a row the plan did not keep (a
-  forgotten halo row, a ring too short, a dropped stripe) comes out NaN.
-  A tensor with fewer rows than the driver rows gets a row only once all the driver rows
+  ``Cascade.rows``), as ``hwsim.schedule.rows`` maps them. A row that needs a row the plan
+  did not keep (a forgotten halo row, a ring too short, a dropped stripe) comes out NaN.
+* An output with fewer rows than the driver rows gets a row only once all the driver rows
   under it are done, ``w(o) = floor(o * H / R)``: a global pooling closing a cascade (driven
   by its input rows) writes its 1x1 output at its last stripe. Such a layer
   **accumulates**: each stripe it reads the input rows SRAM holds then, which stand for its
-  accumulator (the only values carried between its computes), and it computes its finished
-  rows from all the rows read so far.
+  accumulator, and computes its finished rows from all the rows read so far.
 * **Outputs are written** row by row into their ring slots (row ``r`` at slot ``r mod
   Buffer.rows``) or into their whole buffer (at the row's place in the NCHW layout).
 
@@ -39,7 +38,12 @@ What a ring holds is tracked as the row each slot last received (the slot addres
 arithmetic hardware does); the values always come from the bytes in SRAM, so a buffer
 written over the ring corrupts them. The only values kept outside the memory image are
 each layer's record for the layer-by-layer comparison, assembled from the rows as they were
-written (read back from SRAM); a row never written stays NaN there.
+written (read back from SRAM; a row never written stays NaN there), and the input rows an
+accumulating layer has read (its accumulator).
+
+A layer that reduces a value over the rows and uses it on every row (a GRN's statistic, which
+a streamed layer gets from a first pass, ``interpreter_stream``) cannot make its rows stripe
+by stripe: in a cascade its first stripe sees only the rows made so far and comes out NaN.
 """
 
 from __future__ import annotations

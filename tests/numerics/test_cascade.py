@@ -61,7 +61,7 @@ def test_cascaded_plan_equals_the_golden_run_bit_for_bit(name):
     assert [(c.first, c.last, c.stripes) for c in plan.cascades] == CASES[name][2]
     _, run, golden = machine_run(g, spec, plan, ref, x)
     assert run.notes == []
-    assert sorted(run.layer_values) == [io for io in range(len(g.layers))]
+    assert sorted(run.layer_values) == list(range(len(g.layers)))
     for values in run.layer_values.values():
         for tensor, v in values.items():
             np.testing.assert_array_equal(v, golden[tensor], err_msg=tensor)
@@ -111,8 +111,8 @@ def _shorter_ring(plan, tensor: str):
     def shrink(b):
         return dataclasses.replace(b, rows=b.rows - 1, size=b.size - row) if b.tensor == tensor else b
 
-    commands = tuple(dataclasses.replace(cmd, allocs=tuple(map(shrink, cmd.allocs)), frees=tuple(map(shrink, cmd.frees)))
-                     for cmd in plan.commands)
+    commands = tuple(dataclasses.replace(cmd, allocs=tuple(map(shrink, cmd.allocs)),
+                                         frees=tuple(map(shrink, cmd.frees))) for cmd in plan.commands)
     rolling = tuple(dataclasses.replace(x, rows=x.rows - 1, nbytes=x.nbytes - row) if x is r else x
                     for x in c.rolling)
     cascades = tuple(dataclasses.replace(x, rolling=rolling) if x is c else x for x in plan.cascades)

