@@ -122,13 +122,13 @@ class CascadeRun:
         staged: dict[str, np.ndarray] = {}
         m.operands = set(cmd.reads)
         try:
-            if accumulates:  # the rows read so far stand for the accumulator; the sum is made at the end
+            if accumulates:  # the rows read so far stand for the accumulator
                 held = self.held.setdefault(t, {})
                 for root in m.io[t].reads:
                     v = self.stage(root)
                     held[root] = v if root not in held else np.where(np.isnan(v), held[root], v)
-                if all(row_span(o0, o1, driver, self.graph.tensor[w].shape[2])[0]
-                       == row_span(o0, o1, driver, self.graph.tensor[w].shape[2])[1] for w in m.io[t].writes):
+                spans = [row_span(o0, o1, driver, self.graph.tensor[w].shape[2]) for w in m.io[t].writes]
+                if all(r0 == r1 for r0, r1 in spans):
                     return  # no row finished: nothing to compute yet
                 staged = held
 
