@@ -3,8 +3,9 @@
 Extracts MODEL (seeded weights), schedules it on SPEC, runs the plan on a seeded input in a
 simulated SRAM byte array (``hwsim.numerics``) and compares every layer's output with the
 torch model's. Prints a per-output table (``--json``: one object with ``passed``, ``spills``,
-``reloads``, ``first_divergent_layer`` (null when none), ``outputs`` (``name``,
-``max_abs_error``, ``max_rel_error``, ``sqnr_db``), ``plan_problems`` ...; a non-finite figure
+``reloads``, ``cascades`` (how many the plan runs in stripes), ``first_divergent_layer`` (null
+when none), ``outputs`` (``name``, ``max_abs_error``, ``max_rel_error``, ``sqnr_db``),
+``plan_problems`` ...; a non-finite figure
 is written as the string ``"inf"``, ``"-inf"`` or ``"nan"``). Exit status 0 when everything is
 within tolerance, 1 when not; a user error is one ``hwsim: error:`` line and status 2.
 """
@@ -59,6 +60,7 @@ def render(d: dict, result) -> str:
         f"weights {d['weight_bits']} bits, input {shape}, seed {d['seed']}",
         f"  tolerance: {d['tolerance']} (every tensor a layer writes, and every output)",
         f"  plan: {d['spills']} spills, {d['reloads']} reloads, {d['streamed_layers']} streamed layers, "
+        f"{d['cascades']} cascades, "
         f"{d['layers_checked']} layers checked, {d['layers_failed']} outside tolerance",
     ]
     if d["plan_problems"]:

@@ -183,6 +183,7 @@ class CheckResult:
     seed: int
     streamed_layers: int
     plan_problems: tuple[str, ...]
+    cascades: int = 0  # cascades the plan runs in stripes (policy.execution: cascade)
 
     @property
     def passed(self) -> bool:
@@ -191,6 +192,7 @@ class CheckResult:
     def to_dict(self) -> dict:
         d = self.report.to_dict()
         d.update({"input": list(self.input_shape), "seed": self.seed, "streamed_layers": self.streamed_layers,
+                  "cascades": self.cascades,
                   "plan_problems": list(self.plan_problems), "passed": self.passed})
         return d
 
@@ -233,4 +235,4 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0) -
     except (KeyError, ValueError) as exc:
         raise UserError(f"cannot run the numerics check: {exc.args[0] if exc.args else exc}", model) from None
     streamed = sum(layer.streamed for layer in plan.layers)
-    return CheckResult(report, tuple(input_shape), seed, streamed, problems)
+    return CheckResult(report, tuple(input_shape), seed, streamed, problems, len(plan.cascades))

@@ -23,7 +23,9 @@ order inside a :class:`~hwsim.numerics.memory.Memory` and passes nothing around 
 * ``load`` copies bytes from DRAM to the buffer it allocates (``weights`` loads copy the
   next bytes of the layer's weight image); ``store`` copies a buffer's bytes to DRAM;
   ``free`` ends a buffer's residency.
-* streamed layers move their row bands through tile buffers (``interpreter_stream``).
+* streamed layers move their row bands through tile buffers (``interpreter_stream``);
+  the layers of a cascade run stripe by stripe through rolling buffers, their weights
+  from one block holding every layer's image (``interpreter_cascade``).
 
 A corrupt plan is run as hardware would run it: reading a buffer that is not allocated reads
 the bytes at its last address (or NaN if it never had one), a load of something DRAM does
@@ -121,6 +123,8 @@ class Machine:
         self.chunk_end: dict[int, int] = {}
         self.result = PlanRun()
         self.streams: dict[int, object] = {}
+        self.cascade_of = {t: c for c in plan.cascades for t in c.layers}
+        self.cascade_runs: dict[int, object] = {}
         self.command: Command | None = None
         self.operands: set[str] | None = None  # during a compute: the buffers its command reads
 
@@ -167,6 +171,14 @@ class Machine:
 
             self.streams[t] = Stream(self, t)
         return self.streams[t]
+
+    def cascade(self, t: int):
+        c = self.cascade_of[t]
+        if c.first not in self.cascade_runs:
+            from hwsim.numerics.interpreter_cascade import CascadeRun
+
+            self.cascade_runs[c.first] = CascadeRun(self, c)
+        return self.cascade_runs[c.first]
 
     # ---- buffers -------------------------------------------------------------------------
     def nbytes(self, tensor: str) -> int:
@@ -246,7 +258,9 @@ class Machine:
         start = 0 if cmd.tile in (None, 0) else self.chunk_end.get(t, 0)
         self.chunk_end[t] = start + cmd.dram_bytes
         self.chunks[b.name] = (t, start, cmd.dram_bytes)
-        self.mem.write(b.space, b.address, self.image(t).raw[start: start + cmd.dram_bytes])
+        cascade = t in self.cascade_of and self.cascade_of[t].first == t  # every layer's image, in order
+        image = self.cascade(t).image if cascade else self.image(t).raw
+        self.mem.write(b.space, b.address, image[start: start + cmd.dram_bytes])
 
     def gather_weights(self, cmd: Command, initial: np.ndarray | None = None) -> bool:
         """Copy the weight bytes this compute reads from SRAM into its layer's staged image;
@@ -277,6 +291,9 @@ class Machine:
     def compute(self, cmd: Command) -> None:
         t = cmd.layer
         if t in self.alias_layers:
+            return
+        if t in self.cascade_of:
+            self.cascade(t).compute(cmd)
             return
         if self.plan.layers[t].streamed:
             self.stream(t).compute_tile(cmd)

@@ -11,7 +11,8 @@
   at ``weight_bits`` (per-tensor symmetric scale, see ``quantize``). It also lays out each
   layer's *weight image*: the layer's parameters packed end to end in ``layer_io`` order, the
   bytes the plan's ``weights:<layer>`` loads move (chunk ``c`` of a layer loaded in chunks is
-  the next ``dram_bytes`` of that image).
+  the next ``dram_bytes`` of that image; a cascade's block is the images of its layers one
+  after the other, in layer order).
 """
 
 from __future__ import annotations

@@ -39,7 +39,14 @@ STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain"
 
 @dataclass(frozen=True)
 class Buffer:
-    """One SRAM allocation: a tensor (or a weight block, or a tile) at an address."""
+    """One SRAM allocation: a tensor (or a weight block, or a tile) at an address.
+
+    A whole tensor's bytes are its elements in NCHW (row-major) order at its storage width.
+    A cascade's rolling buffer (``<tensor>@rows``, ``tensor`` and ``rows`` set) is a ring of
+    ``rows`` slots: row ``r`` of the tensor (its H) lives in slot ``r mod rows``, which starts
+    at ``address + slot * nbytes(tensor) / H`` and holds that row for every image and channel,
+    ``N * C * W`` elements in (n, c, w) order (see :class:`RollingBuffer`).
+    """
 
     name: str  # the tensor's name; weights: "weights:<layer>", tiles: "<tensor>@tile<i>", rows: "<tensor>@rows"
     address: int
@@ -97,7 +104,11 @@ class TensorPlan:
 
 @dataclass(frozen=True)
 class RollingBuffer:
-    """Rows of a tensor made and used inside one cascade (``hwsim.schedule.rows``)."""
+    """Rows of a tensor made and used inside one cascade (``hwsim.schedule.rows``).
+
+    Laid out as a ring of ``rows`` slots of one tensor row each (the :class:`Buffer` docstring):
+    ``nbytes = ceil(bytes of the whole tensor * rows / of_rows)``.
+    """
 
     tensor: str
     rows: int  # rows held at most
@@ -108,7 +119,13 @@ class RollingBuffer:
 
 @dataclass(frozen=True)
 class Cascade:
-    """Layers ``first..last`` run together in ``stripes`` horizontal stripes (``hwsim.schedule.cascade``)."""
+    """Layers ``first..last`` run together in ``stripes`` horizontal stripes (``hwsim.schedule.cascade``).
+
+    Its weights are one block, ``weights:<name of layer first>``, loaded by one ``load``
+    (layer ``first``) of ``weight_bytes``: the weight images of its layers one after the other
+    in layer order (each layer's image: its parameters packed end to end in ``layer_io``
+    order), so layer ``t``'s parameters start after the images of layers ``first .. t - 1``.
+    """
 
     first: int
     last: int

@@ -32,11 +32,21 @@ def test_json_of_a_passing_run_with_spills():
     assert out["max_rel_error"] <= 1e-4 and out["sqnr_db"] > 100
 
 
+def test_a_cascaded_plan_from_the_command_line():
+    # PlainUNet at 8 bits in 24 KiB: cascades of 16 stripes (layers 8-9 and 12-16) and spills
+    proc = hwsim("check", SPEC, PLAIN, "--input", "1x3x32x32", "--json", "--set", "policy.execution=cascade",
+                 "--set", "sram.size=24KiB")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["passed"] is True and d["cascades"] == 2 and d["spills"] > 0 and d["plan_problems"] == []
+
+
 def test_text_table(capsys):
     assert main(["check", SPEC, PLAIN, "--input", "1x3x32x32", "--seed", "3"]) == 0
     text = capsys.readouterr().out
     assert "activations 8 bits" in text and "seed 3" in text and "SQNR >= 20 dB" in text
     assert "max abs err" in text and "conv2d_10" in text and text.rstrip().endswith("PASSED")
+    assert "0 cascades" in text
 
 
 def test_outside_tolerance_exits_1_naming_the_first_divergent_layer(capsys, monkeypatch):

@@ -271,3 +271,17 @@ def test_double_buffered_streamed_layers_and_resident_operands_pass(prepared):
     assert in_place
     report = check_plan(graph, plan, spec, ref)
     assert report.passed and not report.notes, (report.first_divergent_layer, report.error, report.notes[:2])
+
+
+def test_a_layer_that_uses_its_own_global_statistic_runs_outside_cascades_and_passes(prepared):
+    # A GRN layer ("mean") pools its whole map and uses the statistic on every row: a stripe
+    # would see only the rows made so far (found by this check when the scheduler still let
+    # it into a cascade of 8 stripes at 64 KiB). It now runs on its own, and the check passes.
+    graph, ref = prepared("tests/numerics/models.py:GlobalResponse")
+    spec = load_spec("accelerators/edge_npu.yaml", ["datatype.activation_bits=32", "datatype.weight_bits=32",
+                                                    "policy.execution=cascade", "sram.size=64KiB"])
+    plan = schedule(graph, spec)
+    grn = next(t for t, layer in enumerate(graph.layers) if layer.name == "mean")
+    assert not any(c.first <= grn <= c.last for c in plan.cascades)
+    report = check_plan(graph, plan, spec, ref)
+    assert report.passed, report.first_divergent_layer

@@ -1,10 +1,20 @@
-"""One zoo model's numerics check at 32 bits, roomy and tight SRAM: run in a worker process.
+"""One zoo model's numerics check at 32 bits, roomy and tight SRAM, in layer and in cascade mode:
+run in a worker process.
 
 Kept torch-free at import so that a spawned worker imports it cheaply; returns plain figures
 for ``test_zoo.py`` to assert on.
+
+Cascade mode keeps all the weights of a cascade resident while it runs; at 32 bits a shared
+SRAM half the activation peak cannot hold them (UNet's deepest layers alone take MiBs), so
+cascades would hardly form. Cascade cases therefore give the weights a buffer of their own
+holding every weight (``sram.weights: separate``) and size the activation SRAM: "roomy" the
+peak of live bytes, "tight" a share of it (``TIGHT_CASCADE``, percent) at which the plan runs
+cascades of several stripes and spills.
 """
 
 from __future__ import annotations
+
+TIGHT_CASCADE = {"kbnet": 10, "kbnet_unetmm": 10, "unet_sat": 25}  # percent of the live peak; others 50
 
 
 def input_shape(model: str) -> tuple[int, ...]:
@@ -12,34 +22,63 @@ def input_shape(model: str) -> tuple[int, ...]:
     return (1, 3, 16, 16) if model.startswith("kbnet") else (1, 3, 32, 32)
 
 
+def figures(graph, plan, spec, report, skips) -> dict:
+    from hwsim.schedule import verify_plan
+
+    return {
+        "sram": spec.sram.size_bytes, "verify": verify_plan(plan, spec, graph)[:3], "passed": report.passed,
+        "first": report.first_divergent_layer, "error": report.error, "notes": list(report.notes[:3]),
+        "spills": report.spills, "reloads": report.reloads,
+        "skip_spills": len(skips & {c.tensor for c in plan.commands if c.traffic == "spill_write"}),
+        "skip_reloads": len(skips & {c.tensor for c in plan.commands if c.traffic == "spill_read"}),
+        "streamed": sum(layer.streamed for layer in plan.layers),
+        "worst_rel": max((c.max_rel_error for layer in report.layers for c in layer.tensors), default=0.0),
+        "layers": len(report.layers),
+        "cascades": [(c.first, c.last, c.stripes) for c in plan.cascades],
+        "rolling": sum(len(c.rolling) for c in plan.cascades),
+        "delay_lines": sum(r.delay_line for c in plan.cascades for r in c.rolling),
+    }
+
+
+def two_pass_layers(graph, plan) -> list[str]:
+    """Layers inside a cascade that reduce a value over the rows and use it on every row (a GRN's
+    global statistic): the band model folds their two passes into one loop of tiles, which a
+    stripe cannot do (the statistic needs rows later stripes make)."""
+    from hwsim.numerics.interpreter_stream import accumulated_values
+    from hwsim.schedule.bands import band_model
+
+    return [graph.layers[t].name for c in plan.cascades for t in c.layers
+            if accumulated_values(graph, t, band_model(graph, t))]
+
+
 def run_case(model: str) -> dict:
+    import dataclasses
+
     import torch
 
     torch.set_num_threads(1)
-    from hwsim.graph.analysis import skip_tensors
+    from hwsim.graph.analysis import skip_tensors, tensor_bytes
     from hwsim.numerics.check import check_plan
     from hwsim.numerics.reference import prepare
-    from hwsim.schedule import schedule, verify_plan
+    from hwsim.schedule import schedule
     from hwsim.schedule.search import live_piece_peak, with_sram
     from hwsim.spec import load_spec
 
     graph, ref = prepare(model, input_shape(model))
     spec = load_spec("accelerators/edge_npu.yaml", ["datatype.activation_bits=32", "datatype.weight_bits=32"])
+    peak = live_piece_peak(graph, spec)
     roomy = with_sram(spec, schedule(graph, with_sram(spec, 1 << 40)).sram_peak_bytes)
-    tight = with_sram(spec, live_piece_peak(graph, spec) // 2 // 64 * 64)
+    tight = with_sram(spec, peak // 2 // 64 * 64)
+    weights = sum(tensor_bytes(t.elements, 32) for t in graph.tensors if t.kind == "param" and t.view_of is None)
+    cascade = dataclasses.replace(spec, sram=dataclasses.replace(
+        spec.sram, weights="separate", weight_buffer_bytes=-(-weights // (1 << 20)) << 20),
+        policy=dataclasses.replace(spec.policy, execution="cascade"))
     skips = set(skip_tensors(graph))
     result = {"skips": len(skips)}
-    for label, s in (("roomy", roomy), ("tight", tight)):
+    cases = (("roomy", roomy), ("tight", tight), ("cascade_roomy", with_sram(cascade, peak // 64 * 64)),
+             ("cascade_tight", with_sram(cascade, peak * TIGHT_CASCADE.get(model, 50) // 100 // 64 * 64)))
+    for label, s in cases:
         plan = schedule(graph, s)
-        report = check_plan(graph, plan, s, ref)
-        result[label] = {
-            "sram": s.sram.size_bytes, "verify": verify_plan(plan, s, graph)[:3], "passed": report.passed,
-            "first": report.first_divergent_layer, "error": report.error, "notes": list(report.notes[:3]),
-            "spills": report.spills, "reloads": report.reloads,
-            "skip_spills": len(skips & {c.tensor for c in plan.commands if c.traffic == "spill_write"}),
-            "skip_reloads": len(skips & {c.tensor for c in plan.commands if c.traffic == "spill_read"}),
-            "streamed": sum(layer.streamed for layer in plan.layers),
-            "worst_rel": max((c.max_rel_error for layer in report.layers for c in layer.tensors), default=0.0),
-            "layers": len(report.layers),
-        }
+        result[label] = figures(graph, plan, s, check_plan(graph, plan, s, ref), skips)
+        result[label]["two_pass"] = two_pass_layers(graph, plan)
     return result
