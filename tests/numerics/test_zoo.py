@@ -59,7 +59,7 @@ def test_zoo_model_passes_at_32_bits_in_cascade_mode(zoo_results, model):
     r = zoo_results[model].result(timeout=900)
     roomy, tight = r["cascade_roomy"], r["cascade_tight"]
     assert any(stripes > 1 for _, _, stripes in tight["cascades"]) and tight["rolling"] > 0
-    assert tight["spills"] > 0
+    assert tight["spills"] > 0 or tight["streamed"] > 0  # data through DRAM beside the stripes
     for case in (roomy, tight):
         assert case["verify"] == [] and case["error"] is None and case["notes"] == []
         # a layer that uses a whole-map statistic on every row (a GRN) is never in a cascade

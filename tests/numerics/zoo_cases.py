@@ -9,7 +9,7 @@ SRAM half the activation peak cannot hold them (UNet's deepest layers alone take
 cascades would hardly form. Cascade cases therefore give the weights a buffer of their own
 holding every weight (``sram.weights: separate``) and size the activation SRAM: "roomy" the
 peak of live bytes, "tight" a share of it (``TIGHT_CASCADE``, percent) at which the plan runs
-cascades of several stripes and spills.
+cascades of several stripes and spills or streams.
 """
 
 from __future__ import annotations
