@@ -5,14 +5,15 @@
 Regenerates what the README shows. Two steps, both plain ``hwsim`` commands:
 
 1. ``hwsim sweep accelerators/edge_npu.yaml graphs/nafnet.json graphs/nafnet_noskip.json
-   graphs/nafnet_unetmm.json --sram 1MiB:8MiB:+1MiB,10MiB:24MiB:+2MiB -o experiments/out/sram_sweep``
-   (48 points; the raw sweep, with progress.jsonl, stays under experiments/out/, not committed);
+   graphs/nafnet_unetmm.json --sram 1MiB:8MiB:+1MiB,10MiB:24MiB:+2MiB --execution layer,cascade
+   -o experiments/out/sram_sweep`` (96 points; the raw sweep, with progress.jsonl, stays under
+   experiments/out/, not committed);
 2. ``hwsim compare accelerators/edge_npu.yaml <the three graphs> --sweep experiments/out/sram_sweep
-   -o docs/nafnet_edge_npu`` at the preset's 8 MiB.
+   -o docs/nafnet_edge_npu`` at the preset's 8 MiB (both execution modes in its table).
 
 Into ``--out`` (default ``docs/nafnet_edge_npu/``, committed) go ``report.md``, ``report.html``,
 ``compare.json``, the figures (``fig_sweep.png`` is the spill-versus-SRAM chart) and copies of the
-sweep's ``results.csv`` and ``summary.json``. Same inputs, same bytes. Takes about a minute on 2 cores.
+sweep's ``results.csv`` and ``summary.json``. Same inputs, same bytes. Takes a few minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def run(argv: list[str]) -> None:
 
 def regenerate(out: Path, sweep_dir: Path, jobs: str | None) -> None:
     jobs_args = ["--jobs", jobs] if jobs else []
-    run(["sweep", SPEC, *GRAPHS, "--sram", SRAM, "-o", str(sweep_dir), *jobs_args])
+    run(["sweep", SPEC, *GRAPHS, "--sram", SRAM, "--execution", "layer,cascade", "-o", str(sweep_dir), *jobs_args])
     run(["compare", SPEC, *GRAPHS, "--sweep", str(sweep_dir), "-o", str(out)])
     for name in ("results.csv", "summary.json"):
         shutil.copyfile(sweep_dir / name, out / f"sweep_{name}")
