@@ -12,7 +12,7 @@ import pytest
 
 from hwsim.cli import main
 from hwsim.graph.io import write_graph
-from hwsim.report.compare import ROWS
+from hwsim.report.compare import OTHER_ROWS, ROWS
 from tests.report.pngread import grey_stats, png_size
 from tests.report.variants import variant_graphs
 from tests.sweep.helpers import SPEC
@@ -71,7 +71,7 @@ def test_dom_has_the_table_and_every_figure_loaded(report, tmp_path):
                    "--dump-dom", report.as_uri())
     page = Page()
     page.feed(dom)
-    assert page.rows == [key for key, *_ in ROWS]
+    assert page.rows == [key for key, *_ in ROWS] + [f"{key}_cascade" for key, *_ in OTHER_ROWS]
     assert page.figures == ["fig_skip_memory.png", "fig_sram_gantt.png", "fig_dram_by_kind.png", "fig_sweep.png"]
     assert len(page.images) == 4
     for img in page.images:
