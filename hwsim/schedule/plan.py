@@ -131,7 +131,7 @@ class Cascade:
     last: int
     stripes: int
     progress: tuple[tuple[int, ...], ...]  # per layer: its driver rows finished after stripe 0..stripes
-    rows: tuple[int, ...]  # per layer: its driver rows (its band model's: the output's H; a global pooling's input H)
+    rows: tuple[int, ...]  # per layer: its band model's driver rows (output H; a global pooling's input H)
     rolling: tuple[RollingBuffer, ...]
     reads: tuple[str, ...]  # tensors read whole, made before the cascade
     writes: tuple[str, ...]  # tensors written whole: read after it, or graph outputs
