@@ -20,7 +20,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-POLICIES = ("belady", "lru", "largest", "skip_first")
+from hwsim.spec.model import SPILL_POLICIES as POLICIES  # the one list of names, which the spec loader reads
+
 NEVER = 1 << 62  # the next use of a block that is not used again
 
 
