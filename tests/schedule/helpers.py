@@ -28,6 +28,17 @@ def make_spec(sram: int = 1 << 20, align: int = 1, weights: str = "separate", we
     )
 
 
+def ancestors(plan: Plan, cid: int) -> set[int]:
+    """Every command command ``cid`` depends on, directly or not."""
+    seen, stack = set(), [cid]
+    while stack:
+        for d in plan.commands[stack.pop()].deps:
+            if d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return seen
+
+
 def traffic(plan: Plan) -> dict[str, int]:
     """DRAM bytes by traffic kind."""
     found: Counter = Counter()

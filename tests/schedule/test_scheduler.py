@@ -15,7 +15,9 @@ from hwsim.errors import UserError
 from hwsim.graph.analysis import live_curve
 from hwsim.schedule import schedule, verify_plan, zero_spill_sram
 from tests.graph.handmade import Net
-from tests.schedule.helpers import chain, concat_wait, diamond, make_spec, moved, traffic, two_waits, u_one_skip
+from tests.schedule.helpers import (
+    ancestors, chain, concat_wait, diamond, make_spec, moved, traffic, two_waits, u_one_skip,
+)
 
 
 def run(net, **spec):
@@ -216,16 +218,6 @@ def test_weights_in_chunks_when_shared_sram_is_short():
         assert [c.tile for c in plan.commands if c.kind == "compute"] == [0, 1]
 
 
-def _ancestors(plan, cid):
-    seen, stack = set(), [cid]
-    while stack:
-        for d in plan.commands[stack.pop()].deps:
-            if d not in seen:
-                seen.add(d)
-                stack.append(d)
-    return seen
-
-
 def test_weights_of_the_next_layer_load_during_this_one():
     g = chain().build()
     for prefetch, before in ((1, True), (0, False)):
@@ -233,7 +225,7 @@ def test_weights_of_the_next_layer_load_during_this_one():
         load = next(c for c in plan.commands if c.tensor == "weights:l1")
         compute0 = next(c for c in plan.commands if c.kind == "compute" and c.layer == 0)
         assert (load.id < compute0.id) == before
-        assert (compute0.id not in _ancestors(plan, load.id)) == before  # the DMA overlaps compute 0
+        assert (compute0.id not in ancestors(plan, load.id)) == before  # the DMA overlaps compute 0
         assert load.allocs[0].space == "sram" and load.cause == "weights"
 
 

@@ -8,17 +8,7 @@ from hwsim.measure import measure
 from hwsim.schedule import schedule, verify_plan
 from hwsim.sim import simulate
 from tests.graph.handmade import Net
-from tests.schedule.helpers import make_spec, traffic
-
-
-def _ancestors(plan, cid):
-    seen, stack = set(), [cid]
-    while stack:
-        for d in plan.commands[stack.pop()].deps:
-            if d not in seen:
-                seen.add(d)
-                stack.append(d)
-    return seen
+from tests.schedule.helpers import ancestors, make_spec, traffic
 
 
 def compute_bound():
@@ -50,7 +40,7 @@ def test_band_loads_overlap_compute_when_double_buffered():
     # band k + 1 is loaded before compute k in program order and does not wait for it
     for k in range(3):
         assert loads[k + 1].id < computes[k].id
-        assert computes[k].id not in _ancestors(plan, loads[k + 1].id)
+        assert computes[k].id not in ancestors(plan, loads[k + 1].id)
     assert plan.sram_peak_bytes == 1024
 
 
