@@ -47,6 +47,6 @@ def unavoidable_dram_bytes(plan: Plan, graph: Graph, activation_bits: int) -> in
 def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:
     """The roofline bounds of ``plan`` on ``spec`` (see the module docstring)."""
     compute = sum(layer.compute_cycles for layer in plan.layers)
-    moved = sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store"))
+    moved = sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store", "tiles"))
     unavoidable = unavoidable_dram_bytes(plan, graph, spec.datatype.activation_bits)
     return Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable))

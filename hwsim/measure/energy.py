@@ -40,6 +40,9 @@ def array_sram_bytes(plan: Plan) -> int:
     for command in plan.commands:
         for buffer in command.allocs:
             size_of[buffer.name] = buffer.size
+        if command.kind == "tiles":
+            total += _tiles_sram_bytes(command, size_of)
+            continue
         if command.kind != "compute":
             continue
         for name in command.reads:
@@ -48,6 +51,20 @@ def array_sram_bytes(plan: Plan) -> int:
             total += size_of[name]
         total += sum(buffer.size for buffer in command.allocs)
     return total
+
+
+def _tiles_sram_bytes(command, size_of: dict[str, int]) -> int:
+    """What the per-tile computes of a streamed layer read and write (``hwsim.schedule.expand``):
+    each tile its input and output tiles, the resident operands and the weight chunk; the
+    first tile the outputs written in place."""
+    run = command.run
+    tiles = sum(s.size for s in run.reads + run.writes for n in s.nbytes if n)
+    for name in run.resident:
+        if name not in size_of:
+            raise RuntimeError(f"tiles command {command.id} reads {name!r}, which no command allocated")
+    resident = sum(size_of[name] for name in run.resident) + (run.weight_size if run.weight_block else 0)
+    outs = sum(b.size for b in command.allocs if b.space == "sram" and not b.name.startswith("tiles:"))
+    return tiles + run.tiles * resident + outs
 
 
 def run_energy(plan: Plan, spec: AcceleratorSpec, dram_bytes: int, latency_cycles: int) -> Energy:

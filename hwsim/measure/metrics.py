@@ -111,6 +111,8 @@ def dram_by_kind(trace: Trace) -> dict[str, int]:
     """DMA bytes of the trace by traffic kind; a load must carry a read kind, a store a write kind."""
     by_kind = dict.fromkeys(TRAFFIC_KINDS, 0)
     for e in trace.events:
+        for _, kind, nbytes in e.moves:
+            by_kind[kind] += nbytes
         if e.kind not in ("load", "store"):
             continue
         if e.traffic not in (READ_KINDS if e.kind == "load" else WRITE_KINDS):
@@ -126,6 +128,9 @@ def _base_tensor(name: str) -> str:
 def _tensor_traffic(trace: Trace) -> dict[str, int]:
     moved: dict[str, int] = {}
     for e in trace.events:
+        for tensor, kind, nbytes in e.moves:
+            if kind != "weights":
+                moved[tensor] = moved.get(tensor, 0) + nbytes
         if e.kind in ("load", "store") and e.traffic != "weights" and e.tensor is not None:
             name = _base_tensor(e.tensor)
             moved[name] = moved.get(name, 0) + e.dram_bytes
@@ -146,6 +151,13 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
         elif e.kind in ("load", "store"):
             moved = read if e.kind == "load" else written
             moved[e.layer] = moved.get(e.layer, 0) + e.dram_bytes
+        elif e.kind == "tiles":
+            first.setdefault(e.layer, e.compute_span[0])
+            last[e.layer] = max(last.get(e.layer, e.compute_span[1]), e.compute_span[1])
+            busy[e.layer] = busy.get(e.layer, 0) + e.compute_span[1] - e.compute_span[0] - sum(c for _, c in e.stalls)
+            for _, kind, nbytes in e.moves:
+                moved = read if kind in READ_KINDS else written
+                moved[e.layer] = moved.get(e.layer, 0) + nbytes
     rows = []
     for layer in plan.layers:
         i = layer.index

@@ -42,7 +42,7 @@ def _kind(b: Buffer) -> str:
         return "rows"
     if b.name.startswith("weights:"):
         return "weights"
-    return "tile" if "@tile" in b.name else "activation"
+    return "tile" if "@tile" in b.name or b.name.startswith("tiles:") else "activation"
 
 
 def _resident(buffers: dict[str, Buffer], plan: Plan) -> tuple[Resident, ...]:

@@ -42,9 +42,11 @@ class StallAccount:
 def measured_totals(events: tuple[Event, ...]) -> tuple[int, int, int]:
     """(latency, compute busy, compute idle) in cycles, from the events alone."""
     latency = max((e.end for e in events), default=0)
-    computes = sorted((e.start, e.end) for e in events if e.kind == "compute")
-    busy = sum(end - start for start, end in computes)
-    idle, covered_to = 0, 0
+    computes = sorted((e.start, e.end) if e.kind == "compute" else e.compute_span
+                      for e in events if e.kind == "compute" or e.compute_span)
+    inside = sum(c for e in events for _, c in e.stalls)  # a streamed layer's tiles waiting inside
+    busy = sum(end - start for start, end in computes) - inside
+    idle, covered_to = inside, 0
     for start, end in computes:
         if start > covered_to:
             idle += start - covered_to
@@ -87,7 +89,11 @@ def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tu
     by_cause = dict.fromkeys(STALL_CAUSES, 0)
     by_layer: dict[int, int] = {}
     previous_end = 0
+    tiles = {e.command: e for e in events if e.kind == "tiles"}
     for command in plan.commands:
+        if command.kind == "tiles":
+            previous_end = _tiles_stalls(plan, tiles[command.id], previous_end, starts, ends, by_cause, by_layer)
+            continue
         if command.kind != "compute":
             continue
         gap = starts[command.id] - previous_end
@@ -100,6 +106,40 @@ def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tu
         previous_end = ends[command.id]
     by_cause["drain"] += latency - previous_end
     return by_cause, by_layer
+
+
+def _tiles_stalls(plan: Plan, event: Event, previous_end: int, starts, ends, by_cause, by_layer) -> int:
+    """Charge the compute idle before and inside a streamed layer's tiles; the end of its last compute.
+
+    Before its first compute the wait is charged like any compute's, to what finished last: a
+    transfer of the run itself when the first tile waited for one (``first_wait``), else the
+    dependency that let the run start (or, when the DMA engines or channels held it, the
+    transfer that ended then). Inside: the run's own account (``hwsim.sim.pipeline``)."""
+    first, last = event.compute_span
+    if first < previous_end:
+        raise RuntimeError(f"tiles command {event.command} computed from cycle {first}, "
+                           f"before the previous compute ended ({previous_end})")
+    gap = first - previous_end
+    if gap:
+        by_cause[event.first_wait or _cause_at(plan, event, ends)] += gap
+    for cause, cycles in event.stalls:
+        by_cause[cause] += cycles
+    idle = gap + sum(c for _, c in event.stalls)
+    if idle:
+        by_layer[event.layer] = by_layer.get(event.layer, 0) + idle
+    return last
+
+
+def _cause_at(plan: Plan, event: Event, ends: list[int]) -> str:
+    """What a ``tiles`` command that started at ``event.start`` waited for."""
+    deps = plan.commands[event.command].deps
+    if any(ends[d] == event.start for d in deps):
+        return _cause_of_wait(plan, event.command, event.start, ends)
+    transfers = [c for c in plan.commands[:event.command] if c.kind in ("load", "store") and ends[c.id] == event.start]
+    if transfers:
+        waited = transfers[-1]
+        return waited.cause or CAUSE_OF_TRAFFIC.get(waited.traffic or "", "streamed")
+    return "streamed"
 
 
 def account_stalls(trace: Trace, plan: Plan) -> StallAccount:

@@ -45,6 +45,7 @@ from hwsim.graph.ir import Graph
 from hwsim.numerics.kernels import MissingKernel, run_op
 from hwsim.numerics.memory import Memory, MemoryFault, WeightImage, WeightStore, POISON
 from hwsim.numerics.quantize import Codec
+from hwsim.schedule.expand import expand
 from hwsim.schedule.plan import Buffer, Command, Plan
 
 Reader = Callable[[str], np.ndarray]
@@ -110,7 +111,8 @@ class Machine:
     """The state of one plan run: the memory image, the buffers allocated, the weight staging."""
 
     def __init__(self, graph: Graph, plan: Plan, weights: WeightStore, codecs: dict[str, Codec], spec=None):
-        self.graph, self.plan, self.weights, self.codecs, self.spec = graph, plan, weights, codecs, spec
+        # A streamed layer's tiles run one by one, as the commands they stand for.
+        self.graph, self.plan, self.weights, self.codecs, self.spec = graph, expand(plan), weights, codecs, spec
         self.mem = Memory(plan.sram_bytes, plan.weight_buffer_bytes)
         self.live: dict[str, Buffer] = {}
         self.last: dict[str, Buffer] = {}  # buffer name -> where it was last allocated

@@ -31,7 +31,7 @@ class BufferRect:
 def buffer_kind(name: str, activations: set[str], skips: set[str]) -> str:
     if name.startswith("weights:"):
         return "weights"
-    if "@tile" in name:
+    if "@tile" in name or name.startswith("tiles:"):  # a band tile, or a streamed layer's tile arena
         return "tile"
     if name in skips:
         return "skip"

@@ -5,6 +5,9 @@ One process (the accelerator), one thread per engine lane: ``compute``, and ``dm
 different lanes, so each lane's slices never overlap). Every compute, load and store is an
 ``X`` (complete) event: ``ts`` and ``dur`` in microseconds, ``name`` the layer (compute) or
 the tensor (load, store), ``args`` with the layer, bytes, traffic kind, tile and command id.
+A streamed layer's tiles are two slices: its computes' span on the compute track (``args``:
+busy ``cycles``, ``tiles``, the cycles its computes waited inside it by cause) and the run's
+span on a ``dma_read`` lane (``args``: its DRAM bytes in all and by tensor and traffic kind).
 A ``C`` (counter) track ``SRAM in use`` holds the bytes allocated after each change (and a
 ``weight buffer in use`` track when the spec has a separate one), every sample the
 simulator recorded, so the peak shows even when it lasts zero cycles. ``M`` events name the
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from typing import Any
 
 from hwsim.files import write_atomic
@@ -49,8 +53,12 @@ def _lanes(events: list[Event]) -> list[int]:
 def _slice(e: Event, tid: int, names: dict[int, str], clock_hz: int) -> dict[str, Any]:
     layer = names.get(e.layer, str(e.layer))
     args: dict[str, Any] = {"command": e.command, "layer": layer, "kind": e.kind}
-    if e.kind == "compute":
+    if e.kind == "compute" and e.compute_span:
+        args.update(cycles=e.end - e.start - sum(c for _, c in e.stalls), waits=dict(e.stalls))
+    elif e.kind == "compute":
         args["cycles"] = e.end - e.start
+    elif e.kind == "tiles":
+        args.update(bytes=e.dram_bytes, tensor=e.tensor, moves=[list(m) for m in e.moves])
     else:
         args.update(bytes=e.dram_bytes, traffic=e.traffic, tensor=e.tensor)
     if e.tile is not None:
@@ -72,8 +80,15 @@ def _engine_events(trace: Trace, plan: Plan) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     names = {layer.index: layer.name for layer in plan.layers}
     tid = 0
+    split = []  # a streamed layer's tiles: its computes' span, and the run on the DMA tracks
+    for e in trace.events:
+        if e.kind == "tiles":
+            split += [replace(e, kind="compute", engine="compute", start=e.compute_span[0], end=e.compute_span[1]),
+                      replace(e, engine="dma_read")]
+        else:
+            split.append(e)
     for engine in ENGINE_ORDER:
-        events = sorted((e for e in trace.events if e.engine == engine), key=lambda e: (e.start, e.command))
+        events = sorted((e for e in split if e.engine == engine), key=lambda e: (e.start, e.command))
         lanes = _lanes(events)
         for lane in range(max(lanes, default=-1) + 1):
             tid += 1

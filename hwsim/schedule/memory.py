@@ -88,10 +88,14 @@ class Memory:
     # --- DRAM traffic --------------------------------------------------------------------
     def dma(self, kind: str, layer: int, tensor: str, nbytes: int, traffic: str, cause: str, **fields) -> int:
         if traffic != "weights":
-            self.tensor_traffic[tensor] = self.tensor_traffic.get(tensor, 0) + nbytes
+            self.count(tensor, nbytes)
         if traffic == "spill_write":
             self.spilled.add(tensor)
         return self.program.emit(kind, layer, tensor=tensor, dram_bytes=nbytes, traffic=traffic, cause=cause, **fields)
+
+    def count(self, tensor: str, nbytes: int) -> None:
+        """Charge ``nbytes`` of activation traffic moved by a streamed layer's tiles to ``tensor``."""
+        self.tensor_traffic[tensor] = self.tensor_traffic.get(tensor, 0) + nbytes
 
     def store(self, piece: str, layer: int, traffic: str, cause: str, origin: str) -> int:
         cid = self.dma("store", layer, piece, self.layout.piece_bytes[piece], traffic, cause,

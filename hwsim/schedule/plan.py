@@ -12,6 +12,11 @@ Commands and their engines:
   destination buffer when it starts.
 * ``store`` (engine ``dma_write``): SRAM -> DRAM, ``dram_bytes`` bytes; allocates nothing.
 * ``free`` (engine ``none``, instantaneous): releases ``frees`` once its deps are done.
+* ``tiles`` (engine ``tiles``: it occupies the compute engine and both DMA engines): all the
+  tiles of one streamed layer, described compactly by its :class:`TileRun` (``run``); it
+  allocates the layer's tile arena (and the outputs the layer writes in place) when it
+  starts. ``hwsim.schedule.expand`` lowers it to the per-tile loads, computes, stores and
+  frees it stands for; ``hwsim.sim.pipeline`` times it in bulk.
 
 Plan invariants (checked by ``verify.py``, independently of how the plan was made):
 
@@ -31,8 +36,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ENGINES = ("compute", "dma_read", "dma_write", "none")
-COMMAND_KINDS = ("compute", "load", "store", "free")
+ENGINES = ("compute", "dma_read", "dma_write", "none", "tiles")
+COMMAND_KINDS = ("compute", "load", "store", "free", "tiles")
 TRAFFIC_KINDS = ("weights", "input", "output", "spill_write", "spill_read", "streamed_read", "streamed_write")
 STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain")
 
@@ -73,6 +78,69 @@ class Command:
     reads: tuple[str, ...] = ()  # compute: buffer names it reads; store: the buffer it copies out
     cause: str | None = None  # load/store: the STALL_CAUSES entry a compute wait on it is charged to
     tile: int | None = None  # compute/load/store of a streamed layer: the tile index
+    run: "TileRun | None" = None  # tiles: the streamed layer's tiles
+
+
+@dataclass(frozen=True)
+class BandStream:
+    """One banded tensor of a streamed layer: what each tile moves of it and where its tile
+    buffers sit (``slots`` offsets from the start of the layer's arena, ``size`` bytes each)."""
+
+    tensor: str
+    traffic: str  # reads: "streamed_read" | "input"; writes: "streamed_write" | "output"
+    nbytes: tuple[int, ...]  # bytes moved per tile (0: nothing of it in that tile)
+    slots: tuple[int, ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class TileRun:
+    """The tiles of one streamed layer (``hwsim.schedule.stream``), in the order they run.
+
+    Tile ``k`` runs driver rows ``bands[k % len(bands)]`` with weight chunk
+    ``k // len(bands)``. Its input bands load into slot ``k % slots`` of each read stream,
+    its output bands are written into slot ``k % slots`` of each write stream and stored;
+    ``cycles[k]`` is its compute. With two slots tile ``k + 1`` loads while tile ``k``
+    computes. Chunk ``c`` (``chunk_bytes[c]``, 0 without weights) is loaded, as
+    ``weights:<layer>`` (``...@chunk<c>`` when there are several), before its first tile,
+    after the previous chunk's last tile; it lives at ``weight_at`` (an offset in the arena
+    when weights share the SRAM, an address in the weight buffer otherwise).
+    """
+
+    layer: int
+    bands: tuple[tuple[int, int], ...]
+    slots: int
+    cycles: tuple[int, ...]  # per tile
+    reads: tuple[BandStream, ...]
+    writes: tuple[BandStream, ...]
+    resident: tuple[str, ...]  # buffers the tiles read in place (whole tensors kept resident)
+    weight_block: str | None = None
+    chunk_bytes: tuple[int, ...] = ()
+    weight_at: int = 0
+    weight_space: str = "sram"
+    weight_size: int = 0  # bytes reserved for a chunk (aligned, the largest)
+
+    @property
+    def tiles(self) -> int:
+        return len(self.cycles)
+
+    def band(self, k: int) -> tuple[int, int]:
+        return self.bands[k % len(self.bands)]
+
+    def chunk(self, k: int) -> int:
+        return k // len(self.bands)
+
+    def moves(self) -> tuple[tuple[str, str, int], ...]:
+        """``(tensor, traffic kind, DRAM bytes)`` of every banded tensor, then the weight chunks."""
+        moved = tuple((s.tensor, s.traffic, sum(s.nbytes)) for s in self.reads + self.writes)
+        return moved + (((self.weight_block, "weights", sum(self.chunk_bytes)),) if sum(self.chunk_bytes) else ())
+
+    def traffic(self) -> dict[str, int]:
+        """DRAM bytes by traffic kind (weight chunks included)."""
+        moved: dict[str, int] = {}
+        for _, kind, nbytes in self.moves():
+            moved[kind] = moved.get(kind, 0) + nbytes
+        return moved
 
 
 @dataclass(frozen=True)

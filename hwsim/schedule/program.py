@@ -27,7 +27,7 @@ from typing import Callable
 
 from hwsim.schedule.plan import Buffer, Command
 
-ENGINE_OF = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none"}
+ENGINE_OF = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
 
 
 class AddressHistory:
@@ -99,7 +99,7 @@ class Program:
         self._keys = 0
 
     def emit(self, kind: str, layer: int, *, deps=(), allocs=(), reads=(), frees=(), **fields) -> int:
-        """Append a command; returns its id. ``fields``: tensor, dram_bytes, traffic, cycles, cause, tile."""
+        """Append a command; returns its id. ``fields``: tensor, dram_bytes, traffic, cycles, cause, tile, run."""
         cid = len(self._commands)
         d = set(deps)
         for b in allocs:
@@ -112,7 +112,7 @@ class Program:
             d.update(live.stores)
             if live.reader is not None:
                 d.add(live.reader)
-        if kind == "compute" and self._last_compute is not None:
+        if kind in ("compute", "tiles") and self._last_compute is not None:
             d.add(self._last_compute)
         self._commands.append(_Pending(kind, layer, d, tuple(allocs), tuple(frees), tuple(reads), fields))
         self._after(cid, kind, allocs, reads, frees)
@@ -144,7 +144,7 @@ class Program:
             if b.space != self.provisional:
                 self._history[b.space].paint(b.address, b.address + b.size, self._keys)
         for name in reads:
-            if kind == "compute":
+            if kind in ("compute", "tiles"):
                 self._live[name].reader = cid
             elif kind == "store":
                 self._live[name].stores.append(cid)
@@ -152,7 +152,7 @@ class Program:
             live = self._live.pop(b.name)
             self._freed_by[live.key] = cid
             self._last_free_of[b.name] = cid
-        if kind == "compute":
+        if kind in ("compute", "tiles"):
             self._last_compute = cid
 
     def relocate(self, where: Callable[[int], int]) -> None:

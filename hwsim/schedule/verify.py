@@ -15,6 +15,11 @@ buffers allocated in each space and who last held every byte, and checks:
 5. a ``spill_read`` / ``streamed_read`` load depends on a store of the same data (of each
    piece, for an alias);
 6. nothing is left allocated at the end;
+7. a streamed layer's ``tiles`` command (read like a compute; it stores its banded outputs
+   and reads its banded inputs from DRAM like the loads and stores it stands for) keeps every
+   tile slot and its weight chunk inside its arena, and every band within its slot (the
+   per-tile commands it stands for are checked by verifying ``hwsim.schedule.expand``'s
+   lowering of the plan);
 
 and, given the graph, that every layer's computes read every tensor the layer reads (its
 buffer, the buffers an alias lives in, band tiles ``<tensor>@tile<i>``, or a cascade's
@@ -33,7 +38,8 @@ from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph
 from hwsim.schedule.plan import COMMAND_KINDS, STALL_CAUSES, TRAFFIC_KINDS, Buffer, Command, Plan
 
-ENGINE = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none"}
+ENGINE = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
+COMPUTING = ("compute", "tiles")
 
 
 class _Occupants:
@@ -89,16 +95,16 @@ class _Checker:
         """Shortcuts for :meth:`reaches` when the computes form a chain (each depends on the
         previous one): ``cmax[c]``, the last compute among c and its ancestors, and
         ``first[c]``, the first compute that has c among its ancestors."""
-        computes = [c.id for c in self.cmds if c.kind == "compute"]
+        computes = [c.id for c in self.cmds if c.kind in COMPUTING]
         self.chained = all(a in self.cmds[b].deps for a, b in zip(computes, computes[1:]))
         self.cmax = []
         for c in self.cmds:
             best = max((self.cmax[d] for d in c.deps if d < c.id), default=-1)
-            self.cmax.append(c.id if c.kind == "compute" else best)
+            self.cmax.append(c.id if c.kind in COMPUTING else best)
         never = len(self.cmds)
         self.first = [never] * len(self.cmds)
         for c in reversed(self.cmds):
-            mine = c.id if c.kind == "compute" else self.first[c.id]
+            mine = c.id if c.kind in COMPUTING else self.first[c.id]
             for d in c.deps:
                 if 0 <= d < c.id and mine < self.first[d]:
                     self.first[d] = mine
@@ -112,7 +118,7 @@ class _Checker:
         if earlier in self.cmds[later].deps:
             return True
         if self.chained:
-            if self.cmds[earlier].kind == "compute":
+            if self.cmds[earlier].kind in COMPUTING:
                 return earlier <= self.cmax[later]
             if self.first[earlier] <= self.cmax[later]:
                 return True
@@ -141,7 +147,24 @@ class _Checker:
             self.bad(c, "a load allocates its destination")
         if c.kind == "store" and len(c.reads) != 1:
             self.bad(c, "a store reads one buffer")
+        if (c.kind == "tiles") != (c.run is not None):
+            self.bad(c, "a tiles command, and only one, carries a tile run")
+        elif c.kind == "tiles":
+            self.tile_geometry(c)
         return ok
+
+    def tile_geometry(self, c: Command) -> None:
+        """A run's tile buffers and weight chunk lie inside its arena, and every band fits its slot."""
+        run = c.run
+        arena = next((b for b in c.allocs if b.name.startswith("tiles:")), None)
+        size = arena.size if arena is not None else 0
+        for s in run.reads + run.writes:
+            if len(s.nbytes) != run.tiles or len(s.slots) != run.slots or max(s.nbytes, default=0) > s.size:
+                self.bad(c, f"tiles of {s.tensor!r}: bands do not match the run or exceed their {s.size} B slot")
+            if any(at < 0 or at + s.size > size for at in s.slots):
+                self.bad(c, f"a tile slot of {s.tensor!r} lies outside the {size} B arena")
+        if run.weight_block and run.weight_space == "sram" and run.weight_at + run.weight_size > size:
+            self.bad(c, f"the weight chunk region lies outside the {size} B arena")
 
     def read(self, c: Command) -> None:
         for name in c.reads:
@@ -154,11 +177,21 @@ class _Checker:
             readers.append(c.id)
         if c.kind == "store" and c.tensor is not None:
             self.stores_of.setdefault(c.tensor, []).append(c.id)
+        if c.kind == "tiles":
+            for s in c.run.writes:
+                self.stores_of.setdefault(s.tensor, []).append(c.id)
 
     def dram_source(self, c: Command) -> None:
+        if c.kind == "tiles":
+            for s in c.run.reads:
+                if s.traffic == "streamed_read":
+                    self.sourced(c, s.tensor)
         if c.kind != "load" or c.traffic not in ("spill_read", "streamed_read"):
             return
-        for piece in self.aliases.get(c.tensor, (c.tensor,)):
+        self.sourced(c, c.tensor)
+
+    def sourced(self, c: Command, tensor: str) -> None:
+        for piece in self.aliases.get(tensor, (tensor,)):
             stores = self.stores_of.get(piece, [])
             direct = set(c.deps)
             if not any(s in direct for s in stores) and not any(self.reaches(s, c.id) for s in reversed(stores)):
@@ -225,6 +258,8 @@ def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
         holds.update((b.name, b.tensor) for b in c.allocs if b.tensor is not None)
         if c.kind == "compute":
             reads_of.setdefault(c.layer, set()).update(c.reads)
+        if c.kind == "tiles":
+            reads_of.setdefault(c.layer, set()).update(c.run.resident + tuple(f"{s.tensor}@tile" for s in c.run.reads))
     problems = []
     for io in layer_io(graph):
         if io.writes and all(w in aliases for w in io.writes):

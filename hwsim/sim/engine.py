@@ -38,11 +38,12 @@ from typing import Iterator
 import simpy
 
 from hwsim.schedule.plan import Command, Plan
+from hwsim.sim.pipeline import RunTiming, time_run
 from hwsim.sim.trace import Event, OccupancySample, Trace
 from hwsim.spec.model import AcceleratorSpec
 
 ENGINE_ORDER = ("compute", "dma_read", "dma_write")
-ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none"}
+ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
 
 
 class _Run:
@@ -59,6 +60,9 @@ class _Run:
         self.waiters: dict[int, simpy.Event] = {}  # command id -> event a process waits on
         self.frees_after: dict[int, list[Command]] = {}  # command id -> frees that depend on it
         self.waiting: dict[int, int] = {}  # free command id -> deps not finished yet
+        self.capacity = spec.dram.channels
+        self.runs: dict[int, dict[str, simpy.Event]] = {}  # tiles command -> engine -> arrived / released
+        self.timings: dict[int, RunTiming] = {}
 
     # --- common ---------------------------------------------------------------------------
     def _deps(self, command: Command) -> Iterator[simpy.Event]:
@@ -92,14 +96,20 @@ class _Run:
     # --- engines --------------------------------------------------------------------------
     def compute_engine(self, commands: list[Command]):
         for command in commands:
+            if command.kind == "tiles":
+                yield from self._tiles(command, "compute")
+                continue
             yield from self._deps(command)
             start = self.env.now
             if command.cycles:
                 yield self.env.timeout(command.cycles)
             self._finish(command, start)
 
-    def dma_engine(self, commands: list[Command]):
+    def dma_engine(self, commands: list[Command], engine: str):
         for command in commands:
+            if command.kind == "tiles":
+                yield from self._tiles(command, engine)
+                continue
             yield from self._deps(command)
             channel = self.channels.request(priority=command.id)
             yield channel
@@ -131,6 +141,44 @@ class _Run:
 
         self.env.timeout(self.latency).callbacks.append(on_latency)
 
+    # --- a streamed layer's tiles --------------------------------------------------------
+    def _tiles(self, command: Command, engine: str):
+        """An engine reaching a ``tiles`` command: it waits until the run releases it."""
+        events = self.runs.get(command.id)
+        if events is None:
+            events = self.runs[command.id] = {f"{e}{what}": self.env.event() for e in ENGINE_ORDER
+                                              for what in (":in", ":out")}
+            self.env.process(self._run_tiles(command, events))
+        events[f"{engine}:in"].succeed(self.env.now)
+        yield events[f"{engine}:out"]
+
+    def _run_tiles(self, command: Command, events: dict[str, simpy.Event]):
+        """Start the run once its deps are done, both DMA engines have reached it and every
+        channel is free; time it (``pipeline``) once the compute engine has reached it too."""
+        yield from self._deps(command)
+        yield events["dma_read:in"] & events["dma_write:in"]
+        channels = [self.channels.request(priority=command.id) for _ in range(self.capacity)]
+        for request in channels:
+            yield request
+        start = self.env.now
+        arrived = yield events["compute:in"]
+        timing = time_run(command.run, start, max(arrived, start), self.capacity, self.latency, self.transfer)
+        self.timings[command.id] = timing
+        now = self.env.now
+
+        def at(cycle: int, action) -> None:
+            self.env.timeout(max(cycle, now) - now).callbacks.append(lambda _: action())
+
+        def release_dma() -> None:
+            for request in channels:
+                self.channels.release(request)
+            events["dma_read:out"].succeed()
+            events["dma_write:out"].succeed()
+
+        at(timing.compute_end, events["compute:out"].succeed)
+        at(timing.dma_end, release_dma)
+        at(timing.end, lambda: self._finish(command, start))
+
     # --- frees ----------------------------------------------------------------------------
     def arm_free(self, command: Command) -> None:
         """Release ``command``'s buffers the moment its last dep finishes (no process, no event)."""
@@ -153,7 +201,8 @@ def _queues(plan: Plan) -> dict[str, list[Command]]:
             raise RuntimeError(f"plan command {index}: a {command.kind!r} on engine {command.engine!r}")
         if command.deps and not (0 <= min(command.deps) and max(command.deps) < index):
             raise RuntimeError(f"plan command {index}: deps {command.deps} must point to earlier commands")
-        queues[command.engine].append(command)
+        for engine in ENGINE_ORDER if command.kind == "tiles" else (command.engine,):
+            queues[engine].append(command)
     return queues
 
 
@@ -161,11 +210,14 @@ def _events(plan: Plan, run: _Run) -> tuple[Event, ...]:
     stuck = [c.id for c in plan.commands if run.ends[c.id] is None]
     if stuck:
         raise RuntimeError(f"simulation ended with {len(stuck)} commands never run (first: {stuck[:5]})")
-    events = [
-        Event(c.id, c.kind, c.engine, c.layer, run.starts[c.id], run.ends[c.id],
-              c.dram_bytes, c.traffic, c.tensor, c.tile)
-        for c in plan.commands
-    ]
+    events = []
+    for c in plan.commands:
+        timing = run.timings.get(c.id)
+        extra = {} if timing is None else {
+            "compute_span": (timing.compute_start, timing.compute_end), "first_wait": timing.first_wait,
+            "stalls": tuple(sorted(timing.stalls.items())), "moves": c.run.moves()}
+        events.append(Event(c.id, c.kind, c.engine, c.layer, run.starts[c.id], run.ends[c.id],
+                            c.dram_bytes, c.traffic, c.tensor, c.tile, **extra))
     events.sort(key=lambda e: (e.start, e.command))
     return tuple(events)
 
@@ -208,7 +260,7 @@ def simulate(plan: Plan, spec: AcceleratorSpec) -> Trace:
         run.arm_free(command)
     env.process(run.compute_engine(queues["compute"]))
     for engine in ENGINE_ORDER[1:]:
-        env.process(run.dma_engine(queues[engine]))
+        env.process(run.dma_engine(queues[engine], engine))
     env.run()
     events = _events(plan, run)
     return Trace(plan.graph, plan.spec, events, occupancy(events, plan), spec.clock_hz)

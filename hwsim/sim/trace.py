@@ -1,7 +1,7 @@
 """The trace: every event the simulator recorded, in integer cycles.
 
-One :class:`Event` per executed command that takes time (compute, load, store) and one
-per instantaneous free; ``sram_in_use`` after each event's allocation or release lets
+One :class:`Event` per executed command that takes time (compute, load, store, a streamed
+layer's tiles) and one per instantaneous free; ``sram_in_use`` after each event's allocation or release lets
 the occupancy curve be drawn without re-running anything.
 """
 
@@ -22,6 +22,12 @@ class Event:
     traffic: str | None = None
     tensor: str | None = None
     tile: int | None = None
+    # A streamed layer's ``tiles`` (``hwsim.sim.pipeline``): its computes' span, the compute idle
+    # inside it by cause, and what its first compute waited for once the run had started.
+    compute_span: tuple[int, int] | None = None
+    stalls: tuple[tuple[str, int], ...] = ()
+    first_wait: str | None = None
+    moves: tuple[tuple[str, str, int], ...] = ()  # (tensor, traffic kind, bytes) the tiles moved
 
 
 @dataclass(frozen=True)

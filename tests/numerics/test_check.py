@@ -15,6 +15,7 @@ from hwsim.numerics.check import activation_codecs, check_plan
 from hwsim.numerics.interpreter import run_layers, run_plan
 from hwsim.numerics.memory import weight_store
 from hwsim.schedule import schedule, verify_plan
+from hwsim.schedule.expand import expand
 from hwsim.schedule.search import live_piece_peak, with_sram
 from hwsim.spec import load_spec
 
@@ -234,6 +235,7 @@ def test_policies_weight_buffers_streaming_and_chunks_pass(prepared, model, bits
 def test_a_dropped_tile_load_is_caught_at_its_streamed_layer(prepared):
     graph, ref = prepared(PLAIN)
     spec, plan = tight(graph, spec_at(32), 40)
+    plan = expand(plan)  # the per-tile commands of the streamed layers
     i, c = next((i, c) for i, c in enumerate(plan.commands)
                 if c.kind == "load" and c.traffic == "streamed_read" and c.tile is not None and c.tile > 0)
     report = check_plan(graph, _with(plan, i), spec, ref)
@@ -261,6 +263,7 @@ def test_double_buffered_streamed_layers_and_resident_operands_pass(prepared):
     # interpreter follows the slots' addresses and the resident operands read in place
     graph, ref = prepared(PLAIN)
     spec, plan = tight(graph, spec_at(32), 40)
+    plan = expand(plan)  # the per-tile commands of the streamed layers
     computes = {(c.layer, c.tile): c.id for c in plan.commands if c.kind == "compute" and c.tile is not None}
     ahead = {c.layer for c in plan.commands if c.kind == "load" and c.tile and plan.layers[c.layer].streamed
              and c.id < computes[c.layer, c.tile - 1]}

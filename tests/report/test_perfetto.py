@@ -41,7 +41,8 @@ def test_required_fields(doc):
 def test_every_timed_command_is_a_slice_named_by_layer_or_tensor(doc, result):
     timed = [e for e in result.trace.events if e.kind != "free"]
     slices = events(doc, "X")
-    assert len(slices) == len(timed)
+    tiles = [e for e in timed if e.kind == "tiles"]  # a streamed layer's tiles: compute span + DMA span
+    assert len(slices) == len(timed) + len(tiles)
     layers = {la.name for la in result.plan.layers}
     for s in slices:
         if s["cat"] == "compute":
@@ -52,8 +53,10 @@ def test_every_timed_command_is_a_slice_named_by_layer_or_tensor(doc, result):
     moved = sum(s["args"]["bytes"] for s in slices if s["cat"] != "compute")
     assert moved == result.metrics.dram_bytes
     clock = result.trace.clock_hz
-    busy_us = sum(s["dur"] for s in slices if s["cat"] == "compute")
+    busy_us = sum(s["dur"] for s in slices if s["cat"] == "compute") - sum(
+        sum(s["args"].get("waits", {}).values()) * 1e6 / clock for s in slices if s["cat"] == "compute")
     assert busy_us == pytest.approx(result.metrics.compute_cycles * 1e6 / clock)
+    assert sum(s["args"]["cycles"] for s in slices if s["cat"] == "compute") == result.metrics.compute_cycles
 
 
 def test_tracks_are_named_and_monotonic_without_overlap(doc):
@@ -65,8 +68,8 @@ def test_tracks_are_named_and_monotonic_without_overlap(doc):
     assert set(by_tid) <= set(names)
     for tid, slices in by_tid.items():
         engine = names[tid].split()[0]
-        assert all(s["cat"] == {"compute": "compute", "dma_read": "load", "dma_write": "store"}[engine]
-                   for s in slices)
+        allowed = {"compute": {"compute"}, "dma_read": {"load", "tiles"}, "dma_write": {"store"}}[engine]
+        assert all(s["cat"] in allowed for s in slices)  # a streamed layer's tiles: on a read lane
         for a, b in zip(slices, slices[1:]):
             assert a["ts"] <= b["ts"]
             assert a["ts"] + a["dur"] <= b["ts"] + 1e-6, (names[tid], a, b)

@@ -40,9 +40,11 @@ def ancestors(plan: Plan, cid: int) -> set[int]:
 
 
 def traffic(plan: Plan) -> dict[str, int]:
-    """DRAM bytes by traffic kind."""
+    """DRAM bytes by traffic kind (a streamed layer's tiles: what its run moves)."""
     found: Counter = Counter()
     for c in plan.commands:
+        for _, kind, nbytes in c.run.moves() if c.run else ():
+            found[kind] += nbytes
         if c.traffic:
             found[c.traffic] += c.dram_bytes
     return dict(found)

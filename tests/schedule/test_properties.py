@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from hwsim.errors import UserError
 from hwsim.graph.analysis import layer_io, live_curve, live_ranges, tensor_bytes
+from hwsim.schedule.expand import expand
 from hwsim.schedule import schedule, verify_plan, zero_spill_sram
 from hwsim.schedule.cost import layer_cost
 from hwsim.schedule.search import is_clean, live_piece_peak, with_sram
@@ -89,9 +90,10 @@ def test_every_plan_verifies(seed, fields, fraction):
     plan, spec = plan_at(g, fields, fraction)
     assume(plan is not None)
     assert verify_plan(plan, spec, g) == []
+    assert verify_plan(expand(plan), spec, g) == []  # and the per-tile commands of streamed layers
     assert plan.sram_peak_bytes <= spec.sram.size_bytes
     for layer in plan.layers:  # the tiles of a layer add up to its cost
-        cycles = sum(c.cycles for c in plan.commands if c.kind == "compute" and c.layer == layer.index)
+        cycles = sum(c.cycles for c in plan.commands if c.kind in ("compute", "tiles") and c.layer == layer.index)
         assert cycles == layer.compute_cycles == layer_cost(g, layer.index, spec.compute).cycles
     assert [t.name for t in plan.tensors] == list(live_ranges(g))
 
@@ -162,7 +164,7 @@ def test_weights_and_input_are_read(seed, fields, fraction):
     weights = sum(tensor_bytes(g.tensor[p].elements, spec.datatype.weight_bits)
                   for io in layer_io(g) for p in io.params)
     inputs = sum(tensor_bytes(g.tensor[x].elements, spec.datatype.activation_bits) for x in g.inputs)
-    reads = sum(c.dram_bytes for c in plan.commands if c.kind == "load")
+    reads = sum(c.dram_bytes for c in expand(plan).commands if c.kind == "load")
     moved = traffic(plan)
     assert moved.get("weights", 0) >= weights
     assert moved.get("input", 0) >= inputs

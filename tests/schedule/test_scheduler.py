@@ -13,6 +13,7 @@ import pytest
 
 from hwsim.errors import UserError
 from hwsim.graph.analysis import live_curve
+from hwsim.schedule.expand import expand
 from hwsim.schedule import schedule, verify_plan, zero_spill_sram
 from tests.graph.handmade import Net
 from tests.schedule.helpers import (
@@ -136,6 +137,7 @@ def test_diamond_streams_its_last_layer_reading_what_is_resident_in_place():
     plan = run(diamond(), sram=95)
     assert [(layer.streamed, layer.tiles) for layer in plan.layers] == [(False, 1), (False, 1), (True, 2)]
     assert traffic(plan) == {"input": 32, "output": 32, "weights": 18}
+    plan = expand(plan)  # the per-tile commands of the streamed layer
     assert not [c for c in plan.commands if c.kind == "store" and c.tensor in ("a", "b")]
     assert [c.dram_bytes for c in plan.commands if c.traffic == "output"] == [16, 16]
     assert plan.sram_peak_bytes == 80
@@ -151,6 +153,7 @@ def test_diamond_moves_out_only_what_does_not_fit():
     plan = run(diamond(), sram=70)
     assert [layer.streamed for layer in plan.layers] == [False, False, True]
     assert traffic(plan) == {"input": 32, "streamed_write": 32, "streamed_read": 32, "output": 32, "weights": 18}
+    plan = expand(plan)  # the per-tile commands of the streamed layer
     stores = [(c.tensor, c.traffic, c.cause, c.dram_bytes) for c in plan.commands if c.kind == "store"]
     assert stores[0] == ("b", "streamed_write", "streamed", 32)
     assert [(c.tensor, c.dram_bytes) for c in plan.commands if c.traffic == "streamed_read"] == [("b", 16)] * 2
@@ -233,7 +236,7 @@ def test_halo_rows_are_read_again():
     # 3x3 conv on 1x1x8x8 (8 B a row) at 56 B: a band of h output rows reads h + 2 input
     # rows: 8(h + 2) + 8h <= 56 -> h = 2. Bands read rows [0,3) [1,5) [3,7) [5,8): 14 rows.
     g = Net().input("x", 1, 1, 8, 8).conv("c", "x", 1, k=3, bias=False).build()
-    plan = schedule(g, make_spec(sram=56))
+    plan = expand(schedule(g, make_spec(sram=56)))
     assert [c.dram_bytes for c in plan.commands if c.traffic == "input"] == [24, 32, 32, 24]
     assert traffic(plan)["output"] == 64 and plan.layers[0].tiles == 4
 
@@ -242,7 +245,7 @@ def test_global_pooling_streams_its_input_rows():
     # gap of 1x4x8x8 (32 B a row) at 100 B: the 4 B output stays resident, bands of h input
     # rows take 32h <= 96 -> h = 3: 96 + 96 + 64 B read (one slot: a DMA-bound layer).
     g = Net().input("x", 1, 4, 8, 8).gap("g", "x").build()
-    plan = schedule(g, make_spec(sram=100))
+    plan = expand(schedule(g, make_spec(sram=100)))
     assert [c.dram_bytes for c in plan.commands if c.traffic == "input"] == [96, 96, 64]
     assert traffic(plan)["output"] == 4
 

@@ -5,6 +5,7 @@ Specs are those of ``helpers.make_spec``: 1 GHz, 16 GB/s DRAM (16 B a cycle) wit
 """
 
 from hwsim.measure import measure
+from hwsim.schedule.expand import expand
 from hwsim.schedule import schedule, verify_plan
 from hwsim.sim import simulate
 from tests.graph.handmade import Net
@@ -30,6 +31,8 @@ def test_band_loads_overlap_compute_when_double_buffered():
     assert verify_plan(plan, spec, g) == []
     assert plan.layers[0].streamed and plan.layers[0].tiles == 4
     assert traffic(plan) == {"input": 1024, "output": 1024, "weights": 272}
+    plan = expand(plan)  # the per-tile commands the layer's tiles stand for
+    assert verify_plan(plan, spec, g) == []
     loads = [c for c in plan.commands if c.traffic == "input"]
     computes = [c for c in plan.commands if c.kind == "compute"]
     assert [c.dram_bytes for c in loads] == [256] * 4

@@ -51,6 +51,10 @@ def summary():
             kinds = Counter()
             wrong = []
             for c in plan.commands:
+                for tensor, kind, nbytes in c.run.moves() if c.run else ():  # a streamed layer's tiles
+                    kinds[kind] += nbytes
+                    if kind in SPILLS:
+                        wrong.append((c.layer, tensor, kind, "tiles"))
                 if c.traffic:
                     kinds[c.traffic] += c.dram_bytes
                 if c.traffic in SPILLS and (c.cause == "streamed" or c.tile is not None):

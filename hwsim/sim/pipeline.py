@@ -1,0 +1,286 @@
+"""Timing a streamed layer's tiles in bulk (a ``tiles`` command, :class:`~hwsim.schedule.plan.TileRun`).
+
+The run owns the compute engine, both DMA engines and every DRAM channel while it runs
+(``hwsim.sim.engine`` starts it once its deps are done, both DMA engines have reached it and
+every channel is free; its compute begins no earlier than the compute engine reaches it). Inside,
+the per-tile commands of ``hwsim.schedule.expand`` follow the engine model of
+``hwsim.sim.engine`` exactly, but as arithmetic on integer cycles instead of simpy events:
+
+* DMA: the read engine issues the run's loads (band loads and weight chunks) in program
+  order, the write engine its stores; each waits for its deps and for the engine's previous
+  transfer to have been granted a channel. A channel goes to the waiting request of lowest
+  program position, else to the first to arrive. A granted transfer holds its channel for
+  the DRAM latency and then its data phase, which holds the DRAM bus (with one channel the
+  bus cannot be contended); data phases are served in grant order.
+* compute ``k`` starts when compute ``k - 1`` has ended, its input bands and weight chunk are
+  loaded, and the output tiles of tile ``k - slots`` (the same slots) have been stored.
+* a band load for tile ``k`` waits for compute ``k - slots`` (the slot's previous user); a
+  weight chunk waits for the last compute of the chunk before; a store waits for its compute.
+
+Compute waiting inside the run is charged, as ``hwsim.measure.stalls`` charges a wait, to what
+finished last: a band transfer (``streamed``) or a weight chunk (``weights``); ties go to the
+command later in program order, as there.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.schedule.plan import TileRun
+
+
+@dataclass(frozen=True)
+class RunTiming:
+    dma_start: int
+    compute_start: int  # first tile's compute
+    compute_end: int  # last tile's compute
+    dma_end: int  # last transfer's end (dma_start when there is none)
+    first_wait: str | None  # what the first compute waited for after max(dma_start, compute arrival)
+    stalls: dict[str, int]  # compute idle between the run's computes, by cause
+
+    @property
+    def end(self) -> int:
+        return max(self.compute_end, self.dma_end)
+
+
+class _Dram:
+    """Channels, bus and the two DMA engines' issue order."""
+
+    def __init__(self, channels: int, latency: int, transfer, start: int):
+        self.free = [start] * channels  # heap of channel free times
+        self.latency, self.transfer = latency, transfer
+        self.bus = start
+        self.last_grant = {"r": start, "w": start}
+        self.end = start
+
+    def shift(self, cycles: int, moving: bool) -> None:
+        """Advance by ``cycles``; ``end`` too when transfers are ``moving`` in the periods skipped
+        (ends grow in grant order, so the last end is then the last period's)."""
+        self.free = [f + cycles for f in self.free]  # a uniform shift keeps the heap a heap
+        self.bus += cycles
+        self.last_grant = {e: g + cycles for e, g in self.last_grant.items()}
+        if moving:
+            self.end += cycles
+
+    def serve(self, engine: str, ready: int, nbytes: int) -> int:
+        """Grant, move and finish one transfer that is next in its engine's order; its end."""
+        grant = max(ready, self.last_grant[engine], self.free[0])
+        self.last_grant[engine] = grant
+        data = max(grant + self.latency, self.bus)
+        end = data + self.transfer(nbytes)
+        self.bus = end
+        heapq.heapreplace(self.free, end)
+        self.end = max(self.end, end)
+        return end
+
+
+class _Table:
+    """A run's per-tile figures as arrays, made once: cycles, bytes of each read and write stream."""
+
+    def __init__(self, run: TileRun):
+        self.cycles = np.asarray(run.cycles, dtype=np.int64)
+        self.reads = np.asarray([s.nbytes for s in run.reads], dtype=np.int64).reshape(len(run.reads), run.tiles)
+        self.writes = np.asarray([s.nbytes for s in run.writes], dtype=np.int64).reshape(len(run.writes), run.tiles)
+
+
+def _requests(run: TileRun, table: _Table):
+    """The run's loads ``(position, "l" | "w", tile, bytes)`` and stores ``(position, tile, bytes)``
+    in program order (``hwsim.schedule.expand``), positions ordering reads against writes; the
+    tiles of both as arrays; band loads and stores per tile.
+
+    Iteration ``k`` holds, in order: the load of a new weight chunk, the band loads (of tile
+    ``k + 1`` with two slots, the first tile's before the loop; of tile ``k`` with one), the
+    compute, the stores of tile ``k``."""
+    n, r = run.tiles, len(run.reads)
+    width = r + len(run.writes) + 2
+    pos, tile, size, weight = [], [], [], []
+    if run.chunk_bytes:
+        firsts = np.arange(0, n, len(run.bands), dtype=np.int64)
+        chunk = np.asarray(run.chunk_bytes, dtype=np.int64)
+        keep = chunk > 0
+        pos.append(firsts[keep] * width)
+        tile.append(firsts[keep])
+        size.append(chunk[keep])
+        weight.append(np.ones(int(keep.sum()), dtype=bool))
+    rs, ks = np.nonzero(table.reads > 0)
+    pos.append((ks - (1 if run.slots > 1 else 0)) * width + 1 + rs)
+    tile.append(ks)
+    size.append(table.reads[rs, ks])
+    weight.append(np.zeros(len(ks), dtype=bool))
+    p_, t_, s_, w_ = (np.concatenate(x) for x in (pos, tile, size, weight))
+    order = np.argsort(p_, kind="stable")
+    t_ = t_[order]
+    reads = list(zip(p_[order].tolist(), ("w" if x else "l" for x in w_[order].tolist()), t_.tolist(),
+                     s_[order].tolist()))
+    ws, ks = np.nonzero(table.writes.T > 0)  # tile-major: program order
+    writes = list(zip((ws * width + r + 2 + ks).tolist(), ws.tolist(), table.writes[ks, ws].tolist()))
+    loads_left = np.bincount(t_[~w_[order]], minlength=n).tolist()
+    stores_left = np.bincount(ws, minlength=n).tolist()
+    return reads, writes, t_, ws, loads_left, stores_left
+
+
+def _reach(run: TileRun, table: _Table, period: int) -> list[int]:
+    """Per tile ``k``: the last tile ``m >= k - 1`` such that every tile of ``k .. m`` moves the
+    same bytes, computes the same cycles and starts a weight chunk or not as the tile
+    ``period`` tiles before it."""
+    n = run.tiles
+    columns = [table.cycles[None, :], table.reads, table.writes]
+    if run.chunk_bytes:
+        starts = np.zeros((1, n), dtype=np.int64)
+        starts[0, ::len(run.bands)] = np.asarray(run.chunk_bytes, dtype=np.int64) + 1
+        columns.append(starts)
+    figures = np.concatenate(columns, axis=0)
+    same = np.zeros(n + 1, dtype=bool)
+    same[period:n] = np.all(figures[:, period:] == figures[:, :-period], axis=0)
+    breaks = np.flatnonzero(~same)  # same[n] is False: every k finds a break at or after it
+    return (breaks[np.searchsorted(breaks, np.arange(n))] - 1).tolist()
+
+
+class _Skip:
+    """Steady state. The dynamics are max-plus: shifting every time by the same cycles shifts
+    the whole future alike. So once the state after tile ``t`` (every time that can still
+    matter, relative to compute ``t``'s end, and how far each queue got) equals the state after
+    tile ``t - p``, and the tiles ahead repeat with period ``p``, every later period repeats the
+    last one: whole periods are advanced at once (``p`` = 1 inside a stretch of identical
+    bands, ``p`` = the bands of a weight chunk when every chunk streams the same bands)."""
+
+    MARGIN = 4  # tiles of the repeating stretch kept beyond the state's window
+    TRIES = 8  # states compared per stretch before giving up on it
+
+    def __init__(self, run: TileRun, table: _Table, r_tiles: np.ndarray, w_tiles: np.ndarray):
+        self.periods = [1] + ([len(run.bands)] if len(run.chunk_bytes) > 2 and len(run.bands) > 1 else [])
+        self.reach = {p: _reach(run, table, p) for p in self.periods}
+        self.r_tiles, self.w_tiles = r_tiles, w_tiles
+        self.seen: dict[int, tuple] = {}  # period -> (tile, state, its base, stalls then)
+        self.tries: dict[tuple[int, int], int] = {}  # (period, reach) -> states compared
+
+    def candidates(self, t: int, slots: int) -> list[int]:
+        """Periods worth comparing the state after tile ``t`` for."""
+        found = []
+        for p in self.periods:
+            reach = self.reach[p][t + 1] if t + 1 < len(self.reach[p]) else t
+            if reach - t - 3 - self.MARGIN < p or t < slots + 1 + p:
+                continue
+            if p > 1 and t % p != (slots + 2) % p:
+                continue
+            key = (p, reach)
+            self.tries[key] = self.tries.get(key, 0) + 1
+            if self.tries[key] <= self.TRIES + 2:
+                found.append(p)
+        return found
+
+
+def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency: int, transfer,
+             steady: bool = True) -> RunTiming:
+    """Times of ``run`` whose DMA may start at ``start`` and compute at ``compute_from``
+    (``steady``: advance identical tiles in steady state at once; False: tile by tile)."""
+    dram = _Dram(channels, latency, transfer, start)
+    n, slots = run.tiles, run.slots
+    table = _Table(run)
+    reads, writes, r_tiles, w_tiles, loads_left, stores_left = _requests(run, table)
+    c_end = [0] * n
+    l_end = [start] * n  # when tile k's bands are in
+    s_end = [start] * n  # when tile k's output tiles are stored
+    w_end, served = start, -1  # the last weight chunk loaded: when, which
+    stalls: dict[str, int] = {}
+    first_wait = None
+    ri = wi = k = 0
+    prev = compute_from
+    skip = _Skip(run, table, r_tiles, w_tiles) if steady and n > 4 * _Skip.MARGIN else None
+    window = range(-slots - 1, 4)  # tiles around the last computed whose times shape the future
+    while True:
+        while k < n and not loads_left[k] and not (k >= slots and stores_left[k - slots]):
+            weighted = bool(run.chunk_bytes) and run.chunk_bytes[run.chunk(k)] > 0
+            if weighted and served < run.chunk(k):
+                break
+            ready_l, ready_s = l_end[k], (s_end[k - slots] if k >= slots else start)
+            w_ready = w_end if weighted else start
+            begin = max(prev, ready_l, w_ready, ready_s)
+            if begin > prev:
+                cause = "weights" if w_ready == begin and (run.slots > 1 or ready_l < begin) else "streamed"
+                if k == 0:
+                    first_wait = cause if begin > max(prev, start) else None
+                else:
+                    stalls[cause] = stalls.get(cause, 0) + begin - prev
+            prev = c_end[k] = begin + run.cycles[k]
+            k += 1
+            if skip is None:
+                continue
+            t = k - 1
+            periods = skip.candidates(t, slots)
+            if not periods:
+                continue
+            base = c_end[t]
+            floor = c_end[t - slots - 1]  # no later wait compares against anything this early
+
+            def rel(x: int) -> int:
+                return max(x, floor) - base
+
+            r_at = int(np.searchsorted(skip.r_tiles, t + 1))
+            w_at = int(np.searchsorted(skip.w_tiles, t + 1))
+            state = (ri - r_at, wi - w_at, served - run.chunk(t), rel(w_end), rel(dram.bus),
+                     rel(dram.last_grant["r"]), rel(dram.last_grant["w"]), rel(dram.end),
+                     tuple(rel(f) for f in sorted(dram.free)),
+                     tuple((rel(c_end[t + o]), rel(l_end[t + o]), rel(s_end[t + o]), loads_left[t + o],
+                            stores_left[t + o]) if o <= 0 else
+                           (rel(l_end[t + o]), rel(s_end[t + o]), loads_left[t + o], stores_left[t + o])
+                           for o in window))
+            earlier = {p: skip.seen.get(p) for p in periods}
+            for p in periods:
+                skip.seen[p] = (t, state, base, dict(stalls), ri + wi)
+            for p in reversed(periods):  # the longest period first: it advances the furthest
+                before = earlier[p]
+                if before is None or before[0] != t - p or before[1] != state:
+                    continue
+                repeats = (skip.reach[p][t + 1] - t - 3 - _Skip.MARGIN) // p
+                jump, shift = repeats * p, repeats * (base - before[2])
+                for o in reversed(window):  # move the window (later tiles first: old and new may overlap)
+                    u, v = t + o, t + jump + o
+                    l_end[v], s_end[v] = l_end[u] + shift, s_end[u] + shift
+                    loads_left[v], stores_left[v] = loads_left[u], stores_left[u]
+                    if o <= 0:
+                        c_end[v] = c_end[u] + shift
+                for cause, cycles in stalls.items():
+                    stalls[cause] = cycles + repeats * (cycles - before[3].get(cause, 0))
+                moving = ri + wi > before[4]  # transfers in every period skipped
+                ri += int(np.searchsorted(skip.r_tiles, t + jump + 1)) - r_at
+                wi += int(np.searchsorted(skip.w_tiles, t + jump + 1)) - w_at
+                w_end += shift
+                served += run.chunk(t + jump) - run.chunk(t)
+                dram.shift(shift, moving)
+                k = t + jump + 1
+                prev = c_end[k - 1]
+                break
+        r_ready = w_ready_t = None
+        if ri < len(reads):
+            _, kind, j, _ = reads[ri]
+            need = j - slots if kind == "l" else j - 1  # the compute whose end frees its place
+            if need < k:
+                r_ready = c_end[need] if need >= 0 and (kind == "l" or run.chunk(j) > 0) else start
+        if wi < len(writes) and writes[wi][1] < k:
+            w_ready_t = c_end[writes[wi][1]]
+        if r_ready is None and w_ready_t is None:
+            if k < n or ri < len(reads) or wi < len(writes):
+                raise RuntimeError(f"tiles of layer {run.layer}: the pipeline cannot advance (a bug)")
+            break
+        free = dram.free[0]
+        if w_ready_t is None or (r_ready is not None and (max(r_ready, dram.last_grant["r"], free), reads[ri][0])
+                                 < (max(w_ready_t, dram.last_grant["w"], free), writes[wi][0])):
+            _, kind, j, nbytes = reads[ri]
+            end = dram.serve("r", r_ready, nbytes)
+            if kind == "w":
+                w_end, served = end, run.chunk(j)
+            else:
+                l_end[j] = max(l_end[j], end)
+                loads_left[j] -= 1
+            ri += 1
+        else:
+            _, j, nbytes = writes[wi]
+            s_end[j] = max(s_end[j], dram.serve("w", w_ready_t, nbytes))
+            stores_left[j] -= 1
+            wi += 1
+    compute_start = c_end[0] - run.cycles[0] if n else compute_from
+    return RunTiming(start, compute_start, prev, dram.end, first_wait, stalls)
