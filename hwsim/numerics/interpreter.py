@@ -113,6 +113,7 @@ class Machine:
     def __init__(self, graph: Graph, plan: Plan, weights: WeightStore, codecs: dict[str, Codec], spec=None):
         # A streamed layer's tiles run one by one, as the commands they stand for.
         self.graph, self.plan, self.weights, self.codecs, self.spec = graph, expand(plan), weights, codecs, spec
+        self.runs = {run.layer: run for run in self.plan.lowered}
         self.mem = Memory(plan.sram_bytes, plan.weight_buffer_bytes)
         self.live: dict[str, Buffer] = {}
         self.last: dict[str, Buffer] = {}  # buffer name -> where it was last allocated

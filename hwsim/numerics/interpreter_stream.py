@@ -1,9 +1,9 @@
 """A streamed layer in the plan interpreter: row bands through tile buffers and DRAM.
 
-The plan's tile commands carry byte counts, not rows; the rows come from the scheduler's
-own band model of the layer (``hwsim.schedule.tiling``'s mode for it, rebuilt from the
-graph and the spec), so the interpreter moves exactly the rows the plan's bytes stand for
-and checks that the counts agree:
+The plan's tile commands (its ``tiles`` command lowered by ``hwsim.schedule.expand``) carry
+byte counts, not rows; the rows come from the band model the plan's
+:class:`~hwsim.schedule.plan.TileRun` carries (the plan alone, no scheduler state), so the
+interpreter moves exactly the rows the plan's bytes stand for and checks that the counts agree:
 
 * a tile **load** gathers the band's rows of the tensor from its DRAM copy (halo rows
   included) and writes them, encoded, into the tile buffer;
@@ -77,17 +77,15 @@ class Stream:
     """The tiles of streamed layer ``t`` (created at its first tile command)."""
 
     def __init__(self, machine, t: int):
-        if machine.spec is None:
-            raise InterpreterError("a streamed layer needs the spec to rebuild its bands", t)
-        from hwsim.schedule.scheduler import build_context
-
-        if not hasattr(machine, "_context"):
-            machine._context = build_context(machine.graph, machine.spec, machine.plan.cascades)
+        run = machine.runs.get(t)
+        if run is None:
+            raise InterpreterError("a per-tile command of a layer the plan does not stream", t)
         self.m, self.t = machine, t
         self.graph = machine.graph
-        self.mode = machine._context.modes[t]
-        self.model = self.mode.model
-        self.pieces = {n: machine.alias_of.get(n, (n,)) for n in self.mode.band_reads}
+        self.run, self.model = run, run.model
+        self.band_reads = tuple(s.tensor for s in run.reads)
+        self.band_writes = tuple(s.tensor for s in run.writes)
+        self.pieces = {n: machine.alias_of.get(n, (n,)) for n in self.band_reads}
         self.staged = {p: np.full(self.graph.tensor[p].shape, np.nan, np.float32)
                        for ps in self.pieces.values() for p in ps}
         self.loaded: dict[str, list[tuple[str, tuple]]] = {}  # tile buffer -> [(piece, index)]
@@ -96,7 +94,7 @@ class Stream:
             for i in op.inputs:
                 if self.graph.root(i) != i:
                     self.views.setdefault(self.graph.root(i), []).append(self.graph.tensor[i].shape)
-        self.written = {n: np.full(self.graph.tensor[n].shape, np.nan, np.float32) for n in self.mode.band_writes}
+        self.written = {n: np.full(self.graph.tensor[n].shape, np.nan, np.float32) for n in self.band_writes}
         reads = {machine.graph.root(i) for i in machine.io[t].reads}
         self.whole_reads = tuple(r for r in reads if r not in self.pieces)
         self.env: dict | None = None  # the layer's values at the last tile computed, and its whole inputs
@@ -106,11 +104,10 @@ class Stream:
 
     # ---- geometry ------------------------------------------------------------------------
     def band(self, tile: int) -> tuple[int, int]:
-        return self.mode.bands[tile % len(self.mode.bands)]
+        return self.run.band(tile)
 
     def chunk(self, tile: int) -> Chunk:
-        chunks = self.mode.chunks or (Chunk(0, 1, 0),)
-        return chunks[tile // len(self.mode.bands)]
+        return Chunk(*self.run.channels[self.run.chunk(tile)], 0)
 
     def rows(self, name: str, tile: int) -> tuple[int, int, int]:
         """(axis, first row, end row) of ``name`` that tile ``tile`` moves."""
@@ -190,11 +187,11 @@ class Stream:
             read = lambda root: self._read(root, whole)  # noqa: E731
             env = compute_layer(self.graph, self.t, read, m.params(self.t).__getitem__, self.accumulate(whole))
             self.env, self.whole = env, whole
-        for name in self.mode.band_writes:
+        for name in self.band_writes:
             self._write_band(cmd, tile, name, env[name])
         if tile == self.m.plan.layers[self.t].tiles - 1:
             values = {n: v.copy() for n, v in self.written.items()}
-            values.update({w: m.write_piece(w, env[w]) for w in self.mode.resident_writes})
+            values.update({w: m.write_piece(w, env[w]) for w in self.run.resident_writes})
             m.result.layer_values[self.t] = values
             m.staged.pop(self.t, None)
 
@@ -252,8 +249,8 @@ class Stream:
         shape = self.graph.tensor[name].shape
         axis, lo, hi = self.rows(name, tile)
         channel = None
-        if len(self.mode.chunks) > 1:
-            chunk, total = self.chunk(tile), self.mode.out_channels
+        if len(self.run.channels) > 1:
+            chunk, total = self.chunk(tile), self.run.out_channels
             c_axis = 1 if len(shape) == 4 else len(shape) - 1
             channel = (c_axis, chunk.first * shape[c_axis] // total, chunk.end * shape[c_axis] // total)
         return _cut(axis, lo, hi, len(shape), channel)

@@ -138,4 +138,5 @@ def expand(plan: Plan) -> Plan:
             continue
         new_ids[c.id] = (len(commands),)
         commands.append(replace(c, id=len(commands), deps=deps))
-    return replace(plan, commands=tuple(commands))
+    runs = tuple(c.run for c in plan.commands if c.kind == "tiles")
+    return replace(plan, commands=tuple(commands), lowered=plan.lowered + runs)

@@ -119,6 +119,13 @@ class TileRun:
     weight_at: int = 0
     weight_space: str = "sram"
     weight_size: int = 0  # bytes reserved for a chunk (aligned, the largest)
+    # What the tiles compute: output channels ``[first, end)`` of each chunk (of ``out_channels``),
+    # the outputs written in place (pieces), and the band model (``hwsim.schedule.bands``:
+    # which rows of each tensor a band touches) that the numerics check cuts bands with.
+    channels: tuple[tuple[int, int], ...] = ((0, 1),)
+    out_channels: int = 1
+    resident_writes: tuple[str, ...] = ()
+    model: object = field(default=None, compare=False, repr=False)
 
     @property
     def tiles(self) -> int:
@@ -236,3 +243,4 @@ class Plan:
     aliases: tuple[tuple[str, tuple[str, ...], int], ...] = field(default=())
     execution: str = "layer"  # "layer" | "cascade"
     cascades: tuple[Cascade, ...] = field(default=())
+    lowered: tuple[TileRun, ...] = field(default=())  # the runs ``expand`` lowered to per-tile commands

@@ -132,4 +132,5 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     weight_size = mem.weight_allocator().aligned(max(chunk_bytes)) if sum(chunk_bytes) else 0
     return TileRun(t, mode.bands, mode.slots, tuple(cycles.tolist()), tuple(reads), tuple(writes),
                    tuple(mem.present[p].name for p in mode.resident_reads),
-                   block if sum(chunk_bytes) else None, chunk_bytes, at, space, weight_size)
+                   block if sum(chunk_bytes) else None, chunk_bytes, at, space, weight_size,
+                   tuple((c.first, c.end) for c in chunks), channels, mode.resident_writes, model)
