@@ -55,10 +55,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
+from hwsim.schedule.band_table import BandTable
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.storage import Layout, LayerNeed
 
@@ -194,12 +193,15 @@ class _Shape:
         self.whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
         self.banded = tuple(model.reads) + tuple(model.writes)
         self.sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in self.banded}
-        self._tiles: dict[int, dict[str, int]] = {}  # height -> tile bytes of each banded tensor
+        self.table = BandTable(model, self.banded, tuple(self.sizes[t] for t in self.banded))
+        self._terms: dict[int, tuple[int, ...]] = {}  # height -> each banded tensor's aligned tile (0: none)
+        storages = layout.storage_of
+        self._whole = frozenset(storages[p] for p in self.whole_reads + self.whole_writes)
+        self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
+        self._own.update((w, frozenset((storages[w],))) for w in model.writes)
 
     def tiles(self, height: int) -> dict[str, int]:
-        if height not in self._tiles:
-            self._tiles[height] = self.model.tile_sizes(self.sizes, height)
-        return self._tiles[height]
+        return dict(zip(self.banded, self.table.tiles(height)))
 
     def resident(self, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
@@ -208,8 +210,8 @@ class _Shape:
         return tuple(dict.fromkeys(reads)), writes
 
     def base(self, kept) -> int:
-        reads, writes = self.resident(kept)
-        storages = dict.fromkeys(self.layout.storage_of[p] for p in reads + writes)
+        """Bytes of the storages resident when ``kept`` stay whole."""
+        storages = self._whole.union(*(self._own[t] for t in kept))
         return sum(self.room.aligned(self.layout.storages[s].nbytes) for s in storages)
 
     def choices(self):
@@ -221,44 +223,48 @@ class _Shape:
         by_size = sorted(self.banded, key=lambda t: -self.sizes[t])
         return [frozenset(by_size[:k]) for k in range(n)]
 
-    def arena(self, kept, height: int, slots: int) -> int:
-        return slots * sum(self.room.aligned(b) for t, b in self.tiles(height).items() if b and t not in kept)
+    def arena(self, banded: tuple[int, ...], height: int, slots: int) -> int:
+        """Bytes of the tile slots of the ``banded`` tensors (positions in ``self.banded``)."""
+        terms = self._terms.get(height)
+        if terms is None:
+            aligned = self.room.aligned
+            terms = self._terms[height] = tuple(aligned(b) if b else 0 for b in self.table.tiles(height))
+        return slots * sum(terms[i] for i in banded)
 
     def fit(self, kept, slots: int):
         """(DRAM bytes, tiles, -bytes of inputs kept, bytes the layer itself moves, kept, height,
         chunks) of the tallest bands beside ``kept``; None if one band does not fit."""
         room, need = self.room, self.need
+        banded = tuple(i for i, t in enumerate(self.banded) if t not in kept)
         left = room.sram - self.base(kept)
-        chunks = _streamed_chunks(need, room, left, self.arena(kept, 1, slots))
+        chunks = _streamed_chunks(need, room, left, self.arena(banded, 1, slots))
         if chunks is None:
             return None
         arena_room = left - (_region(chunks, room) if room.weight_buffer is None else 0)
         rows = self.model.rows
-        tallest = _tallest(lambda h: self.arena(kept, h, slots), arena_room, rows)
+        tallest = _tallest(lambda h: self.arena(banded, h, slots), arena_room, rows)
         count = -(-rows // tallest)
         height = -(-rows // count)  # as many bands as the tallest make, evened out: smaller tiles
-        if self.arena(kept, height, slots) > arena_room:  # rows that straddle more of a tensor's rows
+        if self.arena(banded, height, slots) > arena_room:  # rows that straddle more of a tensor's rows
             height = tallest
-        cuts = bands(rows, height)
         kept_reads = sum(self.sizes[t] for t in self.model.reads if t in kept)
         passes = max(len(chunks), 1)
-        total, own = self.traffic(kept, cuts, passes)
-        return total, len(cuts) * passes, -kept_reads, own, kept, height, chunks
+        total, own = self.traffic(kept, height, passes)
+        return total, -(-rows // height) * passes, -kept_reads, own, kept, height, chunks
 
-    def traffic(self, kept, cuts, passes: int) -> tuple[int, int]:
+    def traffic(self, kept, height: int, passes: int) -> tuple[int, int]:
         """Activation bytes the layer moves, and with the later reads of what it sends to DRAM: a
         banded input is read in bands once per weight chunk, halo rows again, and stored first
         unless DRAM holds it already; a banded output is written and read back (a graph output
         is written once either way); a kept input is loaded whole if only DRAM holds it."""
-        o0 = np.array([a for a, _ in cuts], dtype=np.int64)
-        o1 = np.array([b for _, b in cuts], dtype=np.int64)
+        sums = self.table.sums(height)
         own = later = 0
-        for t in self.model.reads:
+        for t, moved in zip(self.model.reads, sums):
             stored = 0 if t in self.in_dram else self.sizes[t]
             if t in kept:
                 own += self.sizes[t] - stored  # loaded whole if only DRAM holds it
             else:
-                own += passes * int(self.model.bands_bytes(t, self.sizes[t], o0, o1).sum()) + stored
+                own += passes * moved + stored
         for t in self.model.writes:
             if t in self.outputs or t not in kept:
                 own += self.sizes[t]  # a graph output goes out, in bands or whole
@@ -279,7 +285,7 @@ class _Shape:
         need = self.need
         weights = (self.room.aligned(-(-need.weight_bytes // need.out_channels))
                    if self.room.weight_buffer is None and need.weight_bytes else 0)
-        return self.base(frozenset()) + self.arena(frozenset(), 1, 1) + weights
+        return self.base(frozenset()) + self.arena(tuple(range(len(self.banded))), 1, 1) + weights
 
 
 def _tallest(arena: Callable[[int], int], room: int, rows: int) -> int:
