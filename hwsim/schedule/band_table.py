@@ -8,6 +8,7 @@ bytes and the height. A :class:`BandTable` computes them once: for a layer of at
 ``ALL_HEIGHTS`` driver rows, for every height in one vectorised pass over all the bands of all
 heights (about ``rows x ln(rows)`` bands); for a taller layer, each height when first asked
 (the bands of one height in one pass), as most heights of a long layer are never asked for.
+Tables are memoised per graph, layer and tensor bytes (:func:`band_table`).
 The figures are exactly :meth:`~hwsim.schedule.bands.BandModel.bands_bytes` of the bands
 :func:`~hwsim.schedule.bands.bands` cuts: its maximum and its sum.
 """
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwsim.schedule.bands import BandModel
+from hwsim.graph.ir import Graph
+from hwsim.schedule.bands import BandModel, band_model
 
 ALL_HEIGHTS = 1024  # driver rows up to which every height is computed at once
 
@@ -30,6 +32,8 @@ class BandTable:
         self._all: tuple[np.ndarray, np.ndarray] | None = None  # every height: (tiles, sums), one row each
         if model.rows <= ALL_HEIGHTS:
             self._all = self._compute(np.arange(1, model.rows + 1, dtype=np.int64))
+        # each tensor's fewest band bytes over every height (zeros when not every height is known)
+        self.least_sums = tuple(self._all[1].min(axis=0).tolist()) if self._all is not None else (0,) * len(names)
 
     def tiles(self, height: int) -> tuple[int, ...]:
         """Each tensor's largest band at ``height`` driver rows (its tile buffer's bytes)."""
@@ -64,3 +68,8 @@ class BandTable:
             tiles[:, j] = np.maximum.reduceat(moved, starts)
             sums[:, j] = np.add.reduceat(moved, starts)
         return tiles, sums
+
+
+def band_table(g: Graph, index: int, names: tuple[str, ...], sizes: tuple[int, ...]) -> BandTable:
+    """The table of layer ``index``'s band model for ``names`` of ``sizes`` bytes (memoised per graph)."""
+    return g.memo(("band_table", index, names, sizes), lambda _: BandTable(band_model(g, index), names, sizes))
