@@ -39,9 +39,11 @@ class Context:
     cascades: tuple[Cascade, ...] = ()
     cascade_at: dict[int, Cascade] | None = None  # first layer of each cascade -> it
     inside: frozenset[int] = frozenset()  # the other layers of the cascades
+    storages: tuple[tuple[str, ...], ...] = ()  # the storages each step's mode keeps resident
+    blocks: tuple[str, ...] = ()  # each layer's weight block name
 
     def block(self, t: int) -> str:
-        return f"weights:{self.graph.layers[t].name}"
+        return self.blocks[t]
 
     def next_steps(self, t: int, count: int) -> list[int]:
         """The first layers of the ``count`` steps after layer ``t`` (a cascade is one step)."""
@@ -77,9 +79,15 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     for c in cascades:
         modes[c.first] = _cascade_mode(c, layout, room)
     modes = tuple(modes)
-    usage, dies_at = _usage(g, layout, modes)
-    return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs,
-                   layer_io(g), cascades, {c.first: c for c in cascades}, inside)
+    storages = tuple(resident_storages(layout, mode) for mode in modes)
+    usage, dies_at = _usage(g, layout, modes, storages)
+    return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs, layer_io(g), cascades,
+                   {c.first: c for c in cascades}, inside, storages, tuple(f"weights:{la.name}" for la in g.layers))
+
+
+def resident_storages(layout: Layout, mode: Mode) -> tuple[str, ...]:
+    """The storages that ``mode`` keeps resident, in the order of its pieces."""
+    return tuple(dict.fromkeys(layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes))
 
 
 def _needs(g: Graph, spec: AcceleratorSpec, copied: frozenset[int]) -> tuple[Layout, tuple[LayerNeed, ...],
@@ -177,11 +185,12 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, o
     return tuple(modes)
 
 
-def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
+def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...],
+           storages: tuple[tuple[str, ...], ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
     touches: dict[str, list[int]] = {}
     reads: dict[str, list[int]] = {}
     for t, mode in enumerate(modes):
-        for s in dict.fromkeys(layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes):
+        for s in storages[t]:
             touches.setdefault(s, []).append(t)
         band = [p for name in mode.band_reads for p in layout.covers[name]]
         for p in dict.fromkeys(mode.resident_reads + tuple(band)):

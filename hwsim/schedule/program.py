@@ -61,7 +61,7 @@ class AddressHistory:
         self._owners[i:j + 1] = new_owners
 
 
-@dataclass
+@dataclass(slots=True)
 class _Live:
     buffer: Buffer
     key: int
@@ -70,7 +70,7 @@ class _Live:
     stores: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """A command whose buffers may still move."""
 
@@ -130,7 +130,9 @@ class Program:
             deps.add(self._last_free_of[b.name])
         if b.space == self.provisional:
             return deps  # see relocate
-        history = self._history.setdefault(b.space, AddressHistory())
+        history = self._history.get(b.space)
+        if history is None:
+            history = self._history[b.space] = AddressHistory()
         for key in history.owners(b.address, b.address + b.size):
             if key not in self._freed_by:
                 raise AssertionError(f"buffer {b.name!r} at {b.address} overlaps a live buffer")
