@@ -79,7 +79,8 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     for c in cascades:
         modes[c.first] = _cascade_mode(c, layout, room)
     modes = tuple(modes)
-    storages = tuple(resident_storages(layout, mode) for mode in modes)
+    storages = tuple(need.storages if (mode.resident_reads, mode.resident_writes) == (need.reads, need.writes)
+                     else resident_storages(layout, mode) for mode, need in zip(modes, needs))
     usage, dies_at = _usage(g, layout, modes, storages)
     return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs, layer_io(g), cascades,
                    {c.first: c for c in cascades}, inside, storages, tuple(f"weights:{la.name}" for la in g.layers))

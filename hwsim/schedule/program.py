@@ -103,7 +103,7 @@ class Program:
         cid = len(self._commands)
         d = set(deps)
         for b in allocs:
-            d |= self._reuse_deps(b)
+            self._reuse_deps(b, d)
         for name in reads:
             d.add(self._live[name].writer)
         for b in frees:
@@ -122,14 +122,14 @@ class Program:
         """Record that command ``cid`` wrote into live buffer ``name`` (a later weight chunk)."""
         self._live[name].writer = cid
 
-    def _reuse_deps(self, b: Buffer) -> set[int]:
+    def _reuse_deps(self, b: Buffer, deps: set[int]) -> None:
+        """Add to ``deps`` the frees that allocating ``b`` must follow."""
         if b.name in self._live:
             raise AssertionError(f"buffer {b.name!r} allocated twice")
-        deps = set()
         if b.name in self._last_free_of:
             deps.add(self._last_free_of[b.name])
         if b.space == self.provisional:
-            return deps  # see relocate
+            return  # see relocate
         history = self._history.get(b.space)
         if history is None:
             history = self._history[b.space] = AddressHistory()
@@ -137,7 +137,6 @@ class Program:
             if key not in self._freed_by:
                 raise AssertionError(f"buffer {b.name!r} at {b.address} overlaps a live buffer")
             deps.add(self._freed_by[key])
-        return deps
 
     def _after(self, cid: int, kind: str, allocs, reads, frees) -> None:
         for b in allocs:

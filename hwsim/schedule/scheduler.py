@@ -192,8 +192,8 @@ class Walk:
     # --- compute ------------------------------------------------------------------------------
     def compute(self, t: int, mode: Mode) -> None:
         mem, block = self.mem, self.ctx.block(t)
-        outs = tuple(mem.produce(p) for p in mode.resident_writes)
-        reads = tuple(mem.present[p].name for p in mode.resident_reads)
+        outs = tuple([mem.produce(p) for p in mode.resident_writes])
+        reads = tuple([mem.present[p].name for p in mode.resident_reads])
         chunks = mode.chunks or (Chunk(0, 1, 0),)
         channels = mode.out_channels if mode.chunks else 1
         many = len(chunks) > 1
