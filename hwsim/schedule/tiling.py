@@ -91,6 +91,8 @@ def plan_chunks(weight_bytes: int, channels: int, budget: int,
     channel does not fit; () without weights."""
     if weight_bytes == 0:
         return ()
+    if aligned(weight_bytes) <= budget:
+        return (Chunk(0, channels, weight_bytes),)
     per_chunk = channels_per_chunk(weight_bytes, channels, budget, aligned)
     return chunks_of(weight_bytes, channels, per_chunk) if per_chunk else None
 
@@ -156,7 +158,8 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
-    return max((room.aligned(c.nbytes) for c in chunks), default=0)
+    """Bytes the largest chunk takes (alignment rounds up, so the largest chunk's is the largest)."""
+    return room.aligned(max([c.nbytes for c in chunks])) if chunks else 0
 
 
 def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *,
