@@ -27,7 +27,9 @@ streamed layer sent out in bands); a banded output is written and later read bac
 output is written once either way); a kept input is loaded whole if only DRAM holds it.
 The fewest bytes win, then the fewest tiles, then the most input bytes kept (an input read
 in place needs no store). So a resident input that fits beside the bands is read in place
-and never stored, and the operands whose movement costs the most stay.
+and never stored, and the operands whose movement costs the most stay. (Sets are scored in
+the order of a lower bound of their bytes, each banded input read once at its cheapest
+band height, and a set whose bound exceeds the best bytes found is not scored: it cannot win.)
 
 **Tile slots.** Each banded tensor gets one tile buffer (its largest band) per slot. With
 two slots (*double buffering*) band ``k + 1``'s inputs load into one slot while band ``k``
