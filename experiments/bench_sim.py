@@ -10,6 +10,13 @@ When the scheduler is not there yet, the synthetic lines time the simulator alon
 hand-built chain plans (input load, a weight prefetch, a compute and frees per layer).
 Times are CPU seconds of this process (``time.process_time``, so that other work on a
 shared machine does not count), the best of ``--repeat`` runs.
+
+Last, the issue targets for NAFNet (``graphs/nafnet.json``) on the spec: a line per SRAM size
+(8 MiB, 128 KiB) and execution mode (layer, cascade) with the schedule / simulate / measure
+times and the commands, the ratio of the 128 KiB total to the 8 MiB one in each mode, and
+whether the targets hold: the 8 MiB layer-mode total at most 50 ms, and 128 KiB at most
+twice 8 MiB. The schedule's first call on a freshly loaded graph is shown in brackets (later
+calls reuse what the scheduler memoises per graph). ``--targets-only`` prints just these.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from hwsim.graph.io import graph_from_dict, load_graph  # noqa: E402
 from hwsim.measure import measure  # noqa: E402
 from hwsim.schedule.plan import Buffer, Command, LayerPlan, Plan  # noqa: E402
 from hwsim.sim import simulate  # noqa: E402
-from hwsim.spec import load_spec  # noqa: E402
+from hwsim.spec import load_spec, with_overrides  # noqa: E402
 
 try:
     from hwsim.schedule import schedule  # noqa: E402
@@ -116,11 +123,49 @@ def row(name: str, layers: int, commands: int, t_schedule: float | None, t_simul
             f"{t_simulate / commands * 1e6:7.1f} us{total / layers * 1e6:8.1f} us{note}")
 
 
-def bench_graph(graph, spec, repeat: int, note: str = "") -> str:
+def stage_times(graph, spec, repeat: int) -> tuple[float, float, float, int]:
+    """(schedule, simulate, measure) best CPU seconds and the plan's command count."""
     t_schedule, plan = best_of(repeat, lambda: schedule(graph, spec))
     t_simulate, trace = best_of(repeat, lambda: simulate(plan, spec))
     t_measure, _ = best_of(repeat, lambda: measure(trace, plan, spec, graph))
-    return row(graph.name, len(graph.layers), len(plan.commands), t_schedule, t_simulate, t_measure, note)
+    return t_schedule, t_simulate, t_measure, len(plan.commands)
+
+
+def bench_graph(graph, spec, repeat: int, note: str = "") -> str:
+    t_schedule, t_simulate, t_measure, commands = stage_times(graph, spec, repeat)
+    return row(graph.name, len(graph.layers), commands, t_schedule, t_simulate, t_measure, note)
+
+
+TARGET_MS = 50.0  # NAFNet, 8 MiB, layer mode: schedule + simulate + measure
+TARGET_RATIO = 2.0  # 128 KiB at most this many times 8 MiB
+TARGET_SIZES = (("8 MiB", 8 << 20), ("128 KiB", 128 << 10))
+
+
+def bench_targets(path: Path, spec, repeat: int) -> list[str]:
+    """The issue targets' lines (module docstring)."""
+    lines = [f"NAFNet targets, CPU ms, best of {repeat} (schedule's first call in brackets)",
+             f"{'mode':<9}{'sram':>8}{'schedule':>11}{'(first)':>10}{'simulate':>11}{'measure':>11}{'total':>12}"
+             f"{'commands':>10}"]
+    totals: dict[tuple[str, str], float] = {}
+    for execution in ("layer", "cascade"):
+        for label, size in TARGET_SIZES:
+            point = with_overrides(spec, {"sram.size": size, "policy.execution": execution})
+            graph = load_graph(path)
+            t_first, _ = best_of(1, lambda: schedule(graph, point))
+            t_schedule, t_simulate, t_measure, commands = stage_times(graph, point, repeat)
+            total = t_schedule + t_simulate + t_measure
+            totals[execution, label] = total
+            lines.append(f"{execution:<9}{label:>8}{_ms(t_schedule, 11)}{f'({t_first * 1e3:.1f})':>10}"
+                         f"{_ms(t_simulate, 11)}{_ms(t_measure, 11)}{_ms(total, 12)}{commands:>10}")
+    small, large = TARGET_SIZES[1][0], TARGET_SIZES[0][0]
+    ratios = {m: totals[m, small] / totals[m, large] for m in ("layer", "cascade")}
+    lines.append("ratio 128 KiB / 8 MiB: " + ", ".join(f"{m} {r:.1f}x" for m, r in ratios.items()))
+    layer_ms = totals["layer", large] * 1e3
+    lines.append(f"target 8 MiB layer total <= {TARGET_MS:.0f} ms: {layer_ms:.1f} ms, "
+                 f"{'holds' if layer_ms <= TARGET_MS else 'missed'}")
+    lines.append(f"target 128 KiB <= {TARGET_RATIO:.0f}x 8 MiB: " + ", ".join(
+        f"{m} {'holds' if r <= TARGET_RATIO else 'missed'}" for m, r in ratios.items()))
+    return lines
 
 
 def bench_synthetic(layers: int, spec, repeat: int) -> str:
@@ -137,8 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", default=str(ROOT / "accelerators" / "edge_npu.yaml"))
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure, best kept (default 3)")
+    parser.add_argument("--targets-only", action="store_true", help="print only the NAFNet targets")
     args = parser.parse_args(argv)
     spec = load_spec(args.spec)
+    nafnet = ROOT / "graphs" / "nafnet.json"
+    if args.targets_only:
+        print("\n".join(bench_targets(nafnet, spec, args.repeat)))
+        return 0
     print(f"spec {spec.name}; {'scheduler found' if schedule else 'no scheduler yet: simulator alone'}")
     print(HEADER)
     if schedule is not None:
@@ -146,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             print(bench_graph(load_graph(path), spec, args.repeat), flush=True)
     for layers in args.sizes:
         print(bench_synthetic(layers, spec, 1 if layers >= 100000 else args.repeat), flush=True)
+    if schedule is not None and nafnet.exists():
+        print("\n".join(bench_targets(nafnet, spec, args.repeat)))
     return 0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, Hashable, Mapping
 
 TENSOR_KINDS = ("input", "param", "activation")
 
@@ -93,8 +93,9 @@ class Graph:
         """Op name -> index of its layer (its step in the default order)."""
         return {op: i for i, layer in enumerate(self.layers) for op in layer.ops}
 
-    def memo(self, key: str, compute):
-        """``compute(self)``, computed once per graph (derived data; the graph stays immutable)."""
+    def memo(self, key: Hashable, compute):
+        """``compute(self)``, computed once per graph and ``key`` (derived data; the graph stays
+        immutable): a key names what is computed and the arguments it depends on besides the graph."""
         cache = self.__dict__.setdefault("_memo", {})
         if key not in cache:
             cache[key] = compute(self)

@@ -149,13 +149,6 @@ class BandModel:
             return -(-nbytes * (his - los) // maps[0].rows)
         return np.max([-(-nbytes * (hi - lo) // m.rows) for m, (lo, hi) in zip(maps, spans)], axis=0)
 
-    def tile_sizes(self, sizes: dict[str, int], height: int) -> dict[str, int]:
-        """Each banded tensor's largest band at ``height`` driver rows (its tile buffer's bytes)."""
-        o0 = np.arange(0, self.rows, height, dtype=np.int64)
-        o1 = np.minimum(o0 + height, self.rows)
-        return {name: int(self.bands_bytes(name, sizes[name], o0, o1).max())
-                for name in list(self.reads) + list(self.writes)}
-
 
 def _pair(v, default: int) -> tuple[int, int]:
     if v is None:
@@ -272,11 +265,8 @@ def _view_axis(g: Graph, root: str, axis: int, view: str) -> int:
 
 
 def band_model(g: Graph, index: int) -> BandModel | None:
-    """How layer ``index`` splits into row bands, or None if it cannot be banded."""
-    try:
-        return _band_model(g, index)
-    except _Unbandable:
-        return None
+    """How layer ``index`` splits into row bands, or None if it cannot be banded (memoised per graph)."""
+    return g.memo(("band_model", index), lambda _: _band_model(g, index))
 
 
 CONST = -1  # axis marker: a small value computed whole before the bands (e.g. a 1x1 conv's output)
@@ -370,8 +360,11 @@ class _Builder:
                    for op in self.ops for i in op.inputs)
 
 
-def _band_model(g: Graph, index: int) -> BandModel:
-    return _Builder(g, index).model()
+def _band_model(g: Graph, index: int) -> BandModel | None:
+    try:
+        return _Builder(g, index).model()
+    except _Unbandable:
+        return None
 
 
 def _fused_axis(g: Graph, op: Op, axes: dict[str, int | None]) -> int | None:

@@ -39,9 +39,11 @@ class Context:
     cascades: tuple[Cascade, ...] = ()
     cascade_at: dict[int, Cascade] | None = None  # first layer of each cascade -> it
     inside: frozenset[int] = frozenset()  # the other layers of the cascades
+    storages: tuple[tuple[str, ...], ...] = ()  # the storages each step's mode keeps resident
+    blocks: tuple[str, ...] = ()  # each layer's weight block name
 
     def block(self, t: int) -> str:
-        return f"weights:{self.graph.layers[t].name}"
+        return self.blocks[t]
 
     def next_steps(self, t: int, count: int) -> list[int]:
         """The first layers of the ``count`` steps after layer ``t`` (a cascade is one step)."""
@@ -64,29 +66,49 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     if policy.spill not in POLICIES:
         raise ValueError(f"policy.spill must be one of {POLICIES}, got {policy.spill!r}")
     separate = spec.sram.separate_weights
-    bits = spec.datatype
     if cascades is None:
-        cascades, layout = _cascades(g, spec)
-    else:
-        layout = build_layout(g, bits.activation_bits, policy.concat, frozenset(t for c in cascades for t in c.layers))
+        cascades = _cascades(g, spec)
     inside = frozenset(t for c in cascades for t in c.layers if t != c.first)
-    needs = layer_needs(g, layout, bits.weight_bits)
+    layout, needs, live_beside = _needs(g, spec, frozenset(t for c in cascades for t in c.layers))
     room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned,
                 spec.dram_transfer_cycles, spec.dram_latency_cycles())
     outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
     costs = layer_costs(g, spec.compute)
-    beside = [b + slack for b in _live_beside(g, layout, needs, spec.sram.aligned)]
+    beside = [b + slack for b in live_beside]
     modes = list(_modes(g, layout, needs, room, outputs, costs, beside, inside))
     for c in cascades:
         modes[c.first] = _cascade_mode(c, layout, room)
     modes = tuple(modes)
-    usage, dies_at = _usage(g, layout, modes)
-    return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs,
-                   layer_io(g), cascades, {c.first: c for c in cascades}, inside)
+    storages = tuple(need.storages if (mode.resident_reads, mode.resident_writes) == (need.reads, need.writes)
+                     else resident_storages(layout, mode) for mode, need in zip(modes, needs))
+    usage, dies_at = _usage(g, layout, modes, storages)
+    return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs, layer_io(g), cascades,
+                   {c.first: c for c in cascades}, inside, storages, tuple(f"weights:{la.name}" for la in g.layers))
 
 
-def _cascades(g: Graph, spec: AcceleratorSpec) -> tuple[tuple[Cascade, ...], Layout]:
-    """The cascades (cascade mode) and the layout they leave.
+def resident_storages(layout: Layout, mode: Mode) -> tuple[str, ...]:
+    """The storages that ``mode`` keeps resident, in the order of its pieces."""
+    return tuple(dict.fromkeys(layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes))
+
+
+def _needs(g: Graph, spec: AcceleratorSpec, copied: frozenset[int]) -> tuple[Layout, tuple[LayerNeed, ...],
+                                                                           tuple[int, ...]]:
+    """The layout (``copied``: the layers inside cascades), each layer's needs and the bytes live
+    beside it. They depend on the graph and on the spec's bit-widths, concat policy and alignment
+    only, so they are memoised on the graph (a sweep over SRAM sizes works them out once)."""
+    bits, concat = spec.datatype, spec.policy.concat
+
+    def work_out(_: Graph) -> tuple[Layout, tuple[LayerNeed, ...], tuple[int, ...]]:
+        layout = build_layout(g, bits.activation_bits, concat, copied)
+        needs = layer_needs(g, layout, bits.weight_bits)
+        return layout, needs, tuple(_live_beside(g, layout, needs, spec.sram.aligned))
+
+    key = ("layer_needs", bits.activation_bits, bits.weight_bits, concat, spec.sram.alignment_bytes, copied)
+    return g.memo(key, work_out)
+
+
+def _cascades(g: Graph, spec: AcceleratorSpec) -> tuple[Cascade, ...]:
+    """The cascades (cascade mode).
 
     Inside a cascade a concatenation or slice moves rows between rolling buffers: a copy.
     Outside, an in-place concatenation holds a tensor that leaves a cascade in one storage with
@@ -94,7 +116,7 @@ def _cascades(g: Graph, spec: AcceleratorSpec) -> tuple[tuple[Cascade, ...], Lay
     do not fit the SRAM is forbidden and the cascades planned again."""
     bits, sram, policy = spec.datatype, spec.sram, spec.policy
     if policy.execution != "cascade":
-        return (), build_layout(g, bits.activation_bits, policy.concat)
+        return ()
     forbidden: set[tuple[int, int]] = set()
     while True:
         cascades = plan_cascades(g, bits.activation_bits, bits.weight_bits, sram.size_bytes, sram.alignment_bytes,
@@ -102,7 +124,7 @@ def _cascades(g: Graph, spec: AcceleratorSpec) -> tuple[tuple[Cascade, ...], Lay
         layout = build_layout(g, bits.activation_bits, policy.concat, frozenset(t for c in cascades for t in c.layers))
         too_big = {(c.first, c.last) for c in cascades if _storage_need(c, layout, spec) > sram.size_bytes}
         if not too_big:
-            return cascades, layout
+            return cascades
         forbidden |= too_big
 
 
@@ -164,11 +186,12 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, o
     return tuple(modes)
 
 
-def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
+def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...],
+           storages: tuple[tuple[str, ...], ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
     touches: dict[str, list[int]] = {}
     reads: dict[str, list[int]] = {}
     for t, mode in enumerate(modes):
-        for s in dict.fromkeys(layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes):
+        for s in storages[t]:
             touches.setdefault(s, []).append(t)
         band = [p for name in mode.band_reads for p in layout.covers[name]]
         for p in dict.fromkeys(mode.resident_reads + tuple(band)):

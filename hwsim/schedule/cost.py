@@ -129,7 +129,8 @@ def layer_cost(g: Graph, index: int, compute: ComputeSpec) -> LayerCost:
 
 
 def layer_costs(g: Graph, compute: ComputeSpec) -> tuple[LayerCost, ...]:
-    return tuple(layer_cost(g, i, compute) for i in range(len(g.layers)))
+    """Every layer's cost (memoised per graph and compute spec)."""
+    return g.memo(("layer_costs", compute), lambda _: tuple(layer_cost(g, i, compute) for i in range(len(g.layers))))
 
 
 def split_cycles(total: int, start_num: int, end_num: int, den: int) -> int:

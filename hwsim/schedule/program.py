@@ -61,7 +61,7 @@ class AddressHistory:
         self._owners[i:j + 1] = new_owners
 
 
-@dataclass
+@dataclass(slots=True)
 class _Live:
     buffer: Buffer
     key: int
@@ -70,7 +70,7 @@ class _Live:
     stores: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """A command whose buffers may still move."""
 
@@ -103,7 +103,7 @@ class Program:
         cid = len(self._commands)
         d = set(deps)
         for b in allocs:
-            d |= self._reuse_deps(b)
+            self._reuse_deps(b, d)
         for name in reads:
             d.add(self._live[name].writer)
         for b in frees:
@@ -122,20 +122,21 @@ class Program:
         """Record that command ``cid`` wrote into live buffer ``name`` (a later weight chunk)."""
         self._live[name].writer = cid
 
-    def _reuse_deps(self, b: Buffer) -> set[int]:
+    def _reuse_deps(self, b: Buffer, deps: set[int]) -> None:
+        """Add to ``deps`` the frees that allocating ``b`` must follow."""
         if b.name in self._live:
             raise AssertionError(f"buffer {b.name!r} allocated twice")
-        deps = set()
         if b.name in self._last_free_of:
             deps.add(self._last_free_of[b.name])
         if b.space == self.provisional:
-            return deps  # see relocate
-        history = self._history.setdefault(b.space, AddressHistory())
+            return  # see relocate
+        history = self._history.get(b.space)
+        if history is None:
+            history = self._history[b.space] = AddressHistory()
         for key in history.owners(b.address, b.address + b.size):
             if key not in self._freed_by:
                 raise AssertionError(f"buffer {b.name!r} at {b.address} overlaps a live buffer")
             deps.add(self._freed_by[key])
-        return deps
 
     def _after(self, cid: int, kind: str, allocs, reads, frees) -> None:
         for b in allocs:

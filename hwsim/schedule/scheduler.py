@@ -44,7 +44,7 @@ from hwsim.graph.ir import Graph
 from hwsim.schedule.allocate import Allocator
 from hwsim.schedule.cascade import finest
 from hwsim.schedule.cascade_run import run_cascade
-from hwsim.schedule.context import Context, build_context
+from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
 from hwsim.schedule.placement import Full, Reservations
@@ -100,7 +100,8 @@ class Walk:
         """Reserve everything layer ``t`` needs resident (plus ``extra`` (name, bytes) SRAM
         blocks), releasing its own prefetched weights, then restarting on an empty SRAM, if
         fragmentation defeats eviction; load its reads."""
-        storages = tuple(dict.fromkeys(self.ctx.layout.storage_of[p] for p in mode.resident_reads + mode.resident_writes))
+        ctx = self.ctx
+        storages = ctx.storages[t] if mode is ctx.modes[t] else resident_storages(ctx.layout, mode)
         protect = {*storages, self.ctx.block(t), *(name for name, _ in extra)}
         try:
             self._reserve(t, mode, storages, protect, extra)
@@ -191,8 +192,8 @@ class Walk:
     # --- compute ------------------------------------------------------------------------------
     def compute(self, t: int, mode: Mode) -> None:
         mem, block = self.mem, self.ctx.block(t)
-        outs = tuple(mem.produce(p) for p in mode.resident_writes)
-        reads = tuple(mem.present[p].name for p in mode.resident_reads)
+        outs = tuple([mem.produce(p) for p in mode.resident_writes])
+        reads = tuple([mem.present[p].name for p in mode.resident_reads])
         chunks = mode.chunks or (Chunk(0, 1, 0),)
         channels = mode.out_channels if mode.chunks else 1
         many = len(chunks) > 1

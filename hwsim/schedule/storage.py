@@ -72,9 +72,13 @@ def _sole_op(g: Graph, index: int, kind: str) -> Op | None:
 def build_layout(g: Graph, bits: int, concat: str, copied: frozenset[int] = frozenset()) -> Layout:
     """The layout of ``g``'s activations at ``bits`` per element under concat mode ``concat``;
     the layers in ``copied`` (those inside cascades, whose tensors live in rolling buffers)
-    copy data whatever the mode."""
+    copy data whatever the mode. Memoised per graph."""
     if concat not in ("inplace", "copy"):
         raise ValueError(f"concat must be 'inplace' or 'copy', got {concat!r}")
+    return g.memo(("layout", bits, concat, frozenset(copied)), lambda _: _build_layout(g, bits, concat, copied))
+
+
+def _build_layout(g: Graph, bits: int, concat: str, copied: frozenset[int]) -> Layout:
     outputs = {g.root(o) for o in g.outputs}
     members: dict[str, list[str]] = {}  # storage -> pieces
     covers: dict[str, tuple[str, ...]] = {}

@@ -27,7 +27,9 @@ streamed layer sent out in bands); a banded output is written and later read bac
 output is written once either way); a kept input is loaded whole if only DRAM holds it.
 The fewest bytes win, then the fewest tiles, then the most input bytes kept (an input read
 in place needs no store). So a resident input that fits beside the bands is read in place
-and never stored, and the operands whose movement costs the most stay.
+and never stored, and the operands whose movement costs the most stay. (Sets are scored in
+the order of a lower bound of their bytes, each banded input read once at its cheapest
+band height, and a set whose bound exceeds the best bytes found is not scored: it cannot win.)
 
 **Tile slots.** Each banded tensor gets one tile buffer (its largest band) per slot. With
 two slots (*double buffering*) band ``k + 1``'s inputs load into one slot while band ``k``
@@ -53,18 +55,16 @@ everything bandable cannot fit beside the tensors needed whole,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
-
-import numpy as np
+from typing import Callable, NamedTuple
 
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
+from hwsim.schedule.band_table import band_table
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.storage import Layout, LayerNeed
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Chunk(NamedTuple):  # a named tuple: every weight budget tried makes some, so it must be cheap
     first: int  # first output channel
     end: int  # one past the last
     nbytes: int
@@ -95,19 +95,30 @@ def plan_chunks(weight_bytes: int, channels: int, budget: int,
         return ()
     if aligned(weight_bytes) <= budget:
         return (Chunk(0, channels, weight_bytes),)
+    per_chunk = channels_per_chunk(weight_bytes, channels, budget, aligned)
+    return chunks_of(weight_bytes, channels, per_chunk) if per_chunk else None
+
+
+def channels_per_chunk(weight_bytes: int, channels: int, budget: int, aligned: Callable[[int], int]) -> int:
+    """The most output channels whose weights (aligned) fit ``budget`` (0: not one)."""
+    if aligned(weight_bytes) <= budget:
+        return channels
     lo, hi = 0, channels
-    while lo < hi:  # most channels per chunk whose bytes fit
+    while lo < hi:
         mid = (lo + hi + 1) // 2
         if aligned(-(-weight_bytes * mid // channels)) <= budget:
             lo = mid
         else:
             hi = mid - 1
-    if lo == 0:
-        return None
+    return lo
+
+
+def chunks_of(weight_bytes: int, channels: int, per_chunk: int) -> tuple[Chunk, ...]:
+    """The weights of ``channels`` output channels in chunks of ``per_chunk`` channels."""
     return tuple(
-        Chunk(k0, min(k0 + lo, channels),
-              weight_bytes * min(k0 + lo, channels) // channels - weight_bytes * k0 // channels)
-        for k0 in range(0, channels, lo)
+        Chunk(k0, min(k0 + per_chunk, channels),
+              weight_bytes * min(k0 + per_chunk, channels) // channels - weight_bytes * k0 // channels)
+        for k0 in range(0, channels, per_chunk)
     )
 
 
@@ -149,7 +160,8 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
-    return max((room.aligned(c.nbytes) for c in chunks), default=0)
+    """Bytes the largest chunk takes (alignment rounds up, so the largest chunk's is the largest)."""
+    return room.aligned(max([c.nbytes for c in chunks])) if chunks else 0
 
 
 def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *,
@@ -161,12 +173,8 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
         total = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
         raise UserError(f"layer {name!r} needs {total:,} B at once and cannot be tiled, "
                         f"SRAM is {room.sram:,} B")
-    shape = _Shape(model, layout, room, need, in_dram, outputs)
-    best = {}  # tile slots -> the choice that moves the fewest bytes
-    for slots in (2, 1):
-        found = [f for kept in shape.choices() if (f := shape.fit(kept, slots)) is not None]
-        if found:
-            best[slots] = min(found, key=lambda f: f[:3])
+    shape = _Shape(g, index, layout, room, need, in_dram, outputs)
+    best = {slots: found for slots in (2, 1) if (found := shape.best(slots)) is not None}
     if not best:
         raise UserError(f"layer {name!r} needs {shape.one_tile():,} B for one tile, SRAM is {room.sram:,} B")
     slots = 2 if 2 in best and (1 not in best or shape.time(best[2], 2, cycles) <= shape.time(best[1], 1, cycles)) \
@@ -186,20 +194,25 @@ class _Shape:
     """The ways to run one streamed layer: which banded tensors stay resident whole (*kept*),
     the band height and weight chunks each choice allows, and the DRAM bytes it moves."""
 
-    def __init__(self, model: BandModel, layout: Layout, room: Room, need: LayerNeed,
+    def __init__(self, g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed,
                  in_dram: frozenset[str], outputs: frozenset[str]):
+        model = band_model(g, index)
         self.model, self.layout, self.room, self.need = model, layout, room, need
         self.in_dram, self.outputs = in_dram, outputs
         self.whole_reads = tuple(dict.fromkeys(p for t in model.whole_reads for p in layout.covers[t]))
         self.whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
         self.banded = tuple(model.reads) + tuple(model.writes)
         self.sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in self.banded}
-        self._tiles: dict[int, dict[str, int]] = {}  # height -> tile bytes of each banded tensor
+        self.table = band_table(g, index, self.banded, tuple(self.sizes[t] for t in self.banded))
+        self._terms: dict[int, tuple[int, ...]] = {}  # height -> each banded tensor's aligned tile (0: none)
+        storages = layout.storage_of
+        self._whole = frozenset(storages[p] for p in self.whole_reads + self.whole_writes)
+        self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
+        self._own.update((w, frozenset((storages[w],))) for w in model.writes)
+        self._chunk_plans: dict[int, tuple[tuple[Chunk, ...], int]] = {}  # channels per chunk -> (chunks, region)
 
     def tiles(self, height: int) -> dict[str, int]:
-        if height not in self._tiles:
-            self._tiles[height] = self.model.tile_sizes(self.sizes, height)
-        return self._tiles[height]
+        return dict(zip(self.banded, self.table.tiles(height)))
 
     def resident(self, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
@@ -208,8 +221,8 @@ class _Shape:
         return tuple(dict.fromkeys(reads)), writes
 
     def base(self, kept) -> int:
-        reads, writes = self.resident(kept)
-        storages = dict.fromkeys(self.layout.storage_of[p] for p in reads + writes)
+        """Bytes of the storages resident when ``kept`` stay whole."""
+        storages = self._whole.union(*(self._own[t] for t in kept))
         return sum(self.room.aligned(self.layout.storages[s].nbytes) for s in storages)
 
     def choices(self):
@@ -221,44 +234,98 @@ class _Shape:
         by_size = sorted(self.banded, key=lambda t: -self.sizes[t])
         return [frozenset(by_size[:k]) for k in range(n)]
 
-    def arena(self, kept, height: int, slots: int) -> int:
-        return slots * sum(self.room.aligned(b) for t, b in self.tiles(height).items() if b and t not in kept)
+    def best(self, slots: int):
+        """The :meth:`fit` with ``slots`` tile slots that moves the fewest bytes, then has the fewest
+        tiles, then keeps the most input bytes, then comes first in :meth:`choices`; None if
+        none fits. Choices are tried by a lower bound of the bytes they move, smallest first,
+        until the bound exceeds the best bytes found: the rest cannot win."""
+        choices = self.choices()
+        bounds = [self.least_traffic(kept) for kept in choices]
+        found = None  # ((bytes, tiles, -bytes of inputs kept), position, fit)
+        for k in sorted(range(len(choices)), key=bounds.__getitem__):
+            if found is not None and bounds[k] > found[0][0]:
+                break
+            f = self.fit(choices[k], slots)
+            if f is not None and (found is None or (f[:3], k) < found[:2]):
+                found = (f[:3], k, f)
+        return None if found is None else found[2]
+
+    def least_traffic(self, kept) -> int:
+        """A lower bound of :meth:`traffic`'s total for any band height and weight chunks: every
+        banded input read once at its cheapest height (0 when not every height is known)."""
+        total = 0
+        for t, moved in zip(self.model.reads, self.table.least_sums):
+            stored = 0 if t in self.in_dram else self.sizes[t]
+            total += self.sizes[t] - stored if t in kept else moved + stored
+        for t in self.model.writes:
+            if t in self.outputs or t not in kept:
+                total += self.sizes[t] if t in self.outputs else 2 * self.sizes[t]
+        return total
+
+    def chunks(self, left: int, one_band: int) -> tuple[tuple[Chunk, ...], int] | None:
+        """The weight chunks beside one single-band tile arena of ``one_band`` bytes in ``left``
+        bytes, and the bytes their region takes (None if the band does not fit): as large as
+        fit; when they come in several, at most half of ``left`` if one channel fits there."""
+        need, room = self.need, self.room
+        if one_band > left:
+            return None
+        if need.weight_bytes == 0:
+            return (), 0
+        budget = room.weight_buffer if room.weight_buffer is not None else left - one_band
+        per_chunk = channels_per_chunk(need.weight_bytes, need.out_channels, budget, room.aligned)
+        if room.weight_buffer is None and 0 < per_chunk < need.out_channels:
+            per_chunk = channels_per_chunk(need.weight_bytes, need.out_channels, min(left // 2, left - one_band),
+                                           room.aligned) or per_chunk
+        if not per_chunk:
+            return None
+        if per_chunk not in self._chunk_plans:
+            chunks = chunks_of(need.weight_bytes, need.out_channels, per_chunk)
+            self._chunk_plans[per_chunk] = chunks, _region(chunks, room)
+        return self._chunk_plans[per_chunk]
+
+    def arena(self, banded: tuple[int, ...], height: int, slots: int) -> int:
+        """Bytes of the tile slots of the ``banded`` tensors (positions in ``self.banded``)."""
+        terms = self._terms.get(height)
+        if terms is None:
+            aligned = self.room.aligned
+            terms = self._terms[height] = tuple(aligned(b) if b else 0 for b in self.table.tiles(height))
+        return slots * sum(map(terms.__getitem__, banded))
 
     def fit(self, kept, slots: int):
         """(DRAM bytes, tiles, -bytes of inputs kept, bytes the layer itself moves, kept, height,
         chunks) of the tallest bands beside ``kept``; None if one band does not fit."""
-        room, need = self.room, self.need
+        room = self.room
+        banded = tuple(i for i, t in enumerate(self.banded) if t not in kept)
         left = room.sram - self.base(kept)
-        chunks = _streamed_chunks(need, room, left, self.arena(kept, 1, slots))
-        if chunks is None:
+        plan = self.chunks(left, self.arena(banded, 1, slots))
+        if plan is None:
             return None
-        arena_room = left - (_region(chunks, room) if room.weight_buffer is None else 0)
+        chunks, region = plan
+        arena_room = left - (region if room.weight_buffer is None else 0)
         rows = self.model.rows
-        tallest = _tallest(lambda h: self.arena(kept, h, slots), arena_room, rows)
+        tallest = _tallest(lambda h: self.arena(banded, h, slots), arena_room, rows)
         count = -(-rows // tallest)
         height = -(-rows // count)  # as many bands as the tallest make, evened out: smaller tiles
-        if self.arena(kept, height, slots) > arena_room:  # rows that straddle more of a tensor's rows
+        if self.arena(banded, height, slots) > arena_room:  # rows that straddle more of a tensor's rows
             height = tallest
-        cuts = bands(rows, height)
         kept_reads = sum(self.sizes[t] for t in self.model.reads if t in kept)
         passes = max(len(chunks), 1)
-        total, own = self.traffic(kept, cuts, passes)
-        return total, len(cuts) * passes, -kept_reads, own, kept, height, chunks
+        total, own = self.traffic(kept, height, passes)
+        return total, -(-rows // height) * passes, -kept_reads, own, kept, height, chunks
 
-    def traffic(self, kept, cuts, passes: int) -> tuple[int, int]:
+    def traffic(self, kept, height: int, passes: int) -> tuple[int, int]:
         """Activation bytes the layer moves, and with the later reads of what it sends to DRAM: a
         banded input is read in bands once per weight chunk, halo rows again, and stored first
         unless DRAM holds it already; a banded output is written and read back (a graph output
         is written once either way); a kept input is loaded whole if only DRAM holds it."""
-        o0 = np.array([a for a, _ in cuts], dtype=np.int64)
-        o1 = np.array([b for _, b in cuts], dtype=np.int64)
+        sums = self.table.sums(height)
         own = later = 0
-        for t in self.model.reads:
+        for t, moved in zip(self.model.reads, sums):
             stored = 0 if t in self.in_dram else self.sizes[t]
             if t in kept:
                 own += self.sizes[t] - stored  # loaded whole if only DRAM holds it
             else:
-                own += passes * int(self.model.bands_bytes(t, self.sizes[t], o0, o1).sum()) + stored
+                own += passes * moved + stored
         for t in self.model.writes:
             if t in self.outputs or t not in kept:
                 own += self.sizes[t]  # a graph output goes out, in bands or whole
@@ -279,7 +346,7 @@ class _Shape:
         need = self.need
         weights = (self.room.aligned(-(-need.weight_bytes // need.out_channels))
                    if self.room.weight_buffer is None and need.weight_bytes else 0)
-        return self.base(frozenset()) + self.arena(frozenset(), 1, 1) + weights
+        return self.base(frozenset()) + self.arena(tuple(range(len(self.banded))), 1, 1) + weights
 
 
 def _tallest(arena: Callable[[int], int], room: int, rows: int) -> int:
@@ -309,15 +376,3 @@ def _tallest(arena: Callable[[int], int], room: int, rows: int) -> int:
         else:
             hi = mid - 1
     return lo
-
-
-def _streamed_chunks(need: LayerNeed, room: Room, left: int, one_band: int) -> tuple[Chunk, ...] | None:
-    if one_band > left:
-        return None
-    if room.weight_buffer is not None:
-        return plan_chunks(need.weight_bytes, need.out_channels, room.weight_buffer, room.aligned)
-    whole = plan_chunks(need.weight_bytes, need.out_channels, left - one_band, room.aligned)
-    if whole is None or len(whole) <= 1:
-        return whole
-    halved = plan_chunks(need.weight_bytes, need.out_channels, min(left // 2, left - one_band), room.aligned)
-    return halved if halved is not None else whole
