@@ -5,6 +5,7 @@ One process (the accelerator), one thread per engine lane: ``compute``, and ``dm
 different lanes, so each lane's slices never overlap). Every compute, load and store is an
 ``X`` (complete) event: ``ts`` and ``dur`` in microseconds, ``name`` the layer (compute) or
 the tensor (load, store), ``args`` with the layer, bytes, traffic kind, tile and command id.
+A cascade's compute command is a slice per part (a layer in a stripe, the stripe as its tile).
 A ``C`` (counter) track ``SRAM in use`` holds the bytes allocated after each change (and a
 ``weight buffer in use`` track when the spec has a separate one), every sample the
 simulator recorded, so the peak shows even when it lasts zero cycles. ``M`` events name the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from typing import Any
 
 from hwsim.files import write_atomic
@@ -74,6 +76,9 @@ def _engine_events(trace: Trace, plan: Plan) -> list[dict[str, Any]]:
     tid = 0
     for engine in ENGINE_ORDER:
         events = sorted((e for e in trace.events if e.engine == engine), key=lambda e: (e.start, e.command))
+        if engine == "compute":  # a cascade's command: a slice per part (a layer in a stripe)
+            events = [replace(e, layer=layer, tile=tile, start=start, end=end) for e in events
+                      for layer, tile, start, end in plan.commands[e.command].spans(e.start)]
         lanes = _lanes(events)
         for lane in range(max(lanes, default=-1) + 1):
             tid += 1
