@@ -32,11 +32,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from hwsim.graph.analysis import layer_io, skip_tensors, tensor_bytes
 from hwsim.graph.ir import Graph
 from hwsim.schedule.bands import band_model
 from hwsim.schedule.plan import Cascade, RollingBuffer
-from hwsim.schedule.rows import LayerRows, layer_rows, progress, rolling_rows
+from hwsim.schedule.rows import LayerRows, layer_progress, layer_rows, rolling_rows
 
 MAX_LAYERS = 48
 MAX_STRIPES = 256
@@ -65,6 +67,10 @@ class _Problem:
         self.weights = [sum(tensor_bytes(g.tensor[p].elements, weight_bits) for p in io.params) for io in self.io]
         shapes = {t: g.tensor[t].shape for t in g.tensor}
         self.rows = [layer_rows(band_model(g, t), t, shapes) for t in range(n)]
+        self.banded_readers: dict[str, list[tuple[int, tuple]]] = {}  # tensor -> (layer, its row maps), in order
+        for lr in self.rows:
+            for name, maps in lr.reads.items() if lr is not None else ():
+                self.banded_readers.setdefault(name, []).append((lr.index, maps))
         self.skips = frozenset(skip_tensors(g))
         delta = [0] * (n + 2)
         for t, p in self.producer.items():
@@ -94,50 +100,83 @@ class _Invalid(Exception):
     pass
 
 
-def _segment(pb: _Problem, a: int, b: int, stripes: int | None = None) -> Cascade:
-    """Layers ``a..b`` as one cascade of ``stripes`` stripes (None: the finest); _Invalid if they cannot."""
+class _Rows:
+    """Progress and rows held in cascades ending at layer ``last`` in ``stripes`` stripes, layer by
+    layer from ``last`` down as far as asked: a layer's progress depends only on the layers after
+    it (the consumers of its outputs), so every cascade ending there shares them."""
+
+    def __init__(self, pb: _Problem, last: int, stripes: int):
+        self.pb, self.last, self.stripes = pb, last, stripes
+        self.done: dict[int, np.ndarray] = {}
+        self.rows_done: dict[int, tuple[int, ...]] = {}  # ``done`` as a Cascade holds it
+        self.held: dict[str, int] = {}
+        self._lowest = last + 1  # the lowest layer whose progress is known
+
+    def consumers(self, name: str) -> list[tuple[int, tuple]]:
+        return [(c, maps) for c, maps in self.pb.banded_readers.get(name, ()) if c <= self.last]
+
+    def progress(self, t: int) -> np.ndarray:
+        pb = self.pb
+        while self._lowest > t:
+            self._lowest -= 1
+            lr = pb.rows[self._lowest]
+            consumers = {name: self.consumers(name) for name in lr.writes}
+            self.done[lr.index] = layer_progress(lr, consumers, self.done, pb.rows, self.stripes)
+            self.rows_done[lr.index] = tuple(self.done[lr.index].tolist())
+        return self.done[t]
+
+    def rows_held(self, name: str) -> int:
+        if name not in self.held:
+            producer = self.pb.rows[self.pb.producer[name]]
+            self.progress(producer.index)
+            self.held[name] = rolling_rows(producer, name, self.consumers(name), self.done, self.pb.rows)
+        return self.held[name]
+
+
+def _segment(pb: _Problem, a: int, b: int, rows_at, stripes: int | None = None) -> Cascade:
+    """Layers ``a..b`` as one cascade of ``stripes`` stripes (None: the finest); _Invalid if they
+    cannot. ``rows_at(b, stripes)``: the :class:`_Rows` of cascades ending at ``b``."""
     layers: list[LayerRows] = []
     for t in range(a, b + 1):
         if pb.rows[t] is None:
             raise _Invalid(f"layer {pb.g.layers[t].name!r} cannot run in row stripes")
         layers.append(pb.rows[t])
     inside = range(a, b + 1)
-    consumers: dict[str, list] = {}
+    consumed: dict[str, None] = {}  # tensors made and read inside, by first reader
     reads: dict[str, None] = {}
     for lr in layers:
         for name in lr.model.whole_reads:
             if pb.producer.get(name, -1) >= a:
                 raise _Invalid(f"layer {pb.g.layers[lr.index].name!r} needs {name!r} whole")
-        for name, maps in lr.reads.items():
+        for name in lr.reads:
             made = pb.producer.get(name, -1)
             if made >= a and name not in pb.rows[made].writes:
                 raise _Invalid(f"layer {pb.g.layers[made].name!r} makes {name!r} whole")
             if made >= a:
-                consumers.setdefault(name, []).append((lr.index, maps))
+                consumed[name] = None
         for name in (*lr.reads, *lr.model.whole_reads):
             if pb.producer.get(name, -1) < a:
                 reads[name] = None
     writes = [w for t in inside for w in pb.io[t].writes if pb.last.get(w, t) > b]
     if stripes is None:
-        sinks = [lr.rows for lr in layers if not any(w in consumers for w in lr.writes)]
+        sinks = [lr.rows for lr in layers if not any(w in consumed for w in lr.writes)]
         stripes = min(max(sinks), MAX_STRIPES)
-    done = progress(layers, consumers, stripes)
-    by = {lr.index: lr for lr in layers}
+    rows = rows_at(b, stripes)
+    rows.progress(a)
     rolling = []
-    for name, readers in consumers.items():
+    for name in consumed:
         if pb.last.get(name, -1) > b:
             continue  # leaves the cascade: whole
-        lr = by[pb.producer[name]]
-        held = rolling_rows(lr, name, readers, done, by)
-        of = lr.writes[name].rows
+        held = rows.rows_held(name)
+        of = pb.rows[pb.producer[name]].writes[name].rows
         rolling.append(RollingBuffer(name, held, of, -(-pb.raw[name] * held // of), name in pb.skips))
     arena = sum(pb.aligned(r.nbytes) for r in rolling)
     weight = sum(pb.weights[t] for t in inside)
     if pb.weight_buffer is not None and pb.aligned(weight) > pb.weight_buffer:
         raise _Invalid(f"the weights of layers {a}..{b} exceed the weight buffer")
     need = sum(pb.nbytes[t] for t in reads) + sum(pb.nbytes[w] for w in writes) + arena + pb.weight_need(weight)
-    return Cascade(a, b, stripes, tuple(tuple(int(x) for x in done[t]) for t in inside),
-                   tuple(by[t].rows for t in inside), tuple(rolling), tuple(reads), tuple(writes),
+    return Cascade(a, b, stripes, tuple(rows.rows_done[t] for t in inside),
+                   tuple(pb.rows[t].rows for t in inside), tuple(rolling), tuple(reads), tuple(writes),
                    weight, arena, need, "")
 
 
@@ -155,18 +194,26 @@ class _Table:
         self.finest: dict[tuple[int, int], Cascade] = {}
         self.ends: dict[int, str] = {}  # first layer -> why no longer cascade from it is possible
         self._tried: dict[tuple[int, int, int], Cascade] = {}
+        self._rows: dict[tuple[int, int], _Rows] = {}  # (last layer, stripes) -> its rows
         n = len(self.pb.io)
         for a in range(n):
             for b in range(a + 1, min(n, a + MAX_LAYERS)):
                 try:
-                    self.finest[(a, b)] = _segment(self.pb, a, b)
+                    self.finest[(a, b)] = _segment(self.pb, a, b, self._rows_at)
                 except _Invalid as why:
                     self.ends[a] = f"{why}"
                     break
+            self._rows = {k: r for k, r in self._rows.items() if k[0] > a + 1}  # no later cascade ends there
+        self._rows = {}
+
+    def _rows_at(self, last: int, stripes: int) -> _Rows:
+        if (last, stripes) not in self._rows:
+            self._rows[(last, stripes)] = _Rows(self.pb, last, stripes)
+        return self._rows[(last, stripes)]
 
     def at(self, a: int, b: int, stripes: int) -> Cascade:
         if (a, b, stripes) not in self._tried:
-            self._tried[(a, b, stripes)] = _segment(self.pb, a, b, stripes)
+            self._tried[(a, b, stripes)] = _segment(self.pb, a, b, lambda last, s: _Rows(self.pb, last, s), stripes)
         return self._tried[(a, b, stripes)]
 
 

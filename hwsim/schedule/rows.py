@@ -25,6 +25,7 @@ pooling's output), are whole; ``cascade`` decides which layers may share a casca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -81,38 +82,27 @@ def needed_lo(maps: tuple[RowMap, ...], done: np.ndarray, driver: int, rows: int
     return np.min(los, axis=0)
 
 
-def progress(layers: list[LayerRows], consumers: dict[str, list[tuple[int, tuple[RowMap, ...]]]],
-             stripes: int) -> dict[int, np.ndarray]:
-    """Driver rows each layer has finished after stripe ``i`` (``i = 0 .. stripes``).
-
-    ``consumers``: banded tensor written in the cascade -> (consumer layer, its maps) inside it.
-    ``layers`` in program order."""
-    i = np.arange(stripes + 1, dtype=np.int64)
-    by = layers_by(layers)
-    done: dict[int, np.ndarray] = {}
-    for lr in reversed(layers):
-        need = None
-        for name, wmap in lr.writes.items():
-            for c, maps in consumers.get(name, ()):
-                hi = needed_hi(maps, done[c], by[c].rows)
-                driver = _ceil_div(hi * lr.rows, wmap.rows)
-                need = driver if need is None else np.maximum(need, driver)
-        if need is None:
-            p = _ceil_div(i * lr.rows, stripes)
-        else:
-            p = np.minimum(np.maximum.accumulate(need), lr.rows)
-        p = p.copy()
-        p[-1] = lr.rows
-        done[lr.index] = p
-    return done
-
-
-def layers_by(layers: list[LayerRows]) -> dict[int, LayerRows]:
-    return {lr.index: lr for lr in layers}
+def layer_progress(lr: LayerRows, consumers: dict[str, list[tuple[int, tuple[RowMap, ...]]]],
+                   done: dict[int, np.ndarray], rows: Sequence[LayerRows | None], stripes: int) -> np.ndarray:
+    """Driver rows layer ``lr`` has finished after stripe ``i`` (``i = 0 .. stripes``), given ``done``
+    for the consumers of its outputs inside the cascade (``consumers``: banded tensor -> (consumer
+    layer, its maps)); ``rows``: every layer's rows, by index."""
+    need = None
+    for name, wmap in lr.writes.items():
+        for c, maps in consumers.get(name, ()):
+            hi = needed_hi(maps, done[c], rows[c].rows)
+            driver = _ceil_div(hi * lr.rows, wmap.rows)
+            need = driver if need is None else np.maximum(need, driver)
+    if need is None:
+        p = _ceil_div(np.arange(stripes + 1, dtype=np.int64) * lr.rows, stripes)
+    else:
+        p = np.minimum(np.maximum.accumulate(need), lr.rows)
+    p[-1] = lr.rows
+    return p
 
 
 def rolling_rows(producer: LayerRows, name: str, readers: list[tuple[int, tuple[RowMap, ...]]],
-                 done: dict[int, np.ndarray], by: dict[int, LayerRows]) -> int:
+                 done: dict[int, np.ndarray], by: Sequence[LayerRows | None]) -> int:
     """The most rows of ``name`` (written by ``producer``, read only by ``readers``) held at once."""
     wmap = producer.writes[name]
     written = np.minimum(_ceil_div(done[producer.index] * wmap.rows, producer.rows), wmap.rows)
