@@ -159,7 +159,7 @@ def _segment(pb: _Problem, a: int, b: int, rows_at, stripes: int | None = None) 
                 reads[name] = None
     writes = [w for t in inside for w in pb.io[t].writes if pb.last.get(w, t) > b]
     if stripes is None:
-        sinks = [lr.rows for lr in layers if not any(w in consumed for w in lr.writes)]
+        sinks = [lr.rows for lr in layers if consumed.keys().isdisjoint(lr.writes)]
         stripes = min(max(sinks), MAX_STRIPES)
     rows = rows_at(b, stripes)
     rows.progress(a)

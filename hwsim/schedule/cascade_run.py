@@ -30,13 +30,22 @@ part and of every other command are those of one command per part.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.plan import Buffer, Cascade, Part
 
 if TYPE_CHECKING:
     from hwsim.schedule.scheduler import Walk
+
+
+class _Command(NamedTuple):
+    """One compute command of a cascade, but for its buffers' addresses."""
+
+    parts: tuple[Part, ...]
+    reads: tuple[str, ...]
+    cycles: int
+    writes: tuple[str, ...]  # the buffers its parts write
 
 
 def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
@@ -62,15 +71,15 @@ def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
         reads[t] = tuple(dict.fromkeys(names)) + weights
         writes[t] = tuple((rolling[w] if w in rolling else outs[w]).name
                           for w in ctx.io[t].writes if w in rolling or w in outs)
-    parts = [Part(t, stripe, split_cycles(ctx.costs[t].cycles, o0, o1, c.rows[t - c.first]), reads[t])
-             for stripe in range(c.stripes) for t in c.layers for o0, o1 in (c.done(t, stripe),) if o0 < o1]
+    key = (c.first, c.last, c.stripes, tuple(reads.values()), tuple(writes.values()))
+    if key not in walk.cascade_commands:  # the same in every walk of one schedule
+        walk.cascade_commands[key] = _commands(ctx, c, reads, writes, {b.name for b in outs.values()})
     allocs = (*rolling.values(), *outs.values())
-    for lo, hi in runs(parts, writes, {b.name for b in rolling.values()}, {b.name for b in outs.values()}):
-        run = parts[lo:hi]
-        cid = program.emit("compute", run[0].layer, allocs=allocs if lo == 0 else (),
-                           reads=tuple(dict.fromkeys(name for p in run for name in p.reads)),
-                           cycles=sum(p.cycles for p in run), tile=run[0].stripe, parts=tuple(run))
-        for name in dict.fromkeys(name for p in run for name in writes[p.layer]):
+    for i, command in enumerate(walk.cascade_commands[key]):
+        first = command.parts[0]
+        cid = program.emit("compute", first.layer, allocs=allocs if i == 0 else (), reads=command.reads,
+                           cycles=command.cycles, tile=first.stripe, parts=command.parts)
+        for name in command.writes:
             program.wrote(name, cid)
     if rolling:
         program.emit("free", c.first, frees=tuple(rolling.values()))
@@ -79,9 +88,24 @@ def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
     walk.notes.append(f"layers {ctx.graph.layers[c.first].name!r}..{ctx.graph.layers[c.last].name!r}: "
                       f"a cascade of {c.last - c.first + 1} layers in {c.stripes} stripes")
     counts = dict.fromkeys(c.layers, 0)
-    for p in parts:
-        counts[p.layer] += 1
+    for command in walk.cascade_commands[key]:
+        for p in command.parts:
+            counts[p.layer] += 1
     return counts
+
+
+def _commands(ctx, c: Cascade, reads: dict[int, tuple[str, ...]], writes: dict[int, tuple[str, ...]],
+              made: set[str]) -> list[_Command]:
+    """The compute commands of cascade ``c`` whose layers read and write the buffers named."""
+    parts = [Part(t, stripe, split_cycles(ctx.costs[t].cycles, o0, o1, c.rows[t - c.first]), reads[t])
+             for stripe in range(c.stripes) for t in c.layers for o0, o1 in (c.done(t, stripe),) if o0 < o1]
+    commands = []
+    for lo, hi in runs(parts, writes, {f"{r.tensor}@rows" for r in c.rolling}, made):
+        run = tuple(parts[lo:hi])
+        commands.append(_Command(run, tuple(dict.fromkeys(name for p in run for name in p.reads)),
+                                 sum(p.cycles for p in run),
+                                 tuple(dict.fromkeys(name for p in run for name in writes[p.layer]))))
+    return commands
 
 
 def runs(parts: Sequence[Part], writes: dict[int, tuple[str, ...]], rolling: set[str],

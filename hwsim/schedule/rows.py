@@ -71,7 +71,7 @@ def needed_hi(maps: tuple[RowMap, ...], done: np.ndarray, driver: int) -> np.nda
     """Rows ``[0, hi)`` of a tensor that driver rows ``[0, done)`` of its consumer read."""
     zeros = np.zeros_like(done)
     his = [np.where(done > 0, m.spans(zeros, done, driver)[1], 0) for m in maps]
-    return np.max(his, axis=0)
+    return his[0] if len(his) == 1 else np.maximum.reduce(his)
 
 
 def needed_lo(maps: tuple[RowMap, ...], done: np.ndarray, driver: int, rows: int) -> np.ndarray:
@@ -79,7 +79,7 @@ def needed_lo(maps: tuple[RowMap, ...], done: np.ndarray, driver: int, rows: int
     (``rows``, past the end, when it is finished)."""
     end = np.full_like(done, driver)
     los = [np.where(done < driver, m.spans(done, end, driver)[0], rows) for m in maps]
-    return np.min(los, axis=0)
+    return los[0] if len(los) == 1 else np.minimum.reduce(los)
 
 
 def layer_progress(lr: LayerRows, consumers: dict[str, list[tuple[int, tuple[RowMap, ...]]]],

@@ -10,8 +10,11 @@ same rows as the output. The sink (last layer) finishes ``ceil(i * H / S)`` rows
 
 from __future__ import annotations
 
+import pytest
+
 from hwsim.schedule import schedule, verify_plan
-from hwsim.schedule.cascade import plan_cascades
+from hwsim.schedule.cascade import finest, plan_cascades
+from hwsim.schedule.scheduler import build_context, with_cascades
 from tests.graph.handmade import Net
 from tests.schedule.helpers import make_spec, traffic
 
@@ -116,3 +119,15 @@ def test_a_global_pooling_ends_its_cascade_and_its_input_is_kept_whole():
     spec = make_spec(sram=12 * 1024, execution="cascade")
     plan = schedule(g, spec)
     assert verify_plan(plan, spec, g) == [] and traffic(plan).keys() == {"input", "output", "weights"}
+
+
+def test_the_same_cascades_in_other_stripes_make_the_context_build_context_makes():
+    # the scheduler's retry at the finest stripes reuses the walk's context (with_cascades)
+    g = u_one_level().graph()
+    spec = make_spec(sram=2 * 1024 + 26 * 128, execution="cascade")
+    ctx = build_context(g, spec)
+    fine = finest(g, 8, 8, spec.sram.alignment_bytes, spec.sram.weight_buffer_bytes, ctx.cascades)
+    assert [c.stripes for c in fine] == [32] and [c.stripes for c in ctx.cascades] == [8]  # d's 32 rows, one a stripe
+    assert with_cascades(ctx, fine) == build_context(g, spec, cascades=fine)
+    with pytest.raises(ValueError):
+        with_cascades(ctx, ())
