@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from hwsim.schedule.plan import Plan
@@ -43,11 +44,12 @@ def array_sram_bytes(plan: Plan) -> int:
             size_of[buffer.name] = buffer.size
         if command.kind != "compute":
             continue
-        for reads in [part.reads for part in command.parts] or [command.reads]:
+        for reads, times in Counter(part.reads for part in command.parts).items() if command.parts else \
+                ((command.reads, 1),):
             for name in reads:
                 if name not in size_of:
                     raise RuntimeError(f"compute command {command.id} reads {name!r}, which no command allocated")
-                total += size_of[name]
+                total += size_of[name] * times
         total += sum(buffer.size for buffer in command.allocs)
     return total
 

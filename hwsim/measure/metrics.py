@@ -139,12 +139,16 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
     read: dict[int, int] = {}
     written: dict[int, int] = {}
     for e in trace.events:
-        if e.kind == "compute":
+        if e.kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
+            command = plan.commands[e.command]
             end = e.start
-            for layer, _, start, end in plan.commands[e.command].spans(e.start):  # a cascade's parts
-                first.setdefault(layer, start)
-                last[layer] = max(last.get(layer, end), end)
-                busy[layer] = busy.get(layer, 0) + end - start
+            for layer, cycles in ((p.layer, p.cycles) for p in command.parts) if command.parts else \
+                    ((command.layer, command.cycles),):
+                if layer not in first:
+                    first[layer] = end
+                end += cycles
+                last[layer] = end  # compute events do not overlap
+                busy[layer] = busy.get(layer, 0) + cycles
             if end != e.end:
                 raise RuntimeError(f"compute command {e.command} ran {e.end - e.start} cycles, "
                                    f"its parts take {end - e.start}")

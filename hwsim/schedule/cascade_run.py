@@ -97,14 +97,20 @@ def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
 def _commands(ctx, c: Cascade, reads: dict[int, tuple[str, ...]], writes: dict[int, tuple[str, ...]],
               made: set[str]) -> list[_Command]:
     """The compute commands of cascade ``c`` whose layers read and write the buffers named."""
-    parts = [Part(t, stripe, split_cycles(ctx.costs[t].cycles, o0, o1, c.rows[t - c.first]), reads[t])
-             for stripe in range(c.stripes) for t in c.layers for o0, o1 in (c.done(t, stripe),) if o0 < o1]
+    cycles = [ctx.costs[t].cycles for t in c.layers]
+    parts = []
+    for stripe in range(c.stripes):
+        for i, t in enumerate(c.layers):
+            o0, o1 = c.progress[i][stripe], c.progress[i][stripe + 1]
+            if o0 < o1:
+                parts.append(Part(t, stripe, split_cycles(cycles[i], o0, o1, c.rows[i]), reads[t]))
     commands = []
     for lo, hi in runs(parts, writes, {f"{r.tensor}@rows" for r in c.rolling}, made):
         run = tuple(parts[lo:hi])
-        commands.append(_Command(run, tuple(dict.fromkeys(name for p in run for name in p.reads)),
+        layers = dict.fromkeys(p.layer for p in run)  # a layer reads and writes the same in every part
+        commands.append(_Command(run, tuple(dict.fromkeys(name for t in layers for name in reads[t])),
                                  sum(p.cycles for p in run),
-                                 tuple(dict.fromkeys(name for p in run for name in writes[p.layer]))))
+                                 tuple(dict.fromkeys(name for t in layers for name in writes[t]))))
     return commands
 
 

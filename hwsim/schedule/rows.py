@@ -101,7 +101,7 @@ def layer_progress(lr: LayerRows, consumers: dict[str, list[tuple[int, tuple[Row
     for name, wmap in lr.writes.items():
         for c, maps in consumers.get(name, ()):
             hi = needed_hi(maps, done[c], rows[c].rows)
-            driver = _ceil_div(hi * lr.rows, wmap.rows)
+            driver = hi if lr.rows == wmap.rows else _ceil_div(hi * lr.rows, wmap.rows)
             need = driver if need is None else np.maximum(need, driver)
     if need is None:
         p = _ceil_div(np.arange(stripes + 1, dtype=np.int64) * lr.rows, stripes)
@@ -115,7 +115,9 @@ def rolling_rows(producer: LayerRows, name: str, readers: list[tuple[int, tuple[
                  done: dict[int, np.ndarray], by: Sequence[LayerRows | None]) -> int:
     """The most rows of ``name`` (written by ``producer``, read only by ``readers``) held at once."""
     wmap = producer.writes[name]
-    written = np.minimum(_ceil_div(done[producer.index] * wmap.rows, producer.rows), wmap.rows)
+    written = done[producer.index]  # its driver rows map to its rows of ``name`` one to one, or in proportion
+    if wmap.rows != producer.rows:
+        written = np.minimum(_ceil_div(written * wmap.rows, producer.rows), wmap.rows)
     low = None
     for c, maps in readers:
         lo = needed_lo(maps, done[c], by[c].rows, wmap.rows)
