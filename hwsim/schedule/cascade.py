@@ -18,16 +18,17 @@ multiply weight traffic by ``S``; the report gives that cost). Halo rows are kep
 rolling buffers, never recomputed: no extra MACs.
 
 **Choosing the cascades.** A dynamic programme over the layers in order splits them into
-segments (a single layer runs as in layer mode, where its weights may come in chunks and
-it may stream) minimising the peak of the memory each segment needs (what is live across
-it, its whole outputs, its arena at its finest stripes, its weights), then the number of
+segments (a single layer runs as in layer mode, where its weights may come in chunks and it
+may stream) minimising the peak of the memory each segment needs (what is live across it,
+its whole outputs, its arena at its finest stripes, its weights), then the number of
 segments (cascades as long as they fit, as Vela grows them), then the sum over segments of
-need x layers (the average occupancy). A multi-layer segment is allowed only if
-it fits the SRAM on its own. (Working out a segment's rolling buffers is the costly part; a
-segment's need without them bounds its score from below, so only the segments whose bound
-beats the best score found so far are worked out, the lowest bound first.) Each cascade then gets the tallest stripes (fewest) that keep
-its need, with what is live across it, within the SRAM (the finest when none does); a
-cascade that fits in one stripe runs as single layers, which then fit too.
+need x layers (the average occupancy). A multi-layer segment is allowed only if it fits the
+SRAM on its own. (Working out a segment's rolling buffers is the costly part; a segment's
+need without them bounds its score from below, so only the segments whose bound beats the
+best score found so far are worked out, the lowest bound first.) Each cascade then gets the
+tallest stripes (fewest) that keep its need, with what is live across it, within the SRAM
+(the finest when none does); a cascade that fits in one stripe runs as single layers, which
+then fit too.
 """
 
 from __future__ import annotations

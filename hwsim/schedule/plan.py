@@ -86,7 +86,7 @@ class Command:
     frees: tuple[Buffer, ...] = ()  # free: released when it runs
     reads: tuple[str, ...] = ()  # compute: buffer names it reads; store: the buffer it copies out
     cause: str | None = None  # load/store: the STALL_CAUSES entry a compute wait on it is charged to
-    tile: int | None = None  # compute/load/store of a streamed layer: the tile index; a cascade's: its first part's stripe
+    tile: int | None = None  # a tile of a streamed layer (or a weight chunk); a cascade's: its first part's stripe
     parts: tuple[Part, ...] = ()  # compute in a cascade: its parts in order (``layer``: the first one's)
 
     def spans(self, start: int) -> Iterator[tuple[int, int | None, int, int]]:

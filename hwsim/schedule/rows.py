@@ -78,17 +78,16 @@ def _same_rows(m: RowMap, driver: int) -> bool:
 
 def needed_hi(maps: tuple[RowMap, ...], done: np.ndarray, driver: int) -> np.ndarray:
     """Rows ``[0, hi)`` of a tensor that driver rows ``[0, done)`` of its consumer read."""
-    zeros = np.zeros_like(done)
-    his = [done if _same_rows(m, driver) else np.where(done > 0, m.spans(zeros, done, driver)[1], 0) for m in maps]
+    his = [done if _same_rows(m, driver) else np.where(done > 0, m.spans(np.zeros_like(done), done, driver)[1], 0)
+           for m in maps]
     return his[0] if len(his) == 1 else np.maximum.reduce(his)
 
 
 def needed_lo(maps: tuple[RowMap, ...], done: np.ndarray, driver: int, rows: int) -> np.ndarray:
     """The lowest row of a tensor its consumer still reads once it has done ``done`` driver rows
     (``rows``, past the end, when it is finished)."""
-    end = np.full_like(done, driver)
-    los = [np.where(done < driver, done if _same_rows(m, driver) else m.spans(done, end, driver)[0], rows)
-           for m in maps]
+    los = [np.where(done < driver, done if _same_rows(m, driver) else
+                    m.spans(done, np.full_like(done, driver), driver)[0], rows) for m in maps]
     return los[0] if len(los) == 1 else np.minimum.reduce(los)
 
 
@@ -97,14 +96,17 @@ def layer_progress(lr: LayerRows, consumers: dict[str, list[tuple[int, tuple[Row
     """Driver rows layer ``lr`` has finished after stripe ``i`` (``i = 0 .. stripes``), given ``done``
     for the consumers of its outputs inside the cascade (``consumers``: banded tensor -> (consumer
     layer, its maps)); ``rows``: every layer's rows, by index."""
-    need = None
+    need, followed = None, None
     for name, wmap in lr.writes.items():
         for c, maps in consumers.get(name, ()):
             hi = needed_hi(maps, done[c], rows[c].rows)
             driver = hi if lr.rows == wmap.rows else _ceil_div(hi * lr.rows, wmap.rows)
             need = driver if need is None else np.maximum(need, driver)
+            followed = done[c]
     if need is None:
         p = _ceil_div(np.arange(stripes + 1, dtype=np.int64) * lr.rows, stripes)
+    elif need is followed and need[-1] == lr.rows:
+        return need  # its one consumer's progress, row for row (already rising to all its rows)
     else:
         p = np.minimum(np.maximum.accumulate(need), lr.rows)
     p[-1] = lr.rows

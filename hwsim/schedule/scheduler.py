@@ -64,7 +64,8 @@ class Walk:
                  cascade_commands: dict | None = None):
         spec = ctx.spec
         self.ctx = ctx
-        self.cascade_commands = {} if cascade_commands is None else cascade_commands  # shared by the walks of one schedule
+        # a cascade's compute commands (cascade_run), shared by the walks of one schedule
+        self.cascade_commands = {} if cascade_commands is None else cascade_commands
         self.offline = offline
         self.program = Program("sram" if offline else None)
         weights = Allocator(spec.sram.weight_buffer_bytes, spec.sram.alignment_bytes) \
