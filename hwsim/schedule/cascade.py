@@ -54,12 +54,10 @@ class _Problem:
         n = len(self.io)
         self.producer = {g.root(i): -1 for i in g.inputs}
         self.last = {}
-        self.readers: dict[str, list[int]] = {}
         for io in self.io:
             for w in io.writes:
                 self.producer[w] = io.index
             for r in io.reads:
-                self.readers.setdefault(r, []).append(io.index)
                 self.last[r] = io.index
         for o in g.outputs:
             self.last[g.root(o)] = n

@@ -240,6 +240,14 @@ class Walk:
         return True
 
     # --- the plan -----------------------------------------------------------------------------
+    def dram_bytes(self) -> int:
+        return sum(self.program.traffic().values())
+
+    def spills(self) -> bool:
+        """Whether the walk spilled or streamed a layer."""
+        return not {"spill_write", "spill_read"}.isdisjoint(self.program.traffic()) or \
+            any(mode.streamed for mode in self.ctx.modes)
+
     def plan(self) -> Plan:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
         layers = tuple(
@@ -282,30 +290,21 @@ def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
     layer_io(graph)
     ctx = build_context(graph, spec)
     cascade_commands: dict = {}  # a cascade's compute commands, the same in every walk
-    plan = _walk(ctx, cascade_commands)
-    if ctx.cascades and _spills(plan):  # stripes as tall as fit left the packing no room
+    walk = _walk(ctx, cascade_commands)
+    if ctx.cascades and walk.spills():  # stripes as tall as fit left the packing no room
         sram, bits = spec.sram, spec.datatype
         fine = finest(graph, bits.activation_bits, bits.weight_bits, sram.alignment_bytes,
                       sram.weight_buffer_bytes if sram.separate_weights else None, ctx.cascades)
         if fine != ctx.cascades:
             thin = _walk(with_cascades(ctx, fine), cascade_commands)
-            plan = thin if _dram_bytes(thin) < _dram_bytes(plan) else plan
-    if ctx.cascades and _spills(plan):  # a plan that moves only weights, input and output is the least
+            walk = thin if thin.dram_bytes() < walk.dram_bytes() else walk
+    if ctx.cascades and walk.spills():  # a plan that moves only weights, input and output is the least
         flat = _walk(build_context(graph, spec, cascades=()), cascade_commands)
-        if _dram_bytes(flat) < _dram_bytes(plan):
-            note = (f"the {len(ctx.cascades)} cascades planned moved {_dram_bytes(plan):,} DRAM bytes, "
-                    f"layer by layer moves {_dram_bytes(flat):,}: no cascade kept")
-            plan = replace(flat, notes=flat.notes + (note,))
-    return plan
-
-
-def _spills(plan: Plan) -> bool:
-    return any(c.traffic in ("spill_write", "spill_read") for c in plan.commands) or \
-        any(la.streamed for la in plan.layers)
-
-
-def _dram_bytes(plan: Plan) -> int:
-    return sum(c.dram_bytes for c in plan.commands)
+        if flat.dram_bytes() < walk.dram_bytes():
+            flat.notes.append(f"the {len(ctx.cascades)} cascades planned moved {walk.dram_bytes():,} DRAM bytes, "
+                              f"layer by layer moves {flat.dram_bytes():,}: no cascade kept")
+            walk = flat
+    return walk.plan()
 
 
 def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
@@ -318,7 +317,7 @@ def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
     return replace(ctx, cascades=cascades, cascade_at={c.first: c for c in cascades})
 
 
-def _walk(ctx: Context, cascade_commands: dict) -> Plan:
+def _walk(ctx: Context, cascade_commands: dict) -> Walk:
     """The walk placed offline if it needs no eviction and packs into the SRAM, else online.
 
     Prefetches reserve free bytes up to the capacity, which can leave the packing no slack: when
@@ -335,7 +334,7 @@ def _walk(ctx: Context, cascade_commands: dict) -> Plan:
         except Full:
             break
         if walk.place():
-            return walk.plan()
+            return walk
         if attempt is ctx:
             over = walk.mem.sram.high_water - capacity
             tries = [(build_context(graph, ctx.spec, ctx.cascades, over), capacity - over),
@@ -343,4 +342,4 @@ def _walk(ctx: Context, cascade_commands: dict) -> Plan:
     walk = Walk(ctx, offline=False, cascade_commands=cascade_commands)
     for t in range(len(graph.layers)):
         walk.step(t)
-    return walk.plan()
+    return walk
