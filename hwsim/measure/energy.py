@@ -6,8 +6,9 @@
   (each compute command reads the buffers it lists in ``reads`` - its input activations
   and its weights - and writes the buffers it allocates, each buffer's reserved size
   counted, so a layer that moves no data, such as an in-place concatenation, costs
-  nothing and a tiled layer costs its tiles) plus the DMA side (each DRAM byte is written
-  into SRAM by a load or read out of it by a store);
+  nothing and a tiled layer costs its tiles; a cascade's command counts each of its
+  parts' ``reads``) plus the DMA side (each DRAM byte is written into SRAM by a load or
+  read out of it by a store);
 * ``dram``: every DRAM byte moved at ``energy.dram_byte_pj``;
 * ``leakage``: ``energy.sram_leakage_w_per_byte`` x all on-chip SRAM (weight buffer
   included) x the latency in seconds x 1e12.
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from hwsim.schedule.plan import Plan
@@ -45,10 +47,12 @@ def array_sram_bytes(plan: Plan) -> int:
             continue
         if command.kind != "compute":
             continue
-        for name in command.reads:
-            if name not in size_of:
-                raise RuntimeError(f"compute command {command.id} reads {name!r}, which no command allocated")
-            total += size_of[name]
+        for reads, times in Counter(part.reads for part in command.parts).items() if command.parts else \
+                ((command.reads, 1),):
+            for name in reads:
+                if name not in size_of:
+                    raise RuntimeError(f"compute command {command.id} reads {name!r}, which no command allocated")
+                total += size_of[name] * times
         total += sum(buffer.size for buffer in command.allocs)
     return total
 

@@ -138,16 +138,25 @@ def _tensor_traffic(trace: Trace) -> dict[str, int]:
 
 
 def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[LayerMetrics, ...]:
-    first: dict[int, int] = {}  # layer step -> start of its first compute event (events are sorted by start)
-    last: dict[int, int] = {}  # layer step -> end of its last compute event
+    first: dict[int, int] = {}  # layer step -> start of its first compute (events are sorted by start)
+    last: dict[int, int] = {}  # layer step -> end of its last compute (a cascade's: of its parts)
     busy: dict[int, int] = {}
     read: dict[int, int] = {}
     written: dict[int, int] = {}
     for e in trace.events:
-        if e.kind == "compute":
-            first.setdefault(e.layer, e.start)
-            last[e.layer] = max(last.get(e.layer, e.end), e.end)
-            busy[e.layer] = busy.get(e.layer, 0) + e.end - e.start
+        if e.kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
+            command = plan.commands[e.command]
+            end = e.start
+            for layer, cycles in ((p.layer, p.cycles) for p in command.parts) if command.parts else \
+                    ((command.layer, command.cycles),):
+                if layer not in first:
+                    first[layer] = end
+                end += cycles
+                last[layer] = end  # compute events do not overlap
+                busy[layer] = busy.get(layer, 0) + cycles
+            if end != e.end:
+                raise RuntimeError(f"compute command {e.command} ran {e.end - e.start} cycles, "
+                                   f"its parts take {end - e.start}")
         elif e.kind in ("load", "store"):
             moved = read if e.kind == "load" else written
             moved[e.layer] = moved.get(e.layer, 0) + e.dram_bytes

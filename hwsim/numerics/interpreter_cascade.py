@@ -1,8 +1,9 @@
 """A cascade in the plan interpreter: its layers run stripe by stripe through rolling buffers.
 
 Everything comes from the plan (``Plan.cascades``, the commands, their buffers); nothing is
-rebuilt with the scheduler. For cascade ``c`` the compute of layer ``t`` in stripe ``s``
-(``Command.tile``) makes driver rows ``[o0, o1) = c.done(t, s)``:
+rebuilt with the scheduler. A cascade's compute command runs its parts (``Command.parts``)
+in order, each as a command of its own would: the part of layer ``t`` in stripe ``s`` reads
+only the buffers it lists (``Part.reads``) and makes driver rows ``[o0, o1) = c.done(t, s)``:
 
 * **Inputs are staged** at their whole shape, NaN everywhere, then filled with what SRAM
   holds now: a tensor of ``c.rolling`` from its ring ``<tensor>@rows`` (which the command
@@ -47,6 +48,8 @@ by stripe: in a cascade its first stripe sees only the rows made so far and come
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -113,9 +116,19 @@ class CascadeRun:
         return any(self.graph.tensor[w].shape[2] < driver for w in self.m.io[t].writes)
 
     def compute(self, cmd: Command) -> None:
+        """Run the parts of ``cmd`` in order, each as the command of that one part would run."""
+        if not cmd.parts:
+            raise InterpreterError(f"a compute of cascade layer {cmd.layer} without parts", cmd.layer)
+        for part in cmd.parts:
+            self.m.command = replace(cmd, layer=part.layer, tile=part.stripe, cycles=part.cycles,
+                                     reads=part.reads, parts=())
+            self.compute_part(self.m.command)
+        self.m.command = cmd
+
+    def compute_part(self, cmd: Command) -> None:
         m, c, t = self.m, self.c, cmd.layer
-        if cmd.tile is None or not 0 <= cmd.tile < c.stripes:
-            raise InterpreterError(f"a compute of cascade layer {t} without a stripe index", t)
+        if not (c.first <= t <= c.last and 0 <= cmd.tile < c.stripes):
+            raise InterpreterError(f"a part of layer {t} in stripe {cmd.tile}: not in the cascade", t)
         o0, o1 = c.done(t, cmd.tile)
         driver = c.rows[t - c.first]
         accumulates = self.accumulates(t)

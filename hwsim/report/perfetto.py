@@ -8,6 +8,7 @@ the tensor (load, store), ``args`` with the layer, bytes, traffic kind, tile and
 A streamed layer's tiles are two slices: its computes' span on the compute track (``args``:
 busy ``cycles``, ``tiles``, the cycles its computes waited inside it by cause) and the run's
 span on a ``dma_read`` lane (``args``: its DRAM bytes in all and by tensor and traffic kind).
+A cascade's compute command is a slice per part (a layer in a stripe, the stripe as its tile).
 A ``C`` (counter) track ``SRAM in use`` holds the bytes allocated after each change (and a
 ``weight buffer in use`` track when the spec has a separate one), every sample the
 simulator recorded, so the peak shows even when it lasts zero cycles. ``M`` events name the
@@ -76,6 +77,15 @@ def _meta(name: str, tid: int | None, value: str, sort_index: int | None = None)
     return out
 
 
+def _parts(e: Event, plan: Plan) -> list[Event]:
+    """A compute event as a slice per part of its command (a cascade's), or as it is."""
+    command = plan.commands[e.command]
+    if not command.parts:
+        return [e]
+    return [replace(e, layer=layer, tile=tile, start=start, end=end)
+            for layer, tile, start, end in command.spans(e.start)]
+
+
 def _engine_events(trace: Trace, plan: Plan) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     names = {layer.index: layer.name for layer in plan.layers}
@@ -89,6 +99,8 @@ def _engine_events(trace: Trace, plan: Plan) -> list[dict[str, Any]]:
             split.append(e)
     for engine in ENGINE_ORDER:
         events = sorted((e for e in split if e.engine == engine), key=lambda e: (e.start, e.command))
+        if engine == "compute":  # a cascade's command: a slice per part (a layer in a stripe)
+            events = [part for e in events for part in _parts(e, plan)]
         lanes = _lanes(events)
         for lane in range(max(lanes, default=-1) + 1):
             tid += 1

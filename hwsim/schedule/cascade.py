@@ -18,25 +18,28 @@ multiply weight traffic by ``S``; the report gives that cost). Halo rows are kep
 rolling buffers, never recomputed: no extra MACs.
 
 **Choosing the cascades.** A dynamic programme over the layers in order splits them into
-segments (a single layer runs as in layer mode, where its weights may come in chunks and
-it may stream) minimising the peak of the memory each segment needs (what is live across
-it, its whole outputs, its arena at its finest stripes, its weights), then the number of
+segments (a single layer runs as in layer mode, where its weights may come in chunks and it
+may stream) minimising the peak of the memory each segment needs (what is live across it,
+its whole outputs, its arena at its finest stripes, its weights), then the number of
 segments (cascades as long as they fit, as Vela grows them), then the sum over segments of
-need x layers (the average occupancy). A multi-layer segment is allowed only if
-it fits the SRAM on its own. Each cascade then gets the tallest stripes (fewest) that keep
-its need, with what is live across it, within the SRAM (the finest when none does); a
-cascade that fits in one stripe runs as single layers, which then fit too.
+need x layers (the average occupancy). A multi-layer segment is allowed only if it fits the
+SRAM on its own. (Working out a segment's rolling buffers is the costly part; a segment's
+need without them bounds its score from below, so only the segments whose bound beats the
+best score found so far are worked out, the lowest bound first.) Each cascade then gets the
+tallest stripes (fewest) that keep its need, with what is live across it, within the SRAM
+(the finest when none does); a cascade that fits in one stripe runs as single layers, which
+then fit too.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from hwsim.graph.analysis import layer_io, skip_tensors, tensor_bytes
 from hwsim.graph.ir import Graph
 from hwsim.schedule.bands import band_model
 from hwsim.schedule.plan import Cascade, RollingBuffer
-from hwsim.schedule.rows import LayerRows, layer_rows, progress, rolling_rows
+from hwsim.schedule.rows import StripeRows, layer_rows
 
 MAX_LAYERS = 48
 MAX_STRIPES = 256
@@ -51,12 +54,10 @@ class _Problem:
         n = len(self.io)
         self.producer = {g.root(i): -1 for i in g.inputs}
         self.last = {}
-        self.readers: dict[str, list[int]] = {}
         for io in self.io:
             for w in io.writes:
                 self.producer[w] = io.index
             for r in io.reads:
-                self.readers.setdefault(r, []).append(io.index)
                 self.last[r] = io.index
         for o in g.outputs:
             self.last[g.root(o)] = n
@@ -65,6 +66,10 @@ class _Problem:
         self.weights = [sum(tensor_bytes(g.tensor[p].elements, weight_bits) for p in io.params) for io in self.io]
         shapes = {t: g.tensor[t].shape for t in g.tensor}
         self.rows = [layer_rows(band_model(g, t), t, shapes) for t in range(n)]
+        self.banded_readers: dict[str, list[tuple[int, tuple]]] = {}  # tensor -> (layer, its row maps), in order
+        for lr in self.rows:
+            for name, maps in lr.reads.items() if lr is not None else ():
+                self.banded_readers.setdefault(name, []).append((lr.index, maps))
         self.skips = frozenset(skip_tensors(g))
         delta = [0] * (n + 2)
         for t, p in self.producer.items():
@@ -90,83 +95,116 @@ class _Problem:
         return self.aligned(weight_bytes) if weight_bytes and self.weight_buffer is None else 0
 
 
-class _Invalid(Exception):
-    pass
+@dataclass(frozen=True)
+class _Span:
+    """Layers ``first..last`` that may run as one cascade, before its rows are worked out."""
+
+    first: int
+    last: int
+    reads: tuple[str, ...]  # tensors read whole, made before it
+    writes: tuple[str, ...]  # tensors written whole
+    consumed: tuple[str, ...]  # tensors made and read inside it, by first reader
+    weight_bytes: int
+    stripes: int  # the finest: as many as its sinks' driver rows (MAX_STRIPES at most)
+    bound: int  # its need but for the rolling buffers: whole reads and writes, weights
 
 
-def _segment(pb: _Problem, a: int, b: int, stripes: int | None = None) -> Cascade:
-    """Layers ``a..b`` as one cascade of ``stripes`` stripes (None: the finest); _Invalid if they cannot."""
-    layers: list[LayerRows] = []
-    for t in range(a, b + 1):
-        if pb.rows[t] is None:
-            raise _Invalid(f"layer {pb.g.layers[t].name!r} cannot run in row stripes")
-        layers.append(pb.rows[t])
-    inside = range(a, b + 1)
-    consumers: dict[str, list] = {}
+def _spans(pb: _Problem, a: int, stop: int) -> tuple[list[_Span], str | None]:
+    """The spans from layer ``a`` to each layer before ``stop`` that can run as one cascade, and
+    why the next cannot (None: ``stop`` ends them). The checks of a longer span are those of
+    a shorter one and the last layer's, so the span grows a layer at a time."""
+    consumed: dict[str, None] = {}
     reads: dict[str, None] = {}
-    for lr in layers:
+    spans, weight = [], 0
+    for b in range(a, stop):
+        lr = pb.rows[b]
+        if lr is None:
+            return spans, f"layer {pb.g.layers[b].name!r} cannot run in row stripes"
         for name in lr.model.whole_reads:
             if pb.producer.get(name, -1) >= a:
-                raise _Invalid(f"layer {pb.g.layers[lr.index].name!r} needs {name!r} whole")
-        for name, maps in lr.reads.items():
+                return spans, f"layer {pb.g.layers[b].name!r} needs {name!r} whole"
+        for name in lr.reads:
             made = pb.producer.get(name, -1)
             if made >= a and name not in pb.rows[made].writes:
-                raise _Invalid(f"layer {pb.g.layers[made].name!r} makes {name!r} whole")
+                return spans, f"layer {pb.g.layers[made].name!r} makes {name!r} whole"
             if made >= a:
-                consumers.setdefault(name, []).append((lr.index, maps))
+                consumed[name] = None
         for name in (*lr.reads, *lr.model.whole_reads):
             if pb.producer.get(name, -1) < a:
                 reads[name] = None
-    writes = [w for t in inside for w in pb.io[t].writes if pb.last.get(w, t) > b]
-    if stripes is None:
-        sinks = [lr.rows for lr in layers if not any(w in consumers for w in lr.writes)]
-        stripes = min(max(sinks), MAX_STRIPES)
-    done = progress(layers, consumers, stripes)
-    by = {lr.index: lr for lr in layers}
+        weight += pb.weights[b]
+        if b == a:
+            continue
+        if pb.weight_buffer is not None and pb.aligned(weight) > pb.weight_buffer:
+            return spans, f"the weights of layers {a}..{b} exceed the weight buffer"
+        writes = tuple(w for t in range(a, b + 1) for w in pb.io[t].writes if pb.last.get(w, t) > b)
+        sinks = [pb.rows[t].rows for t in range(a, b + 1) if consumed.keys().isdisjoint(pb.rows[t].writes)]
+        bound = sum(pb.nbytes[t] for t in reads) + sum(pb.nbytes[w] for w in writes) + pb.weight_need(weight)
+        spans.append(_Span(a, b, tuple(reads), writes, tuple(consumed), weight, min(max(sinks), MAX_STRIPES), bound))
+    return spans, None
+
+
+def _cascade(pb: _Problem, span: _Span, rows: StripeRows) -> Cascade:
+    """``span`` in ``rows.stripes`` stripes (``rows``: of cascades ending at ``span.last``)."""
+    a, b = span.first, span.last
+    rows.progress(a)
     rolling = []
-    for name, readers in consumers.items():
+    for name in span.consumed:
         if pb.last.get(name, -1) > b:
             continue  # leaves the cascade: whole
-        lr = by[pb.producer[name]]
-        held = rolling_rows(lr, name, readers, done, by)
-        of = lr.writes[name].rows
+        held = rows.rows_held(name)
+        of = pb.rows[pb.producer[name]].writes[name].rows
         rolling.append(RollingBuffer(name, held, of, -(-pb.raw[name] * held // of), name in pb.skips))
     arena = sum(pb.aligned(r.nbytes) for r in rolling)
-    weight = sum(pb.weights[t] for t in inside)
-    if pb.weight_buffer is not None and pb.aligned(weight) > pb.weight_buffer:
-        raise _Invalid(f"the weights of layers {a}..{b} exceed the weight buffer")
-    need = sum(pb.nbytes[t] for t in reads) + sum(pb.nbytes[w] for w in writes) + arena + pb.weight_need(weight)
-    return Cascade(a, b, stripes, tuple(tuple(int(x) for x in done[t]) for t in inside),
-                   tuple(by[t].rows for t in inside), tuple(rolling), tuple(reads), tuple(writes),
-                   weight, arena, need, "")
+    return Cascade(a, b, rows.stripes, tuple(rows.rows_done[t] for t in range(a, b + 1)),
+                   tuple(pb.rows[t].rows for t in range(a, b + 1)), tuple(rolling), span.reads, span.writes,
+                   span.weight_bytes, arena, span.bound + arena, "")
 
 
-def _with_entering(pb: _Problem, c: Cascade) -> int:
-    """Bytes in SRAM while cascade ``c`` runs with nothing evicted."""
-    return pb.entering[c.first] + sum(pb.nbytes[w] for w in c.writes) + c.arena_bytes + pb.weight_need(c.weight_bytes)
+def _with_entering(pb: _Problem, c: Cascade | _Span) -> int:
+    """Bytes in SRAM while cascade ``c`` runs with nothing evicted (a span: but its rolling buffers)."""
+    arena = c.arena_bytes if isinstance(c, Cascade) else 0
+    return pb.entering[c.first] + sum(pb.nbytes[w] for w in c.writes) + arena + pb.weight_need(c.weight_bytes)
 
 
 class _Table:
-    """Every cascade a graph allows at its finest stripes, and the ones tried at other heights
+    """Every span of layers a graph allows to run as a cascade, and their cascades at their
+    finest stripes and at the other heights tried, worked out when first asked for
     (independent of the SRAM size, so a search over sizes builds it once)."""
 
     def __init__(self, g: Graph, activation_bits: int, weight_bits: int, alignment: int, weight_buffer: int | None):
         self.pb = _Problem(g, activation_bits, weight_bits, lambda n: -(-n // alignment) * alignment, weight_buffer)
-        self.finest: dict[tuple[int, int], Cascade] = {}
+        self.spans: dict[tuple[int, int], _Span] = {}
         self.ends: dict[int, str] = {}  # first layer -> why no longer cascade from it is possible
+        self._finest: dict[tuple[int, int], Cascade] = {}
         self._tried: dict[tuple[int, int, int], Cascade] = {}
+        self._rows: dict[tuple[int, int], StripeRows] = {}  # (last layer, stripes) -> its rows, for now
         n = len(self.pb.io)
         for a in range(n):
-            for b in range(a + 1, min(n, a + MAX_LAYERS)):
-                try:
-                    self.finest[(a, b)] = _segment(self.pb, a, b)
-                except _Invalid as why:
-                    self.ends[a] = f"{why}"
-                    break
+            spans, why = _spans(self.pb, a, min(n, a + MAX_LAYERS))
+            self.spans.update(((s.first, s.last), s) for s in spans)
+            if why is not None:
+                self.ends[a] = why
+
+    def finest(self, a: int, b: int) -> Cascade:
+        """Layers ``a..b`` at their finest stripes. Cascades ending at the same layer share their
+        rows (:class:`StripeRows`) until :meth:`done_with` that layer."""
+        if (a, b) not in self._finest:
+            span = self.spans[(a, b)]
+            key = (b, span.stripes)
+            if key not in self._rows:
+                self._rows[key] = StripeRows(self.pb.rows, self.pb.banded_readers, self.pb.producer, b, span.stripes)
+            self._finest[(a, b)] = _cascade(self.pb, span, self._rows[key])
+        return self._finest[(a, b)]
+
+    def done_with(self, last: int) -> None:
+        """No more cascades ending at layer ``last`` will be asked for soon: drop their rows."""
+        self._rows = {k: r for k, r in self._rows.items() if k[0] != last}
 
     def at(self, a: int, b: int, stripes: int) -> Cascade:
         if (a, b, stripes) not in self._tried:
-            self._tried[(a, b, stripes)] = _segment(self.pb, a, b, stripes)
+            rows = StripeRows(self.pb.rows, self.pb.banded_readers, self.pb.producer, b, stripes)
+            self._tried[(a, b, stripes)] = _cascade(self.pb, self.spans[(a, b)], rows)
         return self._tried[(a, b, stripes)]
 
 
@@ -176,8 +214,7 @@ def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: 
     """The cascades of ``g`` for an SRAM of ``sram_bytes`` (the module docstring); with a
     separate weight buffer of ``weight_buffer`` bytes, a cascade's weights must fit in it.
     ``forbidden``: (first, last) layer pairs not to run as a cascade."""
-    table = g.memo(f"cascades:{activation_bits}:{weight_bits}:{alignment}:{weight_buffer}",
-                   lambda g: _Table(g, activation_bits, weight_bits, alignment, weight_buffer))
+    table = _table(g, activation_bits, weight_bits, alignment, weight_buffer)
     pb = table.pb
     n = len(pb.io)
     best: list[tuple[int, int, int]] = [(0, 0, 0)]  # (peak, segments, occupancy) of layers 0..b-1
@@ -185,16 +222,17 @@ def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: 
     for b in range(n):
         single = pb.single_need(b)
         peak, count, occupancy = best[b]
-        options = [(max(peak, single), count + 1, occupancy + single, b)]
-        for a in range(b - 1, max(-1, b - MAX_LAYERS), -1):
-            c = table.finest.get((a, b))
-            if c is None:
-                break
-            if c.need_bytes <= sram_bytes and (a, b) not in forbidden:
+        option = (max(peak, single), count + 1, occupancy + single, b)
+        for low, a in _bounds(table, best, b, sram_bytes, forbidden):
+            if low > option:
+                break  # neither it nor any after it can score lower
+            c = table.finest(a, b)
+            if c.need_bytes <= sram_bytes:
                 need = _with_entering(pb, c)
                 peak, count, occupancy = best[a]
-                options.append((max(peak, need), count + 1, occupancy + need * (b - a + 1), a))
-        *score, a = min(options)
+                option = min(option, (max(peak, need), count + 1, occupancy + need * (b - a + 1), a))
+        table.done_with(b)
+        *score, a = option
         best.append(tuple(score))
         choice.append(a)
     chosen, b = [], n - 1
@@ -204,11 +242,11 @@ def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: 
         b = choice[b] - 1
     cascades = []
     for a, b in reversed(chosen):
-        c = _tallest(table, table.finest[(a, b)], sram_bytes)
+        c = _tallest(table, table.finest(a, b), sram_bytes)
         if c is not None:
             if b == n - 1:
                 why = "the end of the graph"
-            elif (a, b + 1) not in table.finest:
+            elif (a, b + 1) not in table.spans:
                 why = table.ends.get(a, "the longest cascade allowed")
             else:
                 why = "memory: a longer cascade would raise the peak"
@@ -221,9 +259,30 @@ def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: 
 def finest(g: Graph, activation_bits: int, weight_bits: int, alignment: int, weight_buffer: int | None,
            cascades: tuple[Cascade, ...]) -> tuple[Cascade, ...]:
     """The same cascades at their finest stripes (the least memory each can take)."""
-    table = g.memo(f"cascades:{activation_bits}:{weight_bits}:{alignment}:{weight_buffer}",
-                   lambda g: _Table(g, activation_bits, weight_bits, alignment, weight_buffer))
-    return tuple(replace(table.finest[(c.first, c.last)], ends=c.ends) for c in cascades)
+    table = _table(g, activation_bits, weight_bits, alignment, weight_buffer)
+    return tuple(replace(table.finest(c.first, c.last), ends=c.ends) for c in cascades)
+
+
+def _table(g: Graph, activation_bits: int, weight_bits: int, alignment: int, weight_buffer: int | None) -> _Table:
+    return g.memo(f"cascades:{activation_bits}:{weight_bits}:{alignment}:{weight_buffer}",
+                  lambda g: _Table(g, activation_bits, weight_bits, alignment, weight_buffer))
+
+
+def _bounds(table: _Table, best: list[tuple[int, int, int]], b: int, sram_bytes: int,
+            forbidden: frozenset[tuple[int, int]]) -> list[tuple[tuple[int, int, int, int], int]]:
+    """The cascades ending at layer ``b`` that may fit ``sram_bytes``, lowest first by a lower bound
+    of their score (that of their span, whose need leaves out the rolling buffers), with their
+    first layers: a cascade is worked out only if its bound is below the best score so far."""
+    found = []
+    for a in range(b - 1, max(-1, b - MAX_LAYERS), -1):
+        span = table.spans.get((a, b))
+        if span is None:
+            break
+        if span.bound <= sram_bytes and (a, b) not in forbidden:
+            need = _with_entering(table.pb, span)
+            peak, count, occupancy = best[a]
+            found.append(((max(peak, need), count + 1, occupancy + need * (b - a + 1), a), a))
+    return sorted(found)
 
 
 def _tallest(table: _Table, finest: Cascade, cap: int) -> Cascade | None:

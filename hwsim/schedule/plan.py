@@ -7,7 +7,9 @@ commands. Nothing in a plan refers back to mutable state, so sweeps compare plan
 Commands and their engines:
 
 * ``compute`` (engine ``compute``): runs one layer (or one tile of a streamed layer) for
-  ``cycles`` cycles. It allocates its outputs (``allocs``) when it starts.
+  ``cycles`` cycles. It allocates its outputs (``allocs``) when it starts. In a cascade
+  one compute runs several :class:`Part` s back to back (``parts``): the work of a layer in
+  a stripe each, in order, with no wait between them (:meth:`Command.spans`).
 * ``load`` (engine ``dma_read``): DRAM -> SRAM, ``dram_bytes`` bytes; allocates its
   destination buffer when it starts.
 * ``store`` (engine ``dma_write``): SRAM -> DRAM, ``dram_bytes`` bytes; allocates nothing.
@@ -29,12 +31,15 @@ Plan invariants (checked by ``verify.py``, independently of how the plan was mad
 4. a compute command's inputs are allocated (resident) when it starts, their producing
    command (load or compute) among its transitive deps, and freed only after it
    (their free depends on it);
-5. a store reads a resident buffer and its free depends on the store.
+5. a store reads a resident buffer and its free depends on the store;
+6. a cascade's parts, in program order, are each of its layers in each stripe where it has
+   rows, stripe by stripe; a compute's parts add up to its cycles and read only its reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator, NamedTuple
 
 ENGINES = ("compute", "dma_read", "dma_write", "none", "tiles")
 COMMAND_KINDS = ("compute", "load", "store", "free", "tiles")
@@ -62,6 +67,15 @@ class Buffer:
     rows: int = 0  # a rolling buffer: how many rows of ``tensor`` it holds (row r at slot r mod rows)
 
 
+class Part(NamedTuple):
+    """The work of one layer of a cascade in one stripe, inside a compute command."""
+
+    layer: int
+    stripe: int  # 0-based; the driver rows it makes are ``Cascade.done(layer, stripe)``
+    cycles: int
+    reads: tuple[str, ...]  # the buffers it reads (a subset of its command's ``reads``)
+
+
 @dataclass(frozen=True)
 class Command:
     id: int
@@ -77,8 +91,18 @@ class Command:
     frees: tuple[Buffer, ...] = ()  # free: released when it runs
     reads: tuple[str, ...] = ()  # compute: buffer names it reads; store: the buffer it copies out
     cause: str | None = None  # load/store: the STALL_CAUSES entry a compute wait on it is charged to
-    tile: int | None = None  # compute/load/store of a streamed layer: the tile index
+    tile: int | None = None  # a tile of a streamed layer (or a weight chunk); a cascade's: its first part's stripe
+    parts: tuple[Part, ...] = ()  # compute in a cascade: its parts in order (``layer``: the first one's)
     run: "TileRun | None" = None  # tiles: the streamed layer's tiles
+
+    def spans(self, start: int) -> Iterator[tuple[int, int | None, int, int]]:
+        """``(layer, tile, start, end)`` of each piece of work of this command when it starts at
+        cycle ``start``: its parts one after the other (a cascade's), or the command itself."""
+        if not self.parts:
+            yield self.layer, self.tile, start, start + self.cycles
+        for part in self.parts:
+            yield part.layer, part.stripe, start, start + part.cycles
+            start += part.cycles
 
 
 @dataclass(frozen=True)

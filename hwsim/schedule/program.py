@@ -156,6 +156,14 @@ class Program:
         if kind in ("compute", "tiles"):
             self._last_compute = cid
 
+    def traffic(self) -> dict[str, int]:
+        """DRAM bytes of the loads and stores so far, by traffic kind (each kind that occurs)."""
+        moved: dict[str, int] = {}
+        for c in self._commands:
+            if "traffic" in c.fields:
+                moved[c.fields["traffic"]] = moved.get(c.fields["traffic"], 0) + c.fields.get("dram_bytes", 0)
+        return moved
+
     def relocate(self, where: Callable[[int], int]) -> None:
         """Move every buffer of the provisional space from address ``a`` to ``where(a)``, and make
         each allocation there depend on the ``free`` of every buffer that last held any of its

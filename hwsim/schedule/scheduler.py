@@ -48,7 +48,7 @@ from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
 from hwsim.schedule.placement import Full, Reservations
-from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
+from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
 from hwsim.schedule.stream import run_streamed
 from hwsim.schedule.tiling import Chunk, Mode
@@ -60,9 +60,12 @@ __all__ = ["Context", "Walk", "build_context", "schedule"]
 class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
-    def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None):
+    def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None,
+                 cascade_commands: dict | None = None):
         spec = ctx.spec
         self.ctx = ctx
+        # a cascade's compute commands (cascade_run), shared by the walks of one schedule
+        self.cascade_commands = {} if cascade_commands is None else cascade_commands
         self.offline = offline
         self.program = Program("sram" if offline else None)
         weights = Allocator(spec.sram.weight_buffer_bytes, spec.sram.alignment_bytes) \
@@ -238,6 +241,14 @@ class Walk:
         return True
 
     # --- the plan -----------------------------------------------------------------------------
+    def dram_bytes(self) -> int:
+        return sum(self.program.traffic().values())
+
+    def spills(self) -> bool:
+        """Whether the walk spilled or streamed a layer."""
+        return not {"spill_write", "spill_read"}.isdisjoint(self.program.traffic()) or \
+            any(mode.streamed for mode in self.ctx.modes)
+
     def plan(self) -> Plan:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
         layers = tuple(
@@ -279,33 +290,35 @@ def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
     cascade only when it pays."""
     layer_io(graph)
     ctx = build_context(graph, spec)
-    plan = _walk(ctx)
-    if ctx.cascades and _spills(plan):  # stripes as tall as fit left the packing no room
+    cascade_commands: dict = {}  # a cascade's compute commands, the same in every walk
+    walk = _walk(ctx, cascade_commands)
+    if ctx.cascades and walk.spills():  # stripes as tall as fit left the packing no room
         sram, bits = spec.sram, spec.datatype
         fine = finest(graph, bits.activation_bits, bits.weight_bits, sram.alignment_bytes,
                       sram.weight_buffer_bytes if sram.separate_weights else None, ctx.cascades)
         if fine != ctx.cascades:
-            thin = _walk(build_context(graph, spec, cascades=fine))
-            plan = thin if _dram_bytes(thin) < _dram_bytes(plan) else plan
-    if ctx.cascades and _spills(plan):  # a plan that moves only weights, input and output is the least
-        flat = _walk(build_context(graph, spec, cascades=()))
-        if _dram_bytes(flat) < _dram_bytes(plan):
-            note = (f"the {len(ctx.cascades)} cascades planned moved {_dram_bytes(plan):,} DRAM bytes, "
-                    f"layer by layer moves {_dram_bytes(flat):,}: no cascade kept")
-            plan = replace(flat, notes=flat.notes + (note,))
-    return plan
+            thin = _walk(with_cascades(ctx, fine), cascade_commands)
+            walk = thin if thin.dram_bytes() < walk.dram_bytes() else walk
+    if ctx.cascades and walk.spills():  # a plan that moves only weights, input and output is the least
+        flat = _walk(build_context(graph, spec, cascades=()), cascade_commands)
+        if flat.dram_bytes() < walk.dram_bytes():
+            flat.notes.append(f"the {len(ctx.cascades)} cascades planned moved {walk.dram_bytes():,} DRAM bytes, "
+                              f"layer by layer moves {flat.dram_bytes():,}: no cascade kept")
+            walk = flat
+    return walk.plan()
 
 
-def _spills(plan: Plan) -> bool:
-    return any(c.traffic in ("spill_write", "spill_read") for c in plan.commands) or \
-        any(la.streamed for la in plan.layers)
+def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
+    """``ctx`` with the same layers in cascades of other stripes: what ``build_context`` would
+    make of them, for a cascade's layers, whole reads and writes and weights do not depend on
+    its stripes (nor, then, the layout, the modes or the usage)."""
+    if [(c.first, c.last, c.reads, c.writes, c.weight_bytes) for c in cascades] != \
+            [(c.first, c.last, c.reads, c.writes, c.weight_bytes) for c in ctx.cascades]:
+        raise ValueError("other cascades than the context's, not the same ones in other stripes")
+    return replace(ctx, cascades=cascades, cascade_at={c.first: c for c in cascades})
 
 
-def _dram_bytes(plan: Plan) -> int:
-    return sum(c.dram_bytes for c in plan.commands)
-
-
-def _walk(ctx: Context) -> Plan:
+def _walk(ctx: Context, cascade_commands: dict) -> Walk:
     """The walk placed offline if it needs no eviction and packs into the SRAM, else online.
 
     Prefetches reserve free bytes up to the capacity, which can leave the packing no slack: when
@@ -315,19 +328,19 @@ def _walk(ctx: Context) -> Plan:
     tries = [(ctx, None)]
     while tries:
         attempt, limit = tries.pop(0)
-        walk = Walk(attempt, offline=True, optional_limit=limit)
+        walk = Walk(attempt, offline=True, optional_limit=limit, cascade_commands=cascade_commands)
         try:
             for t in range(len(graph.layers)):
                 walk.step(t)
         except Full:
             break
         if walk.place():
-            return walk.plan()
+            return walk
         if attempt is ctx:
             over = walk.mem.sram.high_water - capacity
             tries = [(build_context(graph, ctx.spec, ctx.cascades, over), capacity - over),
                      (build_context(graph, ctx.spec, ctx.cascades, 2 * over), 0)]
-    walk = Walk(ctx, offline=False)
+    walk = Walk(ctx, offline=False, cascade_commands=cascade_commands)
     for t in range(len(graph.layers)):
         walk.step(t)
-    return walk.plan()
+    return walk

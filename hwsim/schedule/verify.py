@@ -20,10 +20,13 @@ buffers allocated in each space and who last held every byte, and checks:
    tile slot and its weight chunk inside its arena, and every band within its slot (the
    per-tile commands it stands for are checked by verifying ``hwsim.schedule.expand``'s
    lowering of the plan);
+8. a compute's parts (a cascade's) add up to its cycles, start at its layer and tile and
+   read only buffers it lists; a cascade's parts, in program order, are each of its
+   layers in each stripe where it has rows (``Cascade.progress``), stripe by stripe;
 
 and, given the graph, that every layer's computes read every tensor the layer reads (its
 buffer, the buffers an alias lives in, band tiles ``<tensor>@tile<i>``, or a cascade's
-rolling buffer holding its rows, ``Buffer.tensor``).
+rolling buffer holding its rows, ``Buffer.tensor``; a cascade's layer: in its parts' reads).
 
 Transitive deps are checked by a depth-first search backwards from the later command,
 pruned below the earlier one (deps always point back, so no path can go below it), after
@@ -151,6 +154,11 @@ class _Checker:
             self.bad(c, "a tiles command, and only one, carries a tile run")
         elif c.kind == "tiles":
             self.tile_geometry(c)
+        if c.parts and (c.kind != "compute" or sum(p.cycles for p in c.parts) != c.cycles
+                        or (c.layer, c.tile) != (c.parts[0].layer, c.parts[0].stripe)):
+            self.bad(c, "its parts do not add up to it (cycles, first layer and stripe)")
+        if any(name not in c.reads for p in c.parts for name in p.reads):
+            self.bad(c, "a part reads a buffer the command does not list")
         return ok
 
     def tile_geometry(self, c: Command) -> None:
@@ -256,8 +264,9 @@ def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
     holds: dict[str, str] = {}  # rolling buffer -> the tensor whose rows it holds
     for c in plan.commands:
         holds.update((b.name, b.tensor) for b in c.allocs if b.tensor is not None)
-        if c.kind == "compute":
-            reads_of.setdefault(c.layer, set()).update(c.reads)
+        for layer, reads in ((p.layer, p.reads) for p in c.parts) if c.parts else \
+                ((c.layer, c.reads),) if c.kind == "compute" else ():
+            reads_of.setdefault(layer, set()).update(reads)
         if c.kind == "tiles":
             reads_of.setdefault(c.layer, set()).update(c.run.resident + tuple(f"{s.tensor}@tile" for s in c.run.reads))
     problems = []
@@ -273,6 +282,27 @@ def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
     return problems
 
 
+def _check_parts(plan: Plan) -> list[str]:
+    """A cascade's parts, in program order, are each of its layers in each stripe where it has rows,
+    stripe by stripe, in layer order; no compute outside a cascade has parts."""
+    cascade_of = {t: c.first for c in plan.cascades for t in c.layers}
+    got: dict[int, list[tuple[int, int]]] = {}
+    problems = []
+    for cmd in plan.commands:
+        for p in cmd.parts:
+            if p.layer not in cascade_of:
+                problems.append(f"command {cmd.id}: a part of layer {p.layer}, which is in no cascade")
+                continue
+            got.setdefault(cascade_of[p.layer], []).append((p.layer, p.stripe))
+    for c in plan.cascades:
+        rows = [c.progress[t - c.first] for t in c.layers]
+        want = [(t, s) for s in range(c.stripes) for t in c.layers if rows[t - c.first][s] < rows[t - c.first][s + 1]]
+        if got.get(c.first, []) != want:
+            problems.append(f"cascade of layers {c.first}..{c.last}: its parts are not each layer's stripes "
+                            "with rows, once, in order")
+    return problems
+
+
 def verify_plan(plan: Plan, spec=None, graph: Graph | None = None) -> list[str]:
     """Every problem found in ``plan`` (empty: it satisfies the plan invariants).
 
@@ -283,7 +313,7 @@ def verify_plan(plan: Plan, spec=None, graph: Graph | None = None) -> list[str]:
     problems = []
     if spec is not None and spec.sram.size_bytes != plan.sram_bytes:
         problems.append(f"plan made for {plan.sram_bytes} B of SRAM, spec has {spec.sram.size_bytes} B")
-    problems += _Checker(plan).run()
+    problems += _Checker(plan).run() + _check_parts(plan)
     if graph is not None:
         problems += _check_layer_reads(plan, graph)
     return problems

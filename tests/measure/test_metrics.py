@@ -5,8 +5,11 @@ import dataclasses
 import pytest
 
 from hwsim.measure import measure
+from hwsim.schedule import schedule
 from hwsim.sim import simulate
 from hwsim.spec.model import EnergySpec
+from tests.schedule.helpers import make_spec as cascade_spec
+from tests.schedule.test_cascade import three_convs
 from tests.sim.handplans import chain_graph, make_spec, prefetch_chain
 
 ENERGY = EnergySpec(mac_pj=1.0, sram_byte_pj=0.5, dram_byte_pj=10.0, vector_op_pj=0.25,
@@ -80,3 +83,24 @@ def test_layer_cycles_must_match_the_plan():
     spec = make_spec()
     with pytest.raises(RuntimeError, match="l1"):
         measure(simulate(plan, spec), plan, spec, chain_graph(3))
+
+
+def test_a_cascade_is_measured_part_by_part_and_parts_that_do_not_add_up_are_refused():
+    # three 3x3 convolutions in 8 stripes (tests/schedule/test_cascade.py): 24 parts in 3 commands
+    g = three_convs().graph()
+    spec = cascade_spec(sram=8 * 1024, execution="cascade")
+    plan = schedule(g, spec)
+    trace = simulate(plan, spec)
+    m = measure(trace, plan, spec, g)
+    assert [la.cycles for la in m.layers] == [la.compute_cycles for la in plan.layers]
+    assert [la.tiles for la in m.layers] == [8, 8, 8]
+    first, second, last = (e for e in trace.events if e.kind == "compute")
+    a0 = plan.commands[first.command].parts[0]
+    assert (m.layers[0].start, m.layers[1].start) == (first.start, first.start + a0.cycles)  # b follows a in stripe 0
+    assert m.layers[2].end == last.end and m.layers[0].end == second.end  # a's last part ends the second command
+    cmd = plan.commands[second.command]
+    longer = (cmd.parts[0]._replace(cycles=cmd.parts[0].cycles + 1),) + cmd.parts[1:]
+    bad = dataclasses.replace(plan, commands=tuple(dataclasses.replace(c, parts=longer) if c is cmd else c
+                                                   for c in plan.commands))
+    with pytest.raises(RuntimeError, match="its parts take"):
+        measure(simulate(bad, spec), bad, spec, g)

@@ -89,13 +89,16 @@ def test_a_global_pooling_closing_a_cascade_sums_rows_of_every_stripe():
     g, spec, plan, ref, x = setup("pooled_end")
     (c,) = plan.cascades
     assert c.rows == (32, 32, 32) and c.writes == ("g",) and [r.tensor for r in c.rolling] == ["c0", "a"]
-    i = next(i for i, cmd in enumerate(plan.commands) if cmd.kind == "compute" and cmd.layer == 2 and cmd.tile == 3)
-    report = check_plan(g, _without(plan, i), spec, ref)  # the pooling never sees a's rows 12..15
+    report = check_plan(g, _without_part(plan, 2, 3), spec, ref)  # the pooling never sees a's rows 12..15
     assert not report.passed and report.first_divergent_layer == "g"
 
 
-def _without(plan, index):
-    return dataclasses.replace(plan, commands=plan.commands[:index] + plan.commands[index + 1:])
+def _without_part(plan, layer, stripe):
+    """``plan`` without the part of ``layer`` in ``stripe`` (and without its command if it had no other)."""
+    (i, cmd), = [(i, cmd) for i, cmd in enumerate(plan.commands) if (layer, stripe) in {p[:2] for p in cmd.parts}]
+    parts = tuple(p for p in cmd.parts if p[:2] != (layer, stripe))
+    kept = (dataclasses.replace(cmd, parts=parts, cycles=sum(p.cycles for p in parts)),) if parts else ()
+    return dataclasses.replace(plan, commands=plan.commands[:i] + kept + plan.commands[i + 1:])
 
 
 def _replaced(plan, index, command):
@@ -145,8 +148,7 @@ def test_every_ring_of_the_u_one_row_short_is_caught_at_one_of_its_readers():
 def test_a_dropped_stripe_is_caught_at_its_layer_with_exactly_its_rows_missing(layer):
     # progress (tests/schedule/test_cascade.py): stripe 2 makes a's rows 10..13, b's 9..12, c's 8..11
     g, spec, plan, ref, x = setup("three_convs")
-    i = next(i for i, cmd in enumerate(plan.commands) if cmd.kind == "compute" and cmd.layer == layer and cmd.tile == 2)
-    bad = _without(plan, i)
+    bad = _without_part(plan, layer, 2)
     report = check_plan(g, bad, spec, ref)
     name = "abc"[layer]
     assert not report.passed and report.first_divergent_layer == name

@@ -7,6 +7,8 @@ import pytest
 from hwsim.pipeline import run
 from hwsim.report.perfetto import trace_events, write_trace
 from tests.graph.handmade import two_level_u
+from tests.schedule.helpers import make_spec
+from tests.schedule.test_cascade import three_convs
 from tests.sweep.helpers import SPEC
 
 REQUIRED = {"X": {"ph", "pid", "tid", "name", "ts", "dur", "args"}, "C": {"ph", "pid", "name", "ts", "args"},
@@ -101,3 +103,15 @@ def test_separate_weight_buffer_has_its_own_counter():
     assert weights and 0 < max(weights) <= 4096
     sram = [e["args"]["bytes"] for e in doc["traceEvents"] if e["ph"] == "C" and e["name"] == "SRAM in use"]
     assert max(sram) <= 8192
+
+
+def test_a_cascade_shows_a_slice_per_layer_and_stripe():
+    # three 3x3 convolutions in 8 stripes (tests/schedule/test_cascade.py): 24 parts in 3 commands
+    g = three_convs().graph()
+    r = run(g, make_spec(sram=8 * 1024, execution="cascade"))
+    computes = [s for s in events(trace_events(r.trace, r.plan), "X") if s["cat"] == "compute"]
+    assert sorted((s["name"], s["args"]["tile"]) for s in computes) == sorted((n, i) for n in "abc" for i in range(8))
+    assert len({s["args"]["command"] for s in computes}) == 3
+    for layer in r.plan.layers:
+        us = sum(s["dur"] for s in computes if s["name"] == layer.name)
+        assert us == pytest.approx(layer.compute_cycles * 1e6 / r.trace.clock_hz)

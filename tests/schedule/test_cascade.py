@@ -10,8 +10,11 @@ same rows as the output. The sink (last layer) finishes ``ceil(i * H / S)`` rows
 
 from __future__ import annotations
 
+import pytest
+
 from hwsim.schedule import schedule, verify_plan
-from hwsim.schedule.cascade import plan_cascades
+from hwsim.schedule.cascade import finest, plan_cascades
+from hwsim.schedule.scheduler import build_context, with_cascades
 from tests.graph.handmade import Net
 from tests.schedule.helpers import make_spec, traffic
 
@@ -46,10 +49,23 @@ def test_three_convs_run_as_a_cascade_without_spilling_where_layer_mode_streams(
     assert traffic(cascade) == {"input": 1024, "output": 1024, "weights": weights}
     assert traffic(layer).get("streamed_read", 0) > 0  # a and b do not fit together
     assert cascade.sram_peak_bytes <= 8 * 1024
-    assert [la.tiles for la in cascade.layers] == [8, 8, 8]  # one compute a layer a stripe
-    computes = [c for c in cascade.commands if c.kind == "compute"]
-    assert [sum(c.cycles for c in computes if c.layer == t) for t in range(3)] == \
+    assert [la.tiles for la in cascade.layers] == [8, 8, 8]  # one part a layer a stripe
+    parts = [p for c in cascade.commands for p in c.parts]
+    assert [sum(p.cycles for p in parts if p.layer == t) for t in range(3)] == \
         [la.compute_cycles for la in cascade.layers]
+
+
+def test_a_cascade_takes_a_compute_command_for_each_stretch_of_parts_nothing_outside_waits_inside():
+    # The 24 parts of three_convs (a, b, c in each of 8 stripes) in three commands: a in stripe 0
+    # alone (the next part, b's, reads a's ring, which the first command allocates); then up to
+    # a in stripe 7, the last part reading x (x's free depends on it); then the rest.
+    g = three_convs().graph()
+    cascade = schedule(g, make_spec(sram=8 * 1024, execution="cascade"))
+    computes = [c for c in cascade.commands if c.kind == "compute"]
+    order = [(t, s) for s in range(8) for t in range(3)]
+    assert [[p[:2] for p in c.parts] for c in computes] == [order[:1], order[1:22], order[22:]]
+    assert [(c.layer, c.tile) for c in computes] == [(0, 0), (1, 0), (1, 7)]
+    assert all(c.cycles == sum(p.cycles for p in c.parts) for c in computes)
 
 
 def u_one_level() -> Net:
@@ -103,3 +119,15 @@ def test_a_global_pooling_ends_its_cascade_and_its_input_is_kept_whole():
     spec = make_spec(sram=12 * 1024, execution="cascade")
     plan = schedule(g, spec)
     assert verify_plan(plan, spec, g) == [] and traffic(plan).keys() == {"input", "output", "weights"}
+
+
+def test_the_same_cascades_in_other_stripes_make_the_context_build_context_makes():
+    # the scheduler's retry at the finest stripes reuses the walk's context (with_cascades)
+    g = u_one_level().graph()
+    spec = make_spec(sram=2 * 1024 + 26 * 128, execution="cascade")
+    ctx = build_context(g, spec)
+    fine = finest(g, 8, 8, spec.sram.alignment_bytes, spec.sram.weight_buffer_bytes, ctx.cascades)
+    assert [c.stripes for c in fine] == [32] and [c.stripes for c in ctx.cascades] == [8]  # d's 32 rows, one a stripe
+    assert with_cascades(ctx, fine) == build_context(g, spec, cascades=fine)
+    with pytest.raises(ValueError):
+        with_cascades(ctx, ())

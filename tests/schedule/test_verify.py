@@ -5,6 +5,7 @@ import dataclasses
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.plan import Buffer, Command, LayerPlan, Plan
 from tests.schedule.helpers import make_spec, u_one_skip
+from tests.schedule.test_cascade import three_convs
 
 X, A, B = Buffer("x", 0, 10), Buffer("a", 10, 10), Buffer("b", 0, 10)
 
@@ -116,3 +117,24 @@ def test_layers_must_read_their_inputs():
     broken = [dataclasses.replace(c, reads=()) if c.kind == "compute" and c.layer == 4 else c for c in plan.commands]
     problems = verify_plan(dataclasses.replace(plan, commands=tuple(broken)), None, g)
     assert any("computes without reading 'e'" in p for p in problems)
+
+
+def test_a_cascade_must_run_each_layer_in_each_stripe_once_in_order():
+    # three 3x3 convolutions in 8 stripes (tests/schedule/test_cascade.py): parts a, b, c per stripe
+    g = three_convs().graph()
+    spec = make_spec(sram=8 * 1024, execution="cascade")
+    plan = schedule(g, spec)
+    assert verify_plan(plan, spec, g) == []
+    i, cmd = next((i, c) for i, c in enumerate(plan.commands) if len(c.parts) > 2)
+
+    def with_parts(parts, cycles=None):
+        new = dataclasses.replace(cmd, parts=parts, cycles=sum(p.cycles for p in parts) if cycles is None else cycles)
+        return dataclasses.replace(plan, commands=plan.commands[:i] + (new,) + plan.commands[i + 1:])
+
+    dropped = with_parts(cmd.parts[:1] + cmd.parts[2:])
+    swapped = with_parts(cmd.parts[:1] + (cmd.parts[2], cmd.parts[1]) + cmd.parts[3:])
+    assert any("stripes with rows, once, in order" in p for p in verify_plan(dropped))
+    assert any("stripes with rows, once, in order" in p for p in verify_plan(swapped))
+    assert any("do not add up" in p for p in verify_plan(with_parts(cmd.parts, cmd.cycles + 1)))
+    stray = cmd.parts[0]._replace(reads=cmd.parts[0].reads + ("y",))
+    assert any("does not list" in p for p in verify_plan(with_parts((stray,) + cmd.parts[1:])))
