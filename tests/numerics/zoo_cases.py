@@ -51,7 +51,9 @@ def two_pass_layers(graph, plan) -> list[str]:
             if accumulated_values(graph, t, band_model(graph, t))]
 
 
-def run_case(model: str) -> dict:
+def run_case(model: str, shape: tuple[int, ...] | None = None, labels: tuple[str, ...] | None = None) -> dict:
+    """The figures of each case (``labels``: those of roomy, tight, cascade_roomy, cascade_tight
+    to run; all by default) at input ``shape`` (default :func:`input_shape`)."""
     import dataclasses
 
     import torch
@@ -64,7 +66,7 @@ def run_case(model: str) -> dict:
     from hwsim.schedule.search import live_piece_peak, with_sram
     from hwsim.spec import load_spec
 
-    graph, ref = prepare(model, input_shape(model))
+    graph, ref = prepare(model, shape or input_shape(model))
     spec = load_spec("accelerators/edge_npu.yaml", ["datatype.activation_bits=32", "datatype.weight_bits=32"])
     peak = live_piece_peak(graph, spec)
     roomy = with_sram(spec, schedule(graph, with_sram(spec, 1 << 40)).sram_peak_bytes)
@@ -78,6 +80,8 @@ def run_case(model: str) -> dict:
     cases = (("roomy", roomy), ("tight", tight), ("cascade_roomy", with_sram(cascade, peak // 64 * 64)),
              ("cascade_tight", with_sram(cascade, peak * TIGHT_CASCADE.get(model, 50) // 100 // 64 * 64)))
     for label, s in cases:
+        if labels is not None and label not in labels:
+            continue
         plan = schedule(graph, s)
         result[label] = figures(graph, plan, s, check_plan(graph, plan, s, ref), skips)
         result[label]["two_pass"] = two_pass_layers(graph, plan)
