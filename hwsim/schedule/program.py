@@ -157,9 +157,13 @@ class Program:
             self._last_compute = cid
 
     def traffic(self) -> dict[str, int]:
-        """DRAM bytes of the loads and stores so far, by traffic kind (each kind that occurs)."""
+        """DRAM bytes of the loads and stores so far (and of streamed layers' tiles), by traffic
+        kind (each kind that occurs)."""
         moved: dict[str, int] = {}
         for c in self._commands:
+            run = c.fields.get("run")
+            for _, kind, nbytes in run.moves() if run is not None else ():
+                moved[kind] = moved.get(kind, 0) + nbytes
             if "traffic" in c.fields:
                 moved[c.fields["traffic"]] = moved.get(c.fields["traffic"], 0) + c.fields.get("dram_bytes", 0)
         return moved
