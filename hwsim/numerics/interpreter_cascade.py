@@ -6,7 +6,7 @@ in order, each as a command of its own would: the part of layer ``t`` in stripe 
 only the buffers it lists (``Part.reads``) and makes driver rows ``[o0, o1) = c.done(t, s)``:
 
 * **Inputs are staged** at their whole shape, NaN everywhere, then filled with what SRAM
-  holds now: a tensor of ``c.rolling`` from its ring ``<tensor>@rows`` (which the command
+  holds now: a tensor of ``c.rolling`` from its ring ``<tensor>@rows`` (which the part
   must list in ``reads``): only the rows its slots hold, i.e. the last rows written there;
   a tensor made earlier in the same cascade and written whole (``c.writes`` read inside it):
   the rows written so far, from its buffer; a tensor made before the cascade: its whole

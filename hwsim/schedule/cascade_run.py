@@ -36,6 +36,7 @@ from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.plan import Buffer, Cascade, Part
 
 if TYPE_CHECKING:
+    from hwsim.schedule.context import Context
     from hwsim.schedule.scheduler import Walk
 
 
@@ -94,7 +95,7 @@ def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
     return counts
 
 
-def _commands(ctx, c: Cascade, reads: dict[int, tuple[str, ...]], writes: dict[int, tuple[str, ...]],
+def _commands(ctx: "Context", c: Cascade, reads: dict[int, tuple[str, ...]], writes: dict[int, tuple[str, ...]],
               made: set[str]) -> list[_Command]:
     """The compute commands of cascade ``c`` whose layers read and write the buffers named."""
     cycles = [ctx.costs[t].cycles for t in c.layers]

@@ -325,9 +325,10 @@ def _walk(ctx: Context, cascade_commands: dict) -> Walk:
     the packed peak overshoots, the offline walk is tried again with prefetches stopping that
     many bytes lower, then with none, before giving in to the online placement (which evicts)."""
     graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
-    tries = [(ctx, None)]
+    tries = [(0, None)]  # (slack, prefetch limit)
     while tries:
-        attempt, limit = tries.pop(0)
+        slack, limit = tries.pop(0)
+        attempt = build_context(graph, ctx.spec, ctx.cascades, slack) if slack else ctx
         walk = Walk(attempt, offline=True, optional_limit=limit, cascade_commands=cascade_commands)
         try:
             for t in range(len(graph.layers)):
@@ -338,8 +339,7 @@ def _walk(ctx: Context, cascade_commands: dict) -> Walk:
             return walk
         if attempt is ctx:
             over = walk.mem.sram.high_water - capacity
-            tries = [(build_context(graph, ctx.spec, ctx.cascades, over), capacity - over),
-                     (build_context(graph, ctx.spec, ctx.cascades, 2 * over), 0)]
+            tries = [(over, capacity - over), (2 * over, 0)]
     walk = Walk(ctx, offline=False, cascade_commands=cascade_commands)
     for t in range(len(graph.layers)):
         walk.step(t)
