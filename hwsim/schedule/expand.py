@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hwsim.schedule.plan import Buffer, Command, Plan, TileRun
+from hwsim.schedule.program import ENGINE_OF
 
 
 class _Emitter:
@@ -34,8 +35,7 @@ class _Emitter:
 
     def emit(self, kind: str, deps, **fields) -> int:
         cid = self.next_id
-        engine = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none"}[kind]
-        self.commands.append(Command(cid, kind, engine, self.layer, tuple(sorted(set(deps))), **fields))
+        self.commands.append(Command(cid, kind, ENGINE_OF[kind], self.layer, tuple(sorted(set(deps))), **fields))
         self.next_id += 1
         return cid
 
