@@ -121,10 +121,6 @@ def dram_by_kind(trace: Trace) -> dict[str, int]:
     return by_kind
 
 
-def _base_tensor(name: str) -> str:
-    return name.split("@tile", 1)[0]
-
-
 def _tensor_traffic(trace: Trace) -> dict[str, int]:
     moved: dict[str, int] = {}
     for e in trace.events:
@@ -132,8 +128,7 @@ def _tensor_traffic(trace: Trace) -> dict[str, int]:
             if kind != "weights":
                 moved[tensor] = moved.get(tensor, 0) + nbytes
         if e.kind in ("load", "store") and e.traffic != "weights" and e.tensor is not None:
-            name = _base_tensor(e.tensor)
-            moved[name] = moved.get(name, 0) + e.dram_bytes
+            moved[e.tensor] = moved.get(e.tensor, 0) + e.dram_bytes  # a tile's transfer names its tensor
     return moved
 
 
