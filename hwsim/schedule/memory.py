@@ -213,7 +213,7 @@ class Memory:
                      chunk: int | None = None) -> Buffer:
         """Load ``nbytes`` of layer weights into reserved ``block`` (at its start) as ``buffer_name``."""
         allocator = self.weight_allocator()
-        buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), self.weight_space())
+        buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), self.weight_space(), "weights")
         self.dma("load", layer, buffer_name, nbytes, "weights", "weights", allocs=(buffer,), tile=chunk)
         self.weight_blocks.setdefault(block, []).append(buffer)
         if allocator is self.sram and self.may_evict and block not in self.queue:

@@ -46,6 +46,7 @@ from hwsim.schedule.cascade import finest
 from hwsim.schedule.cascade_run import run_cascade
 from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
+from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
 from hwsim.schedule.placement import Full, Reservations
 from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
@@ -208,10 +209,9 @@ class Walk:
             elif chunk.nbytes:
                 weight = (block,)
             cycles = split_cycles(self.ctx.costs[t].cycles, chunk.first, chunk.end, channels)
-            cid = self.program.emit("compute", t, allocs=outs if c == 0 else (), reads=reads + weight,
-                                    cycles=cycles, tile=c if many else None)
-            for o in outs if c else ():
-                self.program.wrote(o.name, cid)
+            self.program.emit("compute", t, allocs=outs if c == 0 else (), reads=reads + weight,
+                              writes=tuple(o.name for o in outs) if c else (), cycles=cycles,
+                              tile=c if many else None)
             if many:
                 mem.free_weight_buffer(block, buffer, t)
         self.tiles[t] = len(chunks)
@@ -249,17 +249,19 @@ class Walk:
         return not {"spill_write", "spill_read"}.isdisjoint(self.program.traffic()) or \
             any(mode.streamed for mode in self.ctx.modes)
 
-    def plan(self) -> Plan:
+    def decisions(self) -> Decisions:
+        """What the walk decided (``lower`` makes the plan of it)."""
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
         layers = tuple(
             LayerPlan(t, g.layers[t].name, cost.macs, cost.vector_ops, cost.cycles, ctx.needs[t].weight_bytes,
                       ctx.modes[t].streamed, self.tiles[t], cost.utilisation)
             for t, cost in enumerate(ctx.costs)
         )
-        return Plan(g.name, ctx.spec.name, self.program.finish(), layers, self._tensors(),
-                    ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights else 0,
-                    ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
-                    self._aliases(), ctx.spec.policy.execution, ctx.cascades)
+        outline = Plan(g.name, ctx.spec.name, (), layers, self._tensors(),
+                       ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights
+                       else 0, ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
+                       self._aliases(), ctx.spec.policy.execution, ctx.cascades)
+        return Decisions(self.program.finish(), outline)
 
     def _tensors(self) -> tuple[TensorPlan, ...]:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
@@ -305,7 +307,7 @@ def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
             flat.notes.append(f"the {len(ctx.cascades)} cascades planned moved {walk.dram_bytes():,} DRAM bytes, "
                               f"layer by layer moves {flat.dram_bytes():,}: no cascade kept")
             walk = flat
-    return walk.plan()
+    return lower(walk.decisions())
 
 
 def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:

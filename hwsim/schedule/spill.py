@@ -19,9 +19,7 @@ descriptions), so describing costs one dict store and picking one pass over the 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from hwsim.spec.model import SPILL_POLICIES as POLICIES  # the one list of names, which the spec loader reads
+from typing import Callable, NamedTuple
 
 NEVER = 1 << 62  # the next use of a block that is not used again
 
@@ -34,16 +32,22 @@ class Candidate(NamedTuple):  # a named tuple: made at every use of a block, so 
     skip: bool  # holds a skip tensor
 
 
+REGISTRY: dict[str, Callable[[Candidate], tuple]] = {
+    "belady": lambda c: (-c.next_use, c.name),
+    "lru": lambda c: (c.last_use, c.name),
+    "largest": lambda c: (-c.size, c.name),
+    "skip_first": lambda c: (not c.skip, -c.next_use, c.name),
+}
+"""The spill policies: name -> sort key of a candidate (smallest evicted first). The one list
+of policies: the spec (``policy.spill``) accepts exactly these names."""
+POLICIES = tuple(REGISTRY)
+
+
 def victim_key(policy: str, c: Candidate) -> tuple:
-    if policy == "belady":
-        return (-c.next_use, c.name)
-    if policy == "lru":
-        return (c.last_use, c.name)
-    if policy == "largest":
-        return (-c.size, c.name)
-    if policy == "skip_first":
-        return (not c.skip, -c.next_use, c.name)
-    raise ValueError(f"spill policy must be one of {POLICIES}, got {policy!r}")
+    key = REGISTRY.get(policy)
+    if key is None:
+        raise ValueError(f"spill policy must be one of {POLICIES}, got {policy!r}")
+    return key(c)
 
 
 class VictimQueue:
@@ -52,6 +56,7 @@ class VictimQueue:
     def __init__(self, policy: str):
         victim_key(policy, Candidate("", 0, 0, 0, False))  # reject an unknown policy now
         self.policy = policy
+        self._key = REGISTRY[policy]
         self._blocks: dict[str, Candidate] = {}
 
     def __contains__(self, name: str) -> bool:
@@ -69,8 +74,8 @@ class VictimQueue:
 
     def pop(self, protected: set[str] | frozenset[str]) -> str | None:
         """Remove and return the first victim not in ``protected`` (None if there is none)."""
-        policy = self.policy
-        keys = [(victim_key(policy, c), name) for name, c in self._blocks.items() if name not in protected]
+        key = self._key
+        keys = [(key(c), name) for name, c in self._blocks.items() if name not in protected]
         if not keys:
             return None
         name = min(keys)[1]

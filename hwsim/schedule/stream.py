@@ -75,9 +75,9 @@ def run_streamed(walk: "Walk", t: int) -> int:
     walk.setup(t, mode, ((arena, arena_bytes),) if arena_bytes else ())
     run = tile_run(walk, t, offsets, weight_offset)
     outs = tuple(mem.produce(p) for p in mode.resident_writes)
-    allocs = ((Buffer(arena, mem.sram.address(arena), mem.sram.aligned(arena_bytes)),) if arena_bytes else ())
+    allocs = ((Buffer(arena, mem.sram.address(arena), mem.sram.aligned(arena_bytes), role="arena"),) if arena_bytes else ())
     if run.weight_space == "weights" and run.weight_size:
-        allocs += (Buffer(run.weight_block, run.weight_at, run.weight_size, "weights"),)
+        allocs += (Buffer(run.weight_block, run.weight_at, run.weight_size, "weights", "weights"),)
     writers = {w for s in run.reads for p in ctx.layout.covers[s.tensor] for w in mem.dram[p].writers}
     for s in run.reads + run.writes:
         mem.count(s.tensor, sum(s.nbytes))

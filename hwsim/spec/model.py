@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from hwsim.schedule.spill import POLICIES as _SPILL_REGISTRY
+
 ARRAY_DIMS = ("input_channels", "output_channels", "output_pixels", "kernel_taps")
 """Loop dimensions a MAC-array side can be laid over (``compute.array.rows_over`` ...).
 
@@ -23,7 +25,7 @@ width (x batch); ``kernel_taps``: kernel height x width.
 WEIGHT_PLACEMENTS = ("shared", "separate")
 ORDER_POLICIES = ("graph",)
 RESERVED_ORDER_POLICIES = ("memory",)
-SPILL_POLICIES = ("belady", "lru", "largest", "skip_first")
+SPILL_POLICIES = _SPILL_REGISTRY  # the scheduler's registry of spill policies: its names
 CONCAT_MODES = ("inplace", "copy")
 EXECUTION_MODES = ("layer", "cascade")
 
