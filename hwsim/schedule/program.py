@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Callable
 
 from hwsim.schedule.lower import Action
+from hwsim.schedule.plan import Buffer
 
 
 class Program:
@@ -49,12 +50,23 @@ class Program:
         must keep buffers allocated at the same time apart: ``lower`` checks it); the
         addresses are then final."""
         space = self.provisional
+        placed: dict[Buffer, Buffer] = {}  # each buffer once: its free names the one its allocation made
 
         def moved(buffers):
-            return tuple(replace(b, address=where(b.address)) if b.space == space else b for b in buffers)
+            out = []
+            for b in buffers:
+                if b.space == space:
+                    new = placed.get(b)
+                    if new is None:
+                        new = placed[b] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor,
+                                                 b.tile, b.rows)
+                    b = new
+                out.append(b)
+            return tuple(out)
 
-        self._actions = [replace(a, allocs=moved(a.allocs), frees=moved(a.frees)) if a.allocs or a.frees else a
-                         for a in self._actions]
+        for i, a in enumerate(self._actions):
+            if a.allocs or a.frees:
+                self._actions[i] = replace(a, allocs=moved(a.allocs), frees=moved(a.frees))
         self.provisional = None
 
     def finish(self) -> tuple[Action, ...]:
