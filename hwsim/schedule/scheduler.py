@@ -48,6 +48,7 @@ from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
+from hwsim.schedule.optimum import out_of_sram, solve, spill_problem
 from hwsim.schedule.placement import Full, Reservations
 from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
@@ -62,7 +63,7 @@ class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
     def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None,
-                 cascade_commands: dict | None = None):
+                 cascade_commands: dict | None = None, out_at=None):
         spec = ctx.spec
         self.ctx = ctx
         # a cascade's compute commands (cascade_run), shared by the walks of one schedule
@@ -73,7 +74,7 @@ class Walk:
             if spec.sram.separate_weights else None
         sram = Reservations(spec.sram.size_bytes, spec.sram.alignment_bytes, optional_limit) if offline \
             else Allocator(spec.sram.size_bytes, spec.sram.alignment_bytes)
-        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill)
+        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill, out_at)
         for name in ctx.graph.inputs:
             self.mem.dram[ctx.graph.root(name)] = DramCopy("input", ())
         self.tiles = [1] * len(ctx.modes)
@@ -342,7 +343,23 @@ def _walk(ctx: Context, cascade_commands: dict) -> Walk:
         if attempt is ctx:
             over = walk.mem.sram.high_water - capacity
             tries = [(over, capacity - over), (2 * over, 0)]
-    walk = Walk(ctx, offline=False, cascade_commands=cascade_commands)
+    notes, out_at = _optimum(ctx) if ctx.spec.policy.spill == "optimal" else ((), None)
+    walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at)
+    walk.notes += notes
     for t in range(len(graph.layers)):
         walk.step(t)
     return walk
+
+
+def _optimum(ctx: Context):
+    """Notes, and the storages out of SRAM at each step, of the spill program's best solution
+    (``optimum``) within the spec's time limit (policy ``optimal``)."""
+    problem = spill_problem(ctx)
+    found = solve(problem, time_limit=ctx.spec.policy.solver_seconds)
+    if found.bytes is None:
+        return ((f"spill policy 'optimal': the solver found no solution in {found.seconds:.1f} s "
+                 f"({found.status}); evictions by Belady"),), None
+    what = "the optimum" if found.optimal else \
+        f"the best found in {found.seconds:.1f} s (bound {found.bound:,} B, gap {found.gap_pct:.1f} %)"
+    return ((f"spill policy 'optimal': evicts what {what} of the spill program evicts: {found.bytes:,} B of "
+             f"loads and stores besides weights, without addresses"),), out_of_sram(problem, found)

@@ -8,7 +8,11 @@ the policy turns it into a sort key, smallest evicted first:
   every block costs the same; the default);
 * ``lru``: the block used least recently;
 * ``largest``: the biggest block;
-* ``skip_first``: skip tensors first (the blocks holding a U-Net skip), then Belady.
+* ``skip_first``: skip tensors first (the blocks holding a U-Net skip), then Belady;
+* ``optimal``: the blocks that the optimum of the spill program (``optimum``: the least
+  traffic under the SRAM capacity, solved exactly) has out of SRAM at this step first, then
+  Belady. The walk still evicts only when it needs room, and may need more when no hole is
+  large enough, so its plan can move more than the optimum: the report says how much.
 
 Ties go to the block name, so a plan is deterministic. :class:`VictimQueue` keeps each
 block's latest description and scans them when a victim is picked: blocks are described at
@@ -37,6 +41,7 @@ REGISTRY: dict[str, Callable[[Candidate], tuple]] = {
     "lru": lambda c: (c.last_use, c.name),
     "largest": lambda c: (-c.size, c.name),
     "skip_first": lambda c: (not c.skip, -c.next_use, c.name),
+    "optimal": lambda c: (-c.next_use, c.name),  # after the blocks the optimum evicts (VictimQueue.first)
 }
 """The spill policies: name -> sort key of a candidate (smallest evicted first). The one list
 of policies: the spec (``policy.spill``) accepts exactly these names."""
@@ -72,12 +77,13 @@ class VictimQueue:
     def remove(self, name: str) -> None:
         self._blocks.pop(name, None)
 
-    def pop(self, protected: set[str] | frozenset[str]) -> str | None:
-        """Remove and return the first victim not in ``protected`` (None if there is none)."""
+    def pop(self, protected: set[str] | frozenset[str], first: frozenset[str] = frozenset()) -> str | None:
+        """Remove and return the first victim not in ``protected`` (None if there is none):
+        one in ``first`` if any, then by the policy."""
         key = self._key
-        keys = [(key(c), name) for name, c in self._blocks.items() if name not in protected]
+        keys = [(name not in first, key(c), name) for name, c in self._blocks.items() if name not in protected]
         if not keys:
             return None
-        name = min(keys)[1]
+        name = min(keys)[2]
         del self._blocks[name]
         return name

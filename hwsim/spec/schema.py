@@ -53,6 +53,7 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("policy.prefetch", Field("count", 1)),
     ("policy.concat", Field("choice", "inplace", m.CONCAT_MODES)),
     ("policy.execution", Field("choice", "layer", m.EXECUTION_MODES)),
+    ("policy.solver_time", Field("time", "60 s")),
     ("energy.mac", Field("energy")),
     ("energy.sram_byte", Field("energy")),
     ("energy.dram_byte", Field("energy")),
