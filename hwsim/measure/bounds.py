@@ -9,14 +9,28 @@ time":
   reads and writes, so it cannot move them faster);
 * ``roofline_cycles``: the larger of the two;
 * ``min_dram_cycles``: the bytes no schedule can avoid (every weight once, the network
-  input once, the output once) at full bandwidth, latency excluded.
+  input once, the output once: ``floor_dram_bytes``) at full bandwidth, latency excluded.
 
-The simulation is never faster than ``roofline_cycles`` (the pipeline checks it).
+The simulation is never faster than ``roofline_cycles`` (the pipeline checks it). These use
+the plan's own bytes, so they cannot flag a wasteful schedule; the spill bounds do
+(``Plan.spill_bounds``, from ``hwsim.schedule.optimum``): for the plan's order and modes,
+
+* ``spill_lp_bytes``: the LP relaxation's bound on the loads and stores besides weights;
+* ``spill_optimum_bytes``: the integer program's optimum (None unless proven in time), and
+  ``spill_solver_bound_bytes``, its proven bound (the LP's when it did not finish);
+* ``plan_spill_bytes``: the plan's own loads and stores besides weights, to compare;
+* ``dram_bound_cycles``: the DRAM bytes any such schedule must move (the plan's, less its
+  loads and stores besides weights, plus the proven bound) at full bandwidth;
+* ``zero_spill_sram_bytes``: the peak of live bytes in this order (layer mode), below which
+  no plan avoids activation traffic beyond the input and the output.
+
+Not modelled by them: addresses (fragmentation can force a placed plan above the optimum),
+other orders and modes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwsim.graph.analysis import tensor_bytes
 from hwsim.graph.ir import Graph
@@ -29,10 +43,27 @@ class Bounds:
     compute_cycles: int
     dram_cycles: int
     min_dram_cycles: int
+    floor_dram_bytes: int = 0
+    plan_spill_bytes: int = 0
+    spill_lp_bytes: int | None = None  # None: no spill bounds in the plan
+    spill_optimum_bytes: int | None = None
+    spill_solver_bound_bytes: int | None = None
+    dram_bound_cycles: int | None = None
+    spill_status: str = ""
+    zero_spill_sram_bytes: int | None = None  # peak live bytes (layer mode)
 
     @property
     def roofline_cycles(self) -> int:
         return max(self.compute_cycles, self.dram_cycles)
+
+    @property
+    def spill_gap_pct(self) -> float | None:
+        """How far the plan's loads and stores besides weights are above the optimum (or the
+        solver's bound), in % of it."""
+        best = self.spill_optimum_bytes if self.spill_optimum_bytes is not None else self.spill_solver_bound_bytes
+        if best is None:
+            return None
+        return 100.0 * (self.plan_spill_bytes - best) / best if best else 0.0
 
 
 def unavoidable_dram_bytes(plan: Plan, graph: Graph, activation_bits: int) -> int:
@@ -49,4 +80,11 @@ def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:
     compute = sum(layer.compute_cycles for layer in plan.layers)
     moved = sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store", "tiles"))
     unavoidable = unavoidable_dram_bytes(plan, graph, spec.datatype.activation_bits)
-    return Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable))
+    own = plan.decided_bytes()
+    bounds = Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable), unavoidable, own)
+    s = plan.spill_bounds
+    if s is None or s.status.startswith("not computed"):
+        return replace(bounds, spill_status=s.status if s is not None else "")
+    return replace(bounds, zero_spill_sram_bytes=s.zero_spill_sram_bytes, spill_lp_bytes=s.lp_bytes, spill_optimum_bytes=s.best_bytes if s.optimal else None,
+                   spill_solver_bound_bytes=s.bound_bytes, dram_bound_cycles=spec.dram_transfer_cycles(
+                       moved - own + s.bound_bytes), spill_status=s.status)

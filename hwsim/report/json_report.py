@@ -55,6 +55,10 @@ def _sram_peak(m: Metrics) -> dict[str, Any]:
     }
 
 
+def _div(a: int, b: int | None) -> float | None:
+    return round(a / b, 6) if b else None
+
+
 def report_dict(m: Metrics) -> dict[str, Any]:
     """Every figure of one run, under DESIGN.md's key names."""
     e, b = m.energy, m.bounds
@@ -75,7 +79,16 @@ def report_dict(m: Metrics) -> dict[str, Any]:
         "energy_pj": {"total": e.total_pj, "mac": e.mac_pj, "sram": e.sram_pj, "dram": e.dram_pj,
                       "leakage": e.leakage_pj},
         "bounds": {"compute_cycles": b.compute_cycles, "dram_cycles": b.dram_cycles,
-                   "roofline_cycles": b.roofline_cycles, "min_dram_cycles": b.min_dram_cycles},
+                   "roofline_cycles": b.roofline_cycles, "min_dram_cycles": b.min_dram_cycles,
+                   "floor_dram_bytes": b.floor_dram_bytes, "plan_spill_bytes": b.plan_spill_bytes,
+                   "spill_lp_bytes": b.spill_lp_bytes, "spill_optimum_bytes": b.spill_optimum_bytes,
+                   "spill_solver_bound_bytes": b.spill_solver_bound_bytes, "spill_gap_pct": b.spill_gap_pct,
+                   "dram_bound_cycles": b.dram_bound_cycles, "spill_status": b.spill_status,
+                   "zero_spill_sram_bytes": b.zero_spill_sram_bytes,
+                   "ratios": {"latency_to_compute": _div(m.latency_cycles, b.compute_cycles),
+                              "dram_to_floor": _div(m.dram_bytes, b.floor_dram_bytes),
+                              "latency_to_dram_bound": _div(m.latency_cycles, b.dram_bound_cycles),
+                              "sram_to_zero_spill": _div(m.sram_bytes, b.zero_spill_sram_bytes)}},
         "layers": [_layer(la) for la in m.layers],
         "tensors": [_tensor(t) for t in m.tensors],
     }

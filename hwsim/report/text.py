@@ -118,7 +118,35 @@ def _execution(m: Metrics) -> list[str]:
     return lines
 
 
+def _ratio(measured: int, bound: int | None) -> str:
+    return "" if not bound else f" (measured {measured / bound:.2f}x)"
+
+
+def _bounds(m: Metrics) -> list[str]:
+    """Lower bounds beside the measured figures (``hwsim.measure.bounds``)."""
+    b = m.bounds
+    lines = ["  bounds (no schedule does better; the ratio: how far this one is)",
+             f"    compute-bound latency      {b.compute_cycles:>14,} cycles{_ratio(m.latency_cycles, b.compute_cycles)}",
+             f"    DRAM floor                 {b.min_dram_cycles:>14,} cycles: weights, input and output once, "
+             f"{format_bytes(b.floor_dram_bytes)}{_ratio(m.dram_bytes, b.floor_dram_bytes)}"]
+    if b.spill_solver_bound_bytes is not None:
+        best = (f"optimum {format_bytes(b.spill_optimum_bytes)}" if b.spill_optimum_bytes is not None
+                else f"solver stopped ({b.spill_status}), bound {format_bytes(b.spill_solver_bound_bytes)}")
+        gap = b.spill_gap_pct
+        lines += [f"    DRAM for this mode         {b.dram_bound_cycles:>14,} cycles: the spill bound on top of "
+                  f"weights and streamed bands{_ratio(m.latency_cycles, b.dram_bound_cycles)}",
+                  f"    loads+stores besides weights: this plan {format_bytes(b.plan_spill_bytes)}, {best}, LP bound "
+                  f"{format_bytes(b.spill_lp_bytes)}" + (f"; {gap:.1f} % above" if gap is not None else "")]
+    elif b.spill_status:
+        lines.append(f"    spill bound {b.spill_status}")
+    if b.zero_spill_sram_bytes:
+        lines.append(f"    zero-spill SRAM            {format_bytes(b.zero_spill_sram_bytes):>14} at least (peak live "
+                     f"bytes in this order); this SRAM is {m.sram_bytes / b.zero_spill_sram_bytes:.2f}x it")
+    return lines
+
+
 def render(m: Metrics) -> str:
     """The summary as text lines."""
     head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat}, execution {m.execution})"
-    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_execution(m), *_energy(m), *_top_tensors(m)])
+    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_execution(m), *_energy(m), *_bounds(m),
+                      *_top_tensors(m)])

@@ -12,11 +12,15 @@ it in bands from DRAM is streamed traffic (``streamed_write``, cause ``streamed`
 piece (the network input, a stored output, a piece stored or reloaded before: tensors are
 immutable) is dropped for free. A piece read back comes in as ``input`` (the network input,
 cause ``input``), ``spill_read`` (cause ``reload``) or ``streamed_read`` (written by a
-streamed layer or stored for one, cause ``streamed``).
+streamed layer or stored for one, cause ``streamed``); read back again after an eviction,
+any piece is a reload (``spill_read``): the network input dropped to make room and read
+twice is spilled as surely as a stored tensor.
 
 With the SRAM placed offline (``sram`` is a :class:`~hwsim.schedule.placement.Reservations`)
-nothing may be evicted: a reservation that does not fit raises
-:class:`~hwsim.schedule.placement.Full` and the scheduler places the SRAM online instead.
+evictions count bytes only (a reservation fits when the bytes do); the scheduler packs the
+blocks once the walk is over, and places the SRAM online instead only if the packing does
+not fit. ``may_evict=False`` forbids evicting at all: a reservation that does not fit raises
+:class:`~hwsim.schedule.placement.Full`.
 """
 
 from __future__ import annotations
@@ -74,17 +78,19 @@ class Usage:
 
 class Memory:
     def __init__(self, layout: Layout, usage: Usage, program: Program, sram: Allocator | Reservations,
-                 weights: Allocator | None, policy: str, out_at: Callable[[int], frozenset[str]] | None = None):
+                 weights: Allocator | None, policy: str, out_at: Callable[[int], frozenset[str]] | None = None,
+                 may_evict: bool = True):
         self.layout, self.usage, self.program = layout, usage, program
         self.out_at = out_at  # the storages the optimum has out of SRAM at a step (policy "optimal")
         self.sram, self.weights = sram, weights
-        self.may_evict = not isinstance(sram, Reservations)
+        self.may_evict = may_evict
         self.queue = VictimQueue(policy)
         self.present: dict[str, Buffer] = {}
         self.dram: dict[str, DramCopy] = {}
         self.weight_blocks: dict[str, list[Buffer]] = {}  # resident block -> its loaded buffers
         self.first_address: dict[str, int] = {}
         self.tensor_traffic: dict[str, int] = {}
+        self.loaded: set[str] = set()  # pieces loaded at least once
         self.spilled: set[str] = set()
 
     # --- DRAM traffic --------------------------------------------------------------------
@@ -147,9 +153,11 @@ class Memory:
 
     # --- pieces ---------------------------------------------------------------------------
     def load(self, piece: str, layer: int) -> int:
-        """Load ``piece`` from its DRAM copy into its (reserved) storage."""
+        """Load ``piece`` from its DRAM copy into its (reserved) storage: the first time as its
+        copy's origin says, again (it was evicted since) as a reload."""
         copy = self.dram[piece]
-        traffic, cause = READ_BACK[copy.origin]
+        traffic, cause = READ_BACK["spill" if piece in self.loaded else copy.origin]
+        self.loaded.add(piece)
         buffer = self.piece_buffer(piece)
         cid = self.dma("load", layer, piece, self.layout.piece_bytes[piece], traffic, cause,
                        deps=copy.writers, allocs=(buffer,))

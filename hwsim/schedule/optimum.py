@@ -39,7 +39,8 @@ from typing import Callable
 import numpy as np
 
 from hwsim.schedule.context import Context
-from hwsim.schedule.plan import Plan
+from hwsim.schedule.plan import Plan, SpillBounds
+from hwsim.schedule.storage import live_piece_peak
 
 
 @dataclass(frozen=True)
@@ -228,17 +229,34 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
                         else result.message, seconds, n, keep)
 
 
-def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> Callable[[int], frozenset[str]]:
-    """Step -> the storages the solution ``found`` has out of SRAM then (its gaps not kept)."""
+def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[int], frozenset[str]], ...]:
+    """Two maps of the solution ``found`` (its gaps not kept): step -> the storages out of SRAM
+    then, and step -> the storages that leave SRAM then (the first step of their gap)."""
     out: dict[int, set[str]] = {}
+    leave: dict[int, set[str]] = {}
     for gap, kept in zip(problem.gaps, found.keep):
         if not kept:
+            leave.setdefault(gap.after + 1, set()).add(gap.storage)
             for u in range(gap.after + 1, gap.before):
                 out.setdefault(u, set()).add(gap.storage)
-    frozen = {u: frozenset(s) for u, s in out.items()}
-    return lambda step: frozen.get(step, frozenset())
+    frozen_out = {u: frozenset(s) for u, s in out.items()}
+    frozen_leave = {u: frozenset(sorted(s)) for u, s in leave.items()}
+    return (lambda step: frozen_out.get(step, frozenset())), (lambda step: frozen_leave.get(step, frozenset()))
+
+
+def spill_bounds(ctx: Context, time_limit: float) -> SpillBounds:
+    """The LP bound and the integer program's result for ``ctx`` (the module docstring)."""
+    problem = spill_problem(ctx)
+    if problem.infeasible_steps:  # the walk placed them, so the model is wrong there: say so, bound nothing
+        names = ", ".join(ctx.graph.layers[t].name for t in problem.infeasible_steps[:3])
+        return SpillBounds(0, None, 0, False, 0.0, f"not computed: {names} exceed the SRAM in the spill model")
+    lp = solve(problem, relax=True, time_limit=time_limit)
+    best = solve(problem, time_limit=time_limit)
+    bound = max(best.bound, lp.bound)
+    peak = live_piece_peak(ctx.graph, ctx.spec) if not ctx.cascades else None
+    return SpillBounds(lp.bound, best.bytes, bound, best.optimal, lp.seconds + best.seconds, best.status, peak)
 
 
 def plan_spill_bytes(plan: Plan) -> int:
     """The plan's figure the optimum bounds: bytes of its loads and stores other than weights."""
-    return sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store") and c.traffic != "weights")
+    return plan.decided_bytes()

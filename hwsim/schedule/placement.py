@@ -4,16 +4,19 @@ The online :class:`~hwsim.schedule.allocate.Allocator` places each block when it
 reserved, in program order, without knowing how long it or its neighbours will live, and
 fragments: a 4 MiB block that outlives its neighbours splits the SRAM, and a later block
 finds free bytes but no hole. A compiler's static memory planner (TFLite's, Vela's) does
-better by placing all the buffers of a run at once. When the scheduler's walk needs to
-evict nothing, it does the same:
+better by placing all the buffers of a run at once. The scheduler's walk does the same
+first (evicting by bytes when the SRAM is full), and places online only when that packing
+does not fit:
 
 * :class:`Reservations` stands in for the SRAM allocator during such a walk. It never
-  fragments: a request is refused only when the bytes reserved would exceed the capacity.
-  Each block gets a fresh *virtual* address range, never reused, so the walk's buffers
-  have addresses that can be moved later, and its lifetime is recorded in layer steps:
-  from the step that reserves it to the step that releases it, both included. A step of
-  such a walk reserves everything it reserves before it releases anything (checked), so
-  two blocks are in SRAM together exactly when their lifetimes share a step.
+  fragments: a request is refused only when the bytes reserved would exceed the capacity
+  (the walk then evicts, counting bytes). Each block (each reservation: an evicted storage
+  reserved again is a new block) gets a fresh *virtual* address range, never reused, so
+  the walk's buffers have addresses that can be moved later, and its lifetime is recorded
+  in *ticks*: from the tick that reserves it to the tick that releases it, both included.
+  A tick is a layer step, split where the step reserves after releasing (an eviction makes
+  room for what comes next): so two blocks are in SRAM together exactly when their
+  lifetimes share a tick, and a walk that evicts nothing has one tick per step.
 * :func:`pack` places the recorded blocks: blocks that share a step must not overlap.
 * :meth:`Reservations.place` keeps the lower of two placements of them: :func:`pack`'s
   and, as a safeguard, :func:`replay`'s (the online allocator's best fit, given the same
@@ -75,7 +78,8 @@ class Reservations:
         self._ends: list[int | None] = []  # last step (None: still reserved)
         self._events: list[int] = []  # reservation of record i: i; its release: ~i
         self._step = 0
-        self._released = False  # a release during the current step
+        self._tick = 0  # the current tick: the step plus the splits so far
+        self._released = False  # a release during the current tick
         self._real: list[int] = []
 
     def aligned(self, size: int) -> int:
@@ -96,6 +100,7 @@ class Reservations:
 
     def at_step(self, step: int) -> None:
         """The walk starts layer step ``step``."""
+        self._tick += step - self._step
         self._step, self._released = step, False
 
     def alloc(self, name: str, size: int) -> int | None:
@@ -103,17 +108,17 @@ class Reservations:
         the bytes reserved would exceed the capacity."""
         if name in self._live:
             raise ValueError(f"{name!r} is already allocated")
-        if self._released:
-            raise AssertionError(f"{name!r} reserved after a release in step {self._step}")
         size = self.aligned(size)
         if self.in_use + size > (self.optional_limit if self.optional else self.capacity):
             return None
+        if self._released:  # after a release: a new tick, so the two never share one
+            self._tick, self._released = self._tick + 1, False
         address = self._virtual[-1] + self._sizes[-1] if self._virtual else 0
         self._live[name] = len(self._virtual)
         self._events.append(len(self._virtual))
         self._virtual.append(address)
         self._sizes.append(size)
-        self._starts.append(self._step)
+        self._starts.append(self._tick)
         self._ends.append(None)
         self.in_use += size
         return address
@@ -121,13 +126,13 @@ class Reservations:
     def free(self, name: str) -> None:
         i = self._live.pop(name)
         self._events.append(~i)
-        self._ends[i] = self._step
+        self._ends[i] = self._tick
         self.in_use -= self._sizes[i]
         self._released = True
 
     def blocks(self) -> list[tuple[int, int, int]]:
-        """``(first step, last step, bytes)`` of every block reserved, in reservation order."""
-        return [(s, self._step if e is None else e, n) for s, e, n in zip(self._starts, self._ends, self._sizes)]
+        """``(first tick, last tick, bytes)`` of every block reserved, in reservation order."""
+        return [(s, self._tick if e is None else e, n) for s, e, n in zip(self._starts, self._ends, self._sizes)]
 
     def place(self) -> int:
         """Place the blocks: :func:`pack`, or best fit in program order (:func:`replay`) if

@@ -265,6 +265,23 @@ class Cascade:
 
 
 @dataclass(frozen=True)
+class SpillBounds:
+    """How few loads and stores besides weights any spill policy could make with this plan's
+    order and modes (``hwsim.schedule.optimum``: capacity in bytes, no addresses); the plan's
+    own figure is ``optimum.plan_spill_bytes``."""
+
+    lp_bytes: int  # the LP relaxation's bound
+    best_bytes: int | None  # the integer program's best solution (None: none found in time)
+    bound_bytes: int  # the solver's proven bound (== best_bytes when optimal)
+    optimal: bool
+    seconds: float  # solver time
+    status: str
+    # the peak of live bytes in this order (layer mode; None in cascade mode, whose rolling
+    # buffers hold less): no plan without activation traffic beyond input and output needs less
+    zero_spill_sram_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     graph: str
     spec: str
@@ -274,7 +291,7 @@ class Plan:
     sram_bytes: int  # capacity the plan was made for
     weight_buffer_bytes: int = 0  # 0 when weights share the SRAM
     concat: str = "inplace"  # "inplace" | "copy": how concatenation and slicing were modelled
-    policy: str = "belady"
+    policy: str = "optimal"
     notes: tuple[str, ...] = field(default=())
     sram_peak_bytes: int = 0  # allocator high-water mark (fragmentation and alignment included)
     # In-place concat / slice: tensors with no buffer of their own, as (tensor, the piece
@@ -283,3 +300,9 @@ class Plan:
     execution: str = "layer"  # "layer" | "cascade"
     cascades: tuple[Cascade, ...] = field(default=())
     lowered: tuple[TileRun, ...] = field(default=())  # the runs ``expand`` lowered to per-tile commands
+    spill_bounds: SpillBounds | None = None
+
+    def decided_bytes(self) -> int:
+        """Bytes of its loads and stores besides weights: what a spill policy decides (the
+        figure ``spill_bounds`` bound; a streamed layer's bands are not in it)."""
+        return sum(c.dram_bytes for c in self.commands if c.kind in ("load", "store") and c.traffic != "weights")

@@ -27,12 +27,12 @@ see ``storage``) are a one-cycle compute that reads nothing.
 
 **Placement.** The walk runs first with the SRAM placed *offline* (``placement``): the
 SRAM counts bytes but chooses no address (a request, a prefetch's included, is refused
-only when the bytes reserved would exceed it), and nothing may be evicted. If the walk
-completes and its blocks, packed once it is over, fit in the SRAM, the packed addresses
-are the plan's: any plan without spills (streamed layers included) gets them when they
-fit. Otherwise (a reservation needed an eviction, or the packing does not fit) the walk
+only when the bytes reserved would exceed it; the walk then evicts by the spill policy,
+counting bytes). If its blocks, packed once the walk is over, fit in the SRAM, the packed
+addresses are the plan's: placing every lifetime at once fragments far less than placing
+in program order, and a spill is then never forced by a missing hole. Otherwise the walk
 runs again with the SRAM placed *online* (``allocate``: best fit in program order),
-evicting as needed.
+evicting as needed, emptying the SRAM when no hole fits.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
-from hwsim.schedule.optimum import out_of_sram, solve, spill_problem
+from hwsim.schedule.optimum import out_of_sram, solve, spill_bounds, spill_problem
 from hwsim.schedule.placement import Full, Reservations
 from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
@@ -74,7 +74,9 @@ class Walk:
             if spec.sram.separate_weights else None
         sram = Reservations(spec.sram.size_bytes, spec.sram.alignment_bytes, optional_limit) if offline \
             else Allocator(spec.sram.size_bytes, spec.sram.alignment_bytes)
-        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill, out_at)
+        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill,
+                          out_at[0] if out_at else None)
+        self.evict_at = out_at[1] if out_at else None
         for name in ctx.graph.inputs:
             self.mem.dram[ctx.graph.root(name)] = DramCopy("input", ())
         self.tiles = [1] * len(ctx.modes)
@@ -84,6 +86,10 @@ class Walk:
         ctx = self.ctx
         if self.offline:
             self.mem.sram.at_step(t)
+        if self.evict_at is not None:  # policy "optimal": what the optimum has out from this step on
+            for s in self.evict_at(t):
+                if s in self.mem.queue:
+                    self.mem.evict(s, t)
         if t in ctx.cascade_at:
             for u, count in run_cascade(self, ctx.cascade_at[t]).items():
                 self.tiles[u] = count
@@ -235,7 +241,7 @@ class Walk:
         """Pack the blocks of a walk placed offline and move its buffers to their addresses;
         False (nothing moved) if the packed peak exceeds the SRAM."""
         sram = self.mem.sram
-        if sram.place() > sram.capacity:
+        if sram.place() > self.ctx.spec.sram.size_bytes:
             return False
         self.program.relocate(sram.real)
         self.mem.first_address = {p: sram.real(a) for p, a in self.mem.first_address.items()}
@@ -261,7 +267,8 @@ class Walk:
         outline = Plan(g.name, ctx.spec.name, (), layers, self._tensors(),
                        ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights
                        else 0, ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
-                       self._aliases(), ctx.spec.policy.execution, ctx.cascades)
+                       self._aliases(), ctx.spec.policy.execution, ctx.cascades,
+                       spill_bounds=spill_bounds(ctx, ctx.spec.policy.solver_seconds))
         return Decisions(self.program.finish(), outline)
 
     def _tensors(self) -> tuple[TensorPlan, ...]:
@@ -284,8 +291,10 @@ class Walk:
                      for t, pieces in layout.covers.items() if pieces != (t,))
 
 
-def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
-    """The plan of ``graph`` on ``spec`` (see the module docstring).
+def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False) -> Plan:
+    """The plan of ``graph`` on ``spec`` (see the module docstring). ``online``: place the SRAM
+    online from the start, as the fallback does (a compiler without a static memory planner;
+    the tests of that path).
 
     In cascade mode, a plan that spills or streams is tried again with every cascade at its
     finest stripes (the least memory it can take), and the plan with the cascades is kept only
@@ -294,16 +303,16 @@ def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
     layer_io(graph)
     ctx = build_context(graph, spec)
     cascade_commands: dict = {}  # a cascade's compute commands, the same in every walk
-    walk = _walk(ctx, cascade_commands)
+    walk = _walk(ctx, cascade_commands, online)
     if ctx.cascades and walk.spills():  # stripes as tall as fit left the packing no room
         sram, bits = spec.sram, spec.datatype
         fine = finest(graph, bits.activation_bits, bits.weight_bits, sram.alignment_bytes,
                       sram.weight_buffer_bytes if sram.separate_weights else None, ctx.cascades)
         if fine != ctx.cascades:
-            thin = _walk(with_cascades(ctx, fine), cascade_commands)
+            thin = _walk(with_cascades(ctx, fine), cascade_commands, online)
             walk = thin if thin.dram_bytes() < walk.dram_bytes() else walk
     if ctx.cascades and walk.spills():  # a plan that moves only weights, input and output is the least
-        flat = _walk(build_context(graph, spec, cascades=()), cascade_commands)
+        flat = _walk(build_context(graph, spec, cascades=()), cascade_commands, online)
         if flat.dram_bytes() < walk.dram_bytes():
             flat.notes.append(f"the {len(ctx.cascades)} cascades planned moved {walk.dram_bytes():,} DRAM bytes, "
                               f"layer by layer moves {flat.dram_bytes():,}: no cascade kept")
@@ -321,45 +330,52 @@ def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
     return replace(ctx, cascades=cascades, cascade_at={c.first: c for c in cascades})
 
 
-def _walk(ctx: Context, cascade_commands: dict) -> Walk:
-    """The walk placed offline if it needs no eviction and packs into the SRAM, else online.
+def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
+    """The walk placed offline (evicting by bytes) if its blocks pack into the SRAM, else online.
 
     Prefetches reserve free bytes up to the capacity, which can leave the packing no slack: when
     the packed peak overshoots, the offline walk is tried again with prefetches stopping that
-    many bytes lower, then with none, before giving in to the online placement (which evicts)."""
+    many bytes lower, then with none, before giving in to the online placement. (Evicting to
+    stay further below the capacity does not help: on the zoo graphs the packing overshoots
+    at steps whose own needs fill the SRAM.)"""
     graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
-    tries = [(0, None)]  # (slack, prefetch limit)
-    while tries:
+    notes, out_at = _optimum(ctx) if ctx.spec.policy.spill == "optimal" else ((), None)
+    tries = [] if online else [(0, None)]  # (slack, prefetch limit)
+    placed = None
+    while tries and placed is None:
         slack, limit = tries.pop(0)
         attempt = build_context(graph, ctx.spec, ctx.cascades, slack) if slack else ctx
-        walk = Walk(attempt, offline=True, optional_limit=limit, cascade_commands=cascade_commands)
+        walk = Walk(attempt, offline=True, optional_limit=limit, cascade_commands=cascade_commands, out_at=out_at)
         try:
             for t in range(len(graph.layers)):
                 walk.step(t)
         except Full:
             break
         if walk.place():
-            return walk
-        if attempt is ctx:
+            placed = walk
+        elif attempt is ctx:
             over = walk.mem.sram.high_water - capacity
             tries = [(over, capacity - over), (2 * over, 0)]
-    notes, out_at = _optimum(ctx) if ctx.spec.policy.spill == "optimal" else ((), None)
-    walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at)
-    walk.notes += notes
-    for t in range(len(graph.layers)):
-        walk.step(t)
-    return walk
+    if placed is None:
+        placed = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at)
+        for t in range(len(graph.layers)):
+            placed.step(t)
+    placed.notes += notes
+    return placed
 
 
 def _optimum(ctx: Context):
-    """Notes, and the storages out of SRAM at each step, of the spill program's best solution
-    (``optimum``) within the spec's time limit (policy ``optimal``)."""
+    """Notes, and (step -> the storages out of SRAM then, step -> those that leave it then) of
+    the spill program's best solution (``optimum``) within the spec's time limit (policy
+    ``optimal``): the walk evicts the latter at the start of each step, and picks among the
+    former first when it must evict more."""
     problem = spill_problem(ctx)
     found = solve(problem, time_limit=ctx.spec.policy.solver_seconds)
+    out = out_of_sram(problem, found)
     if found.bytes is None:
         return ((f"spill policy 'optimal': the solver found no solution in {found.seconds:.1f} s "
                  f"({found.status}); evictions by Belady"),), None
     what = "the optimum" if found.optimal else \
         f"the best found in {found.seconds:.1f} s (bound {found.bound:,} B, gap {found.gap_pct:.1f} %)"
     return ((f"spill policy 'optimal': evicts what {what} of the spill program evicts: {found.bytes:,} B of "
-             f"loads and stores besides weights, without addresses"),), out_of_sram(problem, found)
+             f"loads and stores besides weights, without addresses"),), out

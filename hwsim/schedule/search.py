@@ -18,7 +18,7 @@ are allowed: every weight byte is read once either way).
   that step they must all be resident. (In cascade mode tensors inside a cascade take only
   rolling buffers, so no such bound holds: the search starts from one alignment step.)
   Bytes are counted once per piece of data
-  (:func:`live_piece_peak`): with in-place concatenation a concat's output shares its
+  (:func:`~hwsim.schedule.storage.live_piece_peak`): with in-place concatenation a concat's output shares its
   inputs' bytes, which ``live_curve`` (one entry per tensor) would count twice; with
   ``concat: copy`` the two are the same.
 * **Monotonicity**: cleanliness is not provably monotone in the size. A clean size ``C``
@@ -37,11 +37,10 @@ from __future__ import annotations
 import dataclasses
 
 from hwsim.errors import UserError
-from hwsim.graph.analysis import live_ranges
 from hwsim.graph.ir import Graph
 from hwsim.schedule.plan import Plan
 from hwsim.schedule.scheduler import schedule
-from hwsim.schedule.storage import build_layout
+from hwsim.schedule.storage import live_piece_peak
 from hwsim.spec.model import AcceleratorSpec
 
 UNLIMITED = 1 << 60
@@ -55,27 +54,6 @@ def is_clean(plan: Plan) -> bool:
     """No spill traffic and no streamed layer."""
     spills = any(c.traffic in ("spill_write", "spill_read") for c in plan.commands)
     return not spills and not any(layer.streamed for layer in plan.layers)
-
-
-def live_piece_peak(graph: Graph, spec: AcceleratorSpec) -> int:
-    """Peak over steps of the bytes of live pieces (a piece lives from its producer to the last
-    reader of any tensor it holds bytes of); ``live_curve``'s peak under ``concat: copy``."""
-    layout = build_layout(graph, spec.datatype.activation_bits, spec.policy.concat)
-    ends: dict[str, list[int]] = {}
-    for name, r in live_ranges(graph).items():
-        for piece in layout.covers[name]:
-            span = ends.setdefault(piece, [r.start, r.end])
-            span[0], span[1] = min(span[0], r.start), max(span[1], r.end)
-    delta = [0] * (len(graph.layers) + 1)
-    for piece, (start, end) in ends.items():
-        if piece in live_ranges(graph):  # not the network input
-            delta[start] += layout.piece_bytes[piece]
-            delta[end + 1] -= layout.piece_bytes[piece]
-    peak = acc = 0
-    for d in delta:
-        acc += d
-        peak = max(peak, acc)
-    return peak
 
 
 def _clean_at(graph: Graph, spec: AcceleratorSpec, size_bytes: int) -> bool:

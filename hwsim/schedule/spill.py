@@ -5,14 +5,17 @@ share the SRAM) is described by a :class:`Candidate` when it becomes resident or
 the policy turns it into a sort key, smallest evicted first:
 
 * ``belady``: the block whose next use is furthest away (optimal for a fixed order when
-  every block costs the same; the default);
+  every block costs the same, which they do not: sizes differ, and a clean block costs no
+  store);
 * ``lru``: the block used least recently;
 * ``largest``: the biggest block;
 * ``skip_first``: skip tensors first (the blocks holding a U-Net skip), then Belady;
-* ``optimal``: the blocks that the optimum of the spill program (``optimum``: the least
-  traffic under the SRAM capacity, solved exactly) has out of SRAM at this step first, then
-  Belady. The walk still evicts only when it needs room, and may need more when no hole is
-  large enough, so its plan can move more than the optimum: the report says how much.
+* ``optimal`` (the default): what the optimum of the spill program (``optimum``: the least
+  traffic under the SRAM capacity, solved exactly by HiGHS) evicts: the walk evicts each
+  storage at the first step the optimum has it out of SRAM, and when it must evict more
+  (the solver stopped early, or the SRAM was placed online and no hole was large enough),
+  the blocks the optimum has out first, then Belady. The report gives the plan's gap to the
+  optimum.
 
 Ties go to the block name, so a plan is deterministic. :class:`VictimQueue` keeps each
 block's latest description and scans them when a victim is picked: blocks are described at

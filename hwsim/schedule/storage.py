@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from hwsim.graph.analysis import layer_io, tensor_bytes
+from hwsim.graph.analysis import layer_io, live_ranges, tensor_bytes
 from hwsim.graph.ir import Graph, Op
+
+if TYPE_CHECKING:
+    from hwsim.spec.model import AcceleratorSpec
 
 
 @dataclass(frozen=True)
@@ -182,3 +185,24 @@ def layer_needs(g: Graph, layout: Layout, weight_bits: int) -> tuple[LayerNeed, 
         channels = shape[1] if len(shape) == 4 else (shape[-1] if shape else 1)
         needs.append(LayerNeed(reads, writes, storages, weights, max(1, channels)))
     return tuple(needs)
+
+
+def live_piece_peak(graph: Graph, spec: "AcceleratorSpec") -> int:
+    """Peak over steps of the bytes of live pieces (a piece lives from its producer to the last
+    reader of any tensor it holds bytes of); ``live_curve``'s peak under ``concat: copy``."""
+    layout = build_layout(graph, spec.datatype.activation_bits, spec.policy.concat)
+    ends: dict[str, list[int]] = {}
+    for name, r in live_ranges(graph).items():
+        for piece in layout.covers[name]:
+            span = ends.setdefault(piece, [r.start, r.end])
+            span[0], span[1] = min(span[0], r.start), max(span[1], r.end)
+    delta = [0] * (len(graph.layers) + 1)
+    for piece, (start, end) in ends.items():
+        if piece in live_ranges(graph):  # not the network input
+            delta[start] += layout.piece_bytes[piece]
+            delta[end + 1] -= layout.piece_bytes[piece]
+    peak = acc = 0
+    for d in delta:
+        acc += d
+        peak = max(peak, acc)
+    return peak

@@ -13,7 +13,8 @@ buffers allocated in each space and who last held every byte, and checks:
    transitive deps, and a buffer's ``free`` depends on its allocation and on every
    command that read it;
 5. a ``spill_read`` / ``streamed_read`` load depends on a store of the same data (of each
-   piece, for an alias);
+   piece, for an alias), unless DRAM held it from the start (an earlier ``input`` load of it:
+   the network input read again);
 6. nothing is left allocated at the end;
 7. a streamed layer's ``tiles`` command (read like a compute; it stores its banded outputs
    and reads its banded inputs from DRAM like the loads and stores it stands for) keeps every
@@ -89,6 +90,7 @@ class _Checker:
         self.freed_by: dict[int, int] = {}
         self.last_free: dict[str, int] = {}
         self.stores_of: dict[str, list[int]] = {}  # tensor -> its stores so far
+        self.inputs: set[str] = set()  # tensors loaded as the network input so far
         self.aliases = {t: pieces for t, pieces, _ in plan.aliases}
         self.keys = 0
 
@@ -195,12 +197,16 @@ class _Checker:
             for s in c.run.reads:
                 if s.traffic == "streamed_read":
                     self.sourced(c, s.tensor)
+        if c.kind == "load" and c.traffic == "input":
+            self.inputs.add(c.tensor)
         if c.kind != "load" or c.traffic not in ("spill_read", "streamed_read"):
             return
         self.sourced(c, c.tensor)
 
     def sourced(self, c: Command, tensor: str) -> None:
         for piece in self.aliases.get(tensor, (tensor,)):
+            if piece in self.inputs:
+                continue  # in DRAM from the start
             stores = self.stores_of.get(piece, [])
             direct = set(c.deps)
             if not any(s in direct for s in stores) and not any(self.reaches(s, c.id) for s in reversed(stores)):

@@ -147,7 +147,7 @@ class PolicySpec:
     """Scheduling choices (YAML ``policy``, optional; every key has a default).
 
     ``order`` (default ``graph``): layer order; only the graph's order exists (``memory``
-    is reserved). ``spill`` (default ``belady``): which tensor to evict when SRAM is full:
+    is reserved). ``spill`` (default ``optimal``): which tensor to evict when SRAM is full:
     ``belady`` (next use furthest away), ``lru`` (least recently used), ``largest``,
     ``skip_first`` (skip tensors first, then Belady), ``optimal`` (what the optimum of the
     spill integer program evicts first, ``hwsim.schedule.spill``). ``prefetch`` (default 1): how many
@@ -163,7 +163,7 @@ class PolicySpec:
     """
 
     order: str = "graph"
-    spill: str = "belady"
+    spill: str = "optimal"
     prefetch: int = 1
     concat: str = "inplace"
     execution: str = "layer"

@@ -49,7 +49,7 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("datatype.activation_bits", Field("bits")),
     ("datatype.weight_bits", Field("bits")),
     ("policy.order", Field("choice", "graph", m.ORDER_POLICIES)),
-    ("policy.spill", Field("choice", "belady", m.SPILL_POLICIES)),
+    ("policy.spill", Field("choice", "optimal", m.SPILL_POLICIES)),
     ("policy.prefetch", Field("count", 1)),
     ("policy.concat", Field("choice", "inplace", m.CONCAT_MODES)),
     ("policy.execution", Field("choice", "layer", m.EXECUTION_MODES)),

@@ -21,7 +21,7 @@ def hwsim(*args):
 
 
 def test_json_of_a_passing_run_with_spills():
-    proc = hwsim("check", SPEC, PLAIN, "--input", "1x3x32x32", "--json", *FP32, "--set", "sram.size=64KiB")
+    proc = hwsim("check", SPEC, PLAIN, "--input", "1x3x32x32", "--json", *FP32, "--set", "sram.size=160KiB")
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert d["passed"] is True and d["first_divergent_layer"] is None

@@ -53,26 +53,27 @@ def test_pack_can_lose_to_best_fit_in_order():
     assert replay(events, [n for _, _, n in blocks], 1) == ([0, 192, 0, 64], 256)
 
 
-def test_reservations_record_steps_refuse_bytes_and_move_addresses():
+def test_reservations_record_ticks_refuse_bytes_and_move_addresses():
     sram = Reservations(100)
     sram.at_step(0)
     assert sram.alloc("a", 40) == 0
     assert sram.alloc("b", 50) == 40
     assert sram.alloc("c", 20) is None  # 110 B > 100 B: refused, though no hole is needed
-    sram.free("b")
-    with pytest.raises(AssertionError, match="after a release"):
-        sram.alloc("late", 1)  # a step reserves before it releases
-    sram.at_step(1)
-    assert sram.alloc("d", 60) == 90  # a fresh virtual range: b's bytes are not reused
+    sram.free("b")  # an eviction: what step 0 reserves next starts a new tick (1)
+    assert sram.alloc("late", 10) == 90  # a fresh virtual range: b's bytes are not reused
+    sram.free("late")
+    sram.at_step(1)  # tick 2
+    assert sram.alloc("d", 60) == 100
     sram.free("a")
-    sram.at_step(2)
+    sram.at_step(2)  # tick 3
     sram.free("d")
-    assert sram.blocks() == [(0, 1, 40), (0, 0, 50), (1, 2, 60)]
-    # Lowest first: d (area 120) [0,60) for steps 1-2; b (step 0) [0,50); a (steps 0-1)
-    # sits above both: [60,100). 100 B: a + d at step 1. (Best fit in order ties: a [0,40),
-    # b [40,90), freed, d [40,100); the packing is kept.)
+    assert sram.blocks() == [(0, 2, 40), (0, 0, 50), (1, 1, 10), (2, 3, 60)]
+    # Lowest first: a and d tie on area (120); d ends later: [0,60) for ticks 2-3. a (ticks
+    # 0-2) can then go no lower than 60; b (tick 0) [0,50); late (tick 1, never with b)
+    # [0,10); a [60,100). 100 B: a + d at tick 2. (Best fit in order ties at 100: a [0,40),
+    # b [40,90), freed, late [40,50), freed, d [40,100); the packing is kept.)
     assert sram.place() == sram.high_water == 100
-    assert (sram.real(0), sram.real(39), sram.real(40), sram.real(90 + 5)) == (60, 99, 0, 5)
+    assert (sram.real(0), sram.real(39), sram.real(40), sram.real(90 + 5), sram.real(100 + 5)) == (60, 99, 0, 5, 5)
 
 
 def test_reservations_align_and_close_what_is_left():

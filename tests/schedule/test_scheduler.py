@@ -21,10 +21,10 @@ from tests.schedule.helpers import (
 )
 
 
-def run(net, **spec):
+def run(net, online=False, **spec):
     g = net.build()
     s = make_spec(**spec)
-    plan = schedule(g, s)
+    plan = schedule(g, s, online=online)
     assert verify_plan(plan, s, g) == []
     return plan
 
@@ -67,12 +67,15 @@ def test_chain_one_byte_short_streams_every_layer():
 
 def test_u_skip_is_spilled_and_reloaded():
     # u_one_skip at 40 B: at L2, e (16) + p (4) + m (32) = 52 B do not fit even as bytes, so
-    # the walk needs an eviction and is placed online. L0: x [0,16), e [16,32). x freed.
+    # the walk evicts e, the only candidate, whichever way the SRAM is placed; its traffic:
+    assert traffic(run(u_one_skip(), sram=40)) == {"input": 16, "spill_write": 16, "spill_read": 16,
+                                                   "output": 16, "weights": 29}
+    # Placed online (the fallback). L0: x [0,16), e [16,32). x freed.
     # L1: p (4) into x's hole [0,4). L2: m (32) fits no hole ([4,16) is 12 B) nor the tail
     # (32 + 32 > 40): evict e (the only candidate), dirty and read at L4: stored. The top
     # falls to 4 and m takes [4,36).
     # L3: n into [0,4); no room to prefetch e (16). L4: e reloaded into [4,20), s [20,36).
-    plan = run(u_one_skip(), sram=40)
+    plan = run(u_one_skip(), online=True, sram=40)
     assert moved(plan, "spill_write") == ["e"] and moved(plan, "spill_read") == ["e"]
     assert traffic(plan) == {"input": 16, "spill_write": 16, "spill_read": 16, "output": 16, "weights": 29}
     reload = next(c for c in plan.commands if c.traffic == "spill_read")
@@ -107,9 +110,25 @@ def test_u_zero_spill_sram_is_the_live_peak():
     assert moved(schedule(g, make_spec(sram=52)), "spill_write") == []
 
 
+@pytest.mark.parametrize("policy, victims", [
+    # 32 B: at L2 x (4 B, still read), B (8), A (16) and C (8) are 36 B at once: an eviction.
+    # Placed offline, bytes alone count. Belady (and largest): A, needed last (L4) and the
+    # largest, goes; x + B + C = 20, L3 C + B + E = 24, L4 A back + E + F = 32: A alone moves.
+    ("belady", ["A"]),
+    ("largest", ["A"]),
+    # LRU: B (last used at L0) goes at L2; at L3 B comes back beside C and E (24) and A (16)
+    # no longer fits: A goes too.
+    ("lru", ["B", "A"]),
+])
+def test_spill_policies_choose_different_victims(policy, victims):
+    plan = run(two_waits(), sram=32, spill=policy)
+    assert moved(plan, "spill_write") == victims
+    assert moved(plan, "spill_read") == victims
+    assert not any("no hole fits" in n for n in plan.notes)
+
+
 @pytest.mark.parametrize("policy, victims, note", [
-    # 32 B: at L2 x (4 B, still read), B (8), A (16) and C (8) are 36 B at once, so the
-    # walk needs an eviction and is placed online.
+    # Placed online (the fallback), holes matter:
     # Belady: at L2 (C needs 8 B, tail 28 + 8 > 32) A is needed last (L4): A goes, C takes
     # its place [12,20). At L4 A (16) takes the hole [0,16) of [0,20) and F (8) fits nowhere:
     # no victim left, so SRAM is emptied (E stored) and A, E, F are placed from 0.
@@ -119,8 +138,8 @@ def test_u_zero_spill_sram_is_the_live_peak():
     # and needs room: A goes. At L4 A fits the hole [0,16) exactly and F goes on top.
     ("lru", ["B", "A"], False),
 ])
-def test_spill_policies_choose_different_victims(policy, victims, note):
-    plan = run(two_waits(), sram=32, spill=policy)
+def test_spill_policies_choose_different_victims_online(policy, victims, note):
+    plan = run(two_waits(), online=True, sram=32, spill=policy)
     assert moved(plan, "spill_write") == victims
     assert moved(plan, "spill_read") == victims
     assert traffic(plan)["spill_write"] == 24
@@ -162,11 +181,12 @@ def test_diamond_moves_out_only_what_does_not_fit():
 
 def test_inplace_concat_with_a_spilled_input():
     # concat_wait at 48 B, in place: cat's storage (16 B) holds a at +0 and b at +8.
-    # x (16), cat (16) and y (32) are needed at L1: 64 B, so the walk evicts, placed online.
+    # x (16), cat (16) and y (32) are needed at L1: 64 B, so the walk evicts; placed online here.
     # L0: x [0,16), cat [16,32). L1: y (32) does not fit on top (64 > 48): cat is evicted,
     # a stored. L2: cat comes back into x's hole [0,16), b written at 8. L3 moves no data.
     # L4: a reloaded into [0,8); d on top at 16.
-    plan = run(concat_wait(), sram=48)
+    plan = run(concat_wait(), online=True, sram=48)
+    assert traffic(run(concat_wait(), sram=48)) == traffic(plan)  # placed offline: the same moves
     assert plan.concat == "inplace"
     assert plan.aliases == (("cat", ("a", "b"), 0),)
     assert traffic(plan) == {"input": 16, "spill_write": 8, "spill_read": 8, "output": 8, "weights": 78}
@@ -297,3 +317,20 @@ def test_skip_tensors_are_marked_for_skip_first():
 
     ctx = build_context(u_one_skip().build(), make_spec(spill="skip_first"))
     assert ctx.usage.skip_storages == {"e"}
+
+
+
+def test_the_network_input_read_again_after_an_eviction_is_a_reload():
+    # x (1 ch, 4x4: 16 B) -> a = conv(x) 2 ch (32 B) -> p = maxpool(a) (8 B) -> q = conv(p) 1 ch
+    # (4 B) -> d = up(q) + x (16 B; the add fuses into the upsampling). Needs: L0 x + a = 48,
+    # L1 a + p = 40, L2 p + q = 12, L3 q + x + d = 36. At 48 B, x (waiting for L3) does not fit
+    # beside L1's 40: it is evicted, clean (DRAM holds the input): no store. It comes back for
+    # L3 (prefetched during L2), read from DRAM a second time: a reload, not the input's load.
+    net = Net().input("x", 1, 1, 4, 4).conv("a", "x", 2).pool("p", "a").conv("q", "p", 1).up("u", "q") \
+        .binary("d", "add", "u", "x")
+    plan = run(net, sram=48)
+    moved = traffic(plan)
+    assert {k: v for k, v in moved.items() if k != "weights"} == {"input": 16, "spill_read": 16, "output": 16}
+    reload = next(c for c in plan.commands if c.traffic == "spill_read")
+    assert (reload.tensor, reload.cause) == ("x", "reload")
+    assert not any(c.kind == "store" and c.tensor == "x" for c in plan.commands)

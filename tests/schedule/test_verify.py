@@ -89,11 +89,11 @@ def test_reload_without_a_store():
 
 
 def test_every_dependency_that_orders_reuse_is_needed():
-    """u_one_skip at 40 B (see test_scheduler): p [0,4) reuses x's bytes, m [4,36) reuses x's
-    and e's, the reloaded e [4,20) reuses m's. Dropping any of those deps breaks the plan."""
+    """u_one_skip at 40 B placed online (see test_scheduler): p [0,4) reuses x's bytes, m [4,36)
+    reuses x's and e's, the reloaded e [4,20) reuses m's. Dropping any of those deps breaks the plan."""
     g = u_one_skip().build()
     spec = make_spec(sram=40)
-    plan = schedule(g, spec)
+    plan = schedule(g, spec, online=True)
     assert verify_plan(plan, spec, g) == []
 
     def allocating(name, nth=0):

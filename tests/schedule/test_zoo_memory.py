@@ -87,9 +87,12 @@ def test_unetmm_skips_never_cost_more_dram_traffic(runs, sram):
         assert skip_dram(unetmm) < skip_dram(nafnet)
 
 
-def test_nafnet_skips_spill_below_the_zero_spill_size(runs):
-    # at 8 MiB NAFNet's skips are stored and reloaded; at 32 MiB nothing spills
-    assert skip_dram(runs("nafnet", 8 * MiB)[0]) > 0
+def test_nafnet_spills_below_the_zero_spill_size_as_little_as_any_policy_could(runs):
+    # at 8 MiB (below NAFNet's 10 MiB + 192 KiB) something is stored and reloaded, and no more
+    # than the proven optimum of the spill program; at 32 MiB nothing spills
+    plan, metrics = runs("nafnet", 8 * MiB)
+    assert metrics.spill_bytes > 0
+    assert plan.spill_bounds.optimal and plan.decided_bytes() <= 1.05 * plan.spill_bounds.best_bytes
     assert runs("nafnet", 32 * MiB)[1].spill_bytes == 0
 
 

@@ -78,7 +78,7 @@ def test_latency_cycles_are_exact(tmp_path):
 
 def test_defaults(tmp_path):
     spec = load_spec(write(tmp_path, BASE))
-    assert dataclasses.astuple(spec.policy) == ("graph", "belady", 1, "inplace", "layer", 60.0)
+    assert dataclasses.astuple(spec.policy) == ("graph", "optimal", 1, "inplace", "layer", 60.0)
     assert spec.sram.alignment_bytes == 64
     assert spec.sram.weights == "shared" and spec.sram.weight_buffer_bytes == 0
     assert spec.dram.channels == 1
