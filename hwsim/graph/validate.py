@@ -1,7 +1,7 @@
 """Graph validation: every problem, each with its JSON path.
 
 Checked: names (graph, tensors, ops, layers, modules) of printable characters, at most
-:data:`MAX_NAME` of them; unique tensor, op and layer names; shapes of at most
+``errors.MAX_NAME`` of them; unique tensor, op and layer names; shapes of at most
 :data:`MAX_RANK` dimensions, each from 1 to ``MAX_EXTENT``, at most :data:`MAX_ELEMENTS`
 elements; every op input exists; every activation produced exactly once and by an op, never
 an input or a parameter; views point at an existing tensor of the same kind with the same
@@ -15,28 +15,14 @@ one layer, layers contiguous in op order; graph inputs and outputs exist.
 from __future__ import annotations
 
 import math
-import unicodedata
 
+from hwsim.errors import name_problem
 from hwsim.graph.attrs import MAX_EXTENT, check_attrs
 from hwsim.graph.ir import TENSOR_KINDS, Graph
 from hwsim.graph.opkinds import OP_KINDS, ShapeError, infer_shapes
 
-MAX_NAME = 1024
 MAX_RANK = 8
 MAX_ELEMENTS = 2**40
-_UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot name anything in hwsim (None if it can): it is printed in reports and
-    error lines, so no control character (a newline, an ANSI escape), no invisible or
-    bidirectional formatting character, and at most MAX_NAME characters."""
-    if len(name) > MAX_NAME:
-        return f"longer than {MAX_NAME} characters"
-    bad = next((c for c in name if unicodedata.category(c) in _UNPRINTABLE), None)
-    if bad is not None:
-        return f"holds the unprintable character U+{ord(bad):04X}"
-    return None
 
 
 def _check_names(g: Graph, problems: list[str]) -> None:

@@ -54,9 +54,12 @@ def deep_yaml(depth: int, key: str = "name") -> str:
     return f"{key}: " + "[" * depth + "]" * depth + "\n"
 
 
-def spec_with(key: str, value: str) -> str:
-    """spec.yaml with one more top-level line ``KEY: VALUE`` (for a value too long to write out)."""
-    return base_text("spec.yaml") + f"{key}: {value}\n"
+def spec_edit(old: str, head: str, body: str, times: int) -> str:
+    """spec.yaml with ``old`` replaced by ``head`` and ``times`` copies of ``body`` (a value too
+    long to write out)."""
+    text = base_text("spec.yaml")
+    assert old in text
+    return text.replace(old, head + body * times, 1)
 
 
 def long_name(length: int) -> str:
@@ -67,4 +70,4 @@ def long_name(length: int) -> str:
 
 
 GENERATORS = {f.__name__: f for f in (deep_json, deep_attrs, view_chain, long_integer, alias_bomb, deep_yaml,
-                                      spec_with, long_name)}
+                                      spec_edit, long_name)}

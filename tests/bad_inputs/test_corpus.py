@@ -100,6 +100,7 @@ def _replaced(spec: dict) -> str:
 
 
 def make_file(path: Path, spec) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     if spec.get("fifo"):
         os.mkfifo(path)
     elif spec.get("directory"):
@@ -117,7 +118,6 @@ def make_file(path: Path, spec) -> None:
             content = _patched(spec)
         else:
             content = _replaced(spec)
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
 
 
