@@ -28,6 +28,7 @@ import contextlib
 import os
 import secrets
 import stat
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -119,6 +120,21 @@ def read_text(path: str | os.PathLike, what: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError("not a UTF-8 text file", where) from None
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output and flush it; a full or failing one is a UserError.
+
+    A reader that went away (``hwsim info g.json | head``) raises BrokenPipeError, which the
+    CLI ends quietly as Unix tools do.
+    """
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise UserError(f"cannot write: {err.strerror or err}", "standard output") from None
 
 
 def _cannot_read(err: OSError, where: str) -> UserError:

@@ -10,23 +10,38 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import math
 import sys
 from pathlib import Path
 
 from hwsim.errors import UserError
+from hwsim.units import show_value
 from hwsim.zoo import MODELS, factory
 
 
+MAX_INPUT_ELEMENTS = 2**28
+"""The most elements an input may have (a 1 GiB float32 tensor, e.g. 1x3x8192x8192 is 201 M):
+extraction and the numerics check hold the input and activations several times its size."""
+
+
 def parse_shape(text: str, where: str = "--input") -> tuple[int, ...]:
-    """``1x3x256x256`` -> (1, 3, 256, 256); every dimension a positive integer."""
+    """``1x3x256x256`` -> (1, 3, 256, 256); 1 to 8 dimensions, each a positive integer, at
+    most MAX_INPUT_ELEMENTS elements."""
     parts = text.lower().replace("×", "x").split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise UserError(f"{text!r} is not a shape like 1x3x256x256", where) from None
-    if not dims or any(d <= 0 for d in dims):
-        raise UserError(f"{text!r}: every dimension must be a positive integer", where)
+    if len(parts) > 8 or not all(p.strip().isdigit() and len(p.strip()) <= 18 for p in parts):
+        raise UserError(f"{show_value(text)} is not a shape like 1x3x256x256", where)
+    dims = tuple(int(p) for p in parts)
+    if any(d <= 0 for d in dims):
+        raise UserError(f"{show_value(text)}: every dimension must be a positive integer", where)
+    check_input_size(dims, where)
     return dims
+
+
+def check_input_size(dims: tuple[int, ...], where: str) -> None:
+    """Raise a UserError if an input of shape ``dims`` has more than MAX_INPUT_ELEMENTS elements."""
+    if math.prod(dims) > MAX_INPUT_ELEMENTS:
+        raise UserError(f"{'x'.join(map(str, dims))} has {math.prod(dims):,} elements, more than "
+                        f"{MAX_INPUT_ELEMENTS:,} (2^28)", where)
 
 
 def _first_line(exc: BaseException) -> str:
