@@ -60,7 +60,7 @@ def _import_file(path: Path, spec_text: str):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module calling sys.exit() must not end hwsim quietly
         sys.modules.pop(name, None)
         raise UserError(f"importing {str(path)!r} failed: {_first_line(exc)}", spec_text) from None
     return module
@@ -69,7 +69,7 @@ def _import_file(path: Path, spec_text: str):
 def _import_module(module_name: str, spec_text: str):
     try:
         return importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise UserError(f"cannot import {module_name!r}: {_first_line(exc)}", spec_text) from None
 
 
@@ -98,7 +98,7 @@ def resolve_model(spec_text: str):
             raise UserError(f"{name!r} is a class but not an nn.Module", spec_text)
         try:
             model = target()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise UserError(f"building {name!r} failed: {_first_line(exc)}", spec_text) from None
     else:
         raise UserError(f"{name!r} is neither an nn.Module class nor a function returning one", spec_text)
