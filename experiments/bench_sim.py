@@ -94,7 +94,7 @@ def chain_plan(layers: int, cycles: int = 100, weight_bytes: int = 64, act_bytes
     free_w: list[int | None] = [None, None]
     for i in range(layers):
         slot = i % 2
-        w = Buffer(f"weights:c{i}", 2 * act_bytes + slot * weight_bytes, weight_bytes)
+        w = Buffer(f"weights:c{i}", 2 * act_bytes + slot * weight_bytes, weight_bytes, role="weights")
         load = add(kind="load", engine="dma_read", layer=i, tensor=w.name, dram_bytes=weight_bytes,
                    traffic="weights", cause="weights", allocs=(w,),
                    deps=() if free_w[slot] is None else (free_w[slot],))

@@ -67,7 +67,7 @@ def _tiles_sram_bytes(command, size_of: dict[str, int]) -> int:
         if name not in size_of:
             raise RuntimeError(f"tiles command {command.id} reads {name!r}, which no command allocated")
     resident = sum(size_of[name] for name in run.resident) + (run.weight_size if run.weight_block else 0)
-    outs = sum(b.size for b in command.allocs if b.space == "sram" and not b.name.startswith("tiles:"))
+    outs = sum(b.size for b in command.allocs if b.space == "sram" and b.role != "arena")
     return tiles + run.tiles * resident + outs
 
 

@@ -16,10 +16,10 @@ from hwsim.sim.trace import Trace
 
 @dataclass(frozen=True)
 class Resident:
-    name: str  # buffer name (a tensor, "weights:<layer>", "<tensor>@tile<i>", "<tensor>@rows")
+    name: str  # buffer name
     bytes: int  # bytes reserved
     address: int
-    kind: str  # "activation" | "weights" | "tile" | "rows" (a cascade's rolling buffer or delay line)
+    kind: str  # "activation" | "weights" | "tile" (a band tile or a tile arena) | "rows" (a rolling buffer or delay line)
     skip: bool  # a skip tensor (or a tile of one)
 
 
@@ -38,16 +38,12 @@ def sram_high_water(plan: Plan) -> int:
 
 
 def _kind(b: Buffer) -> str:
-    if b.rows:
-        return "rows"
-    if b.name.startswith("weights:"):
-        return "weights"
-    return "tile" if "@tile" in b.name or b.name.startswith("tiles:") else "activation"
+    return "tile" if b.role == "arena" else b.role
 
 
 def _resident(buffers: dict[str, Buffer], plan: Plan) -> tuple[Resident, ...]:
     skips = {t.name for t in plan.tensors if t.skip}
-    rows = [Resident(b.name, b.size, b.address, _kind(b), (b.tensor or b.name.split("@tile", 1)[0]) in skips)
+    rows = [Resident(b.name, b.size, b.address, _kind(b), b.holds() in skips)
             for b in buffers.values()]
     return tuple(sorted(rows, key=lambda r: (-r.bytes, r.address, r.name)))
 

@@ -129,6 +129,7 @@ class Machine:
         self.cascade_of = {t: c for c in plan.cascades for t in c.layers}
         self.cascade_runs: dict[int, object] = {}
         self.command: Command | None = None
+        self.rings: dict[str, Buffer] = {}  # tensor -> the live rolling buffer holding its rows
         self.operands: set[str] | None = None  # during a compute: the buffers its command reads
 
     # ---- the run -------------------------------------------------------------------------
@@ -154,6 +155,8 @@ class Machine:
         for b in cmd.allocs:
             self.live[b.name] = b
             self.last[b.name] = b
+            if b.role == "rows":
+                self.rings[b.tensor] = b
         if cmd.kind == "compute":
             self.compute(cmd)
         elif cmd.kind == "load":
@@ -162,6 +165,8 @@ class Machine:
             self.store(cmd)
         for b in cmd.frees:
             self.live.pop(b.name, None)
+            if b.role == "rows" and self.rings.get(b.tensor) == b:
+                del self.rings[b.tensor]
 
     def note(self, text: str) -> None:
         where = f"command {self.command.id} (layer {self.graph.layers[self.command.layer].name})" \

@@ -6,7 +6,7 @@ in order, each as a command of its own would: the part of layer ``t`` in stripe 
 only the buffers it lists (``Part.reads``) and makes driver rows ``[o0, o1) = c.done(t, s)``:
 
 * **Inputs are staged** at their whole shape, NaN everywhere, then filled with what SRAM
-  holds now: a tensor of ``c.rolling`` from its ring ``<tensor>@rows`` (which the part
+  holds now: a tensor of ``c.rolling`` from its ring (the live ``rows`` buffer of it, which the part
   must list in ``reads``): only the rows its slots hold, i.e. the last rows written there;
   a tensor made earlier in the same cascade and written whole (``c.writes`` read inside it):
   the rows written so far, from its buffer; a tensor made before the cascade: its whole
@@ -99,7 +99,7 @@ class CascadeRun:
         return self.m.codecs[name].nbytes(n * ch * w)
 
     def ring(self, name: str) -> Buffer:
-        b = self.m.live.get(f"{name}@rows")
+        b = self.m.rings.get(name)
         if b is None:
             raise InterpreterError(f"layer writes rows of {name!r} but the plan allocated no ring for it",
                                    self.m.command.layer)
@@ -164,12 +164,12 @@ class CascadeRun:
         """What SRAM holds of input ``root`` now (NaN where it holds nothing of it)."""
         m, shape = self.m, self.graph.tensor[root].shape
         if root in self.rolling:
-            name = f"{root}@rows"
             staged = np.full(shape, np.nan, np.float32)
-            if name not in m.operands:
-                m.note(f"needs rows of {root!r}, but the command does not list {name!r} among its reads")
+            ring = m.rings.get(root)
+            if ring is None or ring.name not in m.operands:
+                m.note(f"needs rows of {root!r}, but the command lists no rolling buffer of them among its reads")
                 return staged
-            b = m.buffer(name)
+            b = m.buffer(ring.name)
             slots = self.slots.get(root)
             if b is None or slots is None:
                 return staged

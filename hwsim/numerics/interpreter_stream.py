@@ -99,7 +99,7 @@ class Stream:
         self.whole_reads = tuple(r for r in reads if r not in self.pieces)
         self.env: dict | None = None  # the layer's values at the last tile computed, and its whole inputs
         self.whole: dict = {}
-        self.accumulated = accumulated_values(self.graph, t, self.model)
+        self.accumulated = self.model.accumulated
         self.first_pass: dict[str, np.ndarray] | None = None
 
     # ---- geometry ------------------------------------------------------------------------
@@ -272,28 +272,3 @@ class Stream:
         stored = image.view(codec.dtype).reshape(shape).copy()
         stored[index] = m.mem.read(b.space, b.address, nbytes).view(codec.dtype).reshape(block)
         m.mem.dram[name] = stored.reshape(-1).view(np.uint8)
-
-
-def accumulated_values(graph, t: int, model) -> frozenset[str]:
-    """Tensors of streamed layer ``t`` reduced over the band axis (a global pooling's statistic) that
-    a banded op then uses: the band model folds the two passes such a layer needs into one loop
-    of tiles (``hwsim.schedule.bands``), so the interpreter computes them in a first pass. Taken
-    from the band model (``accumulated``, or the axes its builder gives each value)."""
-    found = getattr(model, "accumulated", None)
-    if found is not None:
-        return frozenset(found)
-    try:
-        from hwsim.schedule import bands
-
-        builder = bands._Builder(graph, t)
-        builder.model()
-        axes = builder.axes
-    except Exception:  # noqa: BLE001 (a band model without the builder: no first pass)
-        return frozenset()
-    const = getattr(bands, "CONST", -1)
-    if not any(a is None for a in axes.values()):
-        return frozenset()  # nothing reduced over the bands
-    whole = {n for n, a in axes.items() if a is None or a == const}  # reduced, or computed from reduced
-    used = any(graph.root(i) in whole and axes.get(op.outputs[0]) not in (None, const)
-               for op in (graph.op[n] for n in graph.layers[t].ops) for i in op.inputs)
-    return frozenset(whole) if used else frozenset()

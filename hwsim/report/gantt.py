@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from hwsim.schedule.plan import Buffer, Plan
 from hwsim.sim.trace import Trace
 
-BUFFER_KINDS = ("skip", "activation", "tile", "input", "weights")
-"""Rectangle kinds: skip tensors, other layer outputs, tiles of streamed layers, the network
-input (and anything else loaded), weights."""
+BUFFER_KINDS = ("skip", "activation", "rows", "tile", "input", "weights")
+"""Rectangle kinds: skip tensors (a cascade's delay line of one included), other layer outputs,
+a cascade's rolling buffers, tiles of streamed layers (their arenas), the network input (and
+anything else that is no layer's output), weights."""
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,16 @@ class BufferRect:
     end: int  # cycle
 
 
-def buffer_kind(name: str, activations: set[str], skips: set[str]) -> str:
-    if name.startswith("weights:"):
-        return "weights"
-    if "@tile" in name or name.startswith("tiles:"):  # a band tile, or a streamed layer's tile arena
+def buffer_kind(b: Buffer, activations: set[str], skips: set[str]) -> str:
+    if b.role in ("weights", "tile"):
+        return b.role
+    if b.role == "arena":
         return "tile"
-    if name in skips:
+    if b.holds() in skips:
         return "skip"
-    return "activation" if name in activations else "input"
+    if b.role == "rows":
+        return "rows"
+    return "activation" if b.name in activations else "input"
 
 
 def buffer_rects(trace: Trace, plan: Plan) -> list[BufferRect]:
@@ -55,5 +58,5 @@ def buffer_rects(trace: Trace, plan: Plan) -> list[BufferRect]:
         for b in command.frees:
             if open_buffers.get(b):
                 rects[open_buffers[b].pop(0)][2] = when
-    return [BufferRect(b.name, buffer_kind(b.name, activations, skips), b.address, b.size, start, end)
+    return [BufferRect(b.name, buffer_kind(b, activations, skips), b.address, b.size, start, end)
             for b, start, end in rects]

@@ -19,7 +19,7 @@ from hwsim.schedule.plan import TRAFFIC_KINDS
 MIB = float(1 << 20)
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 KIND_COLORS = {"skip": "#D55E00", "activation": "#0072B2", "tile": "#56B4E9", "input": "#999999",
-               "weights": "#009E73"}
+               "weights": "#009E73", "rows": "#CC79A7"}
 TRAFFIC_COLORS = {"weights": "#009E73", "input": "#999999", "output": "#555555", "spill_write": "#D55E00",
                   "spill_read": "#E69F00", "streamed_read": "#56B4E9", "streamed_write": "#0072B2"}
 STYLE = {"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11, "legend.fontsize": 10,

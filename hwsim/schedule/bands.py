@@ -104,7 +104,13 @@ class BandModel:
     writes: dict[str, RowMap]  # banded layer writes -> their map
     whole_reads: tuple[str, ...]
     whole_writes: tuple[str, ...]
-    two_pass: bool = False  # a value reduced over the bands is used on every band (a GRN's statistic)
+    # Values reduced over the bands (or computed from one) that a banded op uses: a GRN's
+    # statistic, needed on every band, so the layer takes two passes over its bands.
+    accumulated: frozenset[str] = frozenset()
+
+    @property
+    def two_pass(self) -> bool:
+        return bool(self.accumulated)
 
     def band_bytes(self, name: str, nbytes: int, o0: int, o1: int) -> int:
         """Bytes of ``name`` (``nbytes`` in all) that driver rows ``[o0, o1)`` read or write."""
@@ -349,15 +355,17 @@ class _Builder:
             if a is not None and a != CONST:
                 writes[w] = RowMap("fraction", self.g.tensor[w].shape[a], (), a)
         return BandModel(self.rows, banded, writes, tuple(r for r in self.maps if r not in banded),
-                         tuple(w for w in self.io.writes if w not in writes), self._two_pass())
+                         tuple(w for w in self.io.writes if w not in writes), self._accumulated())
 
-    def _two_pass(self) -> bool:
-        """A value reduced over the band axis (or computed from one) feeds an op whose output is banded."""
-        whole = {n for n, a in self.axes.items() if a is None or a == CONST}
+    def _accumulated(self) -> frozenset[str]:
+        """The values reduced over the band axis (or computed from one), if one feeds an op whose
+        output is banded (else none: nothing needs a first pass)."""
         if not any(a is None for a in self.axes.values()):
-            return False
-        return any(self.g.root(i) in whole and self.axes.get(op.outputs[0]) not in (None, CONST)
+            return frozenset()  # nothing reduced over the bands
+        whole = {n for n, a in self.axes.items() if a is None or a == CONST}
+        used = any(self.g.root(i) in whole and self.axes.get(op.outputs[0]) not in (None, CONST)
                    for op in self.ops for i in op.inputs)
+        return frozenset(whole) if used else frozenset()
 
 
 def _band_model(g: Graph, index: int) -> BandModel | None:

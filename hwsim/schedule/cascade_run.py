@@ -60,7 +60,8 @@ def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
     if c.arena_bytes:
         at = mem.sram.address(arena)
         for r in c.rolling:
-            rolling[r.tensor] = Buffer(f"{r.tensor}@rows", at, mem.sram.aligned(r.nbytes), tensor=r.tensor, rows=r.rows)
+            rolling[r.tensor] = Buffer(f"{r.tensor}@rows", at, mem.sram.aligned(r.nbytes), role="rows", tensor=r.tensor,
+                                       rows=r.rows)
             at += mem.sram.aligned(r.nbytes)
     outs = {p: mem.produce(p) for p in mode.resident_writes}
     block = ctx.block(c.first)
@@ -78,10 +79,8 @@ def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
     allocs = (*rolling.values(), *outs.values())
     for i, command in enumerate(walk.cascade_commands[key]):
         first = command.parts[0]
-        cid = program.emit("compute", first.layer, allocs=allocs if i == 0 else (), reads=command.reads,
-                           cycles=command.cycles, tile=first.stripe, parts=command.parts)
-        for name in command.writes:
-            program.wrote(name, cid)
+        program.emit("compute", first.layer, allocs=allocs if i == 0 else (), reads=command.reads,
+                     writes=command.writes, cycles=command.cycles, tile=first.stripe, parts=command.parts)
     if rolling:
         program.emit("free", c.first, frees=tuple(rolling.values()))
     if c.arena_bytes:

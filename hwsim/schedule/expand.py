@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hwsim.schedule.plan import Buffer, Command, Plan, TileRun
-from hwsim.schedule.program import ENGINE_OF
+from hwsim.schedule.plan import ENGINE_OF
 
 
 class _Emitter:
@@ -49,7 +49,7 @@ def tile_commands(command: Command, first_id: int) -> list[Command]:
     """
     run: TileRun = command.run
     sram = [b for b in command.allocs if b.space == "sram"]
-    arena = next((b for b in sram if b.name.startswith("tiles:")), None)
+    arena = next((b for b in sram if b.role == "arena"), None)
     outs = tuple(b for b in sram if b is not arena)
     base = arena.address if arena is not None else 0
     out = _Emitter(first_id, command.layer)
@@ -63,7 +63,7 @@ def tile_commands(command: Command, first_id: int) -> list[Command]:
         loaded = []
         for s in run.reads:
             if s.nbytes[k]:
-                b = Buffer(f"{s.tensor}@tile{k}", base + s.slots[k % run.slots], s.size, tensor=s.tensor, tile=k)
+                b = Buffer(f"{s.tensor}@tile{k}", base + s.slots[k % run.slots], s.size, role="tile", tensor=s.tensor, tile=k)
                 deps = ext + ((in_free[k % run.slots],) if k % run.slots in in_free else ())
                 cid = out.emit("load", deps, tensor=s.tensor, dram_bytes=s.nbytes[k], traffic=s.traffic,
                                cause="streamed", allocs=(b,), tile=k)
@@ -79,14 +79,14 @@ def tile_commands(command: Command, first_id: int) -> list[Command]:
                 chunk_free = out.emit("free", (weight_load, last_compute), frees=(weight,))
             name = run.weight_block if len(run.chunk_bytes) == 1 else f"{run.weight_block}@chunk{c}"
             at = run.weight_at + (base if run.weight_space == "sram" else 0)
-            weight = Buffer(name, at, run.weight_size, run.weight_space)
+            weight = Buffer(name, at, run.weight_size, run.weight_space, "weights")
             weight_load = out.emit("load", ext + ((chunk_free,) if chunk_free is not None else ()),
                                    tensor=name, dram_bytes=run.chunk_bytes[c], traffic="weights",
                                    cause="weights", allocs=(weight,), tile=c if len(run.chunk_bytes) > 1 else None)
         if not ahead:
             loaded = load_band(k)
         following = load_band(k + 1) if ahead and k + 1 < run.tiles else []
-        written = [(s, Buffer(f"{s.tensor}@tile{k}", base + s.slots[k % run.slots], s.size, tensor=s.tensor, tile=k))
+        written = [(s, Buffer(f"{s.tensor}@tile{k}", base + s.slots[k % run.slots], s.size, role="tile", tensor=s.tensor, tile=k))
                    for s in run.writes if s.nbytes[k]]
         deps = [cid for _, cid in loaded] + [out_free[s.tensor, k % run.slots] for s, _ in written
                                             if (s.tensor, k % run.slots) in out_free]
@@ -130,7 +130,7 @@ def expand(plan: Plan) -> Plan:
             finals, frees = _finals(lowered)
             new_ids[c.id] = finals
             for b in c.allocs:
-                if b.name.startswith("tiles:") or b.name == c.run.weight_block:
+                if b.role in ("arena", "weights"):
                     internal[b.name] = frees
             continue
         if c.kind == "free" and c.frees and all(b.name in internal for b in c.frees):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Callable
 
 from hwsim.schedule.allocate import Allocator
 from hwsim.schedule.placement import Full, Reservations
@@ -73,8 +74,9 @@ class Usage:
 
 class Memory:
     def __init__(self, layout: Layout, usage: Usage, program: Program, sram: Allocator | Reservations,
-                 weights: Allocator | None, policy: str):
+                 weights: Allocator | None, policy: str, out_at: Callable[[int], frozenset[str]] | None = None):
         self.layout, self.usage, self.program = layout, usage, program
+        self.out_at = out_at  # the storages the optimum has out of SRAM at a step (policy "optimal")
         self.sram, self.weights = sram, weights
         self.may_evict = not isinstance(sram, Reservations)
         self.queue = VictimQueue(policy)
@@ -109,7 +111,8 @@ class Memory:
         while (address := allocator.alloc(name, size)) is None:
             if not self.may_evict:
                 raise Full(name)
-            victim = self.queue.pop(protect) if allocator is self.sram else None
+            first = self.out_at(step) if self.out_at is not None else frozenset()
+            victim = self.queue.pop(protect, first) if allocator is self.sram else None
             if victim is None:
                 raise NoRoom(name)
             self.evict(victim, step)
@@ -213,7 +216,7 @@ class Memory:
                      chunk: int | None = None) -> Buffer:
         """Load ``nbytes`` of layer weights into reserved ``block`` (at its start) as ``buffer_name``."""
         allocator = self.weight_allocator()
-        buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), self.weight_space())
+        buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), self.weight_space(), "weights")
         self.dma("load", layer, buffer_name, nbytes, "weights", "weights", allocs=(buffer,), tile=chunk)
         self.weight_blocks.setdefault(block, []).append(buffer)
         if allocator is self.sram and self.may_evict and block not in self.queue:

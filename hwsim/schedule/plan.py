@@ -43,28 +43,43 @@ from typing import Iterator, NamedTuple
 
 ENGINES = ("compute", "dma_read", "dma_write", "none", "tiles")
 COMMAND_KINDS = ("compute", "load", "store", "free", "tiles")
+ENGINE_OF = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
 TRAFFIC_KINDS = ("weights", "input", "output", "spill_write", "spill_read", "streamed_read", "streamed_write")
+BUFFER_ROLES = ("activation", "weights", "arena", "tile", "rows")
 STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain")
 
 
 @dataclass(frozen=True)
 class Buffer:
-    """One SRAM allocation: a tensor (or a weight block, or a tile) at an address.
+    """One SRAM allocation, typed by its ``role`` (one of :data:`BUFFER_ROLES`):
 
-    A whole tensor's bytes are its elements in NCHW (row-major) order at its storage width.
-    A cascade's rolling buffer (``<tensor>@rows``, ``tensor`` and ``rows`` set) is a ring of
-    ``rows`` slots: row ``r`` of the tensor (its H) lives in slot ``r mod rows``, which starts
-    at ``address + slot * nbytes(tensor) / H`` and holds that row for every image and channel,
-    ``N * C * W`` elements in (n, c, w) order (see :class:`RollingBuffer`).
+    * ``activation``: a whole tensor (or a piece of one, see ``Plan.aliases``), named after it;
+      its bytes are its elements in NCHW (row-major) order at its storage width;
+    * ``weights``: a layer's (or a cascade's) weight block, or one chunk of it;
+    * ``arena``: a streamed layer's tile arena (its tile slots and weight chunk live inside);
+    * ``tile``: one band tile of a streamed layer (``tensor`` and ``tile`` set), made only by
+      ``hwsim.schedule.expand``;
+    * ``rows``: a cascade's rolling buffer (``tensor`` and ``rows`` set), a ring of ``rows``
+      slots: row ``r`` of the tensor (its H) lives in slot ``r mod rows``, which starts at
+      ``address + slot * nbytes(tensor) / H`` and holds that row for every image and channel,
+      ``N * C * W`` elements in (n, c, w) order (see :class:`RollingBuffer`).
+
+    Names are unique among the buffers allocated at one time and carry no meaning: what a
+    buffer is, downstream code reads from ``role``, ``tensor``, ``tile`` and ``rows``.
     """
 
-    name: str  # the tensor's name; weights: "weights:<layer>", tiles: "<tensor>@tile<i>", rows: "<tensor>@rows"
+    name: str
     address: int
     size: int  # bytes reserved (alignment included)
     space: str = "sram"  # "sram" | "weights" (a separate weight buffer, when the spec has one)
-    tensor: str | None = None  # a band tile or a cascade's rolling buffer: the tensor whose rows it holds
-    tile: int | None = None  # a band tile: the tile (compute) of its streamed layer it serves
-    rows: int = 0  # a rolling buffer: how many rows of ``tensor`` it holds (row r at slot r mod rows)
+    role: str = "activation"  # one of BUFFER_ROLES
+    tensor: str | None = None  # tile, rows: the tensor whose rows it holds
+    tile: int | None = None  # tile: the tile (compute) of its streamed layer it serves
+    rows: int = 0  # rows: how many rows of ``tensor`` it holds (row r at slot r mod rows)
+
+    def holds(self) -> str | None:
+        """The tensor whose bytes it holds (None for weights and a tile arena)."""
+        return self.tensor if self.role in ("tile", "rows") else self.name if self.role == "activation" else None
 
 
 class Part(NamedTuple):

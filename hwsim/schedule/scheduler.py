@@ -46,7 +46,9 @@ from hwsim.schedule.cascade import finest
 from hwsim.schedule.cascade_run import run_cascade
 from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
+from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
+from hwsim.schedule.optimum import out_of_sram, solve, spill_problem
 from hwsim.schedule.placement import Full, Reservations
 from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
@@ -61,7 +63,7 @@ class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
     def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None,
-                 cascade_commands: dict | None = None):
+                 cascade_commands: dict | None = None, out_at=None):
         spec = ctx.spec
         self.ctx = ctx
         # a cascade's compute commands (cascade_run), shared by the walks of one schedule
@@ -72,7 +74,7 @@ class Walk:
             if spec.sram.separate_weights else None
         sram = Reservations(spec.sram.size_bytes, spec.sram.alignment_bytes, optional_limit) if offline \
             else Allocator(spec.sram.size_bytes, spec.sram.alignment_bytes)
-        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill)
+        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill, out_at)
         for name in ctx.graph.inputs:
             self.mem.dram[ctx.graph.root(name)] = DramCopy("input", ())
         self.tiles = [1] * len(ctx.modes)
@@ -208,10 +210,9 @@ class Walk:
             elif chunk.nbytes:
                 weight = (block,)
             cycles = split_cycles(self.ctx.costs[t].cycles, chunk.first, chunk.end, channels)
-            cid = self.program.emit("compute", t, allocs=outs if c == 0 else (), reads=reads + weight,
-                                    cycles=cycles, tile=c if many else None)
-            for o in outs if c else ():
-                self.program.wrote(o.name, cid)
+            self.program.emit("compute", t, allocs=outs if c == 0 else (), reads=reads + weight,
+                              writes=tuple(o.name for o in outs) if c else (), cycles=cycles,
+                              tile=c if many else None)
             if many:
                 mem.free_weight_buffer(block, buffer, t)
         self.tiles[t] = len(chunks)
@@ -249,17 +250,19 @@ class Walk:
         return not {"spill_write", "spill_read"}.isdisjoint(self.program.traffic()) or \
             any(mode.streamed for mode in self.ctx.modes)
 
-    def plan(self) -> Plan:
+    def decisions(self) -> Decisions:
+        """What the walk decided (``lower`` makes the plan of it)."""
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
         layers = tuple(
             LayerPlan(t, g.layers[t].name, cost.macs, cost.vector_ops, cost.cycles, ctx.needs[t].weight_bytes,
                       ctx.modes[t].streamed, self.tiles[t], cost.utilisation)
             for t, cost in enumerate(ctx.costs)
         )
-        return Plan(g.name, ctx.spec.name, self.program.finish(), layers, self._tensors(),
-                    ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights else 0,
-                    ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
-                    self._aliases(), ctx.spec.policy.execution, ctx.cascades)
+        outline = Plan(g.name, ctx.spec.name, (), layers, self._tensors(),
+                       ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights
+                       else 0, ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
+                       self._aliases(), ctx.spec.policy.execution, ctx.cascades)
+        return Decisions(self.program.finish(), outline)
 
     def _tensors(self) -> tuple[TensorPlan, ...]:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
@@ -305,7 +308,7 @@ def schedule(graph: Graph, spec: AcceleratorSpec) -> Plan:
             flat.notes.append(f"the {len(ctx.cascades)} cascades planned moved {walk.dram_bytes():,} DRAM bytes, "
                               f"layer by layer moves {flat.dram_bytes():,}: no cascade kept")
             walk = flat
-    return walk.plan()
+    return lower(walk.decisions())
 
 
 def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
@@ -340,7 +343,23 @@ def _walk(ctx: Context, cascade_commands: dict) -> Walk:
         if attempt is ctx:
             over = walk.mem.sram.high_water - capacity
             tries = [(over, capacity - over), (2 * over, 0)]
-    walk = Walk(ctx, offline=False, cascade_commands=cascade_commands)
+    notes, out_at = _optimum(ctx) if ctx.spec.policy.spill == "optimal" else ((), None)
+    walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at)
+    walk.notes += notes
     for t in range(len(graph.layers)):
         walk.step(t)
     return walk
+
+
+def _optimum(ctx: Context):
+    """Notes, and the storages out of SRAM at each step, of the spill program's best solution
+    (``optimum``) within the spec's time limit (policy ``optimal``)."""
+    problem = spill_problem(ctx)
+    found = solve(problem, time_limit=ctx.spec.policy.solver_seconds)
+    if found.bytes is None:
+        return ((f"spill policy 'optimal': the solver found no solution in {found.seconds:.1f} s "
+                 f"({found.status}); evictions by Belady"),), None
+    what = "the optimum" if found.optimal else \
+        f"the best found in {found.seconds:.1f} s (bound {found.bound:,} B, gap {found.gap_pct:.1f} %)"
+    return ((f"spill policy 'optimal': evicts what {what} of the spill program evicts: {found.bytes:,} B of "
+             f"loads and stores besides weights, without addresses"),), out_of_sram(problem, found)

@@ -8,7 +8,11 @@ the policy turns it into a sort key, smallest evicted first:
   every block costs the same; the default);
 * ``lru``: the block used least recently;
 * ``largest``: the biggest block;
-* ``skip_first``: skip tensors first (the blocks holding a U-Net skip), then Belady.
+* ``skip_first``: skip tensors first (the blocks holding a U-Net skip), then Belady;
+* ``optimal``: the blocks that the optimum of the spill program (``optimum``: the least
+  traffic under the SRAM capacity, solved exactly) has out of SRAM at this step first, then
+  Belady. The walk still evicts only when it needs room, and may need more when no hole is
+  large enough, so its plan can move more than the optimum: the report says how much.
 
 Ties go to the block name, so a plan is deterministic. :class:`VictimQueue` keeps each
 block's latest description and scans them when a victim is picked: blocks are described at
@@ -19,9 +23,7 @@ descriptions), so describing costs one dict store and picking one pass over the 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from hwsim.spec.model import SPILL_POLICIES as POLICIES  # the one list of names, which the spec loader reads
+from typing import Callable, NamedTuple
 
 NEVER = 1 << 62  # the next use of a block that is not used again
 
@@ -34,16 +36,23 @@ class Candidate(NamedTuple):  # a named tuple: made at every use of a block, so 
     skip: bool  # holds a skip tensor
 
 
+REGISTRY: dict[str, Callable[[Candidate], tuple]] = {
+    "belady": lambda c: (-c.next_use, c.name),
+    "lru": lambda c: (c.last_use, c.name),
+    "largest": lambda c: (-c.size, c.name),
+    "skip_first": lambda c: (not c.skip, -c.next_use, c.name),
+    "optimal": lambda c: (-c.next_use, c.name),  # after the blocks the optimum evicts (VictimQueue.first)
+}
+"""The spill policies: name -> sort key of a candidate (smallest evicted first). The one list
+of policies: the spec (``policy.spill``) accepts exactly these names."""
+POLICIES = tuple(REGISTRY)
+
+
 def victim_key(policy: str, c: Candidate) -> tuple:
-    if policy == "belady":
-        return (-c.next_use, c.name)
-    if policy == "lru":
-        return (c.last_use, c.name)
-    if policy == "largest":
-        return (-c.size, c.name)
-    if policy == "skip_first":
-        return (not c.skip, -c.next_use, c.name)
-    raise ValueError(f"spill policy must be one of {POLICIES}, got {policy!r}")
+    key = REGISTRY.get(policy)
+    if key is None:
+        raise ValueError(f"spill policy must be one of {POLICIES}, got {policy!r}")
+    return key(c)
 
 
 class VictimQueue:
@@ -52,6 +61,7 @@ class VictimQueue:
     def __init__(self, policy: str):
         victim_key(policy, Candidate("", 0, 0, 0, False))  # reject an unknown policy now
         self.policy = policy
+        self._key = REGISTRY[policy]
         self._blocks: dict[str, Candidate] = {}
 
     def __contains__(self, name: str) -> bool:
@@ -67,12 +77,13 @@ class VictimQueue:
     def remove(self, name: str) -> None:
         self._blocks.pop(name, None)
 
-    def pop(self, protected: set[str] | frozenset[str]) -> str | None:
-        """Remove and return the first victim not in ``protected`` (None if there is none)."""
-        policy = self.policy
-        keys = [(victim_key(policy, c), name) for name, c in self._blocks.items() if name not in protected]
+    def pop(self, protected: set[str] | frozenset[str], first: frozenset[str] = frozenset()) -> str | None:
+        """Remove and return the first victim not in ``protected`` (None if there is none):
+        one in ``first`` if any, then by the policy."""
+        key = self._key
+        keys = [(name not in first, key(c), name) for name, c in self._blocks.items() if name not in protected]
         if not keys:
             return None
-        name = min(keys)[1]
+        name = min(keys)[2]
         del self._blocks[name]
         return name

@@ -75,9 +75,9 @@ def run_streamed(walk: "Walk", t: int) -> int:
     walk.setup(t, mode, ((arena, arena_bytes),) if arena_bytes else ())
     run = tile_run(walk, t, offsets, weight_offset)
     outs = tuple(mem.produce(p) for p in mode.resident_writes)
-    allocs = ((Buffer(arena, mem.sram.address(arena), mem.sram.aligned(arena_bytes)),) if arena_bytes else ())
+    allocs = ((Buffer(arena, mem.sram.address(arena), mem.sram.aligned(arena_bytes), role="arena"),) if arena_bytes else ())
     if run.weight_space == "weights" and run.weight_size:
-        allocs += (Buffer(run.weight_block, run.weight_at, run.weight_size, "weights"),)
+        allocs += (Buffer(run.weight_block, run.weight_at, run.weight_size, "weights", "weights"),)
     writers = {w for s in run.reads for p in ctx.layout.covers[s.tensor] for w in mem.dram[p].writers}
     for s in run.reads + run.writes:
         mem.count(s.tensor, sum(s.nbytes))
@@ -103,12 +103,16 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     layout, model = ctx.layout, mode.model
     chunks = mode.chunks or (Chunk(0, 1, 0),)
     channels = mode.out_channels if mode.chunks else 1
-    o0 = np.array([b[0] for b in mode.bands], dtype=np.int64)
-    o1 = np.array([b[1] for b in mode.bands], dtype=np.int64)
-    first = np.repeat(np.array([c.first for c in chunks], dtype=np.int64), len(o0))
-    end = np.repeat(np.array([c.end for c in chunks], dtype=np.int64), len(o0))
-    lo, hi = first * mode.rows + (end - first) * np.tile(o0, len(chunks)), \
-        first * mode.rows + (end - first) * np.tile(o1, len(chunks))
+    o0, o1 = np.array(mode.bands, dtype=np.int64).T
+    if len(chunks) == 1:
+        first, end, each = chunks[0].first, chunks[0].end, lambda a: a
+    else:
+        first = np.repeat(np.array([c.first for c in chunks], dtype=np.int64), len(o0))
+        end = np.repeat(np.array([c.end for c in chunks], dtype=np.int64), len(o0))
+
+        def each(a):  # per tile: every band once per chunk
+            return np.tile(a, len(chunks))
+    lo, hi = first * mode.rows + (end - first) * each(o0), first * mode.rows + (end - first) * each(o1)
     total, den = ctx.costs[t].cycles, channels * mode.rows
     cycles = (-(-total * hi // den)) - (-(-total * lo // den))
     size = {n: sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in mode.band_reads + mode.band_writes}
@@ -116,12 +120,12 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     aligned = mem.sram.aligned
     reads = []
     for name in mode.band_reads:
-        band = np.tile(model.bands_bytes(name, size[name], o0, o1), len(chunks))
+        band = each(model.bands_bytes(name, size[name], o0, o1))
         traffic = "input" if set(layout.covers[name]) <= inputs else "streamed_read"
         reads.append(BandStream(name, traffic, tuple(band.tolist()), offsets[name], aligned(mode.tile_bytes[name])))
     writes = []
     for name in mode.band_writes:
-        band = np.tile(model.bands_bytes(name, size[name], o0, o1), len(chunks))
+        band = each(model.bands_bytes(name, size[name], o0, o1))
         share = band * end // channels - band * first // channels
         traffic = "output" if name in ctx.outputs else "streamed_write"
         writes.append(BandStream(name, traffic, tuple(share.tolist()), offsets[name], aligned(mode.tile_bytes[name])))

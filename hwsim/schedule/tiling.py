@@ -227,12 +227,18 @@ class _Shape:
 
     def choices(self):
         """Every set of banded tensors to keep whole (all subsets of up to 8 tensors; else the
-        largest first, one more at a time), leaving at least one to band."""
-        n = len(self.banded)
+        largest first, one more at a time), leaving at least one to band, among the tensors
+        that can be kept at all: a set whose resident storages alone exceed the SRAM never
+        fits (:meth:`fit`), nor does any set holding it (:meth:`base` only grows)."""
+        room = self.room.sram
+        banded = [t for t in self.banded if self.base(frozenset((t,))) <= room]
+        n = len(banded)
+        if n == len(self.banded) and n <= 8:
+            return [frozenset(t for i, t in enumerate(banded) if mask >> i & 1) for mask in range(2**n - 1)]
         if n <= 8:
-            return [frozenset(t for i, t in enumerate(self.banded) if mask >> i & 1) for mask in range(2**n - 1)]
-        by_size = sorted(self.banded, key=lambda t: -self.sizes[t])
-        return [frozenset(by_size[:k]) for k in range(n)]
+            return [frozenset(t for i, t in enumerate(banded) if mask >> i & 1) for mask in range(2**n)]
+        by_size = sorted(banded, key=lambda t: -self.sizes[t])
+        return [frozenset(by_size[:k]) for k in range(n + (n < len(self.banded)))]
 
     def best(self, slots: int):
         """The :meth:`fit` with ``slots`` tile slots that moves the fewest bytes, then has the fewest

@@ -25,8 +25,9 @@ buffers allocated in each space and who last held every byte, and checks:
    layers in each stripe where it has rows (``Cascade.progress``), stripe by stripe;
 
 and, given the graph, that every layer's computes read every tensor the layer reads (its
-buffer, the buffers an alias lives in, band tiles ``<tensor>@tile<i>``, or a cascade's
-rolling buffer holding its rows, ``Buffer.tensor``; a cascade's layer: in its parts' reads).
+buffer, the buffers an alias lives in, a band tile or a cascade's rolling buffer holding its
+rows (``Buffer.tensor``), or the bands of a streamed layer's run; a cascade's layer: in its
+parts' reads).
 
 Transitive deps are checked by a depth-first search backwards from the later command,
 pruned below the earlier one (deps always point back, so no path can go below it), after
@@ -164,7 +165,7 @@ class _Checker:
     def tile_geometry(self, c: Command) -> None:
         """A run's tile buffers and weight chunk lie inside its arena, and every band fits its slot."""
         run = c.run
-        arena = next((b for b in c.allocs if b.name.startswith("tiles:")), None)
+        arena = next((b for b in c.allocs if b.role == "arena"), None)
         size = arena.size if arena is not None else 0
         for s in run.reads + run.writes:
             if len(s.nbytes) != run.tiles or len(s.slots) != run.slots or max(s.nbytes, default=0) > s.size:
@@ -261,14 +262,16 @@ class _Checker:
 def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
     aliases = {t: pieces for t, pieces, _ in plan.aliases}
     reads_of: dict[int, set[str]] = {}
-    holds: dict[str, str] = {}  # rolling buffer -> the tensor whose rows it holds
+    holds: dict[str, str] = {}  # a rolling buffer or band tile -> the tensor whose rows it holds
+    banded: dict[int, set[str]] = {}  # streamed layer -> the tensors it reads in bands
     for c in plan.commands:
-        holds.update((b.name, b.tensor) for b in c.allocs if b.tensor is not None)
+        holds.update((b.name, b.tensor) for b in c.allocs if b.role in ("rows", "tile"))
         for layer, reads in ((p.layer, p.reads) for p in c.parts) if c.parts else \
                 ((c.layer, c.reads),) if c.kind == "compute" else ():
             reads_of.setdefault(layer, set()).update(reads)
         if c.kind == "tiles":
-            reads_of.setdefault(c.layer, set()).update(c.run.resident + tuple(f"{s.tensor}@tile" for s in c.run.reads))
+            reads_of.setdefault(c.layer, set()).update(c.run.resident)
+            banded.setdefault(c.layer, set()).update(s.tensor for s in c.run.reads)
     problems = []
     for io in layer_io(graph):
         if io.writes and all(w in aliases for w in io.writes):
@@ -276,7 +279,7 @@ def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
         got = reads_of.get(io.index, set())
         for t in io.reads:
             pieces = aliases.get(t, (t,))
-            if not (all(p in got for p in pieces) or any(n.startswith(f"{t}@tile") for n in got)
+            if not (all(p in got for p in pieces) or t in banded.get(io.index, ())
                     or any(holds.get(n) == t for n in got)):
                 problems.append(f"layer {io.index} ({io.name}) computes without reading {t!r}")
     return problems

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from hwsim.schedule.spill import POLICIES as _SPILL_REGISTRY
+
 ARRAY_DIMS = ("input_channels", "output_channels", "output_pixels", "kernel_taps")
 """Loop dimensions a MAC-array side can be laid over (``compute.array.rows_over`` ...).
 
@@ -23,7 +25,7 @@ width (x batch); ``kernel_taps``: kernel height x width.
 WEIGHT_PLACEMENTS = ("shared", "separate")
 ORDER_POLICIES = ("graph",)
 RESERVED_ORDER_POLICIES = ("memory",)
-SPILL_POLICIES = ("belady", "lru", "largest", "skip_first")
+SPILL_POLICIES = _SPILL_REGISTRY  # the scheduler's registry of spill policies: its names
 CONCAT_MODES = ("inplace", "copy")
 EXECUTION_MODES = ("layer", "cascade")
 
@@ -147,13 +149,17 @@ class PolicySpec:
     ``order`` (default ``graph``): layer order; only the graph's order exists (``memory``
     is reserved). ``spill`` (default ``belady``): which tensor to evict when SRAM is full:
     ``belady`` (next use furthest away), ``lru`` (least recently used), ``largest``,
-    ``skip_first`` (skip tensors first, then Belady). ``prefetch`` (default 1): how many
+    ``skip_first`` (skip tensors first, then Belady), ``optimal`` (what the optimum of the
+    spill integer program evicts first, ``hwsim.schedule.spill``). ``prefetch`` (default 1): how many
     layers ahead weights and reloads may be fetched, 0 = on demand. ``concat`` (default
     ``inplace``): ``inplace`` lets producers write straight into their slices of the
     concatenated buffer (as Arm's Vela does); ``copy`` makes concatenation and slicing
     copy data. ``execution`` (default ``layer``): ``layer`` runs one layer at a time;
     ``cascade`` runs chains of layers together in horizontal stripes, depth first, with the
-    tensors inside a chain in rolling buffers (``hwsim.schedule.cascade``).
+    tensors inside a chain in rolling buffers (``hwsim.schedule.cascade``). ``solver_time``
+    (``solver_seconds``, default 60 s): wall-clock time the integer-program solver may take for the
+    spill optimum (``hwsim.schedule.optimum``; the ``optimal`` policy, ``--compare-policies``);
+    when it stops early, its best solution, bound and gap are reported, not an optimum.
     """
 
     order: str = "graph"
@@ -161,6 +167,7 @@ class PolicySpec:
     prefetch: int = 1
     concat: str = "inplace"
     execution: str = "layer"
+    solver_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ dram.latency              0, or 1 ps .. 1 ms                     ideal, or a gat
 dram.channels             1 .. 64
 datatype.*_bits           1 .. 32
 policy.prefetch           0 .. 1000 (layers ahead)
+policy.solver_time        1 ms .. 86400 s                        a day of wall-clock time
 energy.mac, .vector_op,   0, or 0.001 fJ .. 1 uJ                 free, or near Landauer's limit ..
 energy.sram_byte,                                                a millijoule per thousand ops
 energy.dram_byte
@@ -87,6 +88,7 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("policy.prefetch", Field("count", 1, low=0, high=1000)),
     ("policy.concat", Field("choice", "inplace", m.CONCAT_MODES)),
     ("policy.execution", Field("choice", "layer", m.EXECUTION_MODES)),
+    ("policy.solver_time", Field("time", "60 s", low="1 ms", high="86400 s")),
     ("energy.mac", Field("energy", **_ENERGY)),
     ("energy.sram_byte", Field("energy", **_ENERGY)),
     ("energy.dram_byte", Field("energy", **_ENERGY)),

@@ -44,11 +44,10 @@ def two_pass_layers(graph, plan) -> list[str]:
     """Layers inside a cascade that reduce a value over the rows and use it on every row (a GRN's
     global statistic): the band model folds their two passes into one loop of tiles, which a
     stripe cannot do (the statistic needs rows later stripes make)."""
-    from hwsim.numerics.interpreter_stream import accumulated_values
     from hwsim.schedule.bands import band_model
 
     return [graph.layers[t].name for c in plan.cascades for t in c.layers
-            if accumulated_values(graph, t, band_model(graph, t))]
+            if (model := band_model(graph, t)) is not None and model.two_pass]
 
 
 def run_case(model: str, shape: tuple[int, ...] | None = None, labels: tuple[str, ...] | None = None) -> dict:

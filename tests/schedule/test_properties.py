@@ -19,14 +19,15 @@ SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[Healt
 UNLIMITED = 1 << 40
 
 
-def random_net(seed: int) -> Net:
+def random_net(seed: int, most: int = 9) -> Net:
     """Convolutions (1x1, 3x3), pooling, upsampling, global pooling, additions and concats
-    over earlier tensors of matching shapes; every tensor nobody reads is an output."""
+    over earlier tensors of matching shapes (2 .. ``most`` of them); every tensor nobody reads
+    is an output."""
     rng = random.Random(seed)
     size = rng.choice([2, 4, 8])
     net = Net(f"random{seed}").input("x", 1, rng.choice([1, 2, 3]), size, size)
     names = ["x"]
-    for i in range(rng.randint(2, 9)):
+    for i in range(rng.randint(2, most)):
         name, src = f"t{i}", rng.choice(names)
         n, c, h, w = net.tensors[src]
         kind = rng.choice(["conv", "conv", "conv3", "pool", "up", "add", "cat", "gap"])
@@ -48,8 +49,8 @@ def random_net(seed: int) -> Net:
     return net
 
 
-def build(seed: int):
-    net = random_net(seed)
+def build(seed: int, most: int = 9):
+    net = random_net(seed, most)
     read = {i for op in net.ops for i in op["inputs"]}
     outputs = [op["name"] for op in net.ops if op["name"] not in read]
     return net.build(outputs)

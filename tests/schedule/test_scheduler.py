@@ -286,6 +286,10 @@ def test_victim_queue_orders_by_policy():
         for c in blocks:
             queue.push(c)
         assert [queue.pop(set()) for _ in range(4)] == order + [None]
+        queue = VictimQueue(policy)  # the blocks given first (the optimum's evictions) go first
+        for c in blocks:
+            queue.push(c)
+        assert queue.pop(set(), first=frozenset({"near", "skip"})) == [b for b in order if b != "far"][0]
 
 
 def test_skip_tensors_are_marked_for_skip_first():

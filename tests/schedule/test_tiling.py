@@ -1,5 +1,6 @@
 """The choice of how a streamed layer runs (``hwsim.schedule.tiling``): the search that skips the
-kept-sets whose lower bound of bytes exceeds the best found picks what trying every set picks,
+kept-sets that cannot fit and those whose lower bound of bytes exceeds the best found picks
+what trying every set picks,
 on every streamed layer of the U-Net zoo graphs (graphs/*.json) at small SRAM sizes, with weights
 shared or in a buffer of their own."""
 
@@ -16,8 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 KiB = 2**10
 
 
+def every_set(shape: _Shape) -> list[frozenset]:
+    """Every set of banded tensors to keep whole that leaves one to band, in the search's order."""
+    n = len(shape.banded)
+    assert n <= 8  # beyond, the search tries the largest first, one more at a time
+    return [frozenset(t for i, t in enumerate(shape.banded) if mask >> i & 1) for mask in range(2**n - 1)]
+
+
 def exhaustive(shape: _Shape, slots: int):
-    found = [f for kept in shape.choices() if (f := shape.fit(kept, slots)) is not None]
+    found = [f for kept in every_set(shape) if (f := shape.fit(kept, slots)) is not None]
     return min(found, key=lambda f: f[:3]) if found else None
 
 

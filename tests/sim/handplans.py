@@ -87,7 +87,7 @@ def chain_plan(layers: int, cycles: int = 100, weight_bytes: int = 256, act_byte
     free_act = [None, None]
     free_w = [None, None]
     for i in range(layers):
-        w = Buffer(f"weights:l{i}", 2 * act_bytes + (i % 2) * weight_bytes, weight_bytes)
+        w = Buffer(f"weights:l{i}", 2 * act_bytes + (i % 2) * weight_bytes, weight_bytes, role="weights")
         wdeps = [free_w[i % 2]] if free_w[i % 2] is not None else []
         load_w = b.load(i, weight_bytes, "weights", "weights", deps=wdeps, tensor=w.name, allocs=[w])
         out = Buffer(f"t{i}", ((i + 1) % 2) * act_bytes, act_bytes)
@@ -124,7 +124,7 @@ def prefetch_chain() -> PlanBuilder:
 
     x 200 B, weights 100 B per layer, outputs 300 B; the output store waits for the last layer.
     """
-    x, w = Buffer("x", 0, 200), [Buffer(f"weights:l{i}", 200 + 100 * i, 100) for i in range(3)]
+    x, w = Buffer("x", 0, 200), [Buffer(f"weights:l{i}", 200 + 100 * i, 100, role="weights") for i in range(3)]
     t = [Buffer(f"l{i}", 500 + 300 * i, 300) for i in range(3)]
     b = PlanBuilder()
     b.load(0, 200, "input", "input", tensor="x", allocs=[x])                        # 0

@@ -86,7 +86,7 @@ def test_allocation_waits_for_the_free_after_a_spill_store():
 
 def test_separate_weight_buffer_is_counted_apart():
     b = PlanBuilder()
-    b.load(0, 100, "weights", "weights", allocs=[Buffer("weights:l0", 0, 128, "weights")])
+    b.load(0, 100, "weights", "weights", allocs=[Buffer("weights:l0", 0, 128, "weights", "weights")])
     b.compute(0, 10, deps=[0], allocs=[Buffer("l0", 0, 64)])
     trace = simulate(b.plan(), make_spec(weight_buffer_bytes=1024))
     assert [(s.sram_bytes, s.weight_bytes) for s in trace.occupancy] == [(0, 128), (64, 128)]

@@ -86,7 +86,7 @@ def test_weight_chunks_load_before_their_first_tile():
 
 def plan_of(run: TileRun) -> Plan:
     """A plan of one streamed layer: its tiles (allocating the arena) and the arena's free."""
-    arena = Buffer("tiles:l", 0, 2 * run.slots * BAND + run.weight_size)
+    arena = Buffer("tiles:l", 0, 2 * run.slots * BAND + run.weight_size, role="arena")
     tiles = Command(0, "tiles", "tiles", 0, (), tensor="l", dram_bytes=sum(run.traffic().values()),
                     cycles=sum(run.cycles), allocs=(arena,), cause="streamed", run=run)
     free = Command(1, "free", "none", 0, (0,), frees=(arena,))

@@ -78,7 +78,7 @@ def test_latency_cycles_are_exact(tmp_path):
 
 def test_defaults(tmp_path):
     spec = load_spec(write(tmp_path, BASE))
-    assert dataclasses.astuple(spec.policy) == ("graph", "belady", 1, "inplace", "layer")
+    assert dataclasses.astuple(spec.policy) == ("graph", "belady", 1, "inplace", "layer", 60.0)
     assert spec.sram.alignment_bytes == 64
     assert spec.sram.weights == "shared" and spec.sram.weight_buffer_bytes == 0
     assert spec.dram.channels == 1
@@ -172,7 +172,7 @@ def test_policy_mistakes(tmp_path, policy, expected):
 def test_policy_values(tmp_path):
     text = BASE + "policy: {spill: skip_first, prefetch: 0, concat: copy, execution: cascade}\n"
     assert dataclasses.astuple(load_spec(write(tmp_path, text)).policy) == (
-        "graph", "skip_first", 0, "copy", "cascade")
+        "graph", "skip_first", 0, "copy", "cascade", 60.0)
 
 
 def test_missing_section_and_keys(tmp_path):

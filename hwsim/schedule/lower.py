@@ -1,0 +1,171 @@
+"""Decisions -> Plan: the one lowering every scheduler shares.
+
+A scheduler decides; it does not wire dependencies. What it decided is a :class:`Decisions`:
+the plan's outline (layers, tensors, cascades and their stripes, notes: a :class:`Plan`
+with no commands) and, in program order, :class:`Action` s: what each command does, which
+buffers it allocates (at their final addresses), reads, writes and frees, and the few
+orderings only the scheduler knows (``after``: a reload follows the store that put its
+bytes in DRAM; a streamed layer follows the writers of the bands it reads from DRAM).
+:func:`lower` derives every other dependency the plan contract (``hwsim.schedule.plan``)
+asks for, the same way for every scheduler (the greedy walk of ``hwsim.schedule.scheduler``
+and any other that emits decisions):
+
+* an allocation depends on the ``free`` of every buffer that last occupied any of its
+  bytes (an address history per space records who held each byte last) and on the last
+  ``free`` of a buffer of the same name (so a reloaded tensor never coexists with its
+  evicted copy in any execution order);
+* a command reading a buffer depends on the command that last wrote it (its allocation,
+  or an action listing it in ``writes``);
+* a ``free`` depends on the buffer's writers, its last compute reader and its stores;
+* a compute (or ``tiles``) depends on the previous one (the compute engine runs in
+  program order).
+
+Lowering checks what it relies on: a buffer is never allocated twice while live, never
+over a live buffer's bytes, and only live buffers are read or freed (an ``AssertionError``
+names the first that is not: a scheduler bug, never a user error).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from dataclasses import dataclass, field, replace
+
+from hwsim.schedule.plan import ENGINE_OF, Buffer, Command, Part, Plan, TileRun
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One command as decided: everything but its id and its derived dependencies."""
+
+    kind: str  # one of plan.COMMAND_KINDS
+    layer: int
+    after: tuple[int, ...] = ()  # earlier actions (indices) it must follow besides the derived deps
+    allocs: tuple[Buffer, ...] = ()
+    frees: tuple[Buffer, ...] = ()
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()  # live buffers it writes besides its allocs (a later weight chunk's compute)
+    tensor: str | None = None
+    dram_bytes: int = 0
+    traffic: str | None = None
+    cycles: int = 0
+    cause: str | None = None
+    tile: int | None = None
+    parts: tuple[Part, ...] = ()
+    run: TileRun | None = None
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What a scheduler decided: ``outline`` is the plan but for its commands (empty)."""
+
+    actions: tuple[Action, ...]
+    outline: Plan
+
+
+class AddressHistory:
+    """Who held each byte of one space last: sorted segments ``[start_i, start_{i+1})`` -> owner key."""
+
+    def __init__(self):
+        self._starts: list[int] = [0]
+        self._owners: list[int | None] = [None]
+
+    def owners(self, lo: int, hi: int) -> set[int]:
+        i = bisect.bisect_right(self._starts, lo) - 1
+        found = set()
+        while i < len(self._starts) and self._starts[i] < hi:
+            if self._owners[i] is not None:
+                found.add(self._owners[i])
+            i += 1
+        return found
+
+    def paint(self, lo: int, hi: int, owner: int) -> None:
+        i = bisect.bisect_right(self._starts, lo) - 1
+        j = bisect.bisect_right(self._starts, hi) - 1
+        after = self._owners[j]  # owner of the segment that continues at hi
+        new_starts, new_owners = [lo], [owner]
+        if self._starts[i] < lo:
+            new_starts.insert(0, self._starts[i])
+            new_owners.insert(0, self._owners[i])
+        if j + 1 >= len(self._starts) or self._starts[j + 1] != hi:
+            new_starts.append(hi)
+            new_owners.append(after)
+        self._starts[i:j + 1] = new_starts
+        self._owners[i:j + 1] = new_owners
+
+
+@dataclass(slots=True)
+class _Live:
+    key: int
+    writer: int  # the command that last wrote it (allocation included)
+    reader: int | None = None  # the last compute that read it
+    stores: list[int] = field(default_factory=list)
+
+
+def lower(decisions: Decisions) -> Plan:
+    """The plan the decisions stand for (see the module docstring)."""
+    return replace(decisions.outline, commands=commands_of(decisions.actions))
+
+
+def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ...]:
+    """The commands of ``actions``, with every dependency derived."""
+    live: dict[str, _Live] = {}
+    history: dict[str, AddressHistory] = {}
+    freed_by: dict[int, int] = {}  # buffer key -> its free
+    last_free_of: dict[str, int] = {}  # buffer name -> its last free
+    last_compute: int | None = None
+    keys = itertools.count()
+    commands = []
+    for cid, a in enumerate(actions):
+        deps = set(a.after)
+        for b in a.allocs:
+            if b.name in live:
+                raise AssertionError(f"buffer {b.name!r} allocated twice")
+            if b.name in last_free_of:
+                deps.add(last_free_of[b.name])
+            space = history.get(b.space)
+            if space is None:
+                space = history[b.space] = AddressHistory()
+            for key in space.owners(b.address, b.address + b.size):
+                if key not in freed_by:
+                    raise AssertionError(f"buffer {b.name!r} at {b.address} overlaps a live buffer")
+                deps.add(freed_by[key])
+        for name in a.reads:
+            deps.add(_live(live, name, cid).writer)
+        for b in a.frees:
+            held = _live(live, b.name, cid)
+            deps.add(held.writer)
+            deps.update(held.stores)
+            if held.reader is not None:
+                deps.add(held.reader)
+        computes = a.kind in ("compute", "tiles")
+        if computes and last_compute is not None:
+            deps.add(last_compute)
+        for b in a.allocs:
+            key = next(keys)
+            live[b.name] = _Live(key, cid)
+            history[b.space].paint(b.address, b.address + b.size, key)
+        for name in a.writes:
+            _live(live, name, cid).writer = cid
+        for name in a.reads:
+            if computes:
+                live[name].reader = cid
+            elif a.kind == "store":
+                live[name].stores.append(cid)
+        for b in a.frees:
+            held = live.pop(b.name)
+            freed_by[held.key] = cid
+            last_free_of[b.name] = cid
+        if computes:
+            last_compute = cid
+        commands.append(Command(cid, a.kind, ENGINE_OF[a.kind], a.layer, tuple(sorted(deps)), a.tensor,
+                                a.dram_bytes, a.traffic, a.cycles, a.allocs, a.frees, a.reads, a.cause, a.tile,
+                                a.parts, a.run))
+    return tuple(commands)
+
+
+def _live(live: dict[str, _Live], name: str, cid: int) -> _Live:
+    held = live.get(name)
+    if held is None:
+        raise AssertionError(f"command {cid} uses buffer {name!r}, which is not allocated")
+    return held

@@ -1,0 +1,244 @@
+"""The least DRAM traffic any spill policy could reach: an integer program, and its LP bound.
+
+The walk (``scheduler``) fixes the order, how every layer runs (its mode: whole, in weight
+chunks, streamed in bands, a cascade) and so what each step needs resident; a spill policy
+only chooses which resident storages to evict when room is short. :func:`spill_problem`
+states that choice exactly as the walk's class of schedules allows it, and :func:`solve`
+finds its optimum with SciPy's ``milp`` (HiGHS):
+
+* **Capacity, in bytes, no addresses.** At every step, the storages the step touches
+  (``Context.storages``), its fixed region (its weight block when weights share the SRAM; a
+  streamed layer's tile arena; a cascade's rolling buffers and weights) and every storage
+  kept across the step must fit the SRAM (sizes aligned as the allocator aligns them).
+  Fragmentation is not modelled: a placed plan can only need more.
+* **Decisions.** For every storage and every gap between two consecutive steps that touch it
+  with at least one step in between, ``keep`` (1: resident through the gap; 0: evicted in it,
+  back by the next touch). An evicted storage loses every piece it holds.
+* **Traffic.** A piece is loaded when a step reads it resident and it has not been present
+  since its last read or write (some gap since was not kept), or it was never in SRAM (the
+  network input, a tensor a streamed layer wrote in bands); a piece a layer wrote in SRAM is
+  stored once if it is evicted while read later, or if a streamed layer later reads it from
+  DRAM, or if it is a graph output (drained). Weights and the band traffic of streamed layers
+  do not depend on the decisions and are left out: the objective is the bytes of the plan's
+  loads and stores other than weights (its ``tiles`` commands' bands excluded).
+
+Every plan the walk makes, under any policy, is a feasible point of this program with the
+same or more traffic (the walk may evict a storage in the middle of a gap, and it may have
+to evict more when no hole is large enough), so the optimum bounds every policy from below;
+:func:`plan_spill_bytes` gives a plan's figure to compare. The LP relaxation (keep, stores
+and loads between 0 and 1) bounds the optimum from below in a fraction of the time. When the
+solver stops at its time limit, the result carries its incumbent, bound and gap, never a
+claimed optimum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from hwsim.schedule.context import Context
+from hwsim.schedule.plan import Plan
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Storage ``storage`` between touches at ``after`` and ``before`` (steps strictly between)."""
+
+    storage: str
+    after: int
+    before: int
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class SpillProblem:
+    gaps: tuple[Gap, ...]
+    # per step: bytes that must be resident (touched storages + the fixed region), and the gaps
+    # that span it (indices into ``gaps``)
+    required: tuple[int, ...]
+    spans: tuple[tuple[int, ...], ...]
+    capacity: int
+    # one-of constraints: (bytes, gaps): that many bytes are moved unless every gap is kept
+    # (a load, or a store, of one piece)
+    charges: tuple[tuple[int, tuple[int, ...]], ...]
+    forced_bytes: int  # loads and stores no decision avoids
+    infeasible_steps: tuple[int, ...]  # steps whose required bytes alone exceed the SRAM
+
+
+@dataclass(frozen=True)
+class SpillOptimum:
+    """``bytes``: the best traffic found (None if none); ``bound``: no schedule moves less;
+    ``optimal``: proven (``gap_pct`` 0)."""
+
+    bytes: int | None
+    bound: int
+    optimal: bool
+    status: str
+    seconds: float
+    variables: int
+    keep: tuple[bool, ...] = ()  # per gap of the problem, in the best solution found
+
+    @property
+    def gap_pct(self) -> float | None:
+        if self.bytes is None:
+            return None
+        return 0.0 if self.bytes == self.bound else 100.0 * (self.bytes - self.bound) / max(self.bytes, 1)
+
+
+def spill_problem(ctx: Context) -> SpillProblem:
+    """The spill decisions of ``ctx``'s walk as an integer program (the module docstring)."""
+    g, layout, spec = ctx.graph, ctx.layout, ctx.spec
+    aligned = spec.sram.aligned
+    shared = not spec.sram.separate_weights
+    steps = [t for t in range(len(ctx.modes)) if t not in ctx.inside and t not in layout.alias_layers]
+    touches: dict[str, list[int]] = {}
+    required = [0] * len(ctx.modes)
+    for t in steps:
+        for s in ctx.storages[t]:
+            touches.setdefault(s, []).append(t)
+            required[t] += aligned(layout.storages[s].nbytes)
+        required[t] += _fixed(ctx, t, aligned, shared)
+    gaps: list[Gap] = []
+    gaps_of: dict[str, list[int]] = {}
+    spans: list[list[int]] = [[] for _ in ctx.modes]
+    for s, ts in touches.items():
+        for a, b in zip(ts, ts[1:]):
+            if b - a > 1:
+                gaps_of.setdefault(s, []).append(len(gaps))
+                for u in range(a + 1, b):
+                    spans[u].append(len(gaps))
+                gaps.append(Gap(s, a, b, aligned(layout.storages[s].nbytes)))
+
+    def between(s: str, lo: int, hi: int) -> tuple[int, ...]:
+        """The gaps of ``s`` that start at or after step ``lo`` and end at or before ``hi``."""
+        return tuple(i for i in gaps_of.get(s, ()) if gaps[i].after >= lo and gaps[i].before <= hi)
+
+    in_dram = {p for i in g.inputs for p in layout.covers[g.root(i)]}
+    charges: list[tuple[int, tuple[int, ...]]] = []
+    forced = 0
+    last_present: dict[str, int] = {}  # piece -> the step it was last read or written in SRAM
+    written: dict[str, int] = {}  # piece -> the step a layer wrote it in SRAM
+    band_read_after: dict[str, bool] = {}
+    reads: dict[str, list[int]] = {}  # piece -> steps reading it (resident or in bands)
+    for t in steps:
+        mode = ctx.modes[t]
+        for p in dict.fromkeys(mode.resident_reads + tuple(q for n in mode.band_reads for q in layout.covers[n])):
+            reads.setdefault(p, []).append(t)
+    for t in steps:
+        mode = ctx.modes[t]
+        for p in dict.fromkeys(q for n in mode.band_reads for q in layout.covers[n]):
+            if p in written:
+                band_read_after[p] = True
+        for p in mode.resident_reads:
+            nbytes = layout.piece_bytes[p]
+            if p not in last_present:
+                forced += nbytes  # never in SRAM yet: the network input, or sent out in bands
+            else:
+                charges.append((nbytes, between(layout.storage_of[p], last_present[p], t)))
+            last_present[p] = t
+        for p in mode.resident_writes:
+            written[p] = t
+            last_present[p] = t
+        for n in mode.band_writes:
+            for p in layout.covers[n]:
+                in_dram.add(p)
+                last_present.pop(p, None)
+    for p, w in written.items():
+        nbytes = layout.piece_bytes[p]
+        if p in ctx.outputs or band_read_after.get(p):
+            forced += nbytes
+            continue
+        later = [r for r in reads.get(p, ()) if r > w]
+        if later:
+            s = layout.storage_of[p]
+            charges.append((nbytes, tuple(i for i in gaps_of.get(s, ()) if w <= gaps[i].after < later[-1])))
+    charges = [(n, gs) for n, gs in charges if n and gs]  # no gap between: present all along
+    capacity = spec.sram.size_bytes
+    return SpillProblem(tuple(gaps), tuple(required), tuple(tuple(s) for s in spans), capacity, tuple(charges),
+                        forced, tuple(t for t in steps if required[t] > capacity))
+
+
+def _fixed(ctx: Context, t: int, aligned, shared: bool) -> int:
+    """Bytes step ``t`` reserves beside its storages: its weight block (shared SRAM), a
+    streamed layer's tile arena, a cascade's rolling buffers."""
+    mode = ctx.modes[t]
+    weights = mode.weight_region if shared and mode.chunks else 0
+    if mode.streamed:
+        tiles = sum(mode.slots * aligned(mode.tile_bytes[n]) for n in mode.band_reads + mode.band_writes
+                    if mode.tile_bytes[n])
+        return aligned(tiles + weights) if tiles + weights else 0
+    if ctx.cascade_at and t in ctx.cascade_at and ctx.cascade_at[t].arena_bytes:
+        return weights + aligned(ctx.cascade_at[t].arena_bytes)
+    return weights
+
+
+def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.0) -> SpillOptimum:
+    """The least traffic of ``problem`` (``relax``: its LP relaxation, a bound only)."""
+    import time
+
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    if problem.infeasible_steps:
+        raise ValueError(f"steps {problem.infeasible_steps[:3]} need more than the SRAM on their own")
+    n_gaps, n_charges = len(problem.gaps), len(problem.charges)
+    n = n_gaps + n_charges
+    start = time.process_time()
+    if n == 0:
+        return SpillOptimum(problem.forced_bytes, problem.forced_bytes, True, "no decision", 0.0, 0)
+    # variables: keep[g] (g < n_gaps), then moved[c] for each charge; minimise bytes of charges
+    cost = np.zeros(n)
+    cost[n_gaps:] = [nbytes for nbytes, _ in problem.charges]
+    rows, cols, vals, lo, hi = [], [], [], [], []
+    r = 0
+    for t, spanning in enumerate(problem.spans):  # capacity: sum(keep * bytes) <= room left at t
+        if spanning:
+            for i in spanning:
+                rows.append(r), cols.append(i), vals.append(problem.gaps[i].nbytes)
+            lo.append(-np.inf), hi.append(problem.capacity - problem.required[t])
+            r += 1
+    for c, (_, gaps) in enumerate(problem.charges):  # moved[c] + keep[g] >= 1 for each gap g
+        for i in gaps:
+            rows += [r, r]
+            cols += [n_gaps + c, i]
+            vals += [1, 1]
+            lo.append(1), hi.append(np.inf)
+            r += 1
+    matrix = coo_matrix((vals, (rows, cols)), shape=(r, n)).tocsr()
+    result = milp(cost, constraints=LinearConstraint(matrix, lo, hi), bounds=Bounds(0, 1),
+                  integrality=np.zeros(n) if relax else np.ones(n),
+                  options={"time_limit": time_limit, "disp": False, "presolve": True})
+    seconds = time.process_time() - start
+    forced = problem.forced_bytes
+    if relax:
+        if result.status != 0:
+            raise RuntimeError(f"the LP relaxation did not solve: {result.message}")
+        bound = forced + int(np.ceil(result.fun - 1e-6))
+        return SpillOptimum(None, bound, False, "lp", seconds, n)
+    if result.x is None:
+        bound = forced + int(np.ceil(getattr(result, "mip_dual_bound", 0) or 0))
+        return SpillOptimum(None, bound, False, result.message, seconds, n)
+    found = forced + int(round(result.fun))
+    dual = getattr(result, "mip_dual_bound", None)
+    bound = found if result.status == 0 else forced + int(np.ceil((dual or 0) - 1e-6))
+    keep = tuple(bool(round(x)) for x in result.x[:n_gaps])
+    return SpillOptimum(found, min(bound, found), result.status == 0, "optimal" if result.status == 0
+                        else result.message, seconds, n, keep)
+
+
+def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> Callable[[int], frozenset[str]]:
+    """Step -> the storages the solution ``found`` has out of SRAM then (its gaps not kept)."""
+    out: dict[int, set[str]] = {}
+    for gap, kept in zip(problem.gaps, found.keep):
+        if not kept:
+            for u in range(gap.after + 1, gap.before):
+                out.setdefault(u, set()).add(gap.storage)
+    frozen = {u: frozenset(s) for u, s in out.items()}
+    return lambda step: frozen.get(step, frozenset())
+
+
+def plan_spill_bytes(plan: Plan) -> int:
+    """The plan's figure the optimum bounds: bytes of its loads and stores other than weights."""
+    return sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store") and c.traffic != "weights")

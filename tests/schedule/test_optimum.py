@@ -1,0 +1,59 @@
+"""The spill optimum (``hwsim.schedule.optimum``): worked by hand, and never beaten by a policy."""
+
+from __future__ import annotations
+
+from hypothesis import assume, given, strategies as st
+
+from hwsim.schedule import schedule, verify_plan
+from hwsim.schedule.context import build_context
+from hwsim.schedule.optimum import plan_spill_bytes, solve, spill_problem
+from hwsim.spec.model import SPILL_POLICIES
+from tests.schedule.helpers import make_spec, two_waits
+from tests.schedule.test_properties import SETTINGS, build, plan_at, specs
+
+
+def test_two_waits_optimum_by_hand():
+    # helpers.two_waits at 32 B: x 4 B, B 8, A 16, C 8, E 8, F 8 (1 B an element). L3 needs
+    # C, B and E (24 B), so A (waiting from L1 to L4) cannot stay beside them: A goes out
+    # (store 16 + reload 16) whatever else happens; with A out, B (8 B, L0 -> L3) fits beside
+    # x and C at L2 (20 B), so it stays. Besides: the input load (4) and F drained (8).
+    g = two_waits().build()
+    spec = make_spec(sram=32)
+    problem = spill_problem(build_context(g, spec))
+    assert problem.forced_bytes == 4 + 8
+    best = solve(problem)
+    assert best.optimal and best.bytes == best.bound == 12 + 32
+    kept = {gap.storage: keep for gap, keep in zip(problem.gaps, best.keep)}
+    assert kept == {"B": True, "A": False}
+    assert solve(problem, relax=True).bound <= best.bytes
+    # every policy moves more: Belady evicts A and then finds no hole (E stored too), LRU
+    # evicts B first and A after it (test_scheduler.test_spill_policies_choose_different_victims)
+    for policy in SPILL_POLICIES:
+        plan = schedule(g, make_spec(sram=32, spill=policy))
+        assert plan_spill_bytes(plan) == 12 + 48
+
+
+def test_enough_sram_leaves_nothing_to_decide():
+    g = two_waits().build()
+    problem = spill_problem(build_context(g, make_spec(sram=40)))  # A, B, C and E at L3
+    best = solve(problem)
+    assert best.bytes == best.bound == 12  # the input once, the output once
+
+
+@SETTINGS
+@given(st.integers(0, 10**9), specs(), st.floats(0.05, 1.0))
+def test_no_policy_beats_the_optimum(seed, fields, fraction):
+    """Random graphs of up to 60 layers at a random fraction of their unlimited high-water mark:
+    the LP bound <= the proven optimum <= what every policy's plan moves."""
+    g = build(seed, most=60)
+    plan, spec = plan_at(g, fields, fraction)
+    assume(plan is not None)
+    problem = spill_problem(build_context(g, spec))
+    best = solve(problem, time_limit=20)
+    assert best.optimal
+    assert solve(problem, relax=True).bound <= best.bytes
+    for policy in SPILL_POLICIES:
+        other = schedule(g, make_spec(sram=spec.sram.size_bytes, **{**fields, "spill": policy}))
+        assert plan_spill_bytes(other) >= best.bytes, policy
+    optimal = schedule(g, make_spec(sram=spec.sram.size_bytes, **{**fields, "spill": "optimal"}))
+    assert verify_plan(optimal, spec, g) == []
