@@ -8,12 +8,17 @@ points finish, then ``DIR/results.csv`` and ``DIR/summary.json``; prints the zer
 and the knee of each spill curve. A sweep of more than ``--max-points`` points (default
 10,000) is refused before anything runs. ``--resume`` runs only what ``progress.jsonl`` lacks.
 Exit status: 0 when every point ran or was recorded as invalid, 1 when a point hit an
-internal error (its row says which), 2 for a user error, 130 when interrupted.
+internal error (its row says which), 2 for a user error (a worker process that died, a
+full disk and a directory another sweep is writing into included), 130 when interrupted
+(Ctrl-C), 143 when terminated (SIGTERM, taken like Ctrl-C: the finished points are kept
+and ``--resume`` finishes the sweep).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from hwsim.errors import UserError
@@ -89,17 +94,31 @@ def render_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a terminated sweep stops as an interrupted one does."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def run(args) -> int:
     from hwsim.sweep.driver import RESULTS_FILE, PROGRESS_FILE, SweepRequest, count_status, run_sweep
 
     request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume)
     executor = _executor(args)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         outcome = run_sweep(request, executor, sys.stderr)
-    except KeyboardInterrupt:
-        print(f"hwsim: interrupted; finished points are in {Path(args.output) / PROGRESS_FILE}, "
+    except KeyboardInterrupt as stop:
+        how = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        print(f"hwsim: {how}; finished points are in {Path(args.output) / PROGRESS_FILE}, "
               "rerun with --resume to finish", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     counts = count_status(outcome.rows)
     print(f"wrote {Path(args.output) / RESULTS_FILE}: {len(outcome.rows)} points ({counts['ok']} ok, "
           f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran}, "
