@@ -32,9 +32,9 @@ from hwsim.sweep.executors import LocalExecutor
 from tests.sweep.helpers import SPEC, graph_files, request
 
 ROOT = Path(__file__).resolve().parents[2]
-ARGS = ["sweep", SPEC, str(ROOT / "graphs" / "unet_sat.json"), "--sram", "1MiB:32MiB:x2", "--bits", "8,16",
+ARGS = ["sweep", SPEC, str(ROOT / "graphs" / "unet_sat.json"), "--sram", "1MiB:8MiB:x2", "--bits", "8,16",
         "--jobs", "2"]
-UNITS = 6 * 2 + 2  # points and zero-spill searches
+UNITS = 4 * 2 + 2  # points and zero-spill searches
 FINAL = ("results.csv", "summary.json")
 WORKER_DIED = ("hwsim: error: a sweep worker process died (killed, or out of memory?); the points finished "
                "before are kept: rerun with --resume\n")
