@@ -7,6 +7,13 @@ exits non-zero; it never shows a traceback for one.
 
 from __future__ import annotations
 
+import unicodedata
+
+MAX_NAME = 1024
+_UNPRINTABLE = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+"""Unicode categories of characters no name may hold: controls (newline, escape), invisible
+and bidirectional formatting, line and paragraph separators, surrogates, private use, unassigned."""
+
 
 class UserError(Exception):
     """A problem with the user's input, reported without a traceback.
@@ -25,3 +32,24 @@ def collect(problems: list[str], where: str | None = None) -> None:
     """Raise one UserError listing every problem, if there are any."""
     if problems:
         raise UserError("; ".join(problems), where)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name anything in hwsim, or None if it can.
+
+    Names (of a graph, tensor, op, layer, module, accelerator) are printed in reports and
+    in error lines, so they hold at most MAX_NAME characters and no character of
+    ``_UNPRINTABLE``: a newline or an ANSI escape in a name could forge a line of output.
+    """
+    if len(name) > MAX_NAME:
+        return f"a name of more than {MAX_NAME} characters"
+    bad = next((c for c in name if unicodedata.category(c) in _UNPRINTABLE), None)
+    if bad is not None:
+        return f"holds the unprintable character U+{ord(bad):04X}"
+    return None
+
+
+def one_line(text: str) -> str:
+    """``text`` with every unprintable character escaped (``\\n``, ``\\x1b``, ``\\u202e``), so that
+    whatever a user's file or argument holds, an error message stays one honest line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

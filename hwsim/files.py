@@ -16,6 +16,10 @@ redirect the write). A link to a directory, device, FIFO or socket is refused li
 :func:`check_target` and :func:`check_directory` make these checks without writing; a command
 with several outputs runs them on all of its targets first, so that it writes nothing when
 any one of them would fail.
+
+Input files are read with :func:`read_text`, which takes regular files only: it opens
+without blocking and checks the opened file, so a FIFO given as a spec or a graph is refused
+at once instead of waiting forever for a writer, and ``/dev/zero`` is never read.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import contextlib
 import os
 import secrets
 import stat
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -86,6 +91,54 @@ def check_directory(directory: str | os.PathLike, names: Iterable[str] = ()) -> 
     if existing == directory:
         for name in names:
             _check_replaceable(directory / name)
+
+
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """The UTF-8 text of the regular file ``path``; anything else is a UserError naming it.
+
+    ``what`` says what the file should be (``"a graph file (JSON)"``) in the message for a
+    directory, device, FIFO or socket.
+    """
+    where = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError("no such file", where) from None
+    except OSError as err:
+        raise _cannot_read(err, where) from None
+    try:
+        kind = _not_regular(os.fstat(fd).st_mode)
+        if kind:
+            raise UserError(f"is {kind}, expected {what}", where)
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read()
+    except OSError as err:
+        raise _cannot_read(err, where) from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError("not a UTF-8 text file", where) from None
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output and flush it; a full or failing one is a UserError.
+
+    A reader that went away (``hwsim info g.json | head``) raises BrokenPipeError, which the
+    CLI ends quietly as Unix tools do.
+    """
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise UserError(f"cannot write: {err.strerror or err}", "standard output") from None
+
+
+def _cannot_read(err: OSError, where: str) -> UserError:
+    return UserError(f"cannot read: {err.strerror or err}", where)
 
 
 def _discard(path: Path) -> None:

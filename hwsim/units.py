@@ -20,8 +20,10 @@ Bandwidth and frequency come back as ``int`` when the value is a whole number (i
 always is) and as ``float`` otherwise. Sizes must be whole bytes. Sizes are bytes only: a
 bit unit (``Mb``) and the ambiguous ``KB`` are refused with a hint. A bare number is refused
 ("needs a unit"); counts are plain integers, read by :func:`parse_count`. Negative values
-are refused everywhere. A bad value raises :class:`ValueError` with a short message (no
-key, no file: the caller adds those).
+are refused everywhere, and so is a number of more than :data:`MAX_DIGITS` digits or with
+an exponent beyond +-:data:`MAX_EXPONENT` (exact arithmetic on ``1e99999999`` would take
+minutes; the spec's ranges refuse such values anyway). A bad value raises
+:class:`ValueError` with a short message (no key, no file: the caller adds those).
 
 Writing back: :func:`format_bytes` for people (``3.75 MiB``, rounded), and
 :func:`format_quantity` for files (``12.8 GB/s``, exact: parsing it gives the value back).
@@ -62,7 +64,9 @@ EXAMPLES: Mapping[str, str] = MappingProxyType({
     "size": "8 MiB", "bandwidth": "12.8 GB/s", "frequency": "1 GHz", "time": "100 ns",
     "energy": "0.2 pJ", "power_per_size": "0.5 mW/MiB",
 })
-_NUMBER = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
+_NUMBER = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?)\s*(.*?)\s*$")
+MAX_DIGITS = 100
+MAX_EXPONENT = 1000
 _BITS = re.compile(r"^[kKMGT]?i?b$")
 
 
@@ -127,7 +131,8 @@ def parse_quantity(text: object, kind: str) -> Fraction:
     match = _NUMBER.fullmatch(text)
     if match is None:
         raise ValueError(f"cannot read {show_value(text)}, expected e.g. '{EXAMPLES[kind]}'")
-    number, unit = Fraction(match.group(1)), re.sub(r"\s*/\s*", "/", match.group(2))
+    _check_size_of_number(match.group(1), match.group(2), text)
+    number, unit = Fraction(match.group(1)), re.sub(r"\s*/\s*", "/", match.group(3))
     if not unit:
         raise ValueError(f"needs a unit, e.g. '{EXAMPLES[kind]}'")
     if unit not in table:
@@ -135,6 +140,14 @@ def parse_quantity(text: object, kind: str) -> Fraction:
     if number < 0:
         raise ValueError(f"must not be negative ({show_value(text.strip())})")
     return number * table[unit]
+
+
+def _check_size_of_number(number: str, exponent: str | None, text: str) -> None:
+    digits = sum(c.isdigit() for c in number) - (sum(c.isdigit() for c in exponent) if exponent else 0)
+    if digits > MAX_DIGITS or (exponent is not None and len(exponent.lstrip("+-0")) > len(str(MAX_EXPONENT))) \
+            or (exponent is not None and abs(int(exponent)) > MAX_EXPONENT):
+        raise ValueError(f"cannot read {show_value(text.strip())}: a number has at most {MAX_DIGITS} digits "
+                         f"and an exponent from -{MAX_EXPONENT} to {MAX_EXPONENT}")
 
 
 def _int_if_whole(value: Fraction) -> int | float:
@@ -181,7 +194,10 @@ def parse_count(value: object) -> int:
     if isinstance(value, int):
         result = value
     elif isinstance(value, str) and re.fullmatch(r"\s*\d[\d_]*\s*", value):
-        result = int(value.replace("_", ""))
+        digits = value.strip().replace("_", "").lstrip("0")
+        if len(digits) > MAX_DIGITS:
+            raise ValueError(f"an integer of {len(digits)} digits (at most {MAX_DIGITS})")
+        result = int(digits or "0")
     else:
         raise ValueError(f"expected an integer, got {show_value(value)}")
     if result < 0:
@@ -212,9 +228,26 @@ _ZERO_UNIT = MappingProxyType({
 })
 
 
+def _terminating_decimal(value: Fraction) -> str | None:
+    """``value`` written out exactly in decimal (``'12.8'``), or None if its decimal never ends."""
+    den, scale = value.denominator, 0
+    for prime in (2, 5):
+        while den % prime == 0:
+            den //= prime
+    if den != 1:
+        return None
+    while (value * 10**scale).denominator != 1:
+        scale += 1
+    digits = str(abs(value.numerator * 10**scale // value.denominator)).rjust(scale + 1, "0")
+    text = f"{digits[:-scale]}.{digits[-scale:]}".rstrip("0") if scale else digits
+    return ("-" if value < 0 else "") + text
+
+
 def _shortest_decimal(value: Fraction, factor: Fraction, target: object) -> str:
     """The shortest decimal d with d * factor reading back as ``target``."""
     exact = isinstance(target, (int, Fraction))
+    if exact:  # d = target / factor is the only one: write it out if it ends
+        return _terminating_decimal(value) or repr(float(value))
     for digits in range(1, 18):
         text = format(Decimal(f"{float(value):.{digits - 1}e}").normalize(), "f")
         back = Fraction(text) * factor

@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 import math
 
+from hwsim.errors import UserError
+from hwsim.files import write_stdout
+
 MAX_FAILED_LISTED = 5
 
 
@@ -28,12 +31,19 @@ def add_parser(sub) -> None:
     p.add_argument("--input", required=True, help="input shape, e.g. 1x3x64x64")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. --set datatype.activation_bits=16 (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the input (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights and the input, 0 to 2^64 - 1 (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
 
+MAX_SEED = 2**64 - 1
+"""Seeds torch's generator takes (an unsigned 64-bit integer)."""
+
+
 def run(args) -> int:
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UserError(f"{args.seed} is not a seed from 0 to {MAX_SEED}", "--seed")
     from hwsim.extract.resolve import parse_shape
     from hwsim.numerics import check_model
     from hwsim.spec import load_spec
@@ -43,9 +53,9 @@ def run(args) -> int:
     result = check_model(spec, args.model, shape, args.seed)
     data = result.to_dict()
     if args.json:
-        print(json.dumps(data, sort_keys=True, indent=1))
+        write_stdout(json.dumps(data, sort_keys=True, indent=1) + "\n")
     else:
-        print(render(data, result))
+        write_stdout(render(data, result) + "\n")
     return 0 if data["passed"] else 1
 
 

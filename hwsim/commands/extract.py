@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from hwsim.files import check_target
+from hwsim.files import check_target, write_stdout
 from hwsim.graph.io import graph_to_json, write_graph
 from hwsim.graph.layers import FUSE_MODES
 
@@ -32,5 +32,5 @@ def run(args) -> int:
         write_graph(graph, args.output)
         print(f"wrote {args.output}: {len(graph.ops)} ops, {len(graph.layers)} layers", file=sys.stderr)
     else:
-        sys.stdout.write(graph_to_json(graph))
+        write_stdout(graph_to_json(graph))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from hwsim.errors import UserError
+from hwsim.files import write_stdout
 from hwsim.graph.analysis import dedupe_runs, graph_stats
 from hwsim.graph.io import load_graph
 from hwsim.units import format_bytes
@@ -23,9 +24,9 @@ def run(args) -> int:
         raise UserError(f"{args.bits} is not a bit-width from 1 to 32", "--bits")
     stats = graph_stats(load_graph(args.graph), args.bits)
     if args.json:
-        print(json.dumps(stats, sort_keys=True, indent=1))
+        write_stdout(json.dumps(stats, sort_keys=True, indent=1) + "\n")
     else:
-        print(render(stats))
+        write_stdout(render(stats) + "\n")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hwsim.files import check_directory, check_target, write_files
+from hwsim.files import check_directory, check_target, write_files, write_stdout
 
 REPORT_FILE = "report.json"
 LAYERS_FILE = "layers.csv"
@@ -98,5 +98,5 @@ def run(args) -> int:
     if args.output:
         write_files(Path(args.output), {REPORT_FILE: report, LAYERS_FILE: layers_csv(metrics)})
         print(f"wrote {Path(args.output) / REPORT_FILE} and {Path(args.output) / LAYERS_FILE}", file=sys.stderr)
-    sys.stdout.write(report if args.json else render(metrics) + "\n")
+    write_stdout(report if args.json else render(metrics) + "\n")
     return 0

@@ -5,17 +5,25 @@ Axes: ``--sram 128KiB:8MiB:x2`` (``sram.size``), ``--bandwidth 4GB/s,8GB/s``
 layer,cascade`` (``policy.execution``), and any spec field or
 ``input`` in a ``--grid`` file (see ``hwsim.sweep.grid``). Writes ``DIR/progress.jsonl`` as
 points finish, then ``DIR/results.csv`` and ``DIR/summary.json``; prints the zero-spill SRAM
-and the knee of each spill curve. ``--resume`` runs only what ``progress.jsonl`` lacks.
+and the knee of each spill curve. A sweep of more than ``--max-points`` points (default
+10,000) is refused before anything runs. ``--resume`` runs only what ``progress.jsonl`` lacks.
 Exit status: 0 when every point ran or was recorded as invalid, 1 when a point hit an
-internal error (its row says which), 2 for a user error, 130 when interrupted.
+internal error (its row says which), 2 for a user error (a worker process that died, a
+full disk and a directory another sweep is writing into included), 130 when interrupted
+(Ctrl-C), 143 when terminated (SIGTERM, taken like Ctrl-C: the finished points are kept
+and ``--resume`` finishes the sweep).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from hwsim.errors import UserError
+from hwsim.files import write_stdout
+from hwsim.sweep.grid import DEFAULT_MAX_POINTS
 
 GRID_HELP = "a YAML file of axes (any spec field by dotted path, or 'input') and fixed settings"
 
@@ -37,6 +45,8 @@ def add_parser(sub) -> None:
     p.add_argument("--grid", metavar="FILE", help=GRID_HELP)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the results")
     p.add_argument("--jobs", type=int, metavar="N", help="parallel workers (default: all cores)")
+    p.add_argument("--max-points", type=int, metavar="N", default=DEFAULT_MAX_POINTS,
+                   help=f"refuse a sweep of more points than this (default {DEFAULT_MAX_POINTS:,})")
     p.add_argument("--resume", action="store_true", help="run only the points DIR/progress.jsonl lacks")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local process pool (default) or a Dask cluster")
@@ -46,12 +56,15 @@ def add_parser(sub) -> None:
 
 
 def _grid(args):
-    from hwsim.sweep.axes import FLAG_FIELDS, parse_axis
-    from hwsim.sweep.grid import build_grid, load_grid_file
+    from hwsim.sweep.axes import FLAG_FIELDS, plan_axis
+    from hwsim.sweep.grid import build_grid, check_size, load_grid_file
 
+    if args.max_points < 1:
+        raise UserError(f"{args.max_points} is not a number of points (1 or more)", "--max-points")
     file_axes, file_set = load_grid_file(args.grid) if args.grid else ([], [])
-    flag_axes = [(flag, parse_axis(getattr(args, flag[2:]), field, flag))
+    flag_axes = [(flag, plan_axis(getattr(args, flag[2:]), field, flag))
                  for flag, field in FLAG_FIELDS.items() if getattr(args, flag[2:]) is not None]
+    check_size([*file_axes, *(a for _, a in flag_axes)], len(args.graphs), args.max_points)  # before writing out
     return build_grid(file_axes, flag_axes, [*file_set, *args.overrides])
 
 
@@ -81,20 +94,34 @@ def render_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a terminated sweep stops as an interrupted one does."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def run(args) -> int:
     from hwsim.sweep.driver import RESULTS_FILE, PROGRESS_FILE, SweepRequest, count_status, run_sweep
 
     request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume)
     executor = _executor(args)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         outcome = run_sweep(request, executor, sys.stderr)
-    except KeyboardInterrupt:
-        print(f"hwsim: interrupted; finished points are in {Path(args.output) / PROGRESS_FILE}, "
+    except KeyboardInterrupt as stop:
+        how = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        print(f"hwsim: {how}; finished points are in {Path(args.output) / PROGRESS_FILE}, "
               "rerun with --resume to finish", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     counts = count_status(outcome.rows)
     print(f"wrote {Path(args.output) / RESULTS_FILE}: {len(outcome.rows)} points ({counts['ok']} ok, "
           f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran}, "
           f"reused {outcome.reused} from progress", file=sys.stderr)
-    print(render_summary(outcome.summary))
+    write_stdout(render_summary(outcome.summary) + "\n")
     return 1 if counts["error"] else 0

@@ -10,23 +10,38 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import math
 import sys
 from pathlib import Path
 
 from hwsim.errors import UserError
+from hwsim.units import show_value
 from hwsim.zoo import MODELS, factory
 
 
+MAX_INPUT_ELEMENTS = 2**28
+"""The most elements an input may have (a 1 GiB float32 tensor, e.g. 1x3x8192x8192 is 201 M):
+extraction and the numerics check hold the input and activations several times its size."""
+
+
 def parse_shape(text: str, where: str = "--input") -> tuple[int, ...]:
-    """``1x3x256x256`` -> (1, 3, 256, 256); every dimension a positive integer."""
+    """``1x3x256x256`` -> (1, 3, 256, 256); 1 to 8 dimensions, each a positive integer, at
+    most MAX_INPUT_ELEMENTS elements."""
     parts = text.lower().replace("×", "x").split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise UserError(f"{text!r} is not a shape like 1x3x256x256", where) from None
-    if not dims or any(d <= 0 for d in dims):
-        raise UserError(f"{text!r}: every dimension must be a positive integer", where)
+    if len(parts) > 8 or not all(p.strip().isdigit() and len(p.strip()) <= 18 for p in parts):
+        raise UserError(f"{show_value(text)} is not a shape like 1x3x256x256", where)
+    dims = tuple(int(p) for p in parts)
+    if any(d <= 0 for d in dims):
+        raise UserError(f"{show_value(text)}: every dimension must be a positive integer", where)
+    check_input_size(dims, where)
     return dims
+
+
+def check_input_size(dims: tuple[int, ...], where: str) -> None:
+    """Raise a UserError if an input of shape ``dims`` has more than MAX_INPUT_ELEMENTS elements."""
+    if math.prod(dims) > MAX_INPUT_ELEMENTS:
+        raise UserError(f"{'x'.join(map(str, dims))} has {math.prod(dims):,} elements, more than "
+                        f"{MAX_INPUT_ELEMENTS:,} (2^28)", where)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -45,7 +60,7 @@ def _import_file(path: Path, spec_text: str):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module calling sys.exit() must not end hwsim quietly
         sys.modules.pop(name, None)
         raise UserError(f"importing {str(path)!r} failed: {_first_line(exc)}", spec_text) from None
     return module
@@ -54,7 +69,7 @@ def _import_file(path: Path, spec_text: str):
 def _import_module(module_name: str, spec_text: str):
     try:
         return importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise UserError(f"cannot import {module_name!r}: {_first_line(exc)}", spec_text) from None
 
 
@@ -83,7 +98,7 @@ def resolve_model(spec_text: str):
             raise UserError(f"{name!r} is a class but not an nn.Module", spec_text)
         try:
             model = target()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise UserError(f"building {name!r} failed: {_first_line(exc)}", spec_text) from None
     else:
         raise UserError(f"{name!r} is neither an nn.Module class nor a function returning one", spec_text)

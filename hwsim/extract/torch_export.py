@@ -9,8 +9,10 @@ together, each with the module paths it came from, as one error.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import operator
-from typing import Any
+from typing import Any, Iterator
 
 from hwsim.errors import UserError
 from hwsim.extract import aten_eltwise  # noqa: F401  (registers the element-wise converters)
@@ -21,14 +23,26 @@ from hwsim.graph.ir import Graph
 _IGNORED = ("aten._assert_tensor_metadata", "aten.sym_size", "aten._assert_scalar", "aten.sym_constrain_range")
 
 
+@contextlib.contextmanager
+def _logging_silenced() -> Iterator[None]:
+    """No log records while it lasts: when a model fails on an input, torch's fake tensors log
+    the whole traceback (dozens of lines) before the exception that hwsim turns into one line."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 def export_program(model, example: Any, where: str):
     import torch
 
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _logging_silenced():
             return torch.export.export(model, (example,))
-    except Exception as exc:  # the model's own error for this input: a user problem
+    except (Exception, SystemExit) as exc:  # the model's own error for this input: a user problem
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"the model cannot run on input {list(example.shape)}: {type(exc).__name__}: {first}",
                         where) from None

@@ -4,7 +4,9 @@ The format is published as a JSON Schema (``hwsim/graph/schema.json``, documente
 ``graphs/README.md``) so that users and other tools can write graphs by hand. Writing is
 deterministic: sorted keys, a fixed layout, a trailing newline. Loading checks the
 structure first (types, required keys, ``schema_version``), then :func:`validate`, and
-raises one :class:`UserError` naming the file and every problem's JSON path.
+raises one :class:`UserError` naming the file and every problem's JSON path. The file must
+be a regular file of strict JSON: no duplicate keys in an object, no integer of more than
+:data:`MAX_INT_DIGITS` digits, nesting at most :data:`MAX_DEPTH` deep (a graph needs 5).
 
 Bump rules for ``SCHEMA_VERSION``: a change that makes an old file mean something else
 or fail to load bumps it; adding an optional key does not.
@@ -18,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.errors import UserError
-from hwsim.files import write_atomic
+from hwsim.files import read_text, write_atomic
 from hwsim.graph.ir import Graph, Layer, Op, Tensor
 from hwsim.graph.validate import validate
 
 SCHEMA_VERSION = 1
 FUSE_MODES = ("elementwise", "none")
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 30
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def graph_to_dict(g: Graph) -> dict[str, Any]:
@@ -127,9 +132,9 @@ def _check_structure(d: Any, problems: list[str]) -> None:
                 continue
             for key in ("shape",) if section == "tensors" else ("inputs", "outputs", "ops"):
                 if key in item:
-                    want = int if key == "shape" else str
+                    want, plural = (int, "integers") if key == "shape" else (str, "strings")
                     if not all(isinstance(x, want) and not isinstance(x, bool) for x in item[key]):
-                        problems.append(f"{where}.{key}: expected a list of {_TYPE_NAMES[want]}s")
+                        problems.append(f"{where}.{key}: expected a list of {plural}")
 
 
 def _freeze(v: Any) -> Any:
@@ -163,19 +168,59 @@ def graph_from_dict(d: dict[str, Any], where: str = "graph") -> Graph:
     return g
 
 
+class _NotStrictJson(ValueError):
+    """Raised from the JSON decoder's hooks: a duplicate key or an overlong integer."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _NotStrictJson(f"duplicate key {json.dumps(key)} in an object")
+    return d
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NotStrictJson(f"an integer of {len(text.lstrip('-'))} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+    return False
+
+
+def parse_graph_json(text: str, where: str) -> Any:
+    """The JSON value of a graph file's text; UserError unless it is strict JSON nested at most MAX_DEPTH deep."""
+    try:
+        d = json.loads(text, object_pairs_hook=_object, parse_int=_integer)
+    except json.JSONDecodeError as exc:
+        hint = ""
+        if Path(where).suffix.lower() in YAML_SUFFIXES:
+            hint = " (this is a YAML file: the accelerator spec? Commands take the SPEC first, then the GRAPH)"
+        raise UserError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}", where) from None
+    except _NotStrictJson as exc:
+        raise UserError(f"not valid JSON for hwsim: {exc}", where) from None
+    except RecursionError:
+        raise UserError(f"nested more than {MAX_DEPTH} levels deep", where) from None
+    if _deeper_than(d, MAX_DEPTH):
+        raise UserError(f"nested more than {MAX_DEPTH} levels deep", where)
+    return d
+
+
 def load_graph(path: str | os.PathLike) -> Graph:
     """Read, check and validate a graph file."""
     where = str(path)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise UserError("no such file", where) from None
-    except IsADirectoryError:
-        raise UserError("is a directory, not a graph file", where) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read: {exc}", where) from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where) from None
-    return graph_from_dict(d, where)
+    text = read_text(path, "a graph file (JSON)")
+    return graph_from_dict(parse_graph_json(text, where), where)

@@ -101,15 +101,24 @@ class Graph:
             cache[key] = compute(self)
         return cache[key]
 
+    @cached_property
+    def _roots(self) -> dict[str, str]:
+        """Tensor name -> its root, every chain of views followed once (iteratively)."""
+        roots: dict[str, str] = {}
+        for t in self.tensors:
+            path, name = [], t.name
+            while name not in roots and (base := self.tensor[name].view_of) is not None:
+                path.append(name)
+                if len(path) > len(self.tensors):
+                    raise ValueError(f"view cycle at tensor {name!r}")
+                name = base
+            roots.setdefault(name, name)
+            roots.update(dict.fromkeys(path, roots[name]))
+        return roots
+
     def root(self, name: str) -> str:
         """The tensor that holds the data of ``name`` (itself unless it is a view)."""
-        seen = 0
-        while (t := self.tensor[name]).view_of is not None:
-            name = t.view_of
-            seen += 1
-            if seen > len(self.tensors):
-                raise ValueError(f"view cycle at tensor {name!r}")
-        return name
+        return self._roots[name]
 
     def op_inputs(self, op: Op, kind: str | None = None) -> list[Tensor]:
         """The input tensors of ``op`` (optionally only those of one kind, views resolved for kind)."""

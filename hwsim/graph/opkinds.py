@@ -111,12 +111,16 @@ def _convt_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
     _need(len(x) == 4 and len(w) == 4, "conv_transpose2d needs a 4-D input and a 4-D weight")
     g = int(a.get("groups", 1))
     _need(x[1] == w[0], f"input has {x[1]} channels, weight expects {w[0]}")
+    _need(w[0] % g == 0, "input channels not divisible by groups")
     cout = w[1] * g
     if len(ins) > 2:
         _need(ins[2] == (cout,), f"bias shape {list(ins[2])} is not [{cout}]")
     s, p, d = _pair(a.get("stride", 1)), _pair(a.get("padding", 0)), _pair(a.get("dilation", 1))
     op = _pair(a.get("output_padding", 0))
+    _need(all(op[i] < max(s[i], d[i]) for i in range(2)),
+          f"output_padding {list(op)} must be smaller than the stride or the dilation")
     size = [(x[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (w[2 + i] - 1) + op[i] + 1 for i in range(2)]
+    _need(min(size) > 0, "transposed convolution output would be empty")
     return [(x[0], cout, size[0], size[1])]
 
 
@@ -128,7 +132,8 @@ def _convt_macs(ins: Sequence[Shape], outs: Sequence[Shape], a: Attrs) -> int:
 
 def _linear_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
     x, w = ins[0], ins[1]
-    _need(len(w) == 2 and x[-1] == w[1], f"linear input last dim {x[-1]} does not match weight {list(w)}")
+    _need(len(x) >= 1 and len(w) == 2, f"linear needs an input of rank >= 1 and a 2-D weight, got {list(w)}")
+    _need(x[-1] == w[1], f"linear input last dim {x[-1]} does not match weight {list(w)}")
     if len(ins) > 2:
         _need(ins[2] == (w[0],), f"bias shape {list(ins[2])} is not [{w[0]}]")
     return [tuple(x[:-1]) + (w[0],)]
@@ -161,12 +166,14 @@ def _unfold_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
 
 # ---- resampling and pooling -----------------------------------------------------------
 def _shuffle_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
+    _need(len(ins[0]) == 4, "pixel_shuffle needs a 4-D input")
     (n, c, h, w), r = ins[0], int(a["factor"])
     _need(c % (r * r) == 0, f"pixel_shuffle: {c} channels not divisible by {r * r}")
     return [(n, c // (r * r), h * r, w * r)]
 
 
 def _unshuffle_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
+    _need(len(ins[0]) == 4, "pixel_unshuffle needs a 4-D input")
     (n, c, h, w), r = ins[0], int(a["factor"])
     _need(h % r == 0 and w % r == 0, f"pixel_unshuffle: {h}x{w} not divisible by {r}")
     return [(n, c * r * r, h // r, w // r)]
@@ -194,6 +201,8 @@ def _pool_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
     k = _pair(a["kernel_size"])
     s = _pair(a.get("stride") or k)
     p, d = _pair(a.get("padding", 0)), _pair(a.get("dilation", 1))
+    _need(all(2 * p[i] <= d[i] * (k[i] - 1) + 1 for i in range(2)),
+          f"padding {list(p)} is more than half the kernel {list(k)}")
     ceil = bool(a.get("ceil_mode", False))
     hw = [_pool_out(x[2 + i], k[i], s[i], p[i], d[i], ceil) for i in range(2)]
     _need(min(hw) > 0, "pooling output would be empty")
@@ -241,6 +250,7 @@ def _slice_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
 
 # ---- element-wise, reductions, layout --------------------------------------------------
 def _eltwise_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
+    _need((len(ins) == 2) != ("scalar" in a), "takes two tensors, or one tensor and the attribute 'scalar'")
     return [broadcast(*ins)]
 
 
@@ -248,12 +258,14 @@ def _reduce_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
     x = ins[0]
     dims = a.get("dims")
     axes = set(range(len(x))) if dims is None else {_axis({"axis": d}, len(x)) for d in dims}
+    _need(dims is None or len(axes) == len(dims), f"dims {list(dims or [])} name an axis twice")
     keep = bool(a.get("keepdim", False))
     return [tuple(1 if i in axes else n for i, n in enumerate(x) if keep or i not in axes)]
 
 
 def _permute_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
-    x, dims = ins[0], [int(d) % len(ins[0]) for d in a["dims"]]
+    x = ins[0]
+    dims = [_axis({"axis": d}, len(x)) for d in a["dims"]]
     _need(sorted(dims) == list(range(len(x))), f"permute dims {list(a['dims'])} are not a permutation")
     return [tuple(x[d] for d in dims)]
 
@@ -269,12 +281,18 @@ def _norm_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
 
 def _bn_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
     x = ins[0]
+    _need(len(x) >= 2, "batch_norm needs an input of rank >= 2")
     for p in ins[1:]:
         _need(p == (x[1],), f"batch_norm parameter shape {list(p)} is not [{x[1]}]")
     return [x]
 
 
 def _same_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
+    return [ins[0]]
+
+
+def _softmax_infer(ins: Sequence[Shape], a: Attrs) -> list[Shape]:
+    _axis({"axis": a["dim"]}, len(ins[0]))
     return [ins[0]]
 
 
@@ -309,7 +327,7 @@ _ELTWISE = (
         _kind("mean", "elementwise", (1, 1), _reduce_infer, vector_ops=_per_in0(1)),
         _kind("sum", "elementwise", (1, 1), _reduce_infer, vector_ops=_per_in0(1)),
         _kind("vector_norm", "elementwise", (1, 1), _reduce_infer, vector_ops=_per_in0(1)),
-        _kind("softmax", "elementwise", (1, 1), _same_infer, vector_ops=_per_in0(4), required=["dim"]),
+        _kind("softmax", "elementwise", (1, 1), _softmax_infer, vector_ops=_per_in0(4), required=["dim"]),
         _kind("layer_norm", "elementwise", (1, 3), _norm_infer, vector_ops=_per_in0(7),
               required=["normalized_shape"]),
         _kind("batch_norm", "elementwise", (5, 5), _bn_infer, vector_ops=_per_in0(2)),

@@ -14,16 +14,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import yaml
-
 from hwsim.errors import UserError
 from hwsim.spec import model as m
 from hwsim.spec.schema import (
     FIELDS, OPTIONAL_SECTIONS, REQUIRED, SCHEMA, SECTIONS, UNIT_KINDS, did_you_mean,
     fields_of, keys_of, parse_value,
 )
-from hwsim.spec.yaml_io import read_yaml
-from hwsim.units import EXAMPLES, format_quantity
+from hwsim.spec.yaml_io import load_yaml_text, read_yaml
+from hwsim.units import EXAMPLES, format_quantity, show_value
 
 
 # --- overrides ---
@@ -58,9 +56,9 @@ def _parse_override(text: str) -> tuple[str, object]:
     if key not in FIELDS:
         raise ValueError(_no_such_field(key))
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ValueError(f"--set {key}: cannot read the value {raw!r}") from None
+        value, _ = load_yaml_text(raw, f"--set {key}") if raw.strip() else (None, [])
+    except UserError as err:
+        raise ValueError(f"--set {key}: cannot read the value {show_value(raw)} ({err.what})") from None
     if value is None:
         raise ValueError(f"--set {key}: no value after '='")
     if isinstance(value, (dict, list)):
@@ -197,6 +195,9 @@ def _validate(data: object, where: str, changes: Sequence[tuple[str, object]],
     if not isinstance(data, dict):
         raise UserError(f"top level must be a mapping (name: ..., clock: ...), "
                         f"got {type(data).__name__}", where)
+    if {"schema_version", "ops"} <= data.keys():
+        raise UserError("this is a graph file (JSON), expected an accelerator spec (YAML); "
+                        "commands take the SPEC first, then the GRAPH", where)
     doc = copy.deepcopy(data)
     overridden = _apply(doc, changes, problems)
     sections = _sections(doc, problems)

@@ -1,9 +1,36 @@
-"""The accelerator YAML schema: every key by dotted path, and how each value is read.
+"""The accelerator YAML schema: every key by dotted path, how each value is read, and its range.
 
 :data:`SCHEMA` is the single table the loader validates against, ``--set`` checks paths
 against and the report writes back from. A value parser takes a YAML value and returns the
 Python value (ints for bytes, Hz and counts; floats for seconds, picojoules and W/B) or
 raises :class:`ValueError` with a short reason; the loader adds the file and the key.
+
+Every number has a plausible range, checked on the exact value before any float is made (so
+``1e400 J`` is an error, not an overflow, and ``1e-400 s`` is not silently 0). The ranges are
+wide: they hold every real accelerator and refuse only what no hardware has.
+
+========================  =====================================  ==============================
+key                       range                                  why the bounds
+========================  =====================================  ==============================
+clock                     1 kHz .. 100 GHz                       slow MCUs .. beyond any chip
+compute.macs_per_cycle,   1 .. 16777216 (2^24)                   a scalar MAC .. a wafer
+compute.vector_ops...,
+compute.array.rows/cols
+sram.size,                1 B .. 1 TiB                           .. beyond wafer-scale SRAM
+sram.weight_buffer
+sram.alignment            1 B .. 1 MiB (a power of two)          a byte .. a large page
+dram.bandwidth            1 kB/s .. 1000 TB/s                    .. beyond any HBM stack
+dram.latency              0, or 1 ps .. 1 ms                     ideal, or a gate delay .. slow flash
+dram.channels             1 .. 64
+datatype.*_bits           1 .. 32
+policy.prefetch           0 .. 1000 (layers ahead)
+policy.solver_time        1 ms .. 86400 s                        a day of wall-clock time
+energy.mac, .vector_op,   0, or 0.001 fJ .. 1 uJ                 free, or near Landauer's limit ..
+energy.sram_byte,                                                a millijoule per thousand ops
+energy.dram_byte
+energy.sram_leakage       0, or 1 nW/TiB .. 1 W/KiB
+name                      1 .. 1024 printable characters         printed in reports and errors
+========================  =====================================  ==============================
 """
 
 from __future__ import annotations
@@ -14,8 +41,9 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
+from hwsim.errors import name_problem
 from hwsim.spec import model as m
-from hwsim.units import EXAMPLES, show_value, parse_count, parse_quantity, parse_size
+from hwsim.units import EXAMPLES, show_value, parse_count, parse_quantity
 
 REQUIRED = "required"
 
@@ -23,42 +51,49 @@ REQUIRED = "required"
 @dataclass(frozen=True)
 class Field:
     """One YAML key: its value kind, its default (a YAML value, ``required`` or None for
-    optional without default) and, for ``choice``, the allowed words."""
+    optional without default), for ``choice`` the allowed words, and for a number its range
+    ``low`` .. ``high`` (quantity texts in the file's units, or ints; 0 also when ``zero``)."""
 
     kind: str
     default: object = REQUIRED
     choices: tuple[str, ...] = ()
+    low: str | int | None = None
+    high: str | int | None = None
+    zero: bool = False
 
+
+_MAX_UNITS = 2**24
+_ENERGY = {"low": "0.001 fJ", "high": "1 uJ", "zero": True}
 
 SCHEMA: tuple[tuple[str, Field], ...] = (
     ("name", Field("name")),
-    ("clock", Field("frequency")),
-    ("compute.macs_per_cycle", Field("positive_int")),
-    ("compute.vector_ops_per_cycle", Field("positive_int")),
-    ("compute.array.rows", Field("positive_int")),
-    ("compute.array.cols", Field("positive_int")),
+    ("clock", Field("frequency", low="1 kHz", high="100 GHz")),
+    ("compute.macs_per_cycle", Field("positive_int", low=1, high=_MAX_UNITS)),
+    ("compute.vector_ops_per_cycle", Field("positive_int", low=1, high=_MAX_UNITS)),
+    ("compute.array.rows", Field("positive_int", low=1, high=_MAX_UNITS)),
+    ("compute.array.cols", Field("positive_int", low=1, high=_MAX_UNITS)),
     ("compute.array.rows_over", Field("choice", choices=m.ARRAY_DIMS)),
     ("compute.array.cols_over", Field("choice", choices=m.ARRAY_DIMS)),
-    ("sram.size", Field("size")),
-    ("sram.alignment", Field("size", "64 B")),
+    ("sram.size", Field("size", low="1 B", high="1 TiB")),
+    ("sram.alignment", Field("size", "64 B", low="1 B", high="1 MiB")),
     ("sram.weights", Field("choice", "shared", m.WEIGHT_PLACEMENTS)),
-    ("sram.weight_buffer", Field("size", None)),
-    ("dram.bandwidth", Field("bandwidth")),
-    ("dram.latency", Field("time")),
-    ("dram.channels", Field("positive_int", 1)),
+    ("sram.weight_buffer", Field("size", None, low="1 B", high="1 TiB")),
+    ("dram.bandwidth", Field("bandwidth", low="1 kB/s", high="1000 TB/s")),
+    ("dram.latency", Field("time", low="1 ps", high="1 ms", zero=True)),
+    ("dram.channels", Field("positive_int", 1, low=1, high=64)),
     ("datatype.activation_bits", Field("bits")),
     ("datatype.weight_bits", Field("bits")),
     ("policy.order", Field("choice", "graph", m.ORDER_POLICIES)),
     ("policy.spill", Field("choice", "optimal", m.SPILL_POLICIES)),
-    ("policy.prefetch", Field("count", 1)),
+    ("policy.prefetch", Field("count", 1, low=0, high=1000)),
     ("policy.concat", Field("choice", "inplace", m.CONCAT_MODES)),
     ("policy.execution", Field("choice", "layer", m.EXECUTION_MODES)),
-    ("policy.solver_time", Field("time", "60 s")),
-    ("energy.mac", Field("energy")),
-    ("energy.sram_byte", Field("energy")),
-    ("energy.dram_byte", Field("energy")),
-    ("energy.vector_op", Field("energy", None)),
-    ("energy.sram_leakage", Field("power_per_size", "0 mW/MiB")),
+    ("policy.solver_time", Field("time", "60 s", low="1 ms", high="86400 s")),
+    ("energy.mac", Field("energy", **_ENERGY)),
+    ("energy.sram_byte", Field("energy", **_ENERGY)),
+    ("energy.dram_byte", Field("energy", **_ENERGY)),
+    ("energy.vector_op", Field("energy", None, **_ENERGY)),
+    ("energy.sram_leakage", Field("power_per_size", "0 mW/MiB", low="1 nW/TiB", high="1 W/KiB", zero=True)),
 )
 """Every YAML key by dotted path. ``energy.vector_op`` defaults to ``energy.mac``;
 ``sram.weight_buffer`` is required exactly when ``sram.weights`` is ``separate``."""
@@ -97,6 +132,9 @@ def _positive(value: Fraction | int, text: object) -> None:
 def _parse_name(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
+    reason = name_problem(value.strip())
+    if reason is not None:
+        raise ValueError(reason)
     return value.strip()
 
 
@@ -113,28 +151,16 @@ def _parse_bits(value: object) -> int:
     return value
 
 
-def _parse_frequency(value: object) -> int:
-    hz = parse_quantity(value, "frequency")
-    _positive(hz, value)
+def _whole_hz(hz: Fraction, text: object) -> int:
     if hz.denominator != 1:
-        raise ValueError(f"{show_value(value)} is not a whole number of Hz")
+        raise ValueError(f"{show_value(text)} is not a whole number of Hz")
     return int(hz)
 
 
-def _parse_size(value: object) -> int:
-    nbytes = parse_size(value)
-    _positive(nbytes, value)
-    return nbytes
-
-
-def _parse_bandwidth(value: object) -> int:
-    rate = round(parse_quantity(value, "bandwidth"))
-    _positive(rate, value)
-    return rate
-
-
-def _parse_energy_pj(value: object) -> float:
-    return float(parse_quantity(value, "energy") * 10**12)
+def _whole_bytes(nbytes: Fraction, text: object) -> int:
+    if nbytes.denominator != 1:
+        raise ValueError(f"{show_value(str(text).strip())} is not a whole number of bytes")
+    return int(nbytes)
 
 
 _PARSERS: Mapping[str, Callable[[object], object]] = MappingProxyType({
@@ -142,13 +168,31 @@ _PARSERS: Mapping[str, Callable[[object], object]] = MappingProxyType({
     "positive_int": _parse_positive_int,
     "count": parse_count,
     "bits": _parse_bits,
-    "frequency": _parse_frequency,
-    "size": _parse_size,
-    "bandwidth": _parse_bandwidth,
-    "time": lambda value: float(parse_quantity(value, "time")),
-    "energy": _parse_energy_pj,
-    "power_per_size": lambda value: float(parse_quantity(value, "power_per_size")),
 })
+_POSITIVE = ("size", "bandwidth", "frequency")
+"""Quantity kinds that must be above zero whatever their range says."""
+_FINISH: Mapping[str, Callable[[Fraction, object], object]] = MappingProxyType({
+    "frequency": _whole_hz,
+    "size": _whole_bytes,
+    "bandwidth": lambda rate, text: round(rate),
+    "time": lambda seconds, text: float(seconds),
+    "energy": lambda joules, text: float(joules * 10**12),
+    "power_per_size": lambda w_per_byte, text: float(w_per_byte),
+})
+"""Quantity kind -> the exact value (in range) as the spec holds it: ints, or floats of s, pJ, W/B."""
+
+
+def _bound(kind: str, bound: str | int) -> Fraction | int:
+    return parse_quantity(bound, kind) if isinstance(bound, str) else bound
+
+
+def _check_range(field: Field, exact: Fraction | int, text: object) -> None:
+    """Raise unless ``exact`` lies in the field's range (see the module docstring)."""
+    if field.low is None or (field.zero and exact == 0):
+        return
+    if not _bound(field.kind, field.low) <= exact <= _bound(field.kind, field.high):
+        shown = show_value(text.strip() if isinstance(text, str) else text)
+        raise ValueError(f"must be {'0 or ' if field.zero else ''}from {field.low} to {field.high}, got {shown}")
 
 
 def parse_value(key: str, value: object) -> object:
@@ -157,8 +201,16 @@ def parse_value(key: str, value: object) -> object:
     if value is None:
         example = EXAMPLES.get(field.kind)
         raise ValueError("no value given" + (f", e.g. '{example}'" if example else ""))
+    if field.kind in _FINISH:
+        exact = parse_quantity(value, field.kind)
+        if field.kind in _POSITIVE:
+            _positive(exact, value)
+        _check_range(field, exact, value)
+        return _FINISH[field.kind](exact, value)
     if field.kind != "choice":
-        return _PARSERS[field.kind](value)
+        parsed = _PARSERS[field.kind](value)
+        _check_range(field, parsed, value)
+        return parsed
     if value in field.choices:
         return value
     allowed = ", ".join(field.choices)

@@ -19,12 +19,13 @@ graph), ``S`` (square, ``S x S``), or a whole shape ``1x3x256x256``; ranges of `
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
 from hwsim.errors import UserError
 from hwsim.spec.schema import FIELDS, did_you_mean, parse_value
-from hwsim.units import format_quantity, parse_quantity
+from hwsim.units import MAX_DIGITS, format_quantity, parse_quantity, show_value
 
 INPUT_AXIS = "input"
 MAX_AXIS_VALUES = 10_000
@@ -57,6 +58,42 @@ class Axis:
         """The value of ``text`` in the column's unit (bytes, B/s, Hz, s, pJ; ints; words)."""
         return text if self.name == INPUT_AXIS else parse_value(self.name, spec_value(self.name, text))
 
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    def axis(self) -> Axis:
+        return self
+
+
+@dataclass(frozen=True)
+class AxisPlan:
+    """An axis read and checked, its values not yet written out, so that counting it costs
+    nothing: each part is one canonical text or a range's exact values (with their kind)."""
+
+    name: str
+    where: str
+    parts: tuple[str | tuple[tuple[Fraction, ...], str], ...]
+
+    @property
+    def count(self) -> int:
+        return sum(1 if isinstance(p, str) else len(p[0]) for p in self.parts)
+
+    def axis(self) -> Axis:
+        """The axis with every value written out (refused if a value comes twice)."""
+        values: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                values.append(part)
+            else:
+                texts = [_format(v, part[1]) for v in part[0]]
+                values += [_input_value(t) for t in texts] if self.name == INPUT_AXIS else texts
+        repeated = sorted(v for v, n in Counter(values).items() if n > 1)
+        if repeated:
+            shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
+            raise UserError(f"{self.name}: {shown} given more than once", self.where)
+        return Axis(self.name, tuple(values))
+
 
 def spec_value(name: str, text: str) -> object:
     """What the spec loader reads for this value: an int for integer fields, else the text."""
@@ -71,10 +108,10 @@ def _number(text: str, kind: str) -> Fraction:
     """A numeric value of ``kind`` in its base unit, exactly (ValueError if bad)."""
     if kind in UNIT_KINDS:
         return parse_quantity(text, kind)
-    try:
-        return Fraction(int(text.strip().replace("_", "")))
-    except ValueError:
-        raise ValueError(f"expected an integer, got {text.strip()!r}") from None
+    digits = text.strip().replace("_", "")
+    if len(digits) > MAX_DIGITS or not digits.lstrip("+-").isdigit():
+        raise ValueError(f"expected an integer, got {show_value(text.strip())}")
+    return Fraction(int(digits))
 
 
 def _format(value: Fraction, kind: str) -> str:
@@ -85,7 +122,8 @@ def _format(value: Fraction, kind: str) -> str:
     return str(int(value))
 
 
-def _steps(start: Fraction, stop: Fraction, step_text: str, kind: str) -> list[Fraction]:
+def _steps(start: Fraction, stop: Fraction, step_text: str, kind: str, budget: int) -> list[Fraction]:
+    """The values of a range, at most ``budget`` of them (ValueError beyond: counted, never all made)."""
     step_text = step_text.strip()
     if step_text[:1] in ("x", "*"):
         try:
@@ -107,28 +145,33 @@ def _steps(start: Fraction, stop: Fraction, step_text: str, kind: str) -> list[F
     values = [start]
     while grow(values[-1]) <= stop:
         values.append(grow(values[-1]))
-        if len(values) > MAX_AXIS_VALUES:
+        if len(values) > budget:
             raise ValueError(f"more than {MAX_AXIS_VALUES:,} values")
     return values
 
 
-def _range(item: str, kind: str) -> list[str]:
+def _range(item: str, name: str, budget: int) -> tuple[tuple[Fraction, ...], str]:
+    """A range's exact values and their kind (each in the field's range, since its ends are)."""
+    kind = _kind(name)
     parts = item.split(":")
     if len(parts) != 3:
-        raise ValueError(f"bad range {item!r}: write START:STOP:xFACTOR or START:STOP:+STEP")
+        raise ValueError(f"bad range {show_value(item)}: write START:STOP:xFACTOR or START:STOP:+STEP")
     if kind not in UNIT_KINDS + INTEGER_KINDS + ("input",):
-        raise ValueError(f"{item!r}: a range needs a numeric field, list the values instead")
+        raise ValueError(f"{show_value(item)}: a range needs a numeric field, list the values instead")
     number_kind = "count" if kind == "input" else kind
     start, stop = _number(parts[0], number_kind), _number(parts[1], number_kind)
+    for end in parts[:2]:  # in the field's range, so every value between is (and none overflows a float)
+        _value(name, end)
     if stop < start:
-        raise ValueError(f"range {item!r} ends below its start")
-    return [_format(v, number_kind) for v in _steps(start, stop, parts[2], number_kind)]
+        raise ValueError(f"range {show_value(item)} ends below its start")
+    return tuple(_steps(start, stop, parts[2], number_kind, budget)), number_kind
 
 
 def _input_value(text: str) -> str:
     parts = text.strip().lower().replace("×", "x").split("x")
-    if len(parts) not in (1, 2, 4) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"{text.strip()!r} is not an input size like 256, 128x192 or 1x3x256x256")
+    if len(parts) not in (1, 2, 4) or not all(p.strip().isdigit() and len(p.strip()) <= 9 and int(p) > 0
+                                              for p in parts):
+        raise ValueError(f"{show_value(text.strip())} is not an input size like 256, 128x192 or 1x3x256x256")
     dims = [int(p) for p in parts]
     return "x".join(map(str, dims * 2 if len(dims) == 1 else dims))
 
@@ -139,7 +182,9 @@ def _value(name: str, text: str) -> str:
         return _input_value(text)
     kind = FIELDS[name].kind
     if kind in UNIT_KINDS or kind in INTEGER_KINDS:
-        text = _format(_number(text, kind), kind)
+        number = _number(text, kind)
+        parse_value(name, spec_value(name, _format(number, kind) if kind in INTEGER_KINDS else text.strip()))
+        text = _format(number, kind)
     parse_value(name, spec_value(name, text.strip()))
     return text.strip()
 
@@ -151,22 +196,28 @@ def check_name(name: str, where: str) -> None:
                         where)
 
 
-def parse_axis(text: object, name: str, where: str) -> Axis:
-    """Parse an axis of field ``name`` from ``text`` (a string, or a YAML list of values)."""
+def plan_axis(text: object, name: str, where: str) -> AxisPlan:
+    """Read and check an axis of field ``name`` from ``text`` (a string, or a YAML list of
+    values), at most MAX_AXIS_VALUES values, without writing its values out yet."""
     check_name(name, where)
     items = [str(v) for v in text] if isinstance(text, (list, tuple)) else str(text).split(",")
-    values: list[str] = []
+    parts: list = []
+    count = 0
     try:
+        if len(items) > MAX_AXIS_VALUES:
+            raise ValueError(f"more than {MAX_AXIS_VALUES:,} values")
         for item in items:
             if not item.strip():
-                raise ValueError(f"empty value in {str(text)!r}")
-            raw = _range(item, _kind(name)) if ":" in item else [item]
-            values += [_value(name, r) for r in raw]
+                raise ValueError(f"empty value in {show_value(str(text))}")
+            parts.append(_range(item, name, MAX_AXIS_VALUES - count) if ":" in item else _value(name, item))
+            count += 1 if isinstance(parts[-1], str) else len(parts[-1][0])
+            if count > MAX_AXIS_VALUES:
+                raise ValueError(f"more than {MAX_AXIS_VALUES:,} values")
     except ValueError as err:
         raise UserError(f"{name}: {err}", where) from None
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise UserError(f"{name}: {', '.join(repeated)} given more than once", where)
-    if len(values) > MAX_AXIS_VALUES:
-        raise UserError(f"{name}: more than {MAX_AXIS_VALUES:,} values", where)
-    return Axis(name, tuple(values))
+    return AxisPlan(name, where, tuple(parts))
+
+
+def parse_axis(text: object, name: str, where: str) -> Axis:
+    """:func:`plan_axis`, its values written out."""
+    return plan_axis(text, name, where).axis()

@@ -1,8 +1,9 @@
 """The sweep driver: grid x graphs -> points -> executor -> progress.jsonl -> results.csv, summary.json.
 
 Straight steps: load the spec (with the grid's fixed settings), load or extract the graphs,
-enumerate the points, record the sweep in ``DIR/sweep.json``, run what ``progress.jsonl``
-does not hold yet (everything, without ``--resume``) on the executor, appending each result
+lock the directory (``lock.py``: one writer at a time), enumerate the points, record the
+sweep in ``DIR/sweep.json``, run what ``progress.jsonl`` does not hold yet (everything,
+without ``--resume``; a malformed record runs again) on the executor, appending each result
 as it arrives, then write ``results.csv`` (one row per point, in grid order) and
 ``summary.json`` (zero-spill SRAM and knee per spill curve), each atomically.
 """
@@ -25,11 +26,12 @@ from hwsim.sweep.executors import Call
 from hwsim.sweep.graphs import SweepGraphs, graph_id, resolve_graphs
 from hwsim.sweep.grid import Grid, Point
 from hwsim.sweep.knee import SRAM_AXIS, search_group, summarize
+from hwsim.sweep.lock import LOCK_FILE, directory_lock
 from hwsim.sweep.progress import (
     MANIFEST_FILE, PROGRESS_FILE, ProgressBar, ProgressLog, check_manifest, json_text, read_progress,
     write_atomic,
 )
-from hwsim.sweep.run import STATUS_ERROR, STATUS_OK, columns, run_point, search_zero_spill
+from hwsim.sweep.run import STATUS_ERROR, STATUS_OK, columns, run_point, search_zero_spill, well_formed
 
 RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.json"
@@ -121,10 +123,19 @@ def results_csv(grid: Grid, points: Sequence[Point], results: dict[str, dict]) -
     return out.getvalue(), rows
 
 
+def _usable(previous: dict[str, dict], wanted: set[str]) -> dict[str, dict]:
+    """The records read back that this sweep wants and that have the shape their work gives."""
+    def kind(tag: str) -> str:
+        return "zero_spill" if tag.startswith(SEARCH_PREFIX) else "point"
+
+    return {t: r for t, r in previous.items()
+            if t in wanted and r.get("kind") == kind(t) and well_formed(kind(t), r["result"])}
+
+
 def run_sweep(request: SweepRequest, executor, stderr: IO[str] = sys.stderr) -> SweepOutcome:
     """Run (or finish, with ``resume``) a sweep and write its files; see the module docstring."""
     grid, out = request.grid, request.out_dir
-    check_directory(out, (MANIFEST_FILE, PROGRESS_FILE, RESULTS_FILE, SUMMARY_FILE))  # before any work
+    check_directory(out, (MANIFEST_FILE, PROGRESS_FILE, RESULTS_FILE, SUMMARY_FILE, LOCK_FILE))  # before any work
     spec = load_spec(request.spec, grid.overrides)
     inputs = next((a for a in grid.axes if a.name == INPUT_AXIS), None)
     graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr))
@@ -133,12 +144,18 @@ def run_sweep(request: SweepRequest, executor, stderr: IO[str] = sys.stderr) -> 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot create the output directory: {err.strerror or err}", str(out)) from None
+    with directory_lock(out):
+        return _run_locked(request, spec, graphs, executor, stderr)
+
+
+def _run_locked(request: SweepRequest, spec: AcceleratorSpec, graphs: SweepGraphs, executor,
+                stderr: IO[str]) -> SweepOutcome:
+    grid, out = request.grid, request.out_dir
     points = sorted(grid.points(graphs.labels), key=lambda p: grid.order(p, graphs.labels))
     check_manifest(out, _manifest(spec, grid, graphs), request.resume)
-    previous = read_progress(out / PROGRESS_FILE) if request.resume else {}
-    calls, settled, labels = _calls(spec, points, {t: r["result"] for t, r in previous.items()})
     wanted = {p.key for p in points} | {SEARCH_PREFIX + search_group(p) for p in points}
-    kept = {t: r for t, r in previous.items() if t in wanted}
+    kept = _usable(read_progress(out / PROGRESS_FILE), wanted) if request.resume else {}
+    calls, settled, labels = _calls(spec, points, {t: r["result"] for t, r in kept.items()})
     with ProgressLog(out / PROGRESS_FILE).open(kept) as log:
         for tag, result in settled.items():
             log.append("zero_spill", tag, result)

@@ -8,7 +8,11 @@ do not depend on where or in which order calls ran.
 * :class:`LocalExecutor` (``--jobs N``, default all cores): ``jobs == 1`` runs the calls
   in this process, in order; more uses a :class:`~concurrent.futures.ProcessPoolExecutor`.
   Each graph is pickled once here and each call carries those bytes (a graph is unpickled
-  in tens of milliseconds, a point takes hundreds).
+  in tens of milliseconds, a point takes hundreds). Workers die with this process however
+  it ends (on Linux the kernel kills them, ``PR_SET_PDEATHSIG``; elsewhere a thread in each
+  watches its parent), ignore Ctrl-C (it reaches the whole process group: this process
+  stops the pool), and are terminated when the run stops early. A worker that dies (killed,
+  out of memory) ends the run with a UserError, the finished points kept.
 * :class:`DaskExecutor` (``--executor dask [--scheduler ADDRESS]``): the graphs are
   scattered to every worker once, calls are ``client.submit`` tasks. Without an address a
   ``LocalCluster`` of ``jobs`` single-threaded worker processes is started. Workers need
@@ -22,9 +26,15 @@ interrupt, an error in the caller): closing the generator cancels every call not
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pickle
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -52,6 +62,36 @@ def _call_pickled(fn: Callable[..., Any], graph_bytes: bytes, args: tuple) -> An
     return fn(pickle.loads(graph_bytes), *args)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _worker_start(parent: int) -> None:
+    """Pool initializer: die with ``parent`` (the sweep's process), leave Ctrl-C to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    linked = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            linked = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0
+    if os.getppid() != parent:  # the parent died before the link was made
+        os._exit(1)
+    if not linked:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's processes now (Python 3.11 has no public way: its process table)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
 @dataclass(frozen=True)
 class LocalExecutor:
     jobs: int
@@ -65,14 +105,22 @@ class LocalExecutor:
                 yield call.tag, call.fn(graphs[call.graph], *call.args)
             return
         blobs = {gid: pickle.dumps(g, protocol=pickle.HIGHEST_PROTOCOL) for gid, g in graphs.items()}
-        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(calls)))
+        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(calls)), initializer=_worker_start,
+                                   initargs=(os.getpid(),))
+        finished = False
         try:
             pending = {pool.submit(_call_pickled, c.fn, blobs[c.graph], c.args): c.tag for c in calls}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: pending[f]):
                     yield pending.pop(future), future.result()
+            finished = True
+        except BrokenProcessPool:
+            raise UserError("a sweep worker process died (killed, or out of memory?); the points finished "
+                            "before are kept: rerun with --resume") from None
         finally:
+            if not finished:  # interrupted, or the caller stopped early: no point in waiting for them
+                _stop_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -82,9 +82,14 @@ def _versions(arg: str, inputs: Axis | None, cache: Path,
         return model, {None: graph or _extracted(model, DEFAULT_SHAPE, "elementwise", cache, note)}
     if model not in _zoo_models():
         raise UserError(f"graph {model!r} is not a zoo model, so the input axis cannot re-extract it", arg)
+    from hwsim.extract.resolve import check_input_size
+
     base = graph.tensor[graph.inputs[0]].shape if graph is not None else DEFAULT_SHAPE
     fuse = graph.fuse if graph is not None else "elementwise"
-    return model, {text: _extracted(model, input_shape(text, base), fuse, cache, note) for text in inputs.values}
+    shapes = {text: input_shape(text, base) for text in inputs.values}
+    for text, shape in shapes.items():  # every one before extracting any
+        check_input_size(shape, f"input {text}")
+    return model, {text: _extracted(model, shape, fuse, cache, note) for text, shape in shapes.items()}
 
 
 def resolve_graphs(args: Sequence[str], inputs: Axis | None, out_dir: Path,

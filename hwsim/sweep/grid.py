@@ -14,21 +14,27 @@ takes them) or ``input``, and fixed settings::
 Every combination of the axes runs for every graph. Axis order: ``input`` first, then the
 grid file's axes in file order, then ``--sram``, ``--bandwidth``, ``--bits``, ``--execution``. A field may
 be an axis once, and not also fixed by ``set`` / ``--set``.
+
+A sweep has at most :data:`DEFAULT_MAX_POINTS` points (graphs x the values of every axis)
+unless ``--max-points`` says more: :func:`check_size` counts them from the axes' lengths,
+before any point is made. A grid file is read like a spec (``yaml_io``: safe, aliases limited).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from hwsim.errors import UserError
 from hwsim.spec.yaml_io import read_yaml
-from hwsim.sweep.axes import INPUT_AXIS, Axis, check_name, parse_axis, spec_value
+from hwsim.sweep.axes import INPUT_AXIS, Axis, AxisPlan, check_name, plan_axis, spec_value
 
 GRID_KEYS = ("axes", "set")
+DEFAULT_MAX_POINTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,21 @@ class Grid:
         return (list(graphs).index(point.graph), *positions)
 
 
-def _file_axes(data: Mapping, where: str) -> list[Axis]:
+def check_size(axes: Sequence[Axis | AxisPlan], graphs: int, limit: int) -> None:
+    """Raise a UserError if ``graphs`` graphs times ``axes`` make more than ``limit`` points
+    (counted from each axis's count: a plan's values need not be written out)."""
+    total = graphs * math.prod(a.count for a in axes)
+    if total > limit:
+        factors = " x ".join([f"{graphs} graph{'s' * (graphs != 1)}"] + [f"{a.count:,} {a.name}" for a in axes])
+        raise UserError(f"{total:,} points ({factors}), more than {limit:,}; narrow the axes "
+                        "or raise the limit with --max-points", "sweep")
+
+
+def _file_axes(data: Mapping, where: str) -> list[AxisPlan]:
     axes = data.get("axes") or {}
     if not isinstance(axes, dict):
         raise UserError("'axes' must be a mapping of field: values", where)
-    return [parse_axis(values, str(name), f"{where}: axes.{name}") for name, values in axes.items()]
+    return [plan_axis(values, str(name), f"{where}: axes.{name}") for name, values in axes.items()]
 
 
 def _file_overrides(data: Mapping, where: str) -> list[str]:
@@ -85,10 +101,10 @@ def _file_overrides(data: Mapping, where: str) -> list[str]:
     return [f"{name}={value}" for name, value in fixed.items()]
 
 
-def load_grid_file(path: str | Path) -> tuple[list[Axis], list[str]]:
-    """The axes and fixed ``KEY=VALUE`` settings of a grid file."""
+def load_grid_file(path: str | Path) -> tuple[list[AxisPlan], list[str]]:
+    """The axes (planned: counted, not yet written out) and fixed ``KEY=VALUE`` settings of a grid file."""
     where = str(path)
-    data, problems = read_yaml(Path(path), where)
+    data, problems = read_yaml(Path(path), where, "a grid YAML file")
     if problems:
         raise UserError("; ".join(problems), where)
     if data is None:
@@ -101,9 +117,10 @@ def load_grid_file(path: str | Path) -> tuple[list[Axis], list[str]]:
     return _file_axes(data, where), _file_overrides(data, where)
 
 
-def build_grid(file_axes: Sequence[Axis], flag_axes: Sequence[tuple[str, Axis]],
+def build_grid(file_axes: Sequence[Axis | AxisPlan], flag_axes: Sequence[tuple[str, Axis | AxisPlan]],
                overrides: Sequence[str]) -> Grid:
-    """Merge the grid file's axes with the flags' (``(flag, axis)`` pairs); no field twice."""
+    """Merge the grid file's axes with the flags' (``(flag, axis)`` pairs); no field twice.
+    Planned axes are written out here (after :func:`check_size` has counted them)."""
     seen: dict[str, str] = {}
     for where, axis in [("the grid file", a) for a in file_axes] + list(flag_axes):
         if axis.name in seen:
@@ -114,4 +131,4 @@ def build_grid(file_axes: Sequence[Axis], flag_axes: Sequence[tuple[str, Axis]],
         if key in seen:
             raise UserError(f"{key} is both fixed ({text!r}) and swept (by {seen[key]})", "--set")
     axes = [a for a in file_axes if a.name == INPUT_AXIS] + [a for a in file_axes if a.name != INPUT_AXIS]
-    return Grid(tuple(axes + [a for _, a in flag_axes]), tuple(overrides))
+    return Grid(tuple(a.axis() for a in axes + [a for _, a in flag_axes]), tuple(overrides))

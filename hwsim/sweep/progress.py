@@ -3,10 +3,13 @@
 ``DIR/progress.jsonl`` gets one JSON line per finished unit of work (a point, or a zero-spill
 search) as soon as it finishes, flushed and fsync'ed, so an interrupted sweep keeps what it
 did: ``{"kind": "point" | "zero_spill", "result": {...}, "tag": "<key>"}``. On ``--resume`` the
-lines are read back (a last line cut by the interruption is dropped) and only the missing
-work runs. ``DIR/sweep.json`` records what the sweep is (hwsim version, spec, axes, and a
-digest of each graph); resuming into a directory of another sweep is refused. (Results of an
-edited hwsim with the same version number are taken as they are: start afresh after a change.)
+lines are read back (a last line cut by the interruption is dropped, and so is a record the
+driver finds malformed: that work runs again) and only the missing work runs.
+``DIR/sweep.json`` records what the sweep is (hwsim version, spec, axes, and a digest of
+each graph); resuming into a directory of another sweep is refused, and so is resuming from
+a ``sweep.json`` that cannot be read. (Results of an edited hwsim with the same version
+number are taken as they are: start afresh after a change.) A progress line that cannot be
+written (the disk is full) stops the sweep with a UserError; what was written is kept.
 
 Final files (``results.csv``, ``summary.json``) are written to a temporary name and renamed,
 so a reader never sees half of one.
@@ -14,6 +17,7 @@ so a reader never sees half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -53,8 +57,9 @@ def check_manifest(directory: Path, manifest: dict, resume: bool) -> None:
     if resume and path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = None
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise UserError(f"{MANIFEST_FILE} cannot be read (cut short, or edited?), so this sweep cannot "
+                            "be resumed; run without --resume to start over", str(directory)) from None
         if old != manifest:
             changed = sorted(k for k in manifest if not isinstance(old, dict) or old.get(k) != manifest[k])
             raise UserError(f"holds another sweep (different {', '.join(changed) or 'file'}); "
@@ -72,21 +77,30 @@ class ProgressLog:
     def open(self, kept: dict[str, dict]) -> "ProgressLog":
         """Start the file afresh holding only ``kept`` records, then append to it."""
         write_atomic(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept.values()))
-        self._file = open(self.path, "a", encoding="utf-8")
+        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            self._file = open(os.open(self.path, flags), "a", encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"cannot write: {err.strerror or err}", str(self.path)) from None
         return self
 
     def append(self, kind: str, tag: str, result: dict) -> None:
         assert self._file is not None, "ProgressLog.append before open"
-        self._file.write(json.dumps({"kind": kind, "result": result, "tag": tag}, sort_keys=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(json.dumps({"kind": kind, "result": result, "tag": tag}, sort_keys=True) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as err:
+            raise UserError(f"cannot write: {err.strerror or err}; the results written before are kept: "
+                            "make room, then rerun with --resume", str(self.path)) from None
 
     def __enter__(self) -> "ProgressLog":
         return self
 
     def __exit__(self, *exc) -> None:
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # a full disk: the error that stopped the sweep is reported
+                self._file.close()
             self._file = None
 
 

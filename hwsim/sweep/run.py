@@ -89,6 +89,26 @@ def run_point(graph: Graph, spec: AcceleratorSpec, point: Point) -> dict[str, An
     return {"status": status, "error": error, **cells}
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def well_formed(kind: Any, result: Any) -> bool:
+    """Whether ``result`` has the shape :func:`run_point` (``kind`` ``point``) or
+    :func:`search_zero_spill` (``zero_spill``) gives: a progress record read back on
+    ``--resume`` is used only then (an edited or damaged one runs again)."""
+    if not isinstance(result, dict) or not isinstance(result.get("error"), str):
+        return False
+    if kind == "zero_spill":
+        sram = result.get("zero_spill_sram_bytes")
+        return set(result) == {"zero_spill_sram_bytes", "error"} and (sram is None or _number(sram))
+    if kind != "point" or result.get("status") not in (STATUS_OK, STATUS_INVALID, STATUS_ERROR):
+        return False
+    if result["status"] != STATUS_OK:
+        return set(result) == {"status", "error"}
+    return set(result) == {"status", "error", *METRIC_COLUMNS} and all(_number(result[c]) for c in METRIC_COLUMNS)
+
+
 def search_zero_spill(graph: Graph, spec: AcceleratorSpec) -> dict[str, Any]:
     """``{"zero_spill_sram_bytes": int | None, "error": str}`` of one graph on one spec."""
     from hwsim.schedule import zero_spill_sram

@@ -32,7 +32,8 @@ def test_sweep_writes_results_and_prints_the_summary(capsys, graphs, tmp_path):
                  "-o", str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.jsonl", "results.csv", "summary.json", "sweep.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.jsonl", "results.csv", "summary.json", "sweep.json",
+                                                         "sweep.lock"]
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert len(rows) == 2 * 4 and {r["status"] for r in rows} == {"ok"}
     assert "wrote" in err and "8 points (8 ok" in err and "[10/10]" in err  # 8 points + 2 searches

@@ -22,7 +22,7 @@ axes:
 set:
   dram.latency: 200 ns
 """))
-    assert [(a.name, a.values) for a in axes] == [
+    assert [(a.name, a.axis().values) for a in axes] == [
         ("policy.spill", ("belady", "lru")), ("dram.bandwidth", ("4 GB/s", "8 GB/s")),
         ("input", ("32x32", "48x64"))]
     assert fixed == ["dram.latency=200 ns"]
