@@ -7,16 +7,14 @@ figures from the implementation; kbnet_unetmm at 128 KiB cannot run, ``INFEASIBL
   ever has cause ``streamed``, belongs to a band tile or is moved by a streamed layer's tiles;
 * more SRAM never moves more bytes through DRAM;
 * removing the skips never costs DRAM traffic (NAFNet without skips against NAFNet), on the
-  x2 grid and at 9 MiB. Not at 10 MiB: there the skip-free NAFNet moves 2,112 B more, all
-  weights: online best-fit placement leaves conv2d_213's prefetched 2 KiB weight block
-  between the holes its 4 MiB output needs, so the block is released and reloaded (the
-  activation traffic of the two is the same). Placement, not streaming: no layer streams.
+  x2 grid and at 9 and 10 MiB (at 10 MiB the two move the same bytes, now that the SRAM is
+  packed offline even when the walk evicts; placed online, the skip-free NAFNet moved 2,112 B
+  of weights more there).
 
-Not held yet, a known gap: between 9 and 10 MiB, off the x2 grid, online best-fit placement
-fragments the SRAM of lunet and kbnet so that a layer finds no hole and the SRAM is emptied
-(stored and reloaded): lunet moves 16,448 B more at 10 MiB than at 9 MiB (1 MiB of spill where
-9 MiB streams), kbnet 16.4 MB more (0.4 %). Placement, not streaming or cascades; the x2 grid
-holds for every graph in both modes.
+Not held yet, a known gap, off the x2 grid: kbnet moves 21 MB (0.5 %) more at 9 MiB than at
+8 MiB (measured 2026-11-27, not investigated further: its streamed layers' modes change with
+the SRAM size, and the spill optimum holds the modes fixed). lunet, which moved 16,448 B more
+at 10 than at 9 MiB while the SRAM was placed online, now moves less (22.1 against 24.2 MB).
 
 Each point is scheduled once; the plan's commands (a streamed layer's tiles: what its run
 moves) give the traffic.
@@ -95,7 +93,7 @@ def test_streaming_never_spills_and_more_sram_never_moves_more_bytes(summary, na
 
 
 def test_removing_the_skips_never_costs_traffic(summary):
-    for sram in GRID + [9 * MiB]:
+    for sram in GRID + [9 * MiB, 10 * MiB]:
         skips, noskip = summary("nafnet", sram)[0], summary("nafnet_noskip", sram)[0]
         assert sum(noskip.values()) <= sum(skips.values()), sram
 
