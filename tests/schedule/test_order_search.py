@@ -70,7 +70,7 @@ def test_cuts_are_the_layers_at_the_same_step_in_every_order(g):
     assert cuts(order_problem(g, 8, "inplace")) == fixed
 
 
-@SETTINGS
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_graphs(max_layers=8), CONCAT)
 def test_memory_order_is_the_lowest_live_piece_peak_of_any_order(g, concat):
     spec = memory_spec(concat)
