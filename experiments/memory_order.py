@@ -3,7 +3,7 @@
 ``python experiments/memory_order.py [--bits 8] [--concat inplace|copy] [NAME ...]`` reads the
 committed graphs (``graphs/NAME.json``, 1x3x256x256) and prints a Markdown table: layers; the
 layers whose step is not fixed (the ones between cuts, see ``hwsim.schedule.order_search``) and
-the largest run of them; the peak of live bytes (``hwsim.schedule.search.live_piece_peak``, the
+the largest run of them; the peak of live bytes (``hwsim.schedule.storage.live_piece_peak``, the
 zero-spill SRAM's lower bound) in the graph's order and in the memory order; the difference;
 whether the search proved it the lowest; the layers moved; the seconds taken (one core, a
 freshly loaded graph).

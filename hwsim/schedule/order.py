@@ -4,7 +4,7 @@
 * ``memory``: a topological order of the layers with a lower peak of live bytes, if one exists.
 
 The peak is the one the tool already uses as the zero-spill SRAM's lower bound
-(:func:`hwsim.schedule.search.live_piece_peak`): the bytes of pieces of data written by
+(:func:`hwsim.schedule.storage.live_piece_peak`): the bytes of pieces of data written by
 layers (the network input is not counted) live from their producer's step to the last step
 of a layer reading any tensor holding their bytes, so with ``policy.concat: inplace`` a
 concatenation's inputs stay live until the last reader of the concatenation, and a slice
@@ -29,7 +29,7 @@ from hwsim.graph.analysis import layer_io, live_ranges
 from hwsim.graph.ir import Graph
 from hwsim.graph.reorder import layer_dag, reorder_layers
 from hwsim.schedule.order_search import OrderProblem, Piece, best_order, peak_bytes
-from hwsim.schedule.storage import build_layout
+from hwsim.schedule.storage import build_layout, live_piece_peak
 from hwsim.spec.model import ORDER_POLICIES, AcceleratorSpec
 
 
@@ -51,7 +51,7 @@ class Ordering:
 
 
 def order_problem(g: Graph, bits: int, concat: str) -> OrderProblem:
-    """The layers' dependencies and the pieces of :func:`~hwsim.schedule.search.live_piece_peak`:
+    """The layers' dependencies and the pieces of :func:`~hwsim.schedule.storage.live_piece_peak`:
     each piece with its producer and every layer writing or reading a tensor holding its bytes.
 
     The pieces are those of the graph's order. With in-place concatenation they can depend on
@@ -91,8 +91,6 @@ def order_layers(g: Graph, spec: AcceleratorSpec) -> Ordering:
 
 
 def _peak(g: Graph, spec: AcceleratorSpec) -> int:
-    from hwsim.schedule.search import live_piece_peak  # search imports the scheduler, which imports this
-
     key = ("live_piece_peak", spec.datatype.activation_bits, spec.policy.concat)
     return g.memo(key, lambda _: live_piece_peak(g, spec))
 

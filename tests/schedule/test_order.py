@@ -14,7 +14,7 @@ from hwsim.report.json_report import report_json
 from hwsim.report.text import render
 from hwsim.schedule import schedule, zero_spill_sram
 from hwsim.schedule.order import OrderSummary, order_layers
-from hwsim.schedule.search import live_piece_peak
+from hwsim.schedule.storage import live_piece_peak
 from hwsim.sweep.axes import parse_axis
 from tests.graph.dags import two_branches
 from tests.schedule.helpers import chain, make_spec

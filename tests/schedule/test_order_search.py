@@ -17,7 +17,7 @@ from hwsim.graph.reorder import is_layer_order, layer_dag, reorder_layers
 from hwsim.schedule import order_search
 from hwsim.schedule.order import order_layers, order_problem, shared_concat_inputs
 from hwsim.schedule.order_search import Segment, best_order, cuts, peak_bytes, search_segment
-from hwsim.schedule.search import live_piece_peak
+from hwsim.schedule.storage import live_piece_peak
 from tests.graph.dags import random_graphs
 from tests.schedule.helpers import make_spec
 
