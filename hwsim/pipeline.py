@@ -1,4 +1,4 @@
-"""The straight driver: graph -> schedule -> verify -> simulate -> measure, checks in between.
+"""The straight driver: graph -> order -> schedule -> verify -> simulate -> measure, checks in between.
 
 Each stage is a plain function of the previous stage's output (DESIGN.md, "The pipeline").
 A user's mistake (a bad file, a bad ``--set``) surfaces from the loaders as a
@@ -16,6 +16,7 @@ from hwsim.graph.io import load_graph
 from hwsim.graph.ir import Graph
 from hwsim.measure import Metrics, measure
 from hwsim.schedule import schedule, verify_plan
+from hwsim.schedule.order import order_layers
 from hwsim.schedule.plan import Plan
 from hwsim.sim import Trace, simulate
 from hwsim.spec import AcceleratorSpec, load_spec, spec_from_dict, spec_to_dict
@@ -64,11 +65,14 @@ def run(graph: str | os.PathLike | Graph, spec: str | os.PathLike | AcceleratorS
     """Load, schedule, verify, simulate and measure one graph on one accelerator.
 
     ``graph`` and ``spec`` are file paths or already-built objects; ``overrides`` are
-    ``KEY=VALUE`` strings applied to the spec (``sram.size=256KiB``).
+    ``KEY=VALUE`` strings applied to the spec (``sram.size=256KiB``). The result's graph has
+    its layers in the order ``policy.order`` chose (the one the plan's steps follow).
     """
     where = None if isinstance(spec, AcceleratorSpec) else f"{spec}: sram.size"
     graph = graph if isinstance(graph, Graph) else load_graph(graph)
     spec = _spec(spec, overrides)
+    ordering = order_layers(graph, spec)  # policy.order: the graph with its layers in the order used
+    graph = ordering.graph
     try:
         plan = schedule(graph, spec)
     except UserError as exc:  # the SRAM cannot hold one tile of some layer: a problem of the spec
@@ -76,6 +80,6 @@ def run(graph: str | os.PathLike | Graph, spec: str | os.PathLike | AcceleratorS
     _check_plan(plan, graph, spec)
     trace = simulate(plan, spec)
     _check_trace(trace, plan)
-    metrics = measure(trace, plan, spec, graph)
+    metrics = measure(trace, plan, spec, graph, ordering.summary)
     _check_metrics(metrics)
     return RunResult(graph, spec, plan, trace, metrics)

@@ -19,6 +19,7 @@ from hwsim.measure.bounds import Bounds, roofline
 from hwsim.measure.energy import Energy, run_energy
 from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
 from hwsim.measure.stalls import account_stalls
+from hwsim.schedule.order import OrderSummary
 from hwsim.schedule.plan import TRAFFIC_KINDS, Cascade, Plan
 from hwsim.sim.trace import Trace
 from hwsim.spec.model import AcceleratorSpec
@@ -85,6 +86,7 @@ class Metrics:
     layers: tuple[LayerMetrics, ...]
     tensors: tuple[TensorMetrics, ...]
     tensor_dram_bytes: tuple[tuple[str, int], ...]  # every non-weight tensor moved, most bytes first
+    order: OrderSummary | None = None  # the layer order used (policy.order) and its peak of live bytes
 
     @property
     def latency_s(self) -> float:
@@ -195,8 +197,10 @@ def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMet
     )
 
 
-def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Metrics:
-    """All figures of one run. Raises RuntimeError when the trace contradicts itself or the plan."""
+def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
+            order: OrderSummary | None = None) -> Metrics:
+    """All figures of one run (``order``: how the graph's layers were ordered, reported as is).
+    Raises RuntimeError when the trace contradicts itself or the plan."""
     account = account_stalls(trace, plan)
     by_kind = dram_by_kind(trace)
     moved = _tensor_traffic(trace)
@@ -220,4 +224,5 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Me
         layers=_layers(trace, plan, account.by_layer),
         tensors=_tensors(plan, moved, graph),
         tensor_dram_bytes=tuple(sorted(moved.items(), key=lambda kv: (-kv[1], kv[0]))),
+        order=order,
     )

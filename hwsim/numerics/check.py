@@ -215,6 +215,7 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0) -
     from hwsim.numerics.quantize import UnsupportedBits
     from hwsim.numerics.reference import prepare
     from hwsim.schedule import schedule, verify_plan
+    from hwsim.schedule.order import order_layers
 
     for field_name, bits in (("datatype.activation_bits", spec.datatype.activation_bits),
                              ("datatype.weight_bits", spec.datatype.weight_bits)):
@@ -228,6 +229,7 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0) -
     if missing:
         listed = "; ".join(f"{k} at {', '.join(v[:3])}" for k, v in missing.items())
         raise UserError(f"the numerics interpreter has no kernel for {len(missing)} op kind(s): {listed}", model)
+    graph = order_layers(graph, spec).graph  # policy.order
     plan = schedule(graph, spec)
     problems = tuple(str(p) for p in verify_plan(plan, spec, graph))
     try:

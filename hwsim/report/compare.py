@@ -81,6 +81,7 @@ def run_variant(graph: Graph, spec: AcceleratorSpec, both_modes: bool = True) ->
     from hwsim.pipeline import run
 
     result = run(graph, spec)
+    graph = result.graph  # its layers in the order the run used (policy.order): the curves follow it
     bits = spec.datatype.activation_bits
     other = None
     if both_modes:

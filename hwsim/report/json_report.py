@@ -59,13 +59,21 @@ def _div(a: int, b: int | None) -> float | None:
     return round(a / b, 6) if b else None
 
 
+def _order(m: Metrics) -> dict[str, Any] | None:
+    o = m.order
+    return None if o is None else {
+        "policy": o.policy, "search": o.search, "graph_order_peak_bytes": o.graph_peak_bytes,
+        "peak_bytes": o.peak_bytes, "moved_layers": o.moved_layers,
+    }
+
+
 def report_dict(m: Metrics) -> dict[str, Any]:
     """Every figure of one run, under DESIGN.md's key names."""
     e, b = m.energy, m.bounds
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "graph": m.graph, "spec": m.spec, "policy": m.policy, "concat": m.concat,
-        "execution": m.execution,
+        "execution": m.execution, "order": _order(m),
         "cascades": [_cascade(c, {la.index: la.name for la in m.layers}) for c in m.cascades],
         "clock_hz": m.clock_hz, "sram_bytes": m.sram_bytes,
         "latency_cycles": m.latency_cycles, "latency_s": m.latency_s,

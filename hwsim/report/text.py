@@ -75,6 +75,22 @@ def _sram(m: Metrics) -> list[str]:
     return lines
 
 
+def _order(m: Metrics) -> list[str]:
+    """The layer order used, its peak of live bytes and the graph order's."""
+    o = m.order
+    if o is None:
+        return []
+    peak = f"peak of live bytes {format_bytes(o.peak_bytes)} ({o.peak_bytes:,} B)"
+    if o.policy == "graph":
+        return [f"  order       the graph's: {peak}"]
+    how = "exact: no order has a lower peak" if o.search == "exact" else "heuristic"
+    if not o.moved_layers:
+        return [f"  order       {o.policy} ({how}): the graph's order kept, {peak}"]
+    saved = o.graph_peak_bytes - o.peak_bytes
+    return [f"  order       {o.policy} ({how}): {peak}, {format_bytes(saved)} ({_pct(saved, o.graph_peak_bytes).strip()}) "
+            f"below the graph's order; {o.moved_layers} layers moved"]
+
+
 def _energy(m: Metrics) -> list[str]:
     e = m.energy
     parts = [("mac", e.mac_pj), ("sram", e.sram_pj), ("dram", e.dram_pj), ("leakage", e.leakage_pj)]
@@ -148,5 +164,5 @@ def _bounds(m: Metrics) -> list[str]:
 def render(m: Metrics) -> str:
     """The summary as text lines."""
     head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat}, execution {m.execution})"
-    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_execution(m), *_energy(m), *_bounds(m),
+    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_order(m), *_execution(m), *_energy(m), *_bounds(m),
                       *_top_tensors(m)])

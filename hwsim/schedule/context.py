@@ -15,6 +15,7 @@ from hwsim.graph.ir import Graph
 from hwsim.schedule.cascade import plan_cascades
 from hwsim.schedule.cost import LayerCost, layer_costs
 from hwsim.schedule.memory import Usage
+from hwsim.schedule.order import order_layers
 from hwsim.schedule.plan import Cascade
 from hwsim.schedule.spill import POLICIES
 from hwsim.schedule.storage import Layout, LayerNeed, build_layout, layer_needs
@@ -61,8 +62,8 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     when the spec's execution mode is ``cascade``); ``slack``: bytes that weight chunks leave
     free beside everything live (room for the offline packing)."""
     policy = spec.policy
-    if policy.order != "graph":
-        raise ValueError(f"policy.order {policy.order!r} is not implemented (only 'graph')")
+    if policy.order != "graph" and order_layers(g, spec).graph is not g:
+        raise ValueError(f"policy.order {policy.order!r}: schedule the graph order_layers gives, not {g.name!r}'s")
     if policy.spill not in POLICIES:
         raise ValueError(f"policy.spill must be one of {POLICIES}, got {policy.spill!r}")
     separate = spec.sram.separate_weights

@@ -38,6 +38,7 @@ import dataclasses
 
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
+from hwsim.schedule.order import order_layers
 from hwsim.schedule.plan import Plan
 from hwsim.schedule.scheduler import schedule
 from hwsim.schedule.storage import live_piece_peak
@@ -64,7 +65,9 @@ def _clean_at(graph: Graph, spec: AcceleratorSpec, size_bytes: int) -> bool:
 
 
 def zero_spill_sram(graph: Graph, spec: AcceleratorSpec) -> int:
-    """The smallest clean SRAM size found by the search in the module docstring."""
+    """The smallest clean SRAM size found by the search in the module docstring (the graph's
+    layers in the order ``policy.order`` gives)."""
+    graph = order_layers(graph, spec).graph
     align = spec.sram.alignment_bytes
     hi = schedule(graph, with_sram(spec, UNLIMITED)).sram_peak_bytes
     hi = -(-hi // align) * align

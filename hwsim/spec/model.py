@@ -23,8 +23,8 @@ ARRAY_DIMS = ("input_channels", "output_channels", "output_pixels", "kernel_taps
 width (x batch); ``kernel_taps``: kernel height x width.
 """
 WEIGHT_PLACEMENTS = ("shared", "separate")
-ORDER_POLICIES = ("graph",)
-RESERVED_ORDER_POLICIES = ("memory",)
+ORDER_POLICIES = ("graph", "memory")  # hwsim.schedule.order
+RESERVED_ORDER_POLICIES: tuple[str, ...] = ()
 SPILL_POLICIES = _SPILL_REGISTRY  # the scheduler's registry of spill policies: its names
 CONCAT_MODES = ("inplace", "copy")
 EXECUTION_MODES = ("layer", "cascade")
@@ -146,8 +146,9 @@ class DatatypeSpec:
 class PolicySpec:
     """Scheduling choices (YAML ``policy``, optional; every key has a default).
 
-    ``order`` (default ``graph``): layer order; only the graph's order exists (``memory``
-    is reserved). ``spill`` (default ``optimal``): which tensor to evict when SRAM is full:
+    ``order`` (default ``graph``): layer order: ``graph`` (the graph's own) or ``memory`` (a
+    topological order with a lower peak of live bytes, if one exists:
+    ``hwsim.schedule.order``). ``spill`` (default ``optimal``): which tensor to evict when SRAM is full:
     ``belady`` (next use furthest away), ``lru`` (least recently used), ``largest``,
     ``skip_first`` (skip tensors first, then Belady), ``optimal`` (what the optimum of the
     spill integer program evicts first, ``hwsim.schedule.spill``). ``prefetch`` (default 1): how many

@@ -157,7 +157,7 @@ def test_each_mistake_names_file_and_key(tmp_path, old, new, expected):
 
 
 @pytest.mark.parametrize("policy, expected", [
-    ("{order: memory}", "policy.order: 'memory' is reserved"),
+    ("{order: memroy}", "policy.order: unknown value 'memroy' (did you mean 'memory'?)"),
     ("{order: random}", "policy.order: unknown value 'random'"),
     ("{spill: lr}", "policy.spill: unknown value 'lr' (did you mean 'lru'?)"),
     ("{concat: glue}", "policy.concat: unknown value 'glue'"),
@@ -170,9 +170,9 @@ def test_policy_mistakes(tmp_path, policy, expected):
 
 
 def test_policy_values(tmp_path):
-    text = BASE + "policy: {spill: skip_first, prefetch: 0, concat: copy, execution: cascade}\n"
+    text = BASE + "policy: {order: memory, spill: skip_first, prefetch: 0, concat: copy, execution: cascade}\n"
     assert dataclasses.astuple(load_spec(write(tmp_path, text)).policy) == (
-        "graph", "skip_first", 0, "copy", "cascade", 60.0)
+        "memory", "skip_first", 0, "copy", "cascade", 60.0)
 
 
 def test_missing_section_and_keys(tmp_path):
