@@ -38,7 +38,7 @@ from typing import Iterator
 import simpy
 
 from hwsim.schedule.plan import Command, Plan
-from hwsim.sim.pipeline import RunTiming, time_run
+from hwsim.sim.pipeline import RunTimer, RunTiming
 from hwsim.sim.trace import Event, OccupancySample, Trace
 from hwsim.spec.model import AcceleratorSpec
 
@@ -63,6 +63,7 @@ class _Run:
         self.capacity = spec.dram.channels
         self.runs: dict[int, dict[str, simpy.Event]] = {}  # tiles command -> engine -> arrived / released
         self.timings: dict[int, RunTiming] = {}
+        self.timer = RunTimer(self.capacity, self.latency, self.transfer)
 
     # --- common ---------------------------------------------------------------------------
     def _deps(self, command: Command) -> Iterator[simpy.Event]:
@@ -162,7 +163,7 @@ class _Run:
             yield request
         start = self.env.now
         arrived = yield events["compute:in"]
-        timing = time_run(command.run, start, max(arrived, start), self.capacity, self.latency, self.transfer)
+        timing = self.timer.time(command.run, start, max(arrived, start))
         self.timings[command.id] = timing
         now = self.env.now
 
