@@ -4,7 +4,7 @@ The run owns the compute engine, both DMA engines and every DRAM channel while i
 (``hwsim.sim.engine`` starts it once its deps are done, both DMA engines have reached it and
 every channel is free; its compute begins no earlier than the compute engine reaches it). Inside,
 the per-tile commands of ``hwsim.schedule.expand`` follow the engine model of
-``hwsim.sim.engine`` exactly, but as arithmetic on integer cycles instead of simpy events:
+``hwsim.sim.engine`` exactly, but as arithmetic on integer cycles instead of events:
 
 * DMA: the read engine issues the run's loads (band loads and weight chunks) in program
   order, the write engine its stores; each waits for its deps and for the engine's previous

@@ -1,5 +1,5 @@
 """A streamed layer's tiles timed in bulk (``hwsim.sim.pipeline``), against hand-worked times and
-against the simpy simulation of the per-tile commands it stands for (``hwsim.schedule.expand``).
+against the event simulation of the per-tile commands it stands for (``hwsim.schedule.expand``).
 
 The hand spec moves 10 B a cycle after 5 cycles of latency: a 1,000 B band takes 105 cycles.
 """
@@ -175,7 +175,7 @@ def random_run(rng) -> tuple[TileRun, tuple]:
 
 def test_advancing_repeated_tiles_at_once_changes_no_time():
     # Skipping whole periods once the state repeats must give exactly the tile-by-tile times
-    # (which the test above holds against simpy), on 400 random runs of up to 480 tiles.
+    # (which the test above holds against the event simulation), on 400 random runs of up to 480 tiles.
     import random
 
     rng = random.Random(20261127)
