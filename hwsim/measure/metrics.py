@@ -142,8 +142,7 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
         if e.kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
             command = plan.commands[e.command]
             end = e.start
-            for layer, cycles in ((p.layer, p.cycles) for p in command.parts) if command.parts else \
-                    ((command.layer, command.cycles),):
+            for layer, _, cycles, _ in command.parts or ((command.layer, None, command.cycles, None),):
                 if layer not in first:
                     first[layer] = end
                 end += cycles
