@@ -58,7 +58,7 @@ class _Run:
         self.starts: list[int | None] = [None] * len(plan.commands)
         self.ends: list[int | None] = [None] * len(plan.commands)
         self.waiters: dict[int, Signal] = {}  # command id -> signal a process waits on
-        self.frees_after: dict[int, list[Command]] = {}  # command id -> frees that depend on it
+        self.frees_after: dict[int, list[int]] = {}  # command id -> frees that depend on it
         self.waiting: dict[int, int] = {}  # free command id -> deps not finished yet
         self.capacity = spec.dram.channels
         self.runs: dict[int, dict[str, Signal]] = {}  # tiles command -> engine -> arrived / released
@@ -81,17 +81,18 @@ class _Run:
     def _finish(self, command: Command, start: int) -> None:
         """Record ``command`` as done now, wake its waiters, run the frees it completes."""
         now = self.loop.now
-        finished = [(command, start)]
+        starts, ends, waiters, frees_after, waiting = self.starts, self.ends, self.waiters, self.frees_after, self.waiting
+        finished = [(command.id, start)]
         while finished:
             done, begun = finished.pop()
-            self.starts[done.id] = begun
-            self.ends[done.id] = now
-            signal = self.waiters.pop(done.id, None)
+            starts[done] = begun
+            ends[done] = now
+            signal = waiters.pop(done, None)
             if signal is not None:
                 signal.succeed()
-            for free in self.frees_after.pop(done.id, ()):
-                self.waiting[free.id] -= 1
-                if self.waiting[free.id] == 0:
+            for free in frees_after.pop(done, ()):
+                waiting[free] -= 1
+                if not waiting[free]:
                     finished.append((free, now))
 
     # --- engines --------------------------------------------------------------------------
@@ -188,7 +189,7 @@ class _Run:
             return
         self.waiting[command.id] = len(deps)
         for dep in deps:
-            self.frees_after.setdefault(dep, []).append(command)
+            self.frees_after.setdefault(dep, []).append(command.id)
 
 
 def _queues(plan: Plan) -> dict[str, list[Command]]:
@@ -211,14 +212,17 @@ def _events(plan: Plan, run: _Run) -> tuple[Event, ...]:
     if stuck:
         raise RuntimeError(f"simulation ended with {len(stuck)} commands never run (first: {stuck[:5]})")
     events = []
-    for c in plan.commands:
-        timing = run.timings.get(c.id)
-        extra = {} if timing is None else {
-            "compute_span": (timing.compute_start, timing.compute_end), "first_wait": timing.first_wait,
-            "stalls": tuple(sorted(timing.stalls.items())), "moves": c.run.moves()}
-        events.append(Event(c.id, c.kind, c.engine, c.layer, run.starts[c.id], run.ends[c.id],
-                            c.dram_bytes, c.traffic, c.tensor, c.tile, **extra))
-    events.sort(key=lambda e: (e.start, e.command))
+    starts, ends, timings = run.starts, run.ends, run.timings
+    for i in sorted(range(len(starts)), key=starts.__getitem__):  # (start, command): the sort is stable
+        c = plan.commands[i]
+        if c.kind != "tiles":
+            events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
+                                c.tile))
+            continue
+        timing = timings[i]
+        events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
+                            c.tile, (timing.compute_start, timing.compute_end), tuple(sorted(timing.stalls.items())),
+                            timing.first_wait, c.run.moves()))
     return tuple(events)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     command: int  # the plan command id
     kind: str  # compute | load | store | free
@@ -30,7 +30,7 @@ class Event:
     moves: tuple[tuple[str, str, int], ...] = ()  # (tensor, traffic kind, bytes) the tiles moved
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OccupancySample:
     cycle: int
     sram_bytes: int  # bytes allocated in SRAM after the change at this cycle
