@@ -34,7 +34,7 @@ amount of work per command plus one per dependency edge: O(n log n) in commands.
 
 from __future__ import annotations
 
-from typing import Iterator
+from functools import partial
 
 from hwsim.schedule.plan import Command, Plan
 from hwsim.sim.kernel import Loop, Process, Signal, Slots, all_of
@@ -61,22 +61,25 @@ class _Run:
         self.frees_after: dict[int, list[int]] = {}  # command id -> frees that depend on it
         self.waiting: dict[int, int] = {}  # free command id -> deps not finished yet
         self.capacity = spec.dram.channels
-        self.runs: dict[int, dict[str, Signal]] = {}  # tiles command -> engine -> arrived / released
+        self.runs: dict[int, tuple[dict[str, Signal], dict[str, Signal]]] = {}  # tiles command -> (arrived, released)
         self.timings: dict[int, RunTiming] = {}
         self.timer = RunTimer(self.capacity, self.latency, self.transfer)
 
     # --- common ---------------------------------------------------------------------------
-    def _deps(self, command: Command) -> Iterator[Signal]:
-        """Wait until every dep of ``command`` has finished (one yield per unfinished dep).
+    def _unfinished(self, command: Command) -> Signal | None:
+        """The signal of the first dep of ``command`` not finished yet (None when all are): a
+        process waits on each in turn until none is left.
 
         A signal is made only for a command that someone waits on before it finishes.
         """
+        ends = self.ends
         for dep in command.deps:
-            if self.ends[dep] is None:
+            if ends[dep] is None:
                 signal = self.waiters.get(dep)
                 if signal is None:
                     signal = self.waiters[dep] = Signal(self.loop)
-                yield signal
+                return signal
+        return None
 
     def _finish(self, command: Command, start: int) -> None:
         """Record ``command`` as done now, wake its waiters, run the frees it completes."""
@@ -101,7 +104,8 @@ class _Run:
             if command.kind == "tiles":
                 yield from self._tiles(command, "compute")
                 continue
-            yield from self._deps(command)
+            while (dep := self._unfinished(command)) is not None:
+                yield dep
             start = self.loop.now
             if command.cycles:
                 yield command.cycles
@@ -112,7 +116,8 @@ class _Run:
             if command.kind == "tiles":
                 yield from self._tiles(command, engine)
                 continue
-            yield from self._deps(command)
+            while (dep := self._unfinished(command)) is not None:
+                yield dep
             yield self.channels.request(command.id)
             if self.bus is None:  # one channel: nothing else can be on the bus
                 start = self.loop.now
@@ -127,43 +132,44 @@ class _Run:
 
         Chained callbacks rather than a process: an in-flight transfer is not an engine.
         """
-        start = self.loop.now
+        self.loop.after(self.latency, self._on_latency, (command, self.loop.now))
 
-        def on_data_done(_: object) -> None:
-            self.bus.release()
-            self.channels.release()
-            self._finish(command, start)
+    def _on_latency(self, flight: tuple[Command, int]) -> None:
+        self.bus.request(flight[0].id).callbacks.append(partial(self._on_bus, flight))
 
-        def on_bus(_: object) -> None:
-            self.loop.after(self.transfer(command.dram_bytes), on_data_done)
+    def _on_bus(self, flight: tuple[Command, int], _: Signal) -> None:
+        self.loop.after(self.transfer(flight[0].dram_bytes), self._on_data_done, flight)
 
-        def on_latency(_: object) -> None:
-            self.bus.request(command.id).callbacks.append(on_bus)
-
-        self.loop.after(self.latency, on_latency)
+    def _on_data_done(self, flight: tuple[Command, int]) -> None:
+        self.bus.release()
+        self.channels.release()
+        self._finish(*flight)
 
     # --- a streamed layer's tiles --------------------------------------------------------
     def _tiles(self, command: Command, engine: str) -> Process:
         """An engine reaching a ``tiles`` command: it waits until the run releases it."""
-        signals = self.runs.get(command.id)
-        if signals is None:
-            signals = self.runs[command.id] = {f"{e}{what}": Signal(self.loop) for e in ENGINE_ORDER
-                                               for what in (":in", ":out")}
-            self.loop.start(self._run_tiles(command, signals))
-        signals[f"{engine}:in"].succeed(self.loop.now)
-        yield signals[f"{engine}:out"]
+        meeting = self.runs.get(command.id)
+        if meeting is None:
+            meeting = self.runs[command.id] = ({e: Signal(self.loop) for e in ENGINE_ORDER},
+                                               {e: Signal(self.loop) for e in ENGINE_ORDER})
+            self.loop.start(self._run_tiles(command, *meeting))
+        arrived, released = meeting
+        arrived[engine].succeed(self.loop.now)
+        yield released[engine]
 
-    def _run_tiles(self, command: Command, signals: dict[str, Signal]) -> Process:
-        """Start the run once its deps are done, both DMA engines have reached it and every
-        channel is free; time it (``pipeline``) once the compute engine has reached it too."""
-        yield from self._deps(command)
-        yield all_of(self.loop, signals["dma_read:in"], signals["dma_write:in"])
+    def _run_tiles(self, command: Command, arrived: dict[str, Signal], released: dict[str, Signal]) -> Process:
+        """Start the run once its deps are done, both DMA engines have reached it (``arrived``)
+        and every channel is free; time it (``pipeline``) once the compute engine has reached it
+        too; ``released`` lets each engine go on."""
+        while (dep := self._unfinished(command)) is not None:
+            yield dep
+        yield all_of(self.loop, arrived["dma_read"], arrived["dma_write"])
         channels = [self.channels.request(command.id) for _ in range(self.capacity)]
         for request in channels:
             yield request
         start = self.loop.now
-        arrived = yield signals["compute:in"]
-        timing = self.timer.time(command.run, start, max(arrived, start))
+        compute_at = yield arrived["compute"]
+        timing = self.timer.time(command.run, start, max(compute_at, start))
         self.timings[command.id] = timing
         now = self.loop.now
 
@@ -173,10 +179,10 @@ class _Run:
         def release_dma() -> None:
             for _ in channels:
                 self.channels.release()
-            signals["dma_read:out"].succeed()
-            signals["dma_write:out"].succeed()
+            released["dma_read"].succeed()
+            released["dma_write"].succeed()
 
-        at(timing.compute_end, signals["compute:out"].succeed)
+        at(timing.compute_end, released["compute"].succeed)
         at(timing.dma_end, release_dma)
         at(timing.end, lambda: self._finish(command, start))
 

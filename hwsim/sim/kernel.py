@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from itertools import count
 from typing import Callable, Generator, Union
 
 Process = Generator[Union[int, "Signal"], object, None]
@@ -61,15 +62,14 @@ class Loop:
     def __init__(self) -> None:
         self.now = 0
         self._later: list[tuple[int, int, Callable, object]] = []  # heap: (cycle, order scheduled, work, arg)
-        self._due: deque[tuple[Callable, object]] = deque()  # scheduled at ``now`` for ``now``, in order
+        self._due: deque[tuple[Callable, object]] = deque()  # due now, in order
         self._urgent: deque[tuple[Callable, object]] = deque()  # process starts
-        self._scheduled = 0
+        self._order = count()
 
     def after(self, cycles: int, work: Callable[[object], None], arg: object = None) -> None:
         """Run ``work(arg)`` ``cycles`` cycles from now, after all work already due then."""
         if cycles:
-            self._scheduled += 1
-            heapq.heappush(self._later, (self.now + cycles, self._scheduled, work, arg))
+            heapq.heappush(self._later, (self.now + cycles, next(self._order), work, arg))
         else:
             self._due.append((work, arg))
 
@@ -94,18 +94,19 @@ class Loop:
             return
 
     def run(self) -> None:
-        """Run until no work is left. Work due at a cycle scheduled before that cycle came
-        precedes, in the order scheduled, the work scheduled at that cycle."""
+        """Run until no work is left. When the work due now is done, the clock moves to the next
+        cycle with work, which was all scheduled before it: it becomes due, in the order it was
+        scheduled, ahead of the work it will schedule for that same cycle."""
         later, due, urgent = self._later, self._due, self._urgent
         while True:
             if urgent:
                 work, arg = urgent.popleft()
-            elif later and later[0][0] == self.now:
-                work, arg = heapq.heappop(later)[2:]
             elif due:
                 work, arg = due.popleft()
             elif later:
-                self.now = later[0][0]
+                self.now = now = later[0][0]
+                while later and later[0][0] == now:
+                    due.append(heapq.heappop(later)[2:])
                 continue
             else:
                 return
