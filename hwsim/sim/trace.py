@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hwsim.sim.records import stored_at_once
 
-@dataclass(frozen=True, slots=True)
+
+@stored_at_once
+@dataclass(frozen=True)
 class Event:
     command: int  # the plan command id
     kind: str  # compute | load | store | free
@@ -30,7 +33,8 @@ class Event:
     moves: tuple[tuple[str, str, int], ...] = ()  # (tensor, traffic kind, bytes) the tiles moved
 
 
-@dataclass(frozen=True, slots=True)
+@stored_at_once
+@dataclass(frozen=True)
 class OccupancySample:
     cycle: int
     sram_bytes: int  # bytes allocated in SRAM after the change at this cycle
