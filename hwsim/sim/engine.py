@@ -202,13 +202,17 @@ def _queues(plan: Plan) -> dict[str, list[Command]]:
     """Each engine's commands in program order, checking the plan's shape on the way."""
     queues: dict[str, list[Command]] = {engine: [] for engine in (*ENGINE_ORDER, "none")}
     for index, command in enumerate(plan.commands):
+        kind, engine, deps = command.kind, command.engine, command.deps
         if command.id != index:
             raise RuntimeError(f"plan command {index} has id {command.id}: ids must be 0..n-1")
-        if ENGINE_OF_KIND.get(command.kind) != command.engine:
-            raise RuntimeError(f"plan command {index}: a {command.kind!r} on engine {command.engine!r}")
-        if command.deps and not (0 <= min(command.deps) and max(command.deps) < index):
-            raise RuntimeError(f"plan command {index}: deps {command.deps} must point to earlier commands")
-        for engine in ENGINE_ORDER if command.kind == "tiles" else (command.engine,):
+        if ENGINE_OF_KIND.get(kind) != engine:
+            raise RuntimeError(f"plan command {index}: a {kind!r} on engine {engine!r}")
+        if deps and not (0 <= min(deps) and max(deps) < index):
+            raise RuntimeError(f"plan command {index}: deps {deps} must point to earlier commands")
+        if kind == "tiles":
+            for engine in ENGINE_ORDER:
+                queues[engine].append(command)
+        else:
             queues[engine].append(command)
     return queues
 
@@ -237,7 +241,7 @@ def occupancy(events: tuple[Event, ...], plan: Plan) -> tuple[OccupancySample, .
 
     Raises RuntimeError if a buffer is allocated twice or freed while not allocated.
     """
-    live: set[tuple[str, str]] = set()
+    live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
     in_use = {"sram": 0, "weights": 0}
     samples = []
     commands = plan.commands
@@ -246,16 +250,16 @@ def occupancy(events: tuple[Event, ...], plan: Plan) -> tuple[OccupancySample, .
         if not (command.allocs or command.frees):
             continue
         for buffer in command.allocs:
-            key = (buffer.space, buffer.name)
-            if key in live:
+            names = live[buffer.space]
+            if buffer.name in names:
                 raise RuntimeError(f"command {command.id} allocates {buffer.name!r}, already allocated")
-            live.add(key)
+            names.add(buffer.name)
             in_use[buffer.space] += buffer.size
         for buffer in command.frees:
-            key = (buffer.space, buffer.name)
-            if key not in live:
+            names = live[buffer.space]
+            if buffer.name not in names:
                 raise RuntimeError(f"command {command.id} frees {buffer.name!r}, which is not allocated")
-            live.remove(key)
+            names.remove(buffer.name)
             in_use[buffer.space] -= buffer.size
         samples.append(OccupancySample(event.start, in_use["sram"], in_use["weights"]))
     return tuple(samples)
