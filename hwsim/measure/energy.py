@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 
 from hwsim.schedule.plan import Plan
 from hwsim.spec.model import AcceleratorSpec
@@ -35,6 +36,9 @@ class Energy:
         return self.mac_pj + self.sram_pj + self.dram_pj + self.leakage_pj
 
 
+_READS = attrgetter("reads")
+
+
 def array_sram_bytes(plan: Plan) -> int:
     """SRAM bytes the compute commands read (``reads``) and write (``allocs``)."""
     size_of: dict[str, int] = {}  # buffer name -> size of its latest allocation
@@ -47,7 +51,7 @@ def array_sram_bytes(plan: Plan) -> int:
             continue
         if command.kind != "compute":
             continue
-        for reads, times in Counter(part.reads for part in command.parts).items() if command.parts else \
+        for reads, times in Counter(map(_READS, command.parts)).items() if command.parts else \
                 ((command.reads, 1),):
             for name in reads:
                 if name not in size_of:
@@ -62,7 +66,7 @@ def _tiles_sram_bytes(command, size_of: dict[str, int]) -> int:
     each tile its input and output tiles, the resident operands and the weight chunk; the
     first tile the outputs written in place."""
     run = command.run
-    tiles = sum(s.size for s in run.reads + run.writes for n in s.nbytes if n)
+    tiles = sum(s.size * (len(s.nbytes) - s.nbytes.count(0)) for s in run.reads + run.writes)  # tiles moving any
     for name in run.resident:
         if name not in size_of:
             raise RuntimeError(f"tiles command {command.id} reads {name!r}, which no command allocated")

@@ -21,6 +21,7 @@ from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
 from hwsim.measure.stalls import account_stalls
 from hwsim.schedule.order import OrderSummary
 from hwsim.schedule.plan import TRAFFIC_KINDS, Cascade, Plan
+from hwsim.sim.records import stored_at_once
 from hwsim.sim.trace import Trace
 from hwsim.spec.model import AcceleratorSpec
 
@@ -28,6 +29,7 @@ READ_KINDS = ("weights", "input", "spill_read", "streamed_read")
 WRITE_KINDS = ("output", "spill_write", "streamed_write")
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class LayerMetrics:
     index: int
@@ -45,6 +47,7 @@ class LayerMetrics:
     tiles: int
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class TensorMetrics:
     name: str
@@ -144,8 +147,7 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
         if e.kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
             command = plan.commands[e.command]
             end = e.start
-            for layer, cycles in ((p.layer, p.cycles) for p in command.parts) if command.parts else \
-                    ((command.layer, command.cycles),):
+            for layer, _, cycles, _ in command.parts or ((command.layer, None, command.cycles, None),):
                 if layer not in first:
                     first[layer] = end
                 end += cycles
@@ -179,22 +181,18 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
 def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMetrics, ...]:
     names = {layer.index: layer.name for layer in plan.layers}
     rolling = {r.tensor: r for c in plan.cascades for r in c.rolling}
-
-    def module(name: str) -> str:
-        op = graph.producer.get(name)
-        return graph.op[op].module if op is not None else ""
-
-    def held(name: str) -> tuple[str, int] | tuple[()]:
-        r = rolling.get(name)
-        return ("delay_line" if r.delay_line else "rows", r.nbytes) if r is not None else ()
-
-    return tuple(
-        TensorMetrics(t.name, t.bytes, names.get(t.producer, str(t.producer)),
-                      names.get(t.last_consumer, str(t.last_consumer)), t.producer, t.last_consumer,
-                      t.skip, t.address, t.spilled, moved.get(t.name, 0), module(t.name),
-                      *(held(t.name) or ("whole", t.bytes)))
-        for t in plan.tensors
-    )
+    producer, ops = graph.producer, graph.op
+    rows = []
+    for t in plan.tensors:
+        op = producer.get(t.name)
+        r = rolling.get(t.name)
+        held = ("whole", t.bytes) if r is None else ("delay_line" if r.delay_line else "rows", r.nbytes)
+        rows.append(TensorMetrics(
+            t.name, t.bytes, names[t.producer] if t.producer in names else str(t.producer),
+            names[t.last_consumer] if t.last_consumer in names else str(t.last_consumer), t.producer,
+            t.last_consumer, t.skip, t.address, t.spilled, moved.get(t.name, 0),
+            ops[op].module if op is not None else "", *held))
+    return tuple(rows)
 
 
 def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,

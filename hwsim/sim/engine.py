@@ -1,4 +1,4 @@
-"""Event simulation of a :class:`~hwsim.schedule.plan.Plan`: one simpy process per engine.
+"""Event simulation of a :class:`~hwsim.schedule.plan.Plan`: one process per engine.
 
 The model, in integer cycles:
 
@@ -12,11 +12,12 @@ The model, in integer cycles:
   transfers in flight. An issued transfer holds its channel for the DRAM latency
   (``spec.dram_latency_cycles()``; the bus stays free) and then for its data phase, which
   holds the **DRAM bus** for ``spec.dram_transfer_cycles(bytes)`` cycles. Channels and
-  bus are simpy ``PriorityResource``s: reads and writes share the bandwidth, so two
-  concurrent transfers take the sum of their data times, and commands waiting for a
-  channel or for the bus get it in command-id (program) order. With one channel the bus
-  can never be contended, so it is left out (same result, fewer events); with several, an
-  in-flight transfer is a chain of callbacks, not a process (it is not an engine).
+  bus are priority resources (:class:`~hwsim.sim.kernel.Slots`): reads and writes share
+  the bandwidth, so two concurrent transfers take the sum of their data times, and
+  commands waiting for a channel or for the bus get it in command-id (program) order. With
+  one channel the bus can never be contended, so it is left out (same result, less work);
+  with several, an in-flight transfer is a chain of callbacks, not a process (it is not an
+  engine).
 * **free** commands have no engine: a callback releases their buffers the moment the last
   of their deps finishes (they take no time).
 
@@ -26,19 +27,18 @@ in trace order, ``(start cycle, command id)``. That order is causal (a buffer's 
 after its allocation in program order, and an allocation waits for the free of any earlier
 buffer overlapping it), so the curve never shows two overlapping buffers at once.
 
-Same-time events are processed in a fixed order (simpy's event queue is ordered by time,
-then by insertion), so a plan always gives the same trace. The cost is a bounded number of
-simpy events per command plus one per dependency edge: O(n log n) in commands.
+Same-time work runs in a fixed order (:mod:`hwsim.sim.kernel`: simpy's, by time, then by
+when it was scheduled), so a plan always gives the same trace. The cost is a bounded
+amount of work per command plus one per dependency edge: O(n log n) in commands.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
-
-import simpy
+from functools import partial
 
 from hwsim.schedule.plan import Command, Plan
-from hwsim.sim.pipeline import RunTiming, time_run
+from hwsim.sim.kernel import Loop, Process, Signal, Slots, all_of
+from hwsim.sim.pipeline import RunTimer, RunTiming
 from hwsim.sim.trace import Event, OccupancySample, Trace
 from hwsim.spec.model import AcceleratorSpec
 
@@ -49,159 +49,170 @@ ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write"
 class _Run:
     """The mutable state of one simulation (lives only inside :func:`simulate`)."""
 
-    def __init__(self, env: simpy.Environment, plan: Plan, spec: AcceleratorSpec):
-        self.env = env
+    def __init__(self, loop: Loop, plan: Plan, spec: AcceleratorSpec):
+        self.loop = loop
         self.latency = spec.dram_latency_cycles()
         self.transfer = spec.dram_transfer_cycles
-        self.channels = simpy.PriorityResource(env, capacity=spec.dram.channels)
-        self.bus = simpy.PriorityResource(env, capacity=1) if spec.dram.channels > 1 else None
+        self.channels = Slots(loop, spec.dram.channels)
+        self.bus = Slots(loop, 1) if spec.dram.channels > 1 else None
         self.starts: list[int | None] = [None] * len(plan.commands)
         self.ends: list[int | None] = [None] * len(plan.commands)
-        self.waiters: dict[int, simpy.Event] = {}  # command id -> event a process waits on
-        self.frees_after: dict[int, list[Command]] = {}  # command id -> frees that depend on it
+        self.waiters: dict[int, Signal] = {}  # command id -> signal a process waits on
+        self.frees_after: dict[int, list[int]] = {}  # command id -> frees that depend on it
         self.waiting: dict[int, int] = {}  # free command id -> deps not finished yet
         self.capacity = spec.dram.channels
-        self.runs: dict[int, dict[str, simpy.Event]] = {}  # tiles command -> engine -> arrived / released
+        self.runs: dict[int, tuple[dict[str, Signal], dict[str, Signal]]] = {}  # tiles command -> (arrived, released)
         self.timings: dict[int, RunTiming] = {}
+        self.timer = RunTimer(self.capacity, self.latency, self.transfer)
 
     # --- common ---------------------------------------------------------------------------
-    def _deps(self, command: Command) -> Iterator[simpy.Event]:
-        """Wait until every dep of ``command`` has finished (one yield per unfinished dep).
+    def _unfinished(self, command: Command) -> Signal | None:
+        """The signal of the first dep of ``command`` not finished yet (None when all are): a
+        process waits on each in turn until none is left.
 
-        An event is made only for a command that someone waits on before it finishes.
+        A signal is made only for a command that someone waits on before it finishes.
         """
+        ends = self.ends
         for dep in command.deps:
-            if self.ends[dep] is None:
-                event = self.waiters.get(dep)
-                if event is None:
-                    event = self.waiters[dep] = self.env.event()
-                yield event
+            if ends[dep] is None:
+                signal = self.waiters.get(dep)
+                if signal is None:
+                    signal = self.waiters[dep] = Signal(self.loop)
+                return signal
+        return None
 
     def _finish(self, command: Command, start: int) -> None:
         """Record ``command`` as done now, wake its waiters, run the frees it completes."""
-        now = self.env.now
-        finished = [(command, start)]
+        now = self.loop.now
+        starts, ends, waiters, frees_after, waiting = self.starts, self.ends, self.waiters, self.frees_after, self.waiting
+        finished = [(command.id, start)]
         while finished:
             done, begun = finished.pop()
-            self.starts[done.id] = begun
-            self.ends[done.id] = now
-            event = self.waiters.pop(done.id, None)
-            if event is not None:
-                event.succeed()
-            for free in self.frees_after.pop(done.id, ()):
-                self.waiting[free.id] -= 1
-                if self.waiting[free.id] == 0:
+            starts[done] = begun
+            ends[done] = now
+            signal = waiters.pop(done, None)
+            if signal is not None:
+                signal.succeed()
+            for free in frees_after.pop(done, ()):
+                waiting[free] -= 1
+                if not waiting[free]:
                     finished.append((free, now))
 
     # --- engines --------------------------------------------------------------------------
-    def compute_engine(self, commands: list[Command]):
+    def compute_engine(self, commands: list[Command]) -> Process:
         for command in commands:
             if command.kind == "tiles":
                 yield from self._tiles(command, "compute")
                 continue
-            yield from self._deps(command)
-            start = self.env.now
+            while (dep := self._unfinished(command)) is not None:
+                yield dep
+            start = self.loop.now
             if command.cycles:
-                yield self.env.timeout(command.cycles)
+                yield command.cycles
             self._finish(command, start)
 
-    def dma_engine(self, commands: list[Command], engine: str):
+    def dma_engine(self, commands: list[Command], engine: str) -> Process:
         for command in commands:
             if command.kind == "tiles":
                 yield from self._tiles(command, engine)
                 continue
-            yield from self._deps(command)
-            channel = self.channels.request(priority=command.id)
-            yield channel
+            while (dep := self._unfinished(command)) is not None:
+                yield dep
+            yield self.channels.request(command.id)
             if self.bus is None:  # one channel: nothing else can be on the bus
-                start = self.env.now
-                yield self.env.timeout(self.latency + self.transfer(command.dram_bytes))
-                self.channels.release(channel)
+                start = self.loop.now
+                yield self.latency + self.transfer(command.dram_bytes)
+                self.channels.release()
                 self._finish(command, start)
             else:
-                self._transfer(command, channel)
+                self._transfer(command)
 
-    def _transfer(self, command: Command, channel) -> None:
+    def _transfer(self, command: Command) -> None:
         """An issued transfer with several channels: latency, then the bus for its data phase.
 
         Chained callbacks rather than a process: an in-flight transfer is not an engine.
         """
-        start = self.env.now
+        self.loop.after(self.latency, self._on_latency, (command, self.loop.now))
 
-        def on_bus(request: simpy.Event) -> None:
-            def on_data_done(_: simpy.Event) -> None:
-                self.bus.release(request)
-                self.channels.release(channel)
-                self._finish(command, start)
+    def _on_latency(self, flight: tuple[Command, int]) -> None:
+        self.bus.request(flight[0].id).callbacks.append(partial(self._on_bus, flight))
 
-            self.env.timeout(self.transfer(command.dram_bytes)).callbacks.append(on_data_done)
+    def _on_bus(self, flight: tuple[Command, int], _: Signal) -> None:
+        self.loop.after(self.transfer(flight[0].dram_bytes), self._on_data_done, flight)
 
-        def on_latency(_: simpy.Event) -> None:
-            self.bus.request(priority=command.id).callbacks.append(on_bus)
-
-        self.env.timeout(self.latency).callbacks.append(on_latency)
+    def _on_data_done(self, flight: tuple[Command, int]) -> None:
+        self.bus.release()
+        self.channels.release()
+        self._finish(*flight)
 
     # --- a streamed layer's tiles --------------------------------------------------------
-    def _tiles(self, command: Command, engine: str):
+    def _tiles(self, command: Command, engine: str) -> Process:
         """An engine reaching a ``tiles`` command: it waits until the run releases it."""
-        events = self.runs.get(command.id)
-        if events is None:
-            events = self.runs[command.id] = {f"{e}{what}": self.env.event() for e in ENGINE_ORDER
-                                              for what in (":in", ":out")}
-            self.env.process(self._run_tiles(command, events))
-        events[f"{engine}:in"].succeed(self.env.now)
-        yield events[f"{engine}:out"]
+        meeting = self.runs.get(command.id)
+        if meeting is None:
+            meeting = self.runs[command.id] = ({e: Signal(self.loop) for e in ENGINE_ORDER},
+                                               {e: Signal(self.loop) for e in ENGINE_ORDER})
+            self.loop.start(self._run_tiles(command, *meeting))
+        arrived, released = meeting
+        arrived[engine].succeed(self.loop.now)
+        yield released[engine]
 
-    def _run_tiles(self, command: Command, events: dict[str, simpy.Event]):
-        """Start the run once its deps are done, both DMA engines have reached it and every
-        channel is free; time it (``pipeline``) once the compute engine has reached it too."""
-        yield from self._deps(command)
-        yield events["dma_read:in"] & events["dma_write:in"]
-        channels = [self.channels.request(priority=command.id) for _ in range(self.capacity)]
+    def _run_tiles(self, command: Command, arrived: dict[str, Signal], released: dict[str, Signal]) -> Process:
+        """Start the run once its deps are done, both DMA engines have reached it (``arrived``)
+        and every channel is free; time it (``pipeline``) once the compute engine has reached it
+        too; ``released`` lets each engine go on."""
+        while (dep := self._unfinished(command)) is not None:
+            yield dep
+        yield all_of(self.loop, arrived["dma_read"], arrived["dma_write"])
+        channels = [self.channels.request(command.id) for _ in range(self.capacity)]
         for request in channels:
             yield request
-        start = self.env.now
-        arrived = yield events["compute:in"]
-        timing = time_run(command.run, start, max(arrived, start), self.capacity, self.latency, self.transfer)
+        start = self.loop.now
+        compute_at = yield arrived["compute"]
+        timing = self.timer.time(command.run, start, max(compute_at, start))
         self.timings[command.id] = timing
-        now = self.env.now
+        now = self.loop.now
 
         def at(cycle: int, action) -> None:
-            self.env.timeout(max(cycle, now) - now).callbacks.append(lambda _: action())
+            self.loop.after(max(cycle, now) - now, lambda _: action())
 
         def release_dma() -> None:
-            for request in channels:
-                self.channels.release(request)
-            events["dma_read:out"].succeed()
-            events["dma_write:out"].succeed()
+            for _ in channels:
+                self.channels.release()
+            released["dma_read"].succeed()
+            released["dma_write"].succeed()
 
-        at(timing.compute_end, events["compute:out"].succeed)
+        at(timing.compute_end, released["compute"].succeed)
         at(timing.dma_end, release_dma)
         at(timing.end, lambda: self._finish(command, start))
 
     # --- frees ----------------------------------------------------------------------------
     def arm_free(self, command: Command) -> None:
-        """Release ``command``'s buffers the moment its last dep finishes (no process, no event)."""
+        """Release ``command``'s buffers the moment its last dep finishes (no process, no signal)."""
         deps = set(command.deps)
         if not deps:
-            self.env.timeout(0).callbacks.append(lambda _: self._finish(command, self.env.now))
+            self.loop.after(0, lambda _: self._finish(command, self.loop.now))
             return
         self.waiting[command.id] = len(deps)
         for dep in deps:
-            self.frees_after.setdefault(dep, []).append(command)
+            self.frees_after.setdefault(dep, []).append(command.id)
 
 
 def _queues(plan: Plan) -> dict[str, list[Command]]:
     """Each engine's commands in program order, checking the plan's shape on the way."""
     queues: dict[str, list[Command]] = {engine: [] for engine in (*ENGINE_ORDER, "none")}
     for index, command in enumerate(plan.commands):
+        kind, engine, deps = command.kind, command.engine, command.deps
         if command.id != index:
             raise RuntimeError(f"plan command {index} has id {command.id}: ids must be 0..n-1")
-        if ENGINE_OF_KIND.get(command.kind) != command.engine:
-            raise RuntimeError(f"plan command {index}: a {command.kind!r} on engine {command.engine!r}")
-        if command.deps and not (0 <= min(command.deps) and max(command.deps) < index):
-            raise RuntimeError(f"plan command {index}: deps {command.deps} must point to earlier commands")
-        for engine in ENGINE_ORDER if command.kind == "tiles" else (command.engine,):
+        if ENGINE_OF_KIND.get(kind) != engine:
+            raise RuntimeError(f"plan command {index}: a {kind!r} on engine {engine!r}")
+        if deps and not (0 <= min(deps) and max(deps) < index):
+            raise RuntimeError(f"plan command {index}: deps {deps} must point to earlier commands")
+        if kind == "tiles":
+            for engine in ENGINE_ORDER:
+                queues[engine].append(command)
+        else:
             queues[engine].append(command)
     return queues
 
@@ -211,14 +222,17 @@ def _events(plan: Plan, run: _Run) -> tuple[Event, ...]:
     if stuck:
         raise RuntimeError(f"simulation ended with {len(stuck)} commands never run (first: {stuck[:5]})")
     events = []
-    for c in plan.commands:
-        timing = run.timings.get(c.id)
-        extra = {} if timing is None else {
-            "compute_span": (timing.compute_start, timing.compute_end), "first_wait": timing.first_wait,
-            "stalls": tuple(sorted(timing.stalls.items())), "moves": c.run.moves()}
-        events.append(Event(c.id, c.kind, c.engine, c.layer, run.starts[c.id], run.ends[c.id],
-                            c.dram_bytes, c.traffic, c.tensor, c.tile, **extra))
-    events.sort(key=lambda e: (e.start, e.command))
+    starts, ends, timings = run.starts, run.ends, run.timings
+    for i in sorted(range(len(starts)), key=starts.__getitem__):  # (start, command): the sort is stable
+        c = plan.commands[i]
+        if c.kind != "tiles":
+            events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
+                                c.tile))
+            continue
+        timing = timings[i]
+        events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
+                            c.tile, (timing.compute_start, timing.compute_end), tuple(sorted(timing.stalls.items())),
+                            timing.first_wait, c.run.moves()))
     return tuple(events)
 
 
@@ -227,7 +241,7 @@ def occupancy(events: tuple[Event, ...], plan: Plan) -> tuple[OccupancySample, .
 
     Raises RuntimeError if a buffer is allocated twice or freed while not allocated.
     """
-    live: set[tuple[str, str]] = set()
+    live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
     in_use = {"sram": 0, "weights": 0}
     samples = []
     commands = plan.commands
@@ -236,16 +250,16 @@ def occupancy(events: tuple[Event, ...], plan: Plan) -> tuple[OccupancySample, .
         if not (command.allocs or command.frees):
             continue
         for buffer in command.allocs:
-            key = (buffer.space, buffer.name)
-            if key in live:
+            names = live[buffer.space]
+            if buffer.name in names:
                 raise RuntimeError(f"command {command.id} allocates {buffer.name!r}, already allocated")
-            live.add(key)
+            names.add(buffer.name)
             in_use[buffer.space] += buffer.size
         for buffer in command.frees:
-            key = (buffer.space, buffer.name)
-            if key not in live:
+            names = live[buffer.space]
+            if buffer.name not in names:
                 raise RuntimeError(f"command {command.id} frees {buffer.name!r}, which is not allocated")
-            live.remove(key)
+            names.remove(buffer.name)
             in_use[buffer.space] -= buffer.size
         samples.append(OccupancySample(event.start, in_use["sram"], in_use["weights"]))
     return tuple(samples)
@@ -254,13 +268,13 @@ def occupancy(events: tuple[Event, ...], plan: Plan) -> tuple[OccupancySample, .
 def simulate(plan: Plan, spec: AcceleratorSpec) -> Trace:
     """Run ``plan`` on ``spec`` and record every command as an event (see the module docstring)."""
     queues = _queues(plan)
-    env = simpy.Environment()
-    run = _Run(env, plan, spec)
+    loop = Loop()
+    run = _Run(loop, plan, spec)
     for command in queues["none"]:
         run.arm_free(command)
-    env.process(run.compute_engine(queues["compute"]))
+    loop.start(run.compute_engine(queues["compute"]))
     for engine in ENGINE_ORDER[1:]:
-        env.process(run.dma_engine(queues[engine], engine))
-    env.run()
+        loop.start(run.dma_engine(queues[engine], engine))
+    loop.run()
     events = _events(plan, run)
     return Trace(plan.graph, plan.spec, events, occupancy(events, plan), spec.clock_hz)

@@ -4,7 +4,7 @@ The run owns the compute engine, both DMA engines and every DRAM channel while i
 (``hwsim.sim.engine`` starts it once its deps are done, both DMA engines have reached it and
 every channel is free; its compute begins no earlier than the compute engine reaches it). Inside,
 the per-tile commands of ``hwsim.schedule.expand`` follow the engine model of
-``hwsim.sim.engine`` exactly, but as arithmetic on integer cycles instead of simpy events:
+``hwsim.sim.engine`` exactly, but as arithmetic on integer cycles instead of events:
 
 * DMA: the read engine issues the run's loads (band loads and weight chunks) in program
   order, the write engine its stores; each waits for its deps and for the engine's previous
@@ -25,6 +25,7 @@ command later in program order, as there.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,11 @@ class RunTiming:
     @property
     def end(self) -> int:
         return max(self.compute_end, self.dma_end)
+
+    def shifted(self, cycles: int) -> RunTiming:
+        """The same timing ``cycles`` later."""
+        return RunTiming(self.dma_start + cycles, self.compute_start + cycles, self.compute_end + cycles,
+                         self.dma_end + cycles, self.first_wait, dict(self.stalls))
 
 
 class _Dram:
@@ -86,40 +92,35 @@ class _Table:
         self.writes = np.asarray([s.nbytes for s in run.writes], dtype=np.int64).reshape(len(run.writes), run.tiles)
 
 
-def _requests(run: TileRun, table: _Table):
+def _requests(run: TileRun):
     """The run's loads ``(position, "l" | "w", tile, bytes)`` and stores ``(position, tile, bytes)``
     in program order (``hwsim.schedule.expand``), positions ordering reads against writes; the
-    tiles of both as arrays; band loads and stores per tile.
+    tiles of each (non-decreasing); band loads and stores per tile.
 
     Iteration ``k`` holds, in order: the load of a new weight chunk, the band loads (of tile
     ``k + 1`` with two slots, the first tile's before the loop; of tile ``k`` with one), the
     compute, the stores of tile ``k``."""
-    n, r = run.tiles, len(run.reads)
+    n, r, per_chunk = run.tiles, len(run.reads), len(run.bands)
     width = r + len(run.writes) + 2
-    pos, tile, size, weight = [], [], [], []
-    if run.chunk_bytes:
-        firsts = np.arange(0, n, len(run.bands), dtype=np.int64)
-        chunk = np.asarray(run.chunk_bytes, dtype=np.int64)
-        keep = chunk > 0
-        pos.append(firsts[keep] * width)
-        tile.append(firsts[keep])
-        size.append(chunk[keep])
-        weight.append(np.ones(int(keep.sum()), dtype=bool))
-    rs, ks = np.nonzero(table.reads > 0)
-    pos.append((ks - (1 if run.slots > 1 else 0)) * width + 1 + rs)
-    tile.append(ks)
-    size.append(table.reads[rs, ks])
-    weight.append(np.zeros(len(ks), dtype=bool))
-    p_, t_, s_, w_ = (np.concatenate(x) for x in (pos, tile, size, weight))
-    order = np.argsort(p_, kind="stable")
-    t_ = t_[order]
-    reads = list(zip(p_[order].tolist(), ("w" if x else "l" for x in w_[order].tolist()), t_.tolist(),
-                     s_[order].tolist()))
-    ws, ks = np.nonzero(table.writes.T > 0)  # tile-major: program order
-    writes = list(zip((ws * width + r + 2 + ks).tolist(), ws.tolist(), table.writes[ks, ws].tolist()))
-    loads_left = np.bincount(t_[~w_[order]], minlength=n).tolist()
-    stores_left = np.bincount(ws, minlength=n).tolist()
-    return reads, writes, t_, ws, loads_left, stores_left
+    lead = 1 if run.slots > 1 else 0  # the band loads of tile k are in iteration k - lead
+    chunk_at = {c * per_chunk: nbytes for c, nbytes in enumerate(run.chunk_bytes) if nbytes > 0}  # first tile ->
+    reads, loads_left = [], [0] * n
+    for k, bands in enumerate(zip(*(s.nbytes for s in run.reads)) if r else [()] * n, -lead):
+        if k in chunk_at:
+            reads.append((k * width, "w", k, chunk_at[k]))
+        for i, nbytes in enumerate(bands):
+            if nbytes > 0:
+                reads.append((k * width + 1 + i, "l", k + lead, nbytes))
+                loads_left[k + lead] += 1
+    if lead and n - 1 in chunk_at:  # the last iteration loads no bands
+        reads.append(((n - 1) * width, "w", n - 1, chunk_at[n - 1]))
+    writes, stores_left = [], [0] * n
+    for k, bands in enumerate(zip(*(s.nbytes for s in run.writes))):
+        for i, nbytes in enumerate(bands):
+            if nbytes > 0:
+                writes.append((k * width + r + 2 + i, k, nbytes))
+                stores_left[k] += 1
+    return reads, writes, [x[2] for x in reads], [x[1] for x in writes], loads_left, stores_left
 
 
 def _reach(run: TileRun, table: _Table, period: int) -> list[int]:
@@ -150,7 +151,8 @@ class _Skip:
     MARGIN = 4  # tiles of the repeating stretch kept beyond the state's window
     TRIES = 8  # states compared per stretch before giving up on it
 
-    def __init__(self, run: TileRun, table: _Table, r_tiles: np.ndarray, w_tiles: np.ndarray):
+    def __init__(self, run: TileRun, r_tiles: list[int], w_tiles: list[int]):
+        table = _Table(run)
         self.periods = [1] + ([len(run.bands)] if len(run.chunk_bytes) > 2 and len(run.bands) > 1 else [])
         self.reach = {p: _reach(run, table, p) for p in self.periods}
         self.r_tiles, self.w_tiles = r_tiles, w_tiles
@@ -179,8 +181,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     (``steady``: advance identical tiles in steady state at once; False: tile by tile)."""
     dram = _Dram(channels, latency, transfer, start)
     n, slots = run.tiles, run.slots
-    table = _Table(run)
-    reads, writes, r_tiles, w_tiles, loads_left, stores_left = _requests(run, table)
+    reads, writes, r_tiles, w_tiles, loads_left, stores_left = _requests(run)
     c_end = [0] * n
     l_end = [start] * n  # when tile k's bands are in
     s_end = [start] * n  # when tile k's output tiles are stored
@@ -189,7 +190,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     first_wait = None
     ri = wi = k = 0
     prev = compute_from
-    skip = _Skip(run, table, r_tiles, w_tiles) if steady and n > 4 * _Skip.MARGIN else None
+    skip = _Skip(run, r_tiles, w_tiles) if steady and n > 4 * _Skip.MARGIN else None
     window = range(-slots - 1, 4)  # tiles around the last computed whose times shape the future
     while True:
         while k < n and not loads_left[k] and not (k >= slots and stores_left[k - slots]):
@@ -219,8 +220,8 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             def rel(x: int) -> int:
                 return max(x, floor) - base
 
-            r_at = int(np.searchsorted(skip.r_tiles, t + 1))
-            w_at = int(np.searchsorted(skip.w_tiles, t + 1))
+            r_at = bisect_left(skip.r_tiles, t + 1)
+            w_at = bisect_left(skip.w_tiles, t + 1)
             state = (ri - r_at, wi - w_at, served - run.chunk(t), rel(w_end), rel(dram.bus),
                      rel(dram.last_grant["r"]), rel(dram.last_grant["w"]), rel(dram.end),
                      tuple(rel(f) for f in sorted(dram.free)),
@@ -246,8 +247,8 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
                 for cause, cycles in stalls.items():
                     stalls[cause] = cycles + repeats * (cycles - before[3].get(cause, 0))
                 moving = ri + wi > before[4]  # transfers in every period skipped
-                ri += int(np.searchsorted(skip.r_tiles, t + jump + 1)) - r_at
-                wi += int(np.searchsorted(skip.w_tiles, t + jump + 1)) - w_at
+                ri += bisect_left(skip.r_tiles, t + jump + 1) - r_at
+                wi += bisect_left(skip.w_tiles, t + jump + 1) - w_at
                 w_end += shift
                 served += run.chunk(t + jump) - run.chunk(t)
                 dram.shift(shift, moving)
@@ -284,3 +285,27 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             wi += 1
     compute_start = c_end[0] - run.cycles[0] if n else compute_from
     return RunTiming(start, compute_start, prev, dram.end, first_wait, stalls)
+
+
+class RunTimer:
+    """Times the runs of one simulation, each distinct run once.
+
+    The dynamics are max-plus (:class:`_Skip`), so a run's times relative to its DMA start
+    depend only on its per-tile figures (cycles, bytes of each stream, slots, bands per
+    weight chunk, chunk bytes) and on how much later its compute may begin: a run with the
+    same figures and the same lead (NAFNet's repeated blocks stream the same layers many
+    times) takes the first one's timing, shifted."""
+
+    def __init__(self, channels: int, latency: int, transfer):
+        self.channels, self.latency, self.transfer = channels, latency, transfer
+        self.timed: dict[tuple, RunTiming] = {}  # figures and lead -> timing from cycle 0
+
+    def time(self, run: TileRun, start: int, compute_from: int) -> RunTiming:
+        """``time_run(run, start, compute_from, ...)`` on this simulation's DRAM."""
+        lead = compute_from - start
+        key = (lead, run.slots, len(run.bands), run.cycles, run.chunk_bytes,
+               tuple(s.nbytes for s in run.reads), tuple(s.nbytes for s in run.writes))
+        timing = self.timed.get(key)
+        if timing is None:
+            timing = self.timed[key] = time_run(run, 0, lead, self.channels, self.latency, self.transfer)
+        return timing.shifted(start)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hwsim.sim.records import stored_at_once
 
+
+@stored_at_once
 @dataclass(frozen=True)
 class Event:
     command: int  # the plan command id
@@ -30,6 +33,7 @@ class Event:
     moves: tuple[tuple[str, str, int], ...] = ()  # (tensor, traffic kind, bytes) the tiles moved
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class OccupancySample:
     cycle: int

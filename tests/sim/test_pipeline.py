@@ -1,5 +1,5 @@
 """A streamed layer's tiles timed in bulk (``hwsim.sim.pipeline``), against hand-worked times and
-against the simpy simulation of the per-tile commands it stands for (``hwsim.schedule.expand``).
+against the event simulation of the per-tile commands it stands for (``hwsim.schedule.expand``).
 
 The hand spec moves 10 B a cycle after 5 cycles of latency: a 1,000 B band takes 105 cycles.
 """
@@ -12,7 +12,7 @@ from hwsim.schedule.expand import expand
 from hwsim.schedule.plan import BandStream, Buffer, Command, LayerPlan, Plan, TileRun
 from hwsim.schedule.verify import verify_plan
 from hwsim.sim import simulate
-from hwsim.sim.pipeline import time_run
+from hwsim.sim.pipeline import RunTimer, time_run
 from tests.sim.handplans import make_spec
 
 BAND = 1000
@@ -175,7 +175,7 @@ def random_run(rng) -> tuple[TileRun, tuple]:
 
 def test_advancing_repeated_tiles_at_once_changes_no_time():
     # Skipping whole periods once the state repeats must give exactly the tile-by-tile times
-    # (which the test above holds against simpy), on 400 random runs of up to 480 tiles.
+    # (which the test above holds against the event simulation), on 400 random runs of up to 480 tiles.
     import random
 
     rng = random.Random(20261127)
@@ -183,3 +183,39 @@ def test_advancing_repeated_tiles_at_once_changes_no_time():
         run, (start, compute_from, channels, latency, transfer) = random_run(rng)
         fast = time_run(run, start, compute_from, channels, latency, transfer)
         assert fast == time_run(run, start, compute_from, channels, latency, transfer, steady=False), run
+
+
+def test_a_run_started_later_is_the_same_run_shifted():
+    # What lets a simulation time each distinct run once (RunTimer): times are max-plus in the
+    # start, on 200 random runs timed tile by tile, shifted by 0 .. 10^6 cycles.
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        run, (start, compute_from, channels, latency, transfer) = random_run(rng)
+        shift = rng.choice([0, 1, rng.randint(2, 10**6)])
+        base = time_run(run, start, compute_from, channels, latency, transfer, steady=False)
+        later = time_run(run, start + shift, compute_from + shift, channels, latency, transfer, steady=False)
+        assert later == base.shifted(shift), run
+
+
+def test_a_timer_gives_every_run_its_own_timing():
+    # Runs repeated at other starts and leads, timed through one RunTimer: each equals time_run
+    # of that run alone.
+    import random
+
+    rng = random.Random(11)
+    for _ in range(20):
+        runs = [random_run(rng)[0] for _ in range(3)]
+        channels, latency, bytes_per_cycle = rng.choice([1, 2, 3]), rng.randint(0, 200), rng.randint(1, 64)
+
+        def transfer(n: int) -> int:
+            return -(-n // bytes_per_cycle)
+
+        timer = RunTimer(channels, latency, transfer)
+        for _ in range(8):
+            run, start = rng.choice(runs), rng.randint(0, 10**5)
+            compute_from = start + rng.choice([0, 0, rng.randint(1, 500)])
+            assert timer.time(run, start, compute_from) == time_run(run, start, compute_from, channels, latency,
+                                                                    transfer)
+

@@ -1,0 +1,160 @@
+"""The event loop the engines run on: integer cycles, and a fixed order for work at the same cycle.
+
+It is simpy's model cut down to what :mod:`hwsim.sim.engine` uses, with simpy's ordering
+kept exactly, so that a plan gives the trace simpy gave (``tests/sim/test_kernel.py`` runs
+random programs on both):
+
+* work is scheduled at a cycle (``after``); work due at the same cycle runs in the order it
+  was scheduled, except that a process's start (``start``) runs before any other work still
+  due then (simpy's urgent priority);
+* a :class:`Signal` (simpy's event) is triggered once (``succeed``, with a value) and
+  *processed* in its turn: then its callbacks run, in the order they were added, in that
+  one turn;
+* :func:`all_of` is a signal triggered once all of its signals have been processed;
+* a process is a generator yielding a cycle count (go on that many cycles later, as work
+  scheduled now) or a signal (go on when it is processed, with its value; at once if it
+  already is);
+* :class:`Slots` is simpy's ``PriorityResource``: a request joins a queue ordered by
+  (priority, cycle asked, order asked); the head of the queue is granted a slot, if one is
+  free, when a request is made and when a release is processed (a release frees the slot at
+  once, and is processed in its turn like any work).
+
+Simpy's generality (failures, interrupts, conditions of any shape) is left out.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from itertools import count
+from typing import Callable, Generator, Union
+
+Process = Generator[Union[int, "Signal"], object, None]
+
+
+class Signal:
+    """A one-shot event: pending, then triggered (due), then processed (``callbacks`` is None)."""
+
+    __slots__ = ("loop", "callbacks", "value")
+
+    def __init__(self, loop: Loop):
+        self.loop = loop
+        self.callbacks: list[Callable[[Signal], None]] | None = []
+        self.value: object = None
+
+    @property
+    def processed(self) -> bool:
+        return self.callbacks is None
+
+    def succeed(self, value: object = None) -> None:
+        self.value = value
+        self.loop.after(0, self._process)
+
+    def _process(self, _: object) -> None:
+        callbacks, self.callbacks = self.callbacks, None
+        for callback in callbacks:
+            callback(self)
+
+
+class Loop:
+    """Work due at cycles, run in order (module docstring)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self._later: list[tuple[int, int, Callable, object]] = []  # heap: (cycle, order scheduled, work, arg)
+        self._due: deque[tuple[Callable, object]] = deque()  # due now, in order
+        self._urgent: deque[tuple[Callable, object]] = deque()  # process starts
+        self._order = count()
+
+    def after(self, cycles: int, work: Callable[[object], None], arg: object = None) -> None:
+        """Run ``work(arg)`` ``cycles`` cycles from now, after all work already due then."""
+        if cycles:
+            heapq.heappush(self._later, (self.now + cycles, next(self._order), work, arg))
+        else:
+            self._due.append((work, arg))
+
+    def start(self, process: Process) -> None:
+        """Start ``process`` before any other work still due now."""
+        self._urgent.append((self._resume, (process, None)))
+
+    def _resume(self, state: tuple[Process, object]) -> None:
+        process, value = state
+        while True:
+            try:
+                wait = process.send(value)
+            except StopIteration:
+                return
+            if type(wait) is int:
+                self.after(wait, self._resume, (process, None))
+                return
+            if wait.callbacks is None:  # processed already: go on with its value
+                value = wait.value
+                continue
+            wait.callbacks.append(lambda signal: self._resume((process, signal.value)))
+            return
+
+    def run(self) -> None:
+        """Run until no work is left. When the work due now is done, the clock moves to the next
+        cycle with work, which was all scheduled before it: it becomes due, in the order it was
+        scheduled, ahead of the work it will schedule for that same cycle."""
+        later, due, urgent = self._later, self._due, self._urgent
+        while True:
+            if urgent:
+                work, arg = urgent.popleft()
+            elif due:
+                work, arg = due.popleft()
+            elif later:
+                self.now = now = later[0][0]
+                while later and later[0][0] == now:
+                    due.append(heapq.heappop(later)[2:])
+                continue
+            else:
+                return
+            work(arg)
+
+
+def all_of(loop: Loop, *signals: Signal) -> Signal:
+    """A signal triggered once every one of ``signals`` has been processed (simpy's ``a & b``)."""
+    everyone, left = Signal(loop), [len(signals)]
+
+    def check(_: object) -> None:
+        left[0] -= 1
+        if left[0] == 0:
+            everyone.succeed()
+
+    if not signals:
+        everyone.succeed()
+    for signal in signals:
+        if signal.processed:
+            check(signal)
+        else:
+            signal.callbacks.append(check)
+    return everyone
+
+
+class Slots:
+    """simpy's ``PriorityResource`` (module docstring)."""
+
+    def __init__(self, loop: Loop, capacity: int):
+        self.loop, self.capacity = loop, capacity
+        self.users = 0
+        self._queue: list[tuple[int, int, int, Signal]] = []  # heap: (priority, cycle asked, order asked, request)
+        self._asked = 0
+
+    def request(self, priority: int) -> Signal:
+        """A signal triggered when a slot is granted."""
+        granted = Signal(self.loop)
+        self._asked += 1
+        heapq.heappush(self._queue, (priority, self.loop.now, self._asked, granted))
+        self._grant_head(None)
+        return granted
+
+    def release(self) -> None:
+        """Free a slot now; the waiting head may take it when the release is processed."""
+        self.users -= 1
+        self.loop.after(0, self._grant_head)
+
+    def _grant_head(self, _: object) -> None:
+        if self._queue and self.users < self.capacity:
+            self.users += 1
+            heapq.heappop(self._queue)[3].succeed()
