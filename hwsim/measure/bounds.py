@@ -15,7 +15,8 @@ The simulation is never faster than ``roofline_cycles`` (the pipeline checks it)
 the plan's own bytes, so they cannot flag a wasteful schedule; the spill bounds do
 (``Plan.spill_bounds``, from ``hwsim.schedule.optimum``): for the plan's order and modes,
 
-* ``spill_lp_bytes``: the LP relaxation's bound on the loads and stores besides weights;
+* ``spill_lp_bytes``: the LP relaxation's bound on the loads and stores besides weights
+  (computed only when the integer program is not proven optimal in time);
 * ``spill_optimum_bytes``: the integer program's optimum (None unless proven in time), and
   ``spill_solver_bound_bytes``, its proven bound (the LP's when it did not finish);
 * ``plan_spill_bytes``: the plan's own loads and stores besides weights, to compare;

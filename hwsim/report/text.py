@@ -151,8 +151,9 @@ def _bounds(m: Metrics) -> list[str]:
         gap = b.spill_gap_pct
         lines += [f"    DRAM for this mode         {b.dram_bound_cycles:>14,} cycles: the spill bound on top of "
                   f"weights and streamed bands{_ratio(m.latency_cycles, b.dram_bound_cycles)}",
-                  f"    loads+stores besides weights: this plan {format_bytes(b.plan_spill_bytes)}, {best}, LP bound "
-                  f"{format_bytes(b.spill_lp_bytes)}" + (f"; {gap:.1f} % above" if gap is not None else "")]
+                  f"    loads+stores besides weights: this plan {format_bytes(b.plan_spill_bytes)}, {best}"
+                  + (f", LP bound {format_bytes(b.spill_lp_bytes)}" if b.spill_lp_bytes is not None else "")
+                  + (f"; {gap:.1f} % above" if gap is not None else "")]
     elif b.spill_status:
         lines.append(f"    spill bound {b.spill_status}")
     if b.zero_spill_sram_bytes:

@@ -244,17 +244,36 @@ def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[i
     return (lambda step: frozen_out.get(step, frozenset())), (lambda step: frozen_leave.get(step, frozenset()))
 
 
-def spill_bounds(ctx: Context, time_limit: float) -> SpillBounds:
-    """The LP bound and the integer program's result for ``ctx`` (the module docstring)."""
+_SOLVED: dict[int, tuple[Context, SpillProblem, SpillOptimum]] = {}  # id(ctx) -> its solution (the last few)
+
+
+def solved(ctx: Context) -> tuple[SpillProblem, SpillOptimum | None]:
+    """``ctx``'s spill problem and its integer program's result within the spec's time limit
+    (None when a step alone exceeds the SRAM in the model), solved once per context: the
+    ``optimal`` policy and the plan's bounds share it."""
+    hit = _SOLVED.get(id(ctx))
+    if hit is not None and hit[0] is ctx:
+        return hit[1], hit[2]
     problem = spill_problem(ctx)
-    if problem.infeasible_steps:  # the walk placed them, so the model is wrong there: say so, bound nothing
+    found = None if problem.infeasible_steps else solve(problem, time_limit=ctx.spec.policy.solver_seconds)
+    while len(_SOLVED) >= 8:
+        del _SOLVED[next(iter(_SOLVED))]
+    _SOLVED[id(ctx)] = (ctx, problem, found)
+    return problem, found
+
+
+def spill_bounds(ctx: Context) -> SpillBounds:
+    """The integer program's result for ``ctx`` and, when it is not proven optimal, the LP
+    relaxation's bound (the module docstring)."""
+    problem, best = solved(ctx)
+    if best is None:  # the walk placed those steps, so the model is wrong there: say so, bound nothing
         names = ", ".join(ctx.graph.layers[t].name for t in problem.infeasible_steps[:3])
-        return SpillBounds(0, None, 0, False, 0.0, f"not computed: {names} exceed the SRAM in the spill model")
-    lp = solve(problem, relax=True, time_limit=time_limit)
-    best = solve(problem, time_limit=time_limit)
-    bound = max(best.bound, lp.bound)
+        return SpillBounds(None, None, 0, False, 0.0, f"not computed: {names} exceed the SRAM in the spill model")
+    lp = None if best.optimal else solve(problem, relax=True, time_limit=ctx.spec.policy.solver_seconds)
+    bound = best.bound if lp is None else max(best.bound, lp.bound)
     peak = live_piece_peak(ctx.graph, ctx.spec) if not ctx.cascades else None
-    return SpillBounds(lp.bound, best.bytes, bound, best.optimal, lp.seconds + best.seconds, best.status, peak)
+    return SpillBounds(None if lp is None else lp.bound, best.bytes, bound, best.optimal,
+                       best.seconds + (lp.seconds if lp else 0.0), best.status, peak)
 
 
 def plan_spill_bytes(plan: Plan) -> int:

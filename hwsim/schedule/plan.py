@@ -270,7 +270,7 @@ class SpillBounds:
     order and modes (``hwsim.schedule.optimum``: capacity in bytes, no addresses); the plan's
     own figure is ``optimum.plan_spill_bytes``."""
 
-    lp_bytes: int  # the LP relaxation's bound
+    lp_bytes: int | None  # the LP relaxation's bound (None: not needed, the optimum is proven)
     best_bytes: int | None  # the integer program's best solution (None: none found in time)
     bound_bytes: int  # the solver's proven bound (== best_bytes when optimal)
     optimal: bool

@@ -48,7 +48,7 @@ from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
-from hwsim.schedule.optimum import out_of_sram, solve, spill_bounds, spill_problem
+from hwsim.schedule.optimum import out_of_sram, solved, spill_bounds
 from hwsim.schedule.placement import Full, Reservations
 from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
@@ -268,7 +268,7 @@ class Walk:
                        ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights
                        else 0, ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
                        self._aliases(), ctx.spec.policy.execution, ctx.cascades,
-                       spill_bounds=spill_bounds(ctx, ctx.spec.policy.solver_seconds))
+                       spill_bounds=spill_bounds(ctx))
         return Decisions(self.program.finish(), outline)
 
     def _tensors(self) -> tuple[TensorPlan, ...]:
@@ -369,8 +369,9 @@ def _optimum(ctx: Context):
     the spill program's best solution (``optimum``) within the spec's time limit (policy
     ``optimal``): the walk evicts the latter at the start of each step, and picks among the
     former first when it must evict more."""
-    problem = spill_problem(ctx)
-    found = solve(problem, time_limit=ctx.spec.policy.solver_seconds)
+    problem, found = solved(ctx)
+    if found is None:
+        return ("spill policy 'optimal': a step needs more than the SRAM in the spill model; evictions by Belady",), None
     out = out_of_sram(problem, found)
     if found.bytes is None:
         return ((f"spill policy 'optimal': the solver found no solution in {found.seconds:.1f} s "
