@@ -104,9 +104,7 @@ class BandModel:
     writes: dict[str, RowMap]  # banded layer writes -> their map
     whole_reads: tuple[str, ...]
     whole_writes: tuple[str, ...]
-    # Values reduced over the bands (or computed from one) that a banded op uses: a GRN's
-    # statistic, needed on every band, so the layer takes two passes over its bands.
-    accumulated: frozenset[str] = frozenset()
+    accumulated: frozenset[str] = frozenset()  # values reduced over the bands that banded ops use (two passes)
 
     @property
     def two_pass(self) -> bool:
