@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from itertools import compress, repeat
 from dataclasses import dataclass
+from itertools import compress, repeat
 
 import numpy as np
 
