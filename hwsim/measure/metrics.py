@@ -147,7 +147,8 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
         if e.kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
             command = plan.commands[e.command]
             end = e.start
-            for layer, _, cycles, _ in command.parts or ((command.layer, None, command.cycles, None),):
+            for part in command.parts or (command,):  # both have a layer and cycles
+                layer, cycles = part.layer, part.cycles
                 if layer not in first:
                     first[layer] = end
                 end += cycles

@@ -84,7 +84,8 @@ class _Run:
     def _finish(self, command: Command, start: int) -> None:
         """Record ``command`` as done now, wake its waiters, run the frees it completes."""
         now = self.loop.now
-        starts, ends, waiters, frees_after, waiting = self.starts, self.ends, self.waiters, self.frees_after, self.waiting
+        starts, ends, waiters = self.starts, self.ends, self.waiters
+        frees_after, waiting = self.frees_after, self.waiting
         finished = [(command.id, start)]
         while finished:
             done, begun = finished.pop()

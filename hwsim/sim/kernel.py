@@ -27,19 +27,22 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from itertools import count
+from types import GeneratorType
 from typing import Callable, Generator, Union
 
 Process = Generator[Union[int, "Signal"], object, None]
 
 
 class Signal:
-    """A one-shot event: pending, then triggered (due), then processed (``callbacks`` is None)."""
+    """A one-shot event: pending, then triggered (due), then processed (``callbacks`` is None).
+
+    Its callbacks are functions of the signal, or processes waiting on it (resumed with its value)."""
 
     __slots__ = ("loop", "callbacks", "value")
 
     def __init__(self, loop: Loop):
         self.loop = loop
-        self.callbacks: list[Callable[[Signal], None]] | None = []
+        self.callbacks: list[Callable[[Signal], None] | Process] | None = []
         self.value: object = None
 
     @property
@@ -53,7 +56,10 @@ class Signal:
     def _process(self, _: object) -> None:
         callbacks, self.callbacks = self.callbacks, None
         for callback in callbacks:
-            callback(self)
+            if type(callback) is GeneratorType:
+                self.loop.resume(callback, self.value)
+            else:
+                callback(self)
 
 
 class Loop:
@@ -75,22 +81,22 @@ class Loop:
 
     def start(self, process: Process) -> None:
         """Start ``process`` before any other work still due now."""
-        self._urgent.append((self._resume, (process, None)))
+        self._urgent.append((self.resume, process))
 
-    def _resume(self, state: tuple[Process, object]) -> None:
-        process, value = state
+    def resume(self, process: Process, value: object = None) -> None:
+        """Run ``process`` until it waits, sending it ``value``."""
         while True:
             try:
                 wait = process.send(value)
             except StopIteration:
                 return
             if type(wait) is int:
-                self.after(wait, self._resume, (process, None))
+                self.after(wait, self.resume, process)
                 return
             if wait.callbacks is None:  # processed already: go on with its value
                 value = wait.value
                 continue
-            wait.callbacks.append(lambda signal: self._resume((process, signal.value)))
+            wait.callbacks.append(process)
             return
 
     def run(self) -> None:

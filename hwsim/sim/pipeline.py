@@ -27,10 +27,11 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import compress, repeat
 
 import numpy as np
 
-from hwsim.schedule.plan import TileRun
+from hwsim.schedule.plan import BandStream, TileRun
 
 
 @dataclass(frozen=True)
@@ -99,28 +100,33 @@ def _requests(run: TileRun):
 
     Iteration ``k`` holds, in order: the load of a new weight chunk, the band loads (of tile
     ``k + 1`` with two slots, the first tile's before the loop; of tile ``k`` with one), the
-    compute, the stores of tile ``k``."""
+    compute, the stores of tile ``k``: position ``k * width`` for the chunk, then one per
+    stream."""
     n, r, per_chunk = run.tiles, len(run.reads), len(run.bands)
     width = r + len(run.writes) + 2
     lead = 1 if run.slots > 1 else 0  # the band loads of tile k are in iteration k - lead
-    chunk_at = {c * per_chunk: nbytes for c, nbytes in enumerate(run.chunk_bytes) if nbytes > 0}  # first tile ->
-    reads, loads_left = [], [0] * n
-    for k, bands in enumerate(zip(*(s.nbytes for s in run.reads)) if r else [()] * n, -lead):
-        if k in chunk_at:
-            reads.append((k * width, "w", k, chunk_at[k]))
-        for i, nbytes in enumerate(bands):
-            if nbytes > 0:
-                reads.append((k * width + 1 + i, "l", k + lead, nbytes))
-                loads_left[k + lead] += 1
-    if lead and n - 1 in chunk_at:  # the last iteration loads no bands
-        reads.append(((n - 1) * width, "w", n - 1, chunk_at[n - 1]))
-    writes, stores_left = [], [0] * n
-    for k, bands in enumerate(zip(*(s.nbytes for s in run.writes))):
-        for i, nbytes in enumerate(bands):
-            if nbytes > 0:
-                writes.append((k * width + r + 2 + i, k, nbytes))
-                stores_left[k] += 1
-    return reads, writes, [x[2] for x in reads], [x[1] for x in writes], loads_left, stores_left
+    chunks = [(c * per_chunk * width, "w", c * per_chunk, nbytes) for c, nbytes in enumerate(run.chunk_bytes)
+              if nbytes > 0]
+    reads = sorted(chunks + _moving_tiles(run.reads, n, width, 1 - lead * width, "l"))
+    writes = _moving_tiles(run.writes, n, width, r + 2)
+    return (reads, writes, [x[2] for x in reads], [x[1] for x in writes], _moving_per_tile(run.reads, n),
+            _moving_per_tile(run.writes, n))
+
+
+def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: int, *kind: str) -> list[tuple]:
+    """``(position, *kind, tile, bytes)`` of every tile of each stream that moves bytes, in
+    position order; tile ``k`` of stream ``i`` is at ``k * width + offset + i``."""
+    found = []
+    for i, stream in enumerate(streams):
+        tiles = list(compress(range(n), stream.nbytes))
+        found += zip([k * width + offset + i for k in tiles], *(repeat(x) for x in kind), tiles,
+                     filter(None, stream.nbytes))
+    return sorted(found) if len(streams) > 1 else found  # streams interleave tile by tile
+
+
+def _moving_per_tile(streams: tuple[BandStream, ...], n: int) -> list[int]:
+    """How many of ``streams`` move bytes in each tile."""
+    return [len(moved) - moved.count(0) for moved in zip(*(s.nbytes for s in streams))] if streams else [0] * n
 
 
 def _reach(run: TileRun, table: _Table, period: int) -> list[int]:
@@ -181,7 +187,9 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     (``steady``: advance identical tiles in steady state at once; False: tile by tile)."""
     dram = _Dram(channels, latency, transfer, start)
     n, slots = run.tiles, run.slots
+    tile_cycles, chunk_bytes, per_chunk = run.cycles, run.chunk_bytes, len(run.bands)  # tile k: chunk k // per_chunk
     reads, writes, r_tiles, w_tiles, loads_left, stores_left = _requests(run)
+    n_reads, n_writes = len(reads), len(writes)
     c_end = [0] * n
     l_end = [start] * n  # when tile k's bands are in
     s_end = [start] * n  # when tile k's output tiles are stored
@@ -194,19 +202,19 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     window = range(-slots - 1, 4)  # tiles around the last computed whose times shape the future
     while True:
         while k < n and not loads_left[k] and not (k >= slots and stores_left[k - slots]):
-            weighted = bool(run.chunk_bytes) and run.chunk_bytes[run.chunk(k)] > 0
-            if weighted and served < run.chunk(k):
+            weighted = bool(chunk_bytes) and chunk_bytes[k // per_chunk] > 0
+            if weighted and served < k // per_chunk:
                 break
             ready_l, ready_s = l_end[k], (s_end[k - slots] if k >= slots else start)
             w_ready = w_end if weighted else start
             begin = max(prev, ready_l, w_ready, ready_s)
             if begin > prev:
-                cause = "weights" if w_ready == begin and (run.slots > 1 or ready_l < begin) else "streamed"
+                cause = "weights" if w_ready == begin and (slots > 1 or ready_l < begin) else "streamed"
                 if k == 0:
                     first_wait = cause if begin > max(prev, start) else None
                 else:
                     stalls[cause] = stalls.get(cause, 0) + begin - prev
-            prev = c_end[k] = begin + run.cycles[k]
+            prev = c_end[k] = begin + tile_cycles[k]
             k += 1
             if skip is None:
                 continue
@@ -222,7 +230,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
 
             r_at = bisect_left(skip.r_tiles, t + 1)
             w_at = bisect_left(skip.w_tiles, t + 1)
-            state = (ri - r_at, wi - w_at, served - run.chunk(t), rel(w_end), rel(dram.bus),
+            state = (ri - r_at, wi - w_at, served - t // per_chunk, rel(w_end), rel(dram.bus),
                      rel(dram.last_grant["r"]), rel(dram.last_grant["w"]), rel(dram.end),
                      tuple(rel(f) for f in sorted(dram.free)),
                      tuple((rel(c_end[t + o]), rel(l_end[t + o]), rel(s_end[t + o]), loads_left[t + o],
@@ -250,21 +258,21 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
                 ri += bisect_left(skip.r_tiles, t + jump + 1) - r_at
                 wi += bisect_left(skip.w_tiles, t + jump + 1) - w_at
                 w_end += shift
-                served += run.chunk(t + jump) - run.chunk(t)
+                served += (t + jump) // per_chunk - t // per_chunk
                 dram.shift(shift, moving)
                 k = t + jump + 1
                 prev = c_end[k - 1]
                 break
         r_ready = w_ready_t = None
-        if ri < len(reads):
+        if ri < n_reads:
             _, kind, j, _ = reads[ri]
             need = j - slots if kind == "l" else j - 1  # the compute whose end frees its place
             if need < k:
-                r_ready = c_end[need] if need >= 0 and (kind == "l" or run.chunk(j) > 0) else start
-        if wi < len(writes) and writes[wi][1] < k:
+                r_ready = c_end[need] if need >= 0 and (kind == "l" or j >= per_chunk) else start
+        if wi < n_writes and writes[wi][1] < k:
             w_ready_t = c_end[writes[wi][1]]
         if r_ready is None and w_ready_t is None:
-            if k < n or ri < len(reads) or wi < len(writes):
+            if k < n or ri < n_reads or wi < n_writes:
                 raise RuntimeError(f"tiles of layer {run.layer}: the pipeline cannot advance (a bug)")
             break
         free = dram.free[0]
@@ -273,7 +281,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             _, kind, j, nbytes = reads[ri]
             end = dram.serve("r", r_ready, nbytes)
             if kind == "w":
-                w_end, served = end, run.chunk(j)
+                w_end, served = end, j // per_chunk
             else:
                 l_end[j] = max(l_end[j], end)
                 loads_left[j] -= 1
@@ -283,7 +291,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             s_end[j] = max(s_end[j], dram.serve("w", w_ready_t, nbytes))
             stores_left[j] -= 1
             wi += 1
-    compute_start = c_end[0] - run.cycles[0] if n else compute_from
+    compute_start = c_end[0] - tile_cycles[0] if n else compute_from
     return RunTiming(start, compute_start, prev, dram.end, first_wait, stalls)
 
 
