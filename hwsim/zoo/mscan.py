@@ -57,7 +57,8 @@ committed graphs are at 864x864 (the M_sc reading: hwsim is about memory);
 ``experiments/paper_tables.py`` prints both readings side by side. The saving does not depend on
 the size: 256 x (H/32)^2 against 3.625 H^2 bytes, 93.10 % (paper 94.5 %).
 
-Figures (parameters as torch counts them, BN statistics excluded; paper-convention MACs):
+Figures (parameters as torch counts them, BN statistics excluded; MACs in the paper's convention,
+as module hooks count them; ``hwsim info`` adds the inputs of GRN's global mean, 13.833 G at 864):
 
 ==================  =========  ===========  ===========
 model               params     MACs @ 288   MACs @ 864
@@ -69,11 +70,11 @@ mscan_tiny_unetmm   4,088,203  1.537 G      13.831 G
 
 The encoder is 3,903,584 of them (the paper: 3.95 M in all). ``hwsim info`` counts 3,965,025: it
 drops the 1,056 BN parameters folded into convs and counts the running mean and variance (6,400)
-of the block BNs it keeps. Against the paper: params +0.2 % and -3.4 %; UNet-- adds 128,522
+of the block BNs it keeps. Against the paper: params +0.2 % and -3.4 %. UNet-- adds 128,522
 parameters and 0.03 G MACs at 288 where the paper adds 0.28 M and 0.14 G (its header design is not
-given; the NAFNet form of the same modules comes within 10 % of its Table 4), and the skip-free
-form costs the same MACs where the paper has 0.02 G less (an addition is no MAC in any counter
-convention; the paper's decoder must differ there).
+given; on NAFNet the same modules come within 10 % of the parameters and 23 % of the MACs that its
+Table 4 adds). The skip-free form costs the same MACs, where the paper has 0.02 G less (an addition
+is no MAC in any counter convention; the paper's decoder must differ there).
 
 Ordering (the extracted op order is the default schedule): each E_i is reduced by MSIAM right after
 it is produced, before the next patch embedding; the fusion right after E4's reduction; each IEM
