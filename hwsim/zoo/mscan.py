@@ -28,6 +28,7 @@ Choices (the paper's open points, and deviations that change no count):
   deeper width to E_l's width (256 -> 160, 160 -> 64, 64 -> 32, run at the coarse resolution, the
   cheaper side), a x2 bilinear upsampling (align_corners False), the skip E_l added, then a 3x3
   depthwise conv and GELU. Skips are E1..E3; E4 is consumed at once, so it is no skip tensor.
+  Decoder and head hold 56,097 parameters, 10 k (0.25 % of the model) over that budget.
 * **Matting head**: a 1x1 conv 32 -> 1 at H/4, x4 bilinear upsampling to H, sigmoid: the alpha
   matte (1 x H x W).
 * **UNet--** (Fig. 3a, aggregation at the coarsest encoder resolution, H/32, as the paper's NAFNet
@@ -37,15 +38,19 @@ Choices (the paper's open points, and deviations that change no count):
   builds headers for the three skip levels only (pixel shuffle by 8, 4, 2 -> ConvNeXt V2 blocks at
   4, 16, 64 ch -> separable convs to 32, 64, 160 ch), each added where E_l was. E4 needs no header:
   it is not a skip; MSIAM still aggregates it (its semantic content reaches the fused map).
-  UNet-- adds 128,522 parameters, not the paper's 0.28 M: a header for E4 would be a ConvNeXt V2
-  block at 256 ch (541 k alone), so no four-header reading fits either; see the tests.
+  UNet-- adds 128,522 parameters, not the paper's 0.28 M; a fourth header, for E4, would add
+  609,280 more (a ConvNeXt V2 block and a separable conv at 256 ch: 4.70 M in all, +11 %), so
+  a four-header reading fits no better.
 * Stage-end LayerNorm written channels-first (``hwsim.zoo.unetmm.LayerNorm2d``, eps 1e-5): the
   reference's flatten / transpose / nn.LayerNorm / permute, without the two layout permutes, as an
   NHWC deployment runs it. Same parameters, same values.
 * Batch norms: after a conv (stem, patch embeddings) ``hwsim extract`` folds them into it, as
   deployment compilers do; the block norms come before a 1x1 conv and stay ``batch_norm`` ops
-  (element-wise, fused into the residual add's layer). Their running statistics and affine
-  parameters are drawn at random (seeded), so that folding and the numerics check are exercised.
+  (element-wise, fused into the residual add's layer). A converter could fold the MLP's norm into
+  its first 1x1 conv (exact: no padding); the attention's cannot go, its output is also the
+  attention's shortcut. hwsim folds neither, so its vector ops carry 13 per-channel
+  scale-and-shifts a compiled model would not. Every BN's statistics and affine parameters are
+  drawn at random (seeded), so that folding and the numerics check are exercised.
 * The attention's three strip branches are accumulated as each finishes (``a + b7``, ``+ b11``,
   ``+ b21``: the reference's summation order), so only one branch is live at a time.
 * No dropout / drop path (inference). Input H, W must be multiples of 32.

@@ -59,7 +59,8 @@ def unetmm_convs(side):
     convs.append((sum(r * 4 ** (3 - i) for i, r in enumerate(REDUCED)), FUSED, 1, 1, _pixels(side, 32)))
     for level in range(3):
         d, p = FUSED // 4 ** (3 - level), _pixels(side, 4 << level)
-        convs += [(d, d, 49, d, p), (d, 4 * d, 1, 1, p), (4 * d, d, 1, 1, p), (d, d, 9, d, p), (d, DIMS[level], 1, 1, p)]
+        convs += [(d, d, 49, d, p), (d, 4 * d, 1, 1, p), (4 * d, d, 1, 1, p)]  # ConvNeXt V2
+        convs += [(d, d, 9, d, p), (d, DIMS[level], 1, 1, p)]  # separable conv
     return convs
 
 
@@ -133,7 +134,8 @@ def test_graph_macs_and_params_follow_the_architecture(committed):
         assert s["macs"] == hand_macs(name, BIG)
         # hwsim extracts GRN's spatial mean as a global average pool, whose inputs its paper
         # convention counts (4d x pixels per header); a module-hook counter sees no pooling module
-        grn = sum(4 * FUSED // 4 ** (3 - lv) * _pixels(BIG, 4 << lv) for lv in range(3)) if name.endswith("unetmm") else 0
+        grn = sum(4 * FUSED // 4 ** (3 - lv) * _pixels(BIG, 4 << lv) for lv in range(3))
+        grn = grn if name.endswith("unetmm") else 0
         assert s["paper_macs"] == hand_macs(name, BIG, bias=True) + grn
         assert s["params"] == hand_params(name) - folded + block_stats
 
