@@ -46,33 +46,43 @@ class Imported:
     bits: dict[str, int] = field(default_factory=dict)
     quantised: bool = False
 
-    def bits_by_kind(self) -> dict[str, Counter]:
-        """{"activation": Counter(bits -> tensors), "param": ..., "input": ...} over the graph's tensors."""
+    def bits_by_role(self) -> dict[str, Counter]:
+        """Counter(bits -> tensors) of the graph's stored tensors by role: "input", "activation"
+        (tensors some layer writes), "weight" (parameters of rank >= 2), "bias" (rank <= 1)."""
+        from hwsim.graph.analysis import layer_io
+
+        g = self.graph
+        written = {t for io in layer_io(g) for t in io.writes}
         out: dict[str, Counter] = {}
-        for t in self.graph.tensors:
-            if t.view_of is None:
-                out.setdefault(t.kind, Counter())[self.bits.get(t.name, 32)] += 1
+        for t in g.tensors:
+            if t.view_of is not None:
+                continue
+            if t.kind == "param":
+                role = "weight" if len(t.shape) >= 2 else "bias"
+            elif t.kind == "activation" and t.name not in written:
+                continue  # inside a layer: never stored
+            else:
+                role = t.kind
+            out.setdefault(role, Counter())[self.bits.get(t.name, 32)] += 1
         return out
 
     def report_lines(self) -> list[str]:
         """What ``hwsim extract`` says about the file's bit-widths (one line each)."""
-        by_kind = self.bits_by_kind()
         if not self.quantised:
             return [f"{self.source}: float model; hwsim run sizes tensors by the spec's datatype bit-widths"]
+        by_role = self.bits_by_role()
 
-        def show(kind: str) -> str:
-            c = by_kind.get(kind, Counter())
+        def show(role: str) -> str:
+            c = by_role.get(role, Counter())
             return ", ".join(f"{n} at {b} bits" for b, n in sorted(c.items())) or "none"
 
-        acts = by_kind.get("activation", Counter())
-        weights = Counter({b: n for b, n in by_kind.get("param", Counter()).items() if b < 32})
-        lines = [f"{self.source}: quantised model: activations {show('activation')}; parameters {show('param')}"
-                 f" (32-bit ones are biases); input {show('input')}"]
+        lines = [f"{self.source}: quantised model: stored activations {show('activation')}; input {show('input')}; "
+                 f"weights {show('weight')}; biases and per-channel vectors {show('bias')}"]
+        acts, weights = by_role.get("activation"), by_role.get("weight")
         if acts and weights:
-            abits, wbits = max(acts), max(weights)
-            lines.append(f"{self.source}: run it with a spec whose datatype is activation_bits: {abits}, "
-                         f"weight_bits: {wbits} (hwsim run gives every activation and every parameter the "
-                         f"spec's bit-widths; 32-bit biases are then counted at weight_bits)")
+            lines.append(f"{self.source}: run it with a spec whose datatype is activation_bits: {max(acts)}, "
+                         f"weight_bits: {max(weights)}; hwsim run gives every activation and parameter the spec's "
+                         "bit-widths (biases too)")
         return lines
 
 
