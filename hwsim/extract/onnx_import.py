@@ -34,8 +34,10 @@ from hwsim.extract.frontend import Imported, PendingPad, unsupported_error
 
 ONNX_CONVERTERS: dict[str, Any] = {}
 NOT_FOLDED = {"QuantizeLinear", "DequantizeLinear"}  # bit-widths are read from them, even on constants
-INT_BITS = {1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 12: 32, 13: 64, 21: 4, 22: 4}
-"""ONNX TensorProto data type -> bits (FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, UINT32, UINT64, UINT4, INT4)."""
+INT_BITS = {1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 10: 16, 11: 64, 12: 32, 13: 64, 16: 16, 21: 4, 22: 4}
+"""ONNX TensorProto data type -> bits (FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, FLOAT16, DOUBLE, UINT32,
+UINT64, BFLOAT16, UINT4, INT4)."""
+QUANTISED_TYPES = {2, 3, 4, 5, 21, 22}
 
 
 def register_onnx_op(*op_types: str):
@@ -292,9 +294,12 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
             ctx.readers[i] = ctx.readers.get(i, 0) + 1
     for o in model.graph.output:
         ctx.readers[o.name] = ctx.readers.get(o.name, 0) + 1
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+    types: dict[str, int] = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
+        types[vi.name] = vi.type.tensor_type.elem_type
         if (shape := _static_shape(vi)) is not None:
             ctx.inferred[vi.name] = shape
+    types.update({i.name: i.data_type for i in model.graph.initializer})
     for init in model.graph.initializer:
         ctx.consts[init.name] = _constant(init)
     inputs = _inputs(model, ctx, input_shape, path)
@@ -308,20 +313,34 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
         raise unsupported_error(ctx.b.unsupported, path)
     outputs = [_graph_output(ctx, o.name, path) for o in model.graph.output]
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
-    bits = {t.name: ctx.bits.get(t.name, 32) for t in graph.tensors}
-    return Imported(graph, "onnx", bits, ctx.quantised)
+    bits = _stored_bits(ctx, graph, types)
+    quantised = ctx.quantised or any(types.get(t.name) in QUANTISED_TYPES for t in graph.tensors)
+    return Imported(graph, "onnx", bits, quantised)
+
+
+def _stored_bits(ctx: Context, graph, types: dict[str, int]) -> dict[str, int]:
+    """Bits each tensor is stored with: its ONNX type (int8 between QLinear ops, float16 ...),
+    narrowed by a QuantizeLinear; a value whose type inference could not give (after an
+    op of another domain) has its op's first input's."""
+    bits: dict[str, int] = {}
+    for t in graph.tensors:
+        if t.name in types or t.kind != "activation":
+            bits[t.name] = min(ctx.bits.get(t.name, 32), INT_BITS.get(types.get(t.name, 1), 32))
+    for op in graph.ops:
+        for o in op.outputs:
+            if o not in bits:
+                first = graph.root(op.inputs[0])
+                bits[o] = min(ctx.bits.get(o, 32), bits.get(first, 32))
+    return bits
 
 
 def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
-    domain = node.domain or "ai.onnx"
-    if domain not in ("ai.onnx", ""):
-        ctx.b.mark_unsupported(f"{domain}.{n.op_type}", n.name)
+    key = n.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{n.op_type}"
+    if key == n.op_type and _fold(ctx, node, n):
         return
-    if _fold(ctx, node, n):
-        return
-    convert = ONNX_CONVERTERS.get(n.op_type)
+    convert = ONNX_CONVERTERS.get(key)
     if convert is None:
-        ctx.b.mark_unsupported(n.op_type, n.name)
+        ctx.b.mark_unsupported(key, n.name)
         return
     if any(i and i not in ctx.consts and ctx.b.value_of.get(i) is None for i in n.inputs):
         return  # downstream of an unsupported node: already reported there

@@ -434,3 +434,39 @@ def quantize(ctx: Context, n: OnnxNode) -> None:
 
 def _dtype_bits(dtype: np.dtype) -> int:
     return 4 if "int4" in str(dtype) else int(np.dtype(dtype).itemsize * 8)
+
+
+# ---- ONNX Runtime's quantised operators (domain com.microsoft), written by quantize_static ----
+@register_onnx_op("com.microsoft.QLinearConcat")
+def qlinear_concat(ctx: Context, n: OnnxNode) -> None:
+    """Inputs: Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per operand."""
+    xs = [ctx.tensor(n, i) for i in range(2, len(n.inputs), 3)]
+    _quantised_output(ctx, n, 1, xs)
+    ctx.set(n, ctx.emit(n, "concat", xs, {"axis": int(n.attrs["axis"]) % len(ctx.shape(xs[0]))}))
+
+
+@register_onnx_op("com.microsoft.QLinearAdd", "com.microsoft.QLinearMul")
+def qlinear_binary(ctx: Context, n: OnnxNode) -> None:
+    """Inputs: A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point."""
+    kind = "add" if n.op_type == "QLinearAdd" else "mul"
+    operands = [ctx.tensor(n, 0), ctx.tensor(n, 3)]
+    _quantised_output(ctx, n, 7, [o for o in operands if ctx.b.tensors[ctx.b.root(o)].kind != "param"])
+    ctx.set(n, ctx.emit(n, kind, operands, {}))
+
+
+@register_onnx_op("com.microsoft.QLinearGlobalAveragePool")
+def qlinear_global_pool(ctx: Context, n: OnnxNode) -> None:
+    if n.attrs.get("channels_last", 0):
+        raise Unsupported("channels_last")
+    x = ctx.tensor(n, 0)
+    _spatial(n, ctx, x)
+    _quantised_output(ctx, n, 4, [x])
+    ctx.set(n, ctx.emit(n, "adaptive_avg_pool2d", [x], {"output_size": [1, 1]}))
+
+
+def _quantised_output(ctx: Context, n: OnnxNode, y_zp: int, inputs: list[str]) -> None:
+    ctx.quantised = True
+    ctx.bits[n.outputs[0]] = _zp_bits(ctx, n, y_zp)
+    for x in inputs:
+        root = ctx.b.root(x)
+        ctx.bits.setdefault(root, ctx.bits.get(root, 32))
