@@ -338,6 +338,8 @@ def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
     key = n.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{n.op_type}"
     if key == n.op_type and _fold(ctx, node, n):
         return
+    if key in ("Shape", "Size"):
+        return  # of a value an unsupported node did not compute: reported there
     convert = ONNX_CONVERTERS.get(key)
     if convert is None:
         ctx.b.mark_unsupported(key, n.name)

@@ -403,6 +403,12 @@ def _pixel_shuffle_pattern(ctx: Context, n: OnnxNode, x: str, perm: list[int]) -
     return None
 
 
+@register_onnx_op("Gather", "GatherElements", "GatherND")
+def gather(ctx: Context, n: OnnxNode) -> None:
+    """Reached only when the data is an activation (constant gathers are folded)."""
+    raise Unsupported("indexing an activation (PyTorch's unfold / im2col exports as such gathers)")
+
+
 @register_onnx_op("Identity", "Dropout", "Cast", "CastLike")
 def same(ctx: Context, n: OnnxNode) -> None:
     if n.op_type == "Dropout" and (ctx.has(n, 2) and bool(ctx.const(n, 2))):
