@@ -85,7 +85,7 @@ def test_hand_written_graph_of_many_ops(tmp_path):
              "scales": np.array([1, 1, 2, 2], np.float32), "split": np.array([8, 8], i64),
              "lo": np.array(0, np.float32), "hi": np.array(6, np.float32),
              "fw": _w(10, 8), "fb": _w(10), "mw": _w(10, 5), "mb": _w(5)}
-    path = _save(tmp_path, nodes, [_vi("x", [1, 3, 16, 16])], [_vi("y", [1, 5])], inits)
+    path = _save(tmp_path, nodes, [_vi("x", [1, 3, 16, 16])], [_vi("y", [1, 5])], inits, opset=21)
     g = read_onnx(path).graph
     assert validate(g) == []
     first = g.ops[0]
