@@ -147,7 +147,7 @@ class Context:
         return self.b.tensors[ir].shape
 
     def emit(self, op: TflOp, kind: str, inputs: list[str], attrs: dict, out: int | None = 0,
-             name: str | None = None) -> str:
+             name: str | None = None, op_name: str | None = None) -> str:
         """One IR op; its output is tensor ``op.outputs[out]`` (IR shape checked against the file's)."""
         from hwsim.graph.opkinds import ShapeError, infer_shapes
 
@@ -161,7 +161,7 @@ class Context:
                               f"{list(nchw(self.file_shape(op.outputs[out])))} (IR layout)")
         if name is not None and out is not None:  # an intermediate: stored, if ever, as the op's output
             self.bits[name] = self.bits.get(self.tensor_name(op.outputs[out]), 32)
-        return self.b.emit(tensor, kind, inputs, attrs, op.name, [shape], [tensor])[0]
+        return self.b.emit(op_name or tensor, kind, inputs, attrs, op.name, [shape], [tensor])[0]
 
     def set(self, op: TflOp, value, out: int = 0) -> None:
         i = op.outputs[out]

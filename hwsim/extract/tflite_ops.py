@@ -29,10 +29,10 @@ def _fused(ctx: Context, op: TflOp, kind: str, inputs: list[str], attrs: dict) -
         return
     if act not in _ACTIVATION:
         raise Unsupported(f"fused activation {act}")
-    out = ctx.tensor_name(op.outputs[0])
-    inner = ctx.emit(op, kind, inputs, attrs, name=out + "/pre_activation")
+    out = ctx.tensor_name(op.outputs[0])  # names the op (and so its layer), as Vela's reports do
+    inner = ctx.emit(op, kind, inputs, attrs, name=out + "/pre_activation", op_name=out)
     akind, aattrs = _ACTIVATION[act]
-    ctx.set(op, ctx.emit(op, akind, [inner], aattrs))
+    ctx.set(op, ctx.emit(op, akind, [inner], aattrs, op_name=out + "/activation"))
 
 
 def _axis(ctx: Context, i: int, axis: int) -> int:
