@@ -21,7 +21,8 @@ import numpy as np
 from hwsim.extract import onnx_eltwise  # noqa: F401  (registers the element-wise converters)
 from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.frontend import PendingPad, depth_to_space_dcr, space_to_depth_dcr, symmetric_padding
-from hwsim.extract.onnx_import import INT_BITS, Context, OnnxNode, register_onnx_op
+from hwsim.extract.onnx_import import Context, OnnxNode, register_onnx_op
+from hwsim.extract.onnx_quant import qlinear_bits
 
 
 def _spatial(n: OnnxNode, ctx: Context, x: str) -> None:
@@ -66,28 +67,10 @@ def conv(ctx: Context, n: OnnxNode) -> None:
     _spatial(n, ctx, x)
     inputs = [x, w] + ([ctx.tensor(n, bi)] if ctx.has(n, bi) else [])
     if quant:
-        _qlinear_bits(ctx, n, x_zp=2, w_zp=5, y_zp=7, w=w, bias=inputs[2] if len(inputs) > 2 else None)
+        qlinear_bits(ctx, n, x_zp=2, w_zp=5, y_zp=7, w=w, bias=inputs[2] if len(inputs) > 2 else None)
     out = ctx.emit(n, "conv2d", inputs, {"stride": s, "padding": pad, "dilation": d,
                                          "groups": int(n.attrs.get("group", 1))})
     ctx.set(n, out)
-
-
-def _zp_bits(ctx: Context, n: OnnxNode, i: int, default: int = 8) -> int:
-    zp = ctx.const(n, i)
-    if zp is None:
-        return default
-    return {np.dtype(np.int8): 8, np.dtype(np.uint8): 8, np.dtype(np.int16): 16,
-            np.dtype(np.uint16): 16, np.dtype(np.int32): 32}.get(zp.dtype, default)
-
-
-def _qlinear_bits(ctx: Context, n: OnnxNode, x_zp: int, w_zp: int, y_zp: int, w: str, bias: str | None) -> None:
-    ctx.quantised = True
-    x = ctx.b.root(ctx.tensor(n, 0))
-    ctx.bits[x] = min(ctx.bits.get(x, 32), _zp_bits(ctx, n, x_zp))
-    ctx.bits[w] = _zp_bits(ctx, n, w_zp)
-    if bias is not None:
-        ctx.bits[bias] = 32
-    ctx.bits[n.outputs[0]] = _zp_bits(ctx, n, y_zp)
 
 
 @register_onnx_op("ConvTranspose")
@@ -161,7 +144,7 @@ def matmul(ctx: Context, n: OnnxNode) -> None:
         # x @ W with a constant W: PyTorch's nn.Linear on an N-D input, exported as MatMul (+ Add)
         w = _weight(ctx, n, yi, transposed=True)
         if quant:
-            _qlinear_bits(ctx, n, x_zp=2, w_zp=5, y_zp=7, w=w, bias=None)
+            qlinear_bits(ctx, n, x_zp=2, w_zp=5, y_zp=7, w=w, bias=None)
         ctx.set(n, ctx.emit(n, "linear", [x, w], {}))
         return
     y = ctx.tensor(n, yi)
@@ -416,63 +399,3 @@ def same(ctx: Context, n: OnnxNode) -> None:
     if n.op_type == "Cast" and n.attrs.get("to") not in (1, 10, 11, 16):
         raise Unsupported("Cast to a non-float type on an activation")
     ctx.set(n, ctx.tensor(n, 0))
-
-
-# ---- quantisation ----------------------------------------------------------------------
-@register_onnx_op("QuantizeLinear", "DequantizeLinear")
-def quantize(ctx: Context, n: OnnxNode) -> None:
-    """The identity on the graph; the tensor's stored bit-width is the quantised side's type."""
-    ctx.quantised = True
-    src = ctx.const(n, 0)
-    if n.op_type == "QuantizeLinear":
-        bits = INT_BITS.get(n.attrs.get("output_dtype", 0)) or _zp_bits(ctx, n, 2)
-    else:
-        bits = _dtype_bits(src.dtype) if src is not None else _zp_bits(ctx, n, 2)
-    if src is not None:  # a quantised weight or bias: still a constant, stored at ``bits``
-        ctx.consts[n.outputs[0]] = src
-        ctx.bits[n.outputs[0]] = min(ctx.bits.get(n.inputs[0], 32), bits)
-        return
-    x = ctx.tensor(n, 0)
-    root = ctx.b.root(x)
-    ctx.bits[root] = min(ctx.bits.get(root, 32), bits)
-    ctx.set(n, x)
-
-
-def _dtype_bits(dtype: np.dtype) -> int:
-    return 4 if "int4" in str(dtype) else int(np.dtype(dtype).itemsize * 8)
-
-
-# ---- ONNX Runtime's quantised operators (domain com.microsoft), written by quantize_static ----
-@register_onnx_op("com.microsoft.QLinearConcat")
-def qlinear_concat(ctx: Context, n: OnnxNode) -> None:
-    """Inputs: Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per operand."""
-    xs = [ctx.tensor(n, i) for i in range(2, len(n.inputs), 3)]
-    _quantised_output(ctx, n, 1, xs)
-    ctx.set(n, ctx.emit(n, "concat", xs, {"axis": int(n.attrs["axis"]) % len(ctx.shape(xs[0]))}))
-
-
-@register_onnx_op("com.microsoft.QLinearAdd", "com.microsoft.QLinearMul")
-def qlinear_binary(ctx: Context, n: OnnxNode) -> None:
-    """Inputs: A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point."""
-    kind = "add" if n.op_type == "QLinearAdd" else "mul"
-    operands = [ctx.tensor(n, 0), ctx.tensor(n, 3)]
-    _quantised_output(ctx, n, 7, [o for o in operands if ctx.b.tensors[ctx.b.root(o)].kind != "param"])
-    ctx.set(n, ctx.emit(n, kind, operands, {}))
-
-
-@register_onnx_op("com.microsoft.QLinearGlobalAveragePool")
-def qlinear_global_pool(ctx: Context, n: OnnxNode) -> None:
-    if n.attrs.get("channels_last", 0):
-        raise Unsupported("channels_last")
-    x = ctx.tensor(n, 0)
-    _spatial(n, ctx, x)
-    _quantised_output(ctx, n, 4, [x])
-    ctx.set(n, ctx.emit(n, "adaptive_avg_pool2d", [x], {"output_size": [1, 1]}))
-
-
-def _quantised_output(ctx: Context, n: OnnxNode, y_zp: int, inputs: list[str]) -> None:
-    ctx.quantised = True
-    ctx.bits[n.outputs[0]] = _zp_bits(ctx, n, y_zp)
-    for x in inputs:
-        root = ctx.b.root(x)
-        ctx.bits.setdefault(root, ctx.bits.get(root, 32))
