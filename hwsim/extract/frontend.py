@@ -45,6 +45,12 @@ class Imported:
     source: str  # "onnx" | "tflite"
     bits: dict[str, int] = field(default_factory=dict)
     quantised: bool = False
+    values_from: dict[str, str] = field(default_factory=dict)
+    """IR tensor -> the file's value that holds its value, where the names differ (a folded bias
+    or batch norm, a tensor hwsim named); every other tensor holds the file's value of its name."""
+    inexact: tuple[str, ...] = ()
+    """Nodes whose IR form computes something other than the file (asymmetric padding made
+    symmetric ...): same shapes and MACs, other numbers; the numerics check refuses them."""
 
     def bits_by_role(self) -> dict[str, Counter]:
         """Counter(bits -> tensors) of the graph's stored tensors by role: "input", "activation"

@@ -103,6 +103,7 @@ def _bias_of_linear(ctx: Context, n: OnnxNode) -> bool:
             continue
         if c.ndim == 1 and c.shape[0] == ctx.shape(x)[-1] and ctx.b.users.get(x, 0) == 1:
             rec.inputs.append(ctx.tensor(n, ci))
+            ctx.values_from[x] = n.outputs[0]  # the linear's output now holds the sum
             ctx.set(n, x)
             return True
     return False
@@ -147,6 +148,7 @@ def batch_norm(ctx: Context, n: OnnxNode) -> None:
     stats = {"weight": n.inputs[1], "bias": n.inputs[2], "mean": n.inputs[3], "var": n.inputs[4],
              "eps": float(n.attrs.get("epsilon", 1e-5))}
     if fold_batch_norm(ctx.b, x, stats, n.name):
+        ctx.values_from[x] = n.outputs[0]  # the convolution's output now holds the normalised value
         ctx.set(n, x)
         return
     ctx.set(n, ctx.emit(n, "batch_norm", [x] + [ctx.tensor(n, i) for i in range(1, 5)], {"eps": stats["eps"]}))

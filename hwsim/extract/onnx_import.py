@@ -77,6 +77,10 @@ class Context:
     bits: dict[str, int] = field(default_factory=dict)  # IR tensor name -> stored bits
     quantised: bool = False
     op_names: set[str] = field(default_factory=set)
+    onnx_values: set[str] = field(default_factory=set)  # every value name the file's nodes and inputs define
+    values_from: dict[str, str] = field(default_factory=dict)  # IR tensor -> ONNX value holding its value
+    inexact: list[str] = field(default_factory=list)  # where the IR's arithmetic differs from the file's
+    integer_values: set[str] = field(default_factory=set)  # QuantizeLinear outputs (integers)
 
     # ---- reading inputs ----------------------------------------------------------------
     def const(self, n: OnnxNode, i: int) -> np.ndarray | None:
@@ -129,6 +133,9 @@ class Context:
         self.b.value_of[name] = value
         if isinstance(value, str):
             self.b.users[value] = self.b.users.get(value, 0) + self.readers.get(name, 0)
+            root = self.b.root(value)
+            if root not in self.onnx_values:  # a tensor hwsim named: its value is this output's
+                self.values_from.setdefault(root, name)
 
     def view(self, n: OnnxNode, src: str, shape, out: int = 0) -> None:
         self.set(n, self.b.view(n.outputs[out], src, shape), out)
@@ -305,6 +312,7 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
     inputs = _inputs(model, ctx, input_shape, path)
     if input_shape is not None:
         ctx.inferred.clear()  # inferred for the file's own input shape
+    ctx.onnx_values = {o for node in model.graph.node for o in node.output} | {i.name for i in model.graph.input}
     for k, node in enumerate(model.graph.node):
         n = OnnxNode(node.name or f"{node.op_type}_{k}", node.op_type, list(node.input), list(node.output),
                      _attrs(node))
@@ -315,7 +323,7 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = _stored_bits(ctx, graph, types)
     quantised = ctx.quantised or any(types.get(t.name) in QUANTISED_TYPES for t in graph.tensors)
-    return Imported(graph, "onnx", bits, quantised)
+    return Imported(graph, "onnx", bits, quantised, ctx.values_from, tuple(ctx.inexact))
 
 
 def _stored_bits(ctx: Context, graph, types: dict[str, int]) -> dict[str, int]:

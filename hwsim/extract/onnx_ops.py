@@ -50,6 +50,8 @@ def _pads(ctx: Context, n: OnnxNode, x, k: list[int], s: list[int], d: list[int]
         p = list(n.attrs.get("pads", [0, 0, 0, 0]))
         pads = [(p[0], p[2]), (p[1], p[3])]
     pads = [(pads[0][0] + extra[0], pads[0][1] + extra[2]), (pads[1][0] + extra[1], pads[1][1] + extra[3])]
+    if any(lo != hi for lo, hi in pads):
+        ctx.inexact.append(f"{n.name}: asymmetric padding {pads} taken as symmetric")
     return x, [symmetric_padding(size[i], k[i], s[i], pads[i][0], pads[i][1], d[i]) for i in range(2)]
 
 
@@ -121,6 +123,7 @@ def _weight(ctx: Context, n: OnnxNode, i: int, transposed: bool) -> str:
     name = n.inputs[i] + "^T"
     if name not in ctx.b.tensors:
         ctx.b.add_tensor(name, c.shape[::-1], "param")
+        ctx.values_from[name] = n.inputs[i]
         if n.inputs[i] in ctx.bits:
             ctx.bits[name] = ctx.bits[n.inputs[i]]
     return name
@@ -130,6 +133,7 @@ def _bias(ctx: Context, name: str, value: np.ndarray) -> str:
     if value.ndim != 1:
         bias = name + "[flat]"
         ctx.b.add_tensor(bias, (value.size,), "param")
+        ctx.values_from[bias] = name
         return bias
     return ctx.b.add_tensor(name, value.shape, "param") if name not in ctx.b.tensors else name
 
@@ -214,6 +218,11 @@ def resize(ctx: Context, n: OnnxNode) -> None:
     mode = n.attrs.get("mode", "nearest")
     coord = n.attrs.get("coordinate_transformation_mode", "half_pixel")
     if mode == "nearest":
+        whole = all(o % i == 0 for o, i in zip(out[2:], shape[2:]))
+        torch_like = (coord == "asymmetric" and n.attrs.get("nearest_mode", "round_prefer_floor") == "floor") or (
+            coord == "half_pixel" and n.attrs.get("nearest_mode", "round_prefer_floor") == "round_prefer_floor")
+        if not (whole and torch_like):  # PyTorch's nearest picks other source pixels
+            ctx.inexact.append(f"{n.name}: nearest resize with {coord!r} coordinates")
         ctx.set(n, ctx.emit(n, "upsample_nearest2d", [x], {"size": out[2:]}))
     elif mode == "linear" and coord in ("half_pixel", "pytorch_half_pixel", "align_corners"):
         ctx.set(n, ctx.emit(n, "upsample_bilinear2d", [x],

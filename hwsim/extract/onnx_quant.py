@@ -55,7 +55,31 @@ def quantize(ctx: Context, n: OnnxNode) -> None:
     x = ctx.tensor(n, 0)
     root = ctx.b.root(x)
     ctx.bits[root] = min(ctx.bits.get(root, 32), bits)
+    if n.op_type == "QuantizeLinear" and _clips_negatives(ctx, n, root):
+        x = ctx.emit(n, "relu", [x], {}, name=n.outputs[0] + "/relu")
+        ctx.bits[x] = bits
     ctx.set(n, x)
+    if n.op_type == "QuantizeLinear":
+        ctx.integer_values.add(n.outputs[0])
+    elif ctx.values_from.get(ctx.b.root(x), ctx.b.root(x)) in ctx.integer_values:
+        ctx.values_from[ctx.b.root(x)] = n.outputs[0]  # the reference reads the dequantised value
+
+
+_SIGNED_RESULT = ("conv2d", "conv_transpose2d", "linear", "matmul", "add", "sub", "mul", "div")
+
+
+def _clips_negatives(ctx: Context, n: OnnxNode, root: str) -> bool:
+    """Whether this QuantizeLinear's range starts at 0 (zero point at the type's minimum) after an
+    op whose result can be negative: the ReLU that ONNX Runtime's quantiser folds into the
+    quantisation range. hwsim puts it back as a relu, so that the graph computes what the file
+    does (and what the float network did); after pooling, resizing or concatenation of values
+    that already went through such a range it clips nothing and is not written."""
+    zp = ctx.const(n, 2)
+    rec = ctx.b.producer.get(root)
+    if zp is None or rec is None or rec.kind not in _SIGNED_RESULT or zp.size != 1:
+        return False
+    info = np.iinfo(zp.dtype) if np.issubdtype(zp.dtype, np.integer) else None
+    return info is not None and int(zp.reshape(-1)[0]) == info.min
 
 
 def _dtype_bits(dtype: np.dtype) -> int:
