@@ -77,4 +77,9 @@ def onnx_reference(path: str, imported: Imported, seed: int) -> OnnxReference:
         if t.kind == "param" and base is not None and base in params:
             v = params[base]
             params[t.name] = v.T.copy() if t.name.endswith("^T") else v.reshape(t.shape)
+    integer = [t.name for t in g.tensors if t.kind == "param" and t.view_of is None and t.name not in params
+               and t.name in inits and not np.issubdtype(inits[t.name].dtype, np.floating)]
+    if integer:
+        raise UserError(f"{len(integer)} parameters are integers read by QLinear operators (e.g. {integer[0]!r}); the "
+                        "check runs float weights: check the QDQ form of the model", path)
     return OnnxReference(seed, values, params)

@@ -24,6 +24,14 @@ def test_qdq_unet_passes_at_8_bits(capsys):
     assert d["input"] == [1, 3, 32, 32]
 
 
+def test_operator_format_file_is_refused_with_the_reason(capsys):
+    path = DATA / "plain_unet_qop.onnx"
+    assert main(["check", SPEC, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hwsim: error: {path}: 22 parameters are integers read by QLinear operators")
+    assert err.count("\n") == 1
+
+
 def _conv_relu_conv(tmp_path, pads) -> str:
     rng = np.random.default_rng(1)
     inits = [numpy_helper.from_array(rng.uniform(-0.5, 0.5, s).astype(np.float32), n)
