@@ -245,8 +245,10 @@ def pack_exact(blocks: Sequence[tuple[int, int, int]], capacity: int,
         hi += [room - sizes[i], -sizes[j]]
     constraints = [LinearConstraint(coo_matrix((vals, (rows, cols)), shape=(2 * m, n + m)), -np.inf, hi)] \
         if m else []
+    # of two equal blocks (same steps and bytes) the first goes below: one of two mirror images
+    same = [1.0 if blocks[i] == blocks[j] else 0.0 for i, j in pairs]
     result = milp(np.zeros(n + m), constraints=constraints,
-                  bounds=Bounds(np.zeros(n + m), np.array([room - s for s in sizes] + [1] * m, dtype=float)),
+                  bounds=Bounds(np.array([0.0] * n + same), np.array([room - s for s in sizes] + [1] * m, dtype=float)),
                   integrality=np.array([0] * n + [1] * m),
                   options={"node_limit": EXACT_NODES, "time_limit": EXACT_SECONDS, "presolve": True,
                            "disp": False})
