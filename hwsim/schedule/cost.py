@@ -54,6 +54,11 @@ linear             in_features     out_features     rows of x               1
 matmul             K               N                batch x M               1
 =================  ==============  ===============  ======================  =====================
 
+Max and average pooling (kernel taps = the window) and nearest upsampling (one tap) are the
+``pooling`` op class, one output channel per input channel: on an array with a mapping for
+them (Ethos-U runs them on its MACs) they take its cycles and no vector ops; otherwise they
+run on the vector unit.
+
 A transposed convolution (``policy.transposed_conv``) is lowered as a compiler does:
 ``sub_pixel`` runs stride^2 small convolutions over the input grid, each with the kernel
 taps that land on its output phase (ceil(k / s) per axis), about its true MACs;
@@ -80,6 +85,7 @@ from hwsim.spec.model import AcceleratorSpec
 
 BOTTLENECKS = ("mac_array", "output_stage", "vector_unit", "sram_port")
 MAC_KINDS = frozenset({"conv2d", "conv_transpose2d", "linear", "matmul"})
+POOLING_KINDS = frozenset({"max_pool2d", "avg_pool2d", "upsample_nearest2d"})  # the pooling op class
 ALIAS_KINDS = frozenset({"concat", "slice"})  # free when policy.concat is inplace (views of one buffer)
 
 
@@ -126,11 +132,15 @@ def _pair(v) -> tuple[int, int]:
 
 
 def op_loops(g: Graph, op: Op, transposed: str = "sub_pixel") -> Loops | None:
-    """The loop nest of a MAC op as the array runs it (None for an op without MACs)."""
-    if op.kind not in MAC_KINDS:
+    """The loop nest of a MAC op, or of a pooling-class op, as the array runs it (None for
+    any other op)."""
+    if op.kind not in MAC_KINDS | POOLING_KINDS:
         return None
     shapes = [g.tensor[i].shape for i in op.inputs]
     out = g.tensor[op.outputs[0]].shape
+    if op.kind in POOLING_KINDS:
+        kh, kw = _pair(op.attrs.get("kernel_size", 1)) if op.kind != "upsample_nearest2d" else (1, 1)
+        return Loops(1, 1, out[1], out[0] * out[2] * out[3], kh * kw, "pooling")
     if op.kind == "conv2d":
         w, groups = shapes[1], int(op.attrs.get("groups", 1))
         if w[1] == 1 and groups > 1:
@@ -148,10 +158,13 @@ def op_loops(g: Graph, op: Op, transposed: str = "sub_pixel") -> Loops | None:
     return Loops(1, k, out[-1], math.prod(out[:-1]), 1)
 
 
-def mac_cycles(loops: Loops, spec: AcceleratorSpec) -> tuple[int, str]:
+def mac_cycles(loops: Loops, spec: AcceleratorSpec) -> tuple[int, str] | None:
     """Cycles of one loop nest and the name of the mapping that gives them (the fastest
-    legal one, the first listed on a tie; ``ideal`` without an array)."""
+    legal one, the first listed on a tie; ``ideal`` without an array); None for a pooling
+    op no mapping runs (it runs on the vector unit)."""
     array = spec.compute.array
+    if loops.op_class == "pooling" and (array is None or not any("pooling" in mp.ops for mp in array.mappings)):
+        return None
     if array is None:
         return -(-loops.macs // spec.compute.macs_per_cycle), "ideal"
     best: tuple[int, str] | None = None
@@ -218,10 +231,11 @@ def layer_cost(g: Graph, index: int, spec: AcceleratorSpec) -> LayerCost:
     names, mac_c, vops, read_b = [], 0, 0, 0
     for op in main_ops:
         loops = op_loops(g, op, policy.transposed_conv)
-        if loops is not None and loops.macs:
-            c, name = mac_cycles(loops, spec)
-            mac_c, names = mac_c + c, names + [name]
-        if not (separate and op is not main and _is_activation(g, op)):
+        on_array = mac_cycles(loops, spec) if loops is not None and loops.macs else None
+        if on_array is not None:
+            mac_c, names = mac_c + on_array[0], names + [on_array[1]]
+        if not (separate and op is not main and _is_activation(g, op)) and \
+                not (on_array is not None and loops.op_class == "pooling"):
             vops += _vector_ops(g, op)
         if op is main and alias:
             continue

@@ -6,30 +6,36 @@ A **mapping** lays loop dimensions over the array's rows and over its columns; t
 dimensions are walked in time. YAML (``compute.array.mappings``, a list)::
 
     - name: conv                     # a label, shown per layer in the reports
-      ops: [dense]                   # op classes it may run (OP_CLASSES); default all
+      ops: [dense]                   # op classes it may run (OP_CLASSES); default dense
+                                     # and depthwise
       rows_over: input_channels      # a dimension laid over all the rows, or
       cols_over: {output_pixels: 4, output_channels: 8}   # several, extents multiplying to at
                                      # most the side (the rest of it idle)
-      steps: {kernel_taps: 4}        # optional: a walked dimension advances in steps of n
-                                     # (a 3x3 kernel's 9 taps take 3 steps of 4)
+      steps: {kernel_taps: 4}        # optional: a dimension is padded to a multiple of n
+                                     # (a 3x3 kernel's 9 taps take 3 steps of 4; 48 input
+                                     # channels in steps of 32 take 64 rows' worth)
 
 ``rows_over: none`` leaves the rows idle (a mapping that uses only the columns, as Ethos-U
 runs a depthwise convolution). The legacy form ``rows_over: D1`` / ``cols_over: D2`` directly
 under ``compute.array`` is the one mapping ``{name: D1 x D2, ops: [dense, depthwise]}``.
 
-**Cycles** of one op under a mapping (every mapped dimension padded up to its extent,
-every walked one to its step)::
+**Cycles** of one op under a mapping (each dimension first padded to its step, default 1;
+a mapped one then divided by its extent, rounded up)::
 
-    cycles = groups x prod over mapped d of ceil(dim_d / extent_d)
-                    x prod over walked d of ceil(dim_d / step_d) x step_d
+    padded_d = ceil(dim_d / step_d) x step_d
+    cycles = groups x prod over mapped d of ceil(padded_d / extent_d) x prod over walked d of padded_d
 
 **Op classes**: ``dense`` (convolutions with more than one input channel per group, linear,
 matmul, and transposed convolutions once lowered to a convolution), ``depthwise``
 (convolutions with one input channel per group; their groups fold into the output
 channels: C groups of one channel are one loop of C output channels, each reading its own
-input channel, so a mapping over ``output_channels`` runs C channels side by side). A
-mapping may run an op only if the op's class is among its ``ops``; the cost picks, per op,
-the legal mapping with the fewest cycles (a compiler's choice), the first listed on a tie.
+input channel, so a mapping over ``output_channels`` runs C channels side by side),
+``pooling`` (max and average pooling with the window as kernel taps, and nearest
+upsampling as a one-tap window: Ethos-U runs both on its MAC units, Vela
+``_estimate_conv_cycles`` for ``NpuBlockType.Pooling``). A mapping may run an op only if the
+op's class is among its ``ops``; the cost picks, per op, the legal mapping with the fewest
+cycles (a compiler's choice), the first listed on a tie. Every spec needs a mapping for
+``dense`` and ``depthwise``; pooling without one runs on the vector unit.
 
 Sources: Ethos-U55/U65 (Arm, Vela 5.2 ``npu_performance._estimate_conv_cycles``): a 256-MAC
 configuration computes a micro-block of 2 x 2 output pixels x 8 output channels from 8
@@ -51,7 +57,8 @@ ARRAY_DIMS = ("input_channels", "output_channels", "output_pixels", "kernel_taps
 ``output_channels``: output channels of one group (all channels of a depthwise convolution);
 ``output_pixels``: output height x width (x batch); ``kernel_taps``: kernel height x width.
 """
-OP_CLASSES = ("dense", "depthwise")
+OP_CLASSES = ("dense", "depthwise", "pooling")
+REQUIRED_CLASSES = ("dense", "depthwise")
 IDLE = "none"
 MAPPING_KEYS = ("name", "ops", "rows_over", "cols_over", "steps")
 
@@ -74,12 +81,9 @@ class ArrayMapping:
         step = dict(self.steps)
         total = groups
         for d in ARRAY_DIMS:
-            n = dims[d]
-            if d in mapped:
-                total *= -(-n // mapped[d])
-            else:
-                s = step.get(d, 1)
-                total *= -(-n // s) * s
+            s = step.get(d, 1)
+            padded = -(-dims[d] // s) * s
+            total *= -(-padded // mapped[d]) if d in mapped else padded
         return total
 
     def busy_macs(self) -> int:
@@ -88,8 +92,9 @@ class ArrayMapping:
 
 
 def legacy_mapping(rows: int, cols: int, rows_over: str, cols_over: str) -> ArrayMapping:
-    """The one mapping of the legacy ``rows_over`` / ``cols_over`` keys (every op class)."""
-    return ArrayMapping(f"{rows_over} x {cols_over}", OP_CLASSES, ((rows_over, rows),), ((cols_over, cols),))
+    """The one mapping of the legacy ``rows_over`` / ``cols_over`` keys (dense and depthwise
+    ops; pooling stays on the vector unit, as before mappings were listed)."""
+    return ArrayMapping(f"{rows_over} x {cols_over}", REQUIRED_CLASSES, ((rows_over, rows),), ((cols_over, cols),))
 
 
 def _side(value: object, size: int | None, where: str, problems: list[str]) -> tuple[tuple[str, int], ...]:
@@ -136,7 +141,7 @@ def parse_mappings(value: object, rows: int | None, cols: int | None, where: str
         for key in ("rows_over", "cols_over"):
             if key not in entry:
                 problems.append(f"{at}.{key}: missing")
-        ops = entry.get("ops", list(OP_CLASSES))
+        ops = entry.get("ops", list(REQUIRED_CLASSES))
         if not isinstance(ops, list) or not ops or any(o not in OP_CLASSES for o in ops):
             problems.append(f"{at}.ops: must be a non-empty list of {', '.join(OP_CLASSES)}, got {ops!r}")
         r = _side(entry.get("rows_over", IDLE), rows, f"{at}.rows_over", problems)
@@ -145,8 +150,11 @@ def parse_mappings(value: object, rows: int | None, cols: int | None, where: str
         dims = [d for d, _ in r + c]
         if len(set(dims)) != len(dims):
             problems.append(f"{at}: a dimension is laid over the array twice ({', '.join(dims)})")
-        if any(d in dims for d, _ in steps):
-            problems.append(f"{at}.steps: a mapped dimension takes no steps (it is padded to its extent)")
+        extent = dict(r + c)
+        for d, n in steps:
+            if d in extent and n % extent[d]:
+                problems.append(f"{at}.steps.{d}: a step of a mapped dimension must be a multiple of its extent "
+                                f"{extent[d]}, got {n}")
         if not r and not c:
             problems.append(f"{at}: both sides idle")
         name = entry.get("name", f"mapping {i}")
@@ -157,7 +165,7 @@ def parse_mappings(value: object, rows: int | None, cols: int | None, where: str
     names = [f.name for f in found]
     if len(set(names)) != len(names):
         problems.append(f"{where}: two mappings share a name ({', '.join(names)})")
-    for cls in OP_CLASSES:
+    for cls in REQUIRED_CLASSES:
         if found and len(found) == len(value) and not any(cls in f.ops for f in found):
             problems.append(f"{where}: no mapping runs {cls} ops (list one with ops: [{cls}])")
     return tuple(found)

@@ -317,8 +317,9 @@ def test_legacy_pair_is_one_mapping_for_every_op(tmp_path):
     ("rows_over: input_channels, cols_over: {out", "rows_over: batch, cols_over: {out",
      "compute.array.mappings[0].rows_over: unknown dimension 'batch'"),
     ("ops: [depthwise]", "ops: [dense]", "compute.array.mappings: no mapping runs depthwise ops"),
-    ("steps: {kernel_taps: 4}", "steps: {output_pixels: 4}",
-     "compute.array.mappings[1].steps: a mapped dimension takes no steps"),
+    ("steps: {kernel_taps: 4}", "steps: {output_pixels: 6}",
+     "compute.array.mappings[1].steps.output_pixels: a step of a mapped dimension must be a multiple of its extent "
+     "4, got 6"),
     ("    rows: 8\n", "    rows: 8\n    rows_over: input_channels\n",
      "compute.array.rows_over: give the mappings list or rows_over/cols_over, not both"),
     ("vector_ops_per_cycle: 4/3", "vector_ops_per_cycle: 4/0", "compute.vector_ops_per_cycle: must be a number"),
