@@ -75,7 +75,8 @@ def net_section(name: str) -> tuple[list[str], tuple[int, int, dict, dict]]:
     lines = [f"### {name}", "",
              f"Total: hwsim {total_h:,} cycles, Vela {total_v:,} cycles: hwsim {total_h / total_v:.2f}x Vela "
              f"({_pct(total_h, total_v)}).", "",
-             "| op kind | hwsim cycles | Vela cycles | hwsim / Vela | share of Vela's |", "| --- | ---: | ---: | ---: | ---: |"]
+             "| op kind | hwsim cycles | Vela cycles | hwsim / Vela | share of Vela's |",
+             "| --- | ---: | ---: | ---: | ---: |"]
     for k in KINDS:
         if hk[k] or vk[k]:
             ratio = f"{hk[k] / vk[k]:.2f}" if vk[k] else "-"

@@ -192,78 +192,99 @@ def _is_activation(g: Graph, op: Op) -> bool:
 
 
 class _Bounds:
-    """Cycles each bound took, summed over the parts of a layer."""
+    """The parts of a layer, each taking the largest of its bounds (cycles by bound name)."""
 
     def __init__(self) -> None:
-        self.by_bound = dict.fromkeys(BOTTLENECKS, 0)
+        self.setting = dict.fromkeys(BOTTLENECKS, 0)  # cycles of the parts each bound set
+        self.sums = dict.fromkeys(BOTTLENECKS, 0)  # each bound's own cycles over the parts
         self.total = 0
 
     def add(self, **cycles: int) -> int:
-        """One part running its bounds in parallel: it takes the largest; returns it."""
+        """One part, its bounds busy in parallel: it takes the largest (returned)."""
         part = max(cycles.values())
         if part:
-            self.by_bound[max(BOTTLENECKS, key=lambda b: (cycles.get(b, 0), -BOTTLENECKS.index(b)))] += part
+            self.setting[max(BOTTLENECKS, key=lambda b: (cycles.get(b, 0), -BOTTLENECKS.index(b)))] += part
         for b, c in cycles.items():
-            self.by_bound[b + "_sum"] = self.by_bound.get(b + "_sum", 0) + c
+            self.sums[b] += c
         self.total += part
         return part
 
+    def bottleneck(self) -> str:
+        if not self.total:
+            return "none"
+        return max(BOTTLENECKS, key=lambda b: (self.setting[b], -BOTTLENECKS.index(b)))
 
-def layer_cost(g: Graph, index: int, spec: AcceleratorSpec) -> LayerCost:
-    """Cycles, bounds, mapping and utilisation of layer ``index`` (the module docstring)."""
-    compute, policy = spec.compute, spec.policy
-    act = lambda n: -(-n * spec.datatype.activation_bits // 8)  # noqa: E731
-    wgt = lambda n: -(-n * spec.datatype.weight_bits // 8) if not spec.sram.separate_weights else 0  # noqa: E731
-    ops = [g.op[n] for n in g.layers[index].ops]
-    separate = policy.eltwise == "separate"
+
+def _parts(g: Graph, index: int, separate: bool) -> tuple[list[Op], list[Op]]:
+    """The layer's main part (main op, and the epilogue it runs) and its separate passes."""
     main_ops, passes = [], []
-    for k, op in enumerate(ops):
-        is_main = k == 0 or OP_KINDS[op.kind].category == "main"
-        if is_main or not separate or _is_activation(g, op):
+    for k, op in enumerate(g.op[n] for n in g.layers[index].ops):
+        if k == 0 or OP_KINDS[op.kind].category == "main" or not separate or _is_activation(g, op):
             main_ops.append(op)
         else:
             passes.append(op)
-    produced = {t for op in ops for t in op.outputs}
-    main_made = {t for op in main_ops for t in op.outputs}
+    return main_ops, passes
 
-    main = ops[0]
+
+def _main_part(g: Graph, main_ops: list[Op], spec: AcceleratorSpec, bounds: _Bounds) -> list[str]:
+    """Add the main part's bounds; the names of the mappings its ops ran on."""
+    policy, act, wgt = spec.policy, _act_bytes(spec), _weight_bytes(spec)
+    main, separate = main_ops[0], spec.policy.eltwise == "separate"
     alias = main.kind in ALIAS_KINDS and policy.concat == "inplace"  # a view: no data moves
+    made = {t for op in main_ops for t in op.outputs}
     names, mac_c, vops, read_b = [], 0, 0, 0
     for op in main_ops:
         loops = op_loops(g, op, policy.transposed_conv)
         on_array = mac_cycles(loops, spec) if loops is not None and loops.macs else None
         if on_array is not None:
             mac_c, names = mac_c + on_array[0], names + [on_array[1]]
-        if not (separate and op is not main and _is_activation(g, op)) and \
-                not (on_array is not None and loops.op_class == "pooling"):
+        pooled = on_array is not None and loops.op_class == "pooling"
+        if not pooled and not (separate and op is not main and _is_activation(g, op)):
             vops += _vector_ops(g, op)
-        if op is main and alias:
-            continue
-        for i in op.inputs:
-            if i not in main_made:
-                read_b += wgt(g.tensor[i].elements) if g.tensor[g.root(i)].kind == "param" else act(g.tensor[i].elements)
+        if not (op is main and alias):
+            read_b += sum(wgt(g.tensor[i].elements) if g.tensor[g.root(i)].kind == "param"
+                          else act(g.tensor[i].elements) for i in op.inputs if i not in made)
     out_elems = 0 if alias else sum(g.tensor[t].elements for t in main.outputs)
     moved = not alias or len(main_ops) > 1
     write_b = act(sum(g.tensor[t].elements for t in main_ops[-1].outputs)) if moved else 0
-    bounds = _Bounds()
-    bounds.add(mac_array=mac_c, output_stage=_ceil(out_elems, compute.output_elements_per_cycle),
-               vector_unit=_ceil(vops, compute.vector_ops_per_cycle),
+    bounds.add(mac_array=mac_c, output_stage=_ceil(out_elems, spec.compute.output_elements_per_cycle),
+               vector_unit=_ceil(vops, spec.compute.vector_ops_per_cycle),
                sram_port=_ceil(read_b + write_b, spec.sram.port_bytes_per_cycle))
-    pass_total = 0
-    for op in passes:
-        elems = sum(g.tensor[t].elements for t in op.outputs)
-        nbytes = act(elems) + sum(act(g.tensor[i].elements) if g.tensor[g.root(i)].kind != "param"
-                                  or i in produced else wgt(g.tensor[i].elements) for i in op.inputs)
-        pass_total += bounds.add(output_stage=_ceil(elems, compute.output_elements_per_cycle),
-                                 vector_unit=_ceil(_vector_ops(g, op), compute.vector_ops_per_cycle),
-                                 sram_port=_ceil(nbytes, spec.sram.port_bytes_per_cycle))
+    return names
+
+
+def _pass(g: Graph, op: Op, spec: AcceleratorSpec, bounds: _Bounds) -> int:
+    """Add one element-wise pass (its inputs read from SRAM, its output written); its cycles."""
+    act, wgt = _act_bytes(spec), _weight_bytes(spec)
+    elems = sum(g.tensor[t].elements for t in op.outputs)
+    nbytes = act(elems) + sum(wgt(g.tensor[i].elements) if g.tensor[g.root(i)].kind == "param"
+                              else act(g.tensor[i].elements) for i in op.inputs)
+    return bounds.add(output_stage=_ceil(elems, spec.compute.output_elements_per_cycle),
+                      vector_unit=_ceil(_vector_ops(g, op), spec.compute.vector_ops_per_cycle),
+                      sram_port=_ceil(nbytes, spec.sram.port_bytes_per_cycle))
+
+
+def _act_bytes(spec: AcceleratorSpec):
+    return lambda n: -(-n * spec.datatype.activation_bits // 8)
+
+
+def _weight_bytes(spec: AcceleratorSpec):
+    """Bytes of a parameter read through the SRAM port (none from a separate weight buffer)."""
+    return lambda n: 0 if spec.sram.separate_weights else -(-n * spec.datatype.weight_bits // 8)
+
+
+def layer_cost(g: Graph, index: int, spec: AcceleratorSpec) -> LayerCost:
+    """Cycles, bounds, mapping and utilisation of layer ``index`` (the module docstring)."""
+    main_ops, passes = _parts(g, index, spec.policy.eltwise == "separate")
+    bounds = _Bounds()
+    names = _main_part(g, main_ops, spec, bounds)
+    pass_cycles = sum(_pass(g, op, spec, bounds) for op in passes)
     io = layer_io(g)[index]
     cycles = max(bounds.total, 1)
-    utilisation = io.macs / (cycles * compute.macs_per_cycle) if io.macs else 0.0
-    b = bounds.by_bound
-    bottleneck = max(BOTTLENECKS, key=lambda k: (b[k], -BOTTLENECKS.index(k))) if bounds.total else "none"
-    return LayerCost(cycles, mac_c, b.get("vector_unit_sum", 0), io.macs, io.vector_ops, utilisation,
-                     b.get("output_stage_sum", 0), b.get("sram_port_sum", 0), pass_total, bottleneck,
+    utilisation = io.macs / (cycles * spec.compute.macs_per_cycle) if io.macs else 0.0
+    sums = bounds.sums
+    return LayerCost(cycles, sums["mac_array"], sums["vector_unit"], io.macs, io.vector_ops, utilisation,
+                     sums["output_stage"], sums["sram_port"], pass_cycles, bounds.bottleneck(),
                      "+".join(dict.fromkeys(names)))
 
 
