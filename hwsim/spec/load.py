@@ -308,7 +308,7 @@ def spec_to_dict(spec: m.AcceleratorSpec) -> dict:
         compute["output_elements_per_cycle"] = _rate_text(spec.compute.output_elements_per_cycle)
     if spec.compute.array is not None:
         a = spec.compute.array
-        compute["array"] = {"rows": a.rows, "cols": a.cols, "mappings": [mapping_to_dict(x) for x in a.mappings]}
+        compute["array"] = {"rows": a.rows, "cols": a.cols, "mappings": [mapping_to_dict(x, a.rows, a.cols) for x in a.mappings]}
     sram: dict = {"size": format_quantity(spec.sram.size_bytes, "size"),
                   "alignment": format_quantity(spec.sram.alignment_bytes, "size"),
                   "weights": spec.sram.weights}

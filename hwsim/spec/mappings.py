@@ -171,11 +171,15 @@ def parse_mappings(value: object, rows: int | None, cols: int | None, where: str
     return tuple(found)
 
 
-def mapping_to_dict(mp: ArrayMapping) -> dict:
-    """The YAML-able mapping (loading it again gives an equal one)."""
-    def side(pairs: Sequence[tuple[str, int]]) -> object:
+def mapping_to_dict(mp: ArrayMapping, rows: int, cols: int) -> dict:
+    """The YAML-able mapping (loading it again gives an equal one). A side laid whole over one
+    dimension is written as that dimension's name, so that it follows a new ``rows`` or
+    ``cols`` (a sweep over the array's size)."""
+    def side(pairs: Sequence[tuple[str, int]], size: int) -> object:
+        if len(pairs) == 1 and pairs[0][1] == size:
+            return pairs[0][0]
         return dict(pairs) if pairs else IDLE
-    out = {"name": mp.name, "ops": list(mp.ops), "rows_over": side(mp.rows), "cols_over": side(mp.cols)}
+    out = {"name": mp.name, "ops": list(mp.ops), "rows_over": side(mp.rows, rows), "cols_over": side(mp.cols, cols)}
     if mp.steps:
         out["steps"] = dict(mp.steps)
     return out

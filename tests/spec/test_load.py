@@ -331,3 +331,11 @@ def test_mapping_mistakes_name_the_entry(tmp_path, old, new, message):
 def test_dram_efficiency_out_of_range(tmp_path):
     text = BASE.replace("  latency: 100 ns\n", "  latency: 100 ns\n  efficiency: 120 %\n")
     assert "dram.efficiency: must be above 0 % and at most 100 %" in error_of(write(tmp_path, text))
+
+
+def test_a_whole_side_follows_the_array_size_through_overrides(tmp_path):
+    spec = with_overrides(load_spec(write(tmp_path, U55_BASE)),
+                          {"compute.array.rows": 16, "compute.macs_per_cycle": 512})
+    conv, dw = spec.compute.array.mappings
+    assert conv.rows == (("input_channels", 16),)  # laid whole over the rows: 16 now
+    assert conv.cols == (("output_channels", 8), ("output_pixels", 4))  # explicit extents stay
