@@ -55,6 +55,7 @@ VELA_KINDS = {"Conv2D": "conv", "FullyConnected": "conv", "DepthwiseConv2D": "de
 def _tflite(name: str) -> bytes:
     import numpy as np
     import tensorflow as tf
+    tf.keras.utils.set_random_seed(0)  # the same weights, so the same bytes, every time
     model = keras_model(NETS[name]())
 
     def representative():
