@@ -31,15 +31,17 @@ def test_chain_latency_and_stalls_by_hand():
     spec = make_spec(macs_per_cycle=16)
     m = run(g, spec)
     # w0 [0,102) x [102,206) -> l0 [206,222); w1 (prefetched) [206,308) -> l1 [308,324);
-    # the output store [324,428)
+    # the output store [324,428). l0's wait: x's own transfer [102,206) is input, before it x
+    # queued behind w0 on the one channel, [0,102) weights; l1's [222,308) is w1's, weights.
     assert m.latency_cycles == 428 and m.compute_cycles == 32
-    assert m.stall_by_cause == {"input": 206, "weights": 308 - 222, "drain": 104,
+    assert m.stall_by_cause == {"input": 104, "weights": 102 + 308 - 222, "drain": 104,
                                 "reload": 0, "spill_store": 0, "streamed": 0}
-    # at 4 B/cycle: w0 105, x 116 -> l0 [221,237); w1 [221,326) -> l1 [326,342); store 116
+    # at 4 B/cycle: w0 [0,105), x [105,221) -> l0 [221,237); w1 [221,326) -> l1 [326,342); store 116
     slow = dataclasses.replace(spec, dram=DramSpec(4 * 10**9, 1e-7, 1))
     m = run(g, slow)
     assert m.latency_cycles == 458
-    assert (m.stall_by_cause["input"], m.stall_by_cause["weights"], m.stall_by_cause["drain"]) == (221, 89, 116)
+    assert (m.stall_by_cause["input"], m.stall_by_cause["weights"], m.stall_by_cause["drain"]) == (
+        116, 105 + 326 - 237, 116)
 
 
 def test_u_skip_spill_costs_a_store_and_a_reload_by_hand():

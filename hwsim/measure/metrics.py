@@ -45,6 +45,8 @@ class LayerMetrics:
     dram_write_bytes: int  # stores serving this layer
     streamed: bool
     tiles: int
+    bottleneck: str = ""  # the cost's bound (hwsim.schedule.cost), or "dram" when its own DRAM bytes take longer
+    mapping: str = ""  # the array mapping of its MAC op ("" without one)
 
 
 @stored_at_once
@@ -90,6 +92,14 @@ class Metrics:
     tensors: tuple[TensorMetrics, ...]
     tensor_dram_bytes: tuple[tuple[str, int], ...]  # every non-weight tensor moved, most bytes first
     order: OrderSummary | None = None  # the layer order used (policy.order) and its peak of live bytes
+    peak_macs_per_cycle: int = 0  # compute.macs_per_cycle (for utilisation)
+
+    @property
+    def array_utilisation(self) -> float | None:
+        """MACs / (compute cycles x peak MACs per cycle); None without compute."""
+        if not self.compute_cycles or not self.peak_macs_per_cycle:
+            return None
+        return sum(la.macs for la in self.layers) / (self.compute_cycles * self.peak_macs_per_cycle)
 
     @property
     def latency_s(self) -> float:
@@ -137,7 +147,16 @@ def _tensor_traffic(trace: Trace) -> dict[str, int]:
     return moved
 
 
-def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[LayerMetrics, ...]:
+def _bottleneck(layer, dram_bytes: int, spec: AcceleratorSpec) -> str:
+    """The cost's bound, or ``dram`` when the layer's own DRAM bytes (its weights, reloads,
+    streamed bands, stores) at the achieved bandwidth take longer than its compute."""
+    if dram_bytes and spec.dram_transfer_cycles(dram_bytes) > layer.compute_cycles:
+        return "dram"
+    return layer.bottleneck
+
+
+def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int],
+            spec: AcceleratorSpec) -> tuple[LayerMetrics, ...]:
     first: dict[int, int] = {}  # layer step -> start of its first compute (events are sorted by start)
     last: dict[int, int] = {}  # layer step -> end of its last compute (a cascade's: of its parts)
     busy: dict[int, int] = {}
@@ -175,7 +194,8 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int]) -> tuple[L
                                f"the plan says {layer.compute_cycles}")
         rows.append(LayerMetrics(i, layer.name, layer.macs, layer.vector_ops, busy.get(i, 0), layer.utilisation,
                                  first.get(i), last.get(i), stall_by_layer.get(i, 0), read.get(i, 0),
-                                 written.get(i, 0), layer.streamed, layer.tiles))
+                                 written.get(i, 0), layer.streamed, layer.tiles,
+                                 _bottleneck(layer, read.get(i, 0) + written.get(i, 0), spec), layer.mapping))
     return tuple(rows)
 
 
@@ -220,8 +240,9 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
         msc_bytes=max(msc_curve(graph, spec.datatype.activation_bits), default=0),
         energy=run_energy(plan, spec, dram_total, account.latency_cycles),
         bounds=roofline(plan, spec, graph),
-        layers=_layers(trace, plan, account.by_layer),
+        layers=_layers(trace, plan, account.by_layer, spec),
         tensors=_tensors(plan, moved, graph),
         tensor_dram_bytes=tuple(sorted(moved.items(), key=lambda kv: (-kv[1], kv[0]))),
         order=order,
+        peak_macs_per_cycle=spec.compute.macs_per_cycle,
     )

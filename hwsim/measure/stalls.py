@@ -6,12 +6,17 @@ compute event (a sweep over the compute intervals).
 
 *Attributed* (from the plan's compute commands in program order and the events' times):
 each compute command's idle gap (its start minus the end of the compute command before it,
-or minus 0 for the first) is charged to ONE cause, that of the dependency that finished
-last: a load or store gives its ``cause`` (or, if it has none, the cause its traffic kind
-implies, :data:`CAUSE_OF_TRAFFIC`); a free is looked through to its own last-finishing
-dependency (waiting for space is waiting for what freed it). Ties between dependencies
-that finished at the same cycle go to a load or store before a free, then to the later
-command. The time after the last compute until the end of the run is ``drain``.
+or minus 0 for the first) is charged to what actually blocked it, walking back in time from
+the gap's end. The dependency that finished last is the blocker; a load or store charges its
+own transfer time (from its issue to the gap's end, within the gap) to its ``cause`` (or, if
+it has none, the cause its traffic kind implies, :data:`CAUSE_OF_TRAFFIC`); before its issue
+it was itself waiting, and that earlier part of the gap goes to what it waited for: its own
+dependency that finished at its issue, else the transfer that released the DMA channel then
+(a weight load queued behind a spill store: the store's ``spill_store``), else the
+transfer its engine issued just before it (in-order issue). A free is looked through to its
+own last-finishing dependency (waiting for space is waiting for what freed it). Ties between
+dependencies that finished at the same cycle go to a load or store before a free, then to
+the later command. The time after the last compute until the end of the run is ``drain``.
 
 The two are checked to agree (sum of causes == measured stall, busy + stall == latency);
 a mismatch is a bug in the simulator or in this module, reported as a RuntimeError.
@@ -61,23 +66,70 @@ def _last_finished(dep_ids, ends: list[int], plan: Plan) -> int | None:
     return max(dep_ids, key=lambda d: (ends[d], plan.commands[d].kind != "free", d))
 
 
-def _cause_of_wait(plan: Plan, command_id: int, start: int, ends: list[int]) -> str:
-    """The cause of the dependency that made compute command ``command_id`` start at ``start``."""
-    last = _last_finished(plan.commands[command_id].deps, ends, plan)
-    if last is None or ends[last] != start:
-        raise RuntimeError(f"compute command {command_id} started at cycle {start} after an idle gap, "
-                           "but no dependency finished then: the simulator left the engine idle")
-    while plan.commands[last].kind == "free":
-        last = _last_finished(plan.commands[last].deps, ends, plan)
-        if last is None:
-            raise RuntimeError(f"compute command {command_id} waited for a free with no dependency")
-    waited = plan.commands[last]
-    if waited.kind == "compute":
-        raise RuntimeError(f"compute command {command_id} waited for compute command {waited.id}")
-    cause = waited.cause or CAUSE_OF_TRAFFIC.get(waited.traffic or "")
+def _own_cause(plan: Plan, command_id: int) -> str:
+    command = plan.commands[command_id]
+    if command.kind == "tiles":
+        return "streamed"
+    cause = command.cause or CAUSE_OF_TRAFFIC.get(command.traffic or "")
     if cause not in STALL_CAUSES:
-        raise RuntimeError(f"command {waited.id} ({waited.kind} of {waited.tensor!r}) has no stall cause")
+        raise RuntimeError(f"command {command.id} ({command.kind} of {command.tensor!r}) has no stall cause")
     return cause
+
+
+class _Blame:
+    """Walks back from a gap's end through what blocked (the module docstring)."""
+
+    def __init__(self, plan: Plan, starts: list[int], ends: list[int]):
+        self.plan, self.starts, self.ends = plan, starts, ends
+        self.released_at: dict[int, list[int]] = {}  # cycle -> transfers that ended then
+        self.issued_at: dict[tuple[str, int], list[int]] = {}  # (engine, cycle) -> transfers issued then
+        for c in plan.commands:
+            if c.kind in ("load", "store", "tiles"):
+                self.released_at.setdefault(ends[c.id], []).append(c.id)
+                self.issued_at.setdefault((c.engine, starts[c.id]), []).append(c.id)
+
+    def charge(self, command_id: int, gap_start: int, gap_end: int, by_cause: dict[str, int]) -> None:
+        """Charge [gap_start, gap_end), which compute command ``command_id`` waited through."""
+        plan, starts, ends = self.plan, self.starts, self.ends
+        last = _last_finished(plan.commands[command_id].deps, ends, plan)
+        if last is None or ends[last] != gap_end:
+            raise RuntimeError(f"compute command {command_id} started at cycle {gap_end} after an idle gap, "
+                               "but no dependency finished then: the simulator left the engine idle")
+        end = gap_end
+        while end > gap_start:
+            command = plan.commands[last]
+            if command.kind == "free":
+                last = _last_finished(command.deps, ends, plan)
+                if last is None:
+                    raise RuntimeError(f"compute command {command_id} waited for a free with no dependency")
+                continue
+            if command.kind == "compute":
+                raise RuntimeError(f"compute command {command_id} waited for compute command {command.id}")
+            issued = starts[last]
+            by_cause[_own_cause(plan, last)] += end - max(issued, gap_start)
+            end = issued
+            if end <= gap_start:
+                return
+            before = self._waited_for(last, issued)
+            if before is None:
+                by_cause[_own_cause(plan, last)] += end - gap_start
+                return
+            last = before
+
+    def _waited_for(self, command_id: int, issued: int) -> int | None:
+        """What transfer ``command_id``, issued at ``issued``, waited for: a dependency that
+        finished then, a transfer that released the channel then, or its engine's previous
+        transfer issued then (None: nothing held it; it was issued when it was reached)."""
+        plan, ends = self.plan, self.ends
+        dep = _last_finished(plan.commands[command_id].deps, ends, plan)
+        if dep is not None and ends[dep] == issued and plan.commands[dep].kind != "compute":
+            return dep
+        for other in reversed(self.released_at.get(issued, ())):
+            if other != command_id:
+                return other
+        engine = plan.commands[command_id].engine
+        earlier = [c for c in self.issued_at.get((engine, issued), ()) if c < command_id]
+        return earlier[-1] if earlier else None
 
 
 def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tuple[dict, dict]:
@@ -88,6 +140,7 @@ def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tu
         starts[e.command], ends[e.command] = e.start, e.end
     by_cause = dict.fromkeys(STALL_CAUSES, 0)
     by_layer: dict[int, int] = {}
+    blame = _Blame(plan, starts, ends)
     previous_end = 0
     tiles = {e.command: e for e in events if e.kind == "tiles"}
     for command in plan.commands:
@@ -101,7 +154,7 @@ def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tu
             raise RuntimeError(f"compute command {command.id} started at cycle {starts[command.id]}, "
                                f"before the previous compute ended ({previous_end})")
         if gap:
-            by_cause[_cause_of_wait(plan, command.id, starts[command.id], ends)] += gap
+            blame.charge(command.id, previous_end, starts[command.id], by_cause)
             by_layer[command.layer] = by_layer.get(command.layer, 0) + gap
         previous_end = ends[command.id]
     by_cause["drain"] += latency - previous_end
@@ -134,7 +187,10 @@ def _cause_at(plan: Plan, event: Event, ends: list[int]) -> str:
     """What a ``tiles`` command that started at ``event.start`` waited for."""
     deps = plan.commands[event.command].deps
     if any(ends[d] == event.start for d in deps):
-        return _cause_of_wait(plan, event.command, event.start, ends)
+        last = _last_finished(deps, ends, plan)
+        while plan.commands[last].kind == "free":
+            last = _last_finished(plan.commands[last].deps, ends, plan)
+        return _own_cause(plan, last)
     transfers = [c for c in plan.commands[:event.command] if c.kind in ("load", "store") and ends[c.id] == event.start]
     if transfers:
         waited = transfers[-1]

@@ -108,6 +108,10 @@ ROWS: tuple[tuple[str, str, str, float, Callable[[Variant], float | None], bool]
     ("dram", "total DRAM traffic", "MiB", MIB, lambda v: v.metrics.dram_bytes, False),
     ("stall_share", "stall share of latency", "%", 1.0, lambda v: _share(v.metrics), True),
     ("latency", "latency", "ms", 1e-3, lambda v: v.metrics.latency_s, False),
+    ("roofline", "roofline bound on latency (compute or DRAM)", "ms", 1e-3,
+     lambda v: v.metrics.bounds.roofline_cycles / v.metrics.clock_hz, False),
+    ("utilisation", "array utilisation (MACs over compute cycles)", "%", 1.0,
+     lambda v: None if v.metrics.array_utilisation is None else 100 * v.metrics.array_utilisation, True),
     ("energy", "energy", "mJ", 1e9, lambda v: v.metrics.energy.total_pj, False),
     ("macs", "MACs", "G", 1e9, lambda v: v.stats["macs"], False),
     ("params", "parameters", "M", 1e6, lambda v: v.stats["params"], False),
@@ -218,11 +222,33 @@ def render_markdown(spec: AcceleratorSpec, variants: Sequence[Variant], figures:
         "(pp: percentage points).", "",
         table_markdown(variants, rows), "",
     ]
-    parts += [peak_markdown(variants)]
+    parts += [peak_markdown(variants), bottleneck_markdown(variants)]
     for name in figures:
         parts += [f"![{FIGURES[name]}]({name})", "", f"*{FIGURES[name]}*", ""]
     parts += [definitions_markdown()]
     return "\n".join(parts)
+
+
+def bottleneck_markdown(variants: Sequence[Variant]) -> str:
+    """Where each variant's compute cycles go: by bottleneck, and the layers each bound sets."""
+    lines = ["## What bounds the compute", "",
+             "Compute cycles by each layer's bottleneck (`hwsim.schedule.cost`; `dram`: the layer's own DRAM "
+             "bytes take longer than its compute), and the mappings chosen:", ""]
+    for v in variants:
+        m, by = v.metrics, {}
+        for la in m.layers:
+            entry = by.setdefault(la.bottleneck or "none", [0, 0])
+            entry[0], entry[1] = entry[0] + 1, entry[1] + la.cycles
+        shares = "; ".join(f"{b} {100 * c / m.compute_cycles:.1f} % ({n} layers)" for b, (n, c) in
+                           sorted(by.items(), key=lambda kv: -kv[1][1])) if m.compute_cycles else "no compute"
+        mappings: dict[str, int] = {}
+        for la in m.layers:
+            if la.mapping:
+                mappings[la.mapping] = mappings.get(la.mapping, 0) + la.cycles
+        used = ", ".join(f"{k} {100 * c / m.compute_cycles:.1f} %" for k, c in
+                         sorted(mappings.items(), key=lambda kv: -kv[1])) if m.compute_cycles else ""
+        lines.append(f"- **{v.label}**, {m.execution} execution: {shares}. Mappings: {used or 'none'}.")
+    return "\n".join(lines) + "\n"
 
 
 DEFINITIONS: tuple[tuple[str, str], ...] = (
@@ -237,6 +263,9 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     ("Streamed traffic", "layers too big for the SRAM run in tiles through DRAM."),
     ("Stall share", "time the compute engine waits (weights, reloads, stores, streaming, input, output "
                     "drain) over the latency."),
+    ("Roofline bound", "the larger of the layers' compute cycles and the plan's DRAM bytes at the achieved "
+                       "bandwidth: no schedule of this plan runs faster."),
+    ("Array utilisation", "MACs over (compute cycles x MACs per cycle): how busy the array is while it computes."),
 )
 
 

@@ -8,8 +8,8 @@ import io
 from hwsim.measure import Metrics
 from hwsim.report.json_report import report_dict
 
-LAYER_COLUMNS = ("index", "name", "macs", "vector_ops", "cycles", "utilisation", "start", "end",
-                 "stall_cycles", "dram_read_bytes", "dram_write_bytes", "dram_bytes", "streamed", "tiles")
+LAYER_COLUMNS = ("index", "name", "macs", "vector_ops", "cycles", "utilisation", "bottleneck", "mapping", "start",
+                 "end", "stall_cycles", "dram_read_bytes", "dram_write_bytes", "dram_bytes", "streamed", "tiles")
 
 
 def layers_csv(m: Metrics) -> str:

@@ -22,7 +22,7 @@ def _layer(la) -> dict[str, Any]:
         "cycles": la.cycles, "utilisation": la.utilisation, "start": la.start, "end": la.end,
         "stall_cycles": la.stall_cycles, "dram_read_bytes": la.dram_read_bytes,
         "dram_write_bytes": la.dram_write_bytes, "dram_bytes": la.dram_read_bytes + la.dram_write_bytes,
-        "streamed": la.streamed, "tiles": la.tiles,
+        "streamed": la.streamed, "tiles": la.tiles, "bottleneck": la.bottleneck, "mapping": la.mapping,
     }
 
 
@@ -78,6 +78,7 @@ def report_dict(m: Metrics) -> dict[str, Any]:
         "clock_hz": m.clock_hz, "sram_bytes": m.sram_bytes,
         "latency_cycles": m.latency_cycles, "latency_s": m.latency_s,
         "compute_cycles": m.compute_cycles, "stall_cycles": m.stall_cycles,
+        "array_utilisation": m.array_utilisation,
         "stall_by_cause": dict(m.stall_by_cause),
         "dram_read_bytes": m.dram_read_bytes, "dram_write_bytes": m.dram_write_bytes,
         "dram_bytes_by_kind": dict(m.dram_bytes_by_kind), "spill_bytes": m.spill_bytes,

@@ -45,6 +45,30 @@ def _time(m: Metrics) -> list[str]:
     return lines
 
 
+def _compute(m: Metrics) -> list[str]:
+    """Array utilisation and the layers' bottlenecks and mappings (``hwsim.schedule.cost``)."""
+    macs = sum(la.macs for la in m.layers)
+    peak = m.peak_macs_per_cycle
+    if not m.compute_cycles or not peak:
+        return []
+    lines = [f"  array       {macs:,} MACs: utilisation {_pct(macs, m.compute_cycles * peak).strip()} of compute "
+             f"cycles, {_pct(macs, m.latency_cycles * peak).strip()} of latency"]
+    by_bound: dict[str, list[int]] = {}
+    for la in m.layers:
+        entry = by_bound.setdefault(la.bottleneck or "none", [0, 0])
+        entry[0], entry[1] = entry[0] + 1, entry[1] + la.cycles
+    lines.append("    bottleneck  " + "; ".join(
+        f"{b} {n} layers {_pct(c, m.compute_cycles).strip()}" for b, (n, c) in
+        sorted(by_bound.items(), key=lambda kv: -kv[1][1])) + " of compute cycles")
+    by_mapping: dict[str, int] = {}
+    for la in m.layers:
+        if la.mapping:
+            by_mapping[la.mapping] = by_mapping.get(la.mapping, 0) + 1
+    if by_mapping:
+        lines.append("    mappings    " + "; ".join(f"{k} {n} layers" for k, n in by_mapping.items()))
+    return lines
+
+
 def _dram(m: Metrics) -> list[str]:
     lines = [f"  DRAM        {format_bytes(m.dram_bytes)} ({m.dram_bytes:,} B): read "
              f"{format_bytes(m.dram_read_bytes)}, write {format_bytes(m.dram_write_bytes)}; "
@@ -165,5 +189,5 @@ def _bounds(m: Metrics) -> list[str]:
 def render(m: Metrics) -> str:
     """The summary as text lines."""
     head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat}, execution {m.execution})"
-    return "\n".join([head, *_time(m), *_dram(m), *_sram(m), *_order(m), *_execution(m), *_energy(m), *_bounds(m),
+    return "\n".join([head, *_time(m), *_compute(m), *_dram(m), *_sram(m), *_order(m), *_execution(m), *_energy(m), *_bounds(m),
                       *_top_tensors(m)])

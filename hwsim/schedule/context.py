@@ -74,7 +74,7 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned,
                 spec.dram_transfer_cycles, spec.dram_latency_cycles())
     outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
-    costs = layer_costs(g, spec.compute)
+    costs = layer_costs(g, spec)
     beside = [b + slack for b in live_beside]
     modes = list(_modes(g, layout, needs, room, outputs, costs, beside, inside))
     for c in cascades:

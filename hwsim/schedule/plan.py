@@ -200,6 +200,8 @@ class LayerPlan:
     streamed: bool = False
     tiles: int = 1
     utilisation: float = 1.0  # MACs / (cycles * macs_per_cycle), for the report
+    bottleneck: str = ""  # the bound that set the cycles (hwsim.schedule.cost.BOTTLENECKS), for the report
+    mapping: str = ""  # the array mapping the cost chose for the layer's MAC op, for the report
 
 
 @dataclass(frozen=True)

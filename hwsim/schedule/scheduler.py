@@ -266,7 +266,7 @@ class Walk:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
         layers = tuple(
             LayerPlan(t, g.layers[t].name, cost.macs, cost.vector_ops, cost.cycles, ctx.needs[t].weight_bytes,
-                      ctx.modes[t].streamed, self.tiles[t], cost.utilisation)
+                      ctx.modes[t].streamed, self.tiles[t], cost.utilisation, cost.bottleneck, cost.mapping)
             for t, cost in enumerate(ctx.costs)
         )
         outline = Plan(g.name, ctx.spec.name, (), layers, self._tensors(),

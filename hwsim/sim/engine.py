@@ -11,10 +11,16 @@ The model, in integer cycles:
   write never overlap at all, and with more an engine may have several of its own
   transfers in flight. An issued transfer holds its channel for the DRAM latency
   (``spec.dram_latency_cycles()``; the bus stays free) and then for its data phase, which
-  holds the **DRAM bus** for ``spec.dram_transfer_cycles(bytes)`` cycles. Channels and
+  holds the **DRAM bus** for ``spec.dram_transfer_cycles(bytes)`` cycles (the bytes at
+  ``dram.bandwidth x dram.efficiency``), plus ``dram.turnaround`` when the bus's previous
+  data phase went the other way (a load after a store, or a store after a load; a streamed
+  layer's tiles, ``hwsim.sim.pipeline``, the same). Channels and
   bus are priority resources (:class:`~hwsim.sim.kernel.Slots`): reads and writes share
   the bandwidth, so two concurrent transfers take the sum of their data times, and
-  commands waiting for a channel or for the bus get it in command-id (program) order. With
+  commands waiting for a channel or for the bus get it in command-id (program) order,
+  requests made at the same cycle included (the slots are granted at the end of the cycle,
+  once every engine has asked: a weight load and a spill store ready together go in
+  program order, not in the order their engines happened to run). With
   one channel the bus can never be contended, so it is left out (same result, less work);
   with several, an in-flight transfer is a chain of callbacks, not a process (it is not an
   engine).
@@ -53,8 +59,8 @@ class _Run:
         self.loop = loop
         self.latency = spec.dram_latency_cycles()
         self.transfer = spec.dram_transfer_cycles
-        self.channels = Slots(loop, spec.dram.channels)
-        self.bus = Slots(loop, 1) if spec.dram.channels > 1 else None
+        self.channels = Slots(loop, spec.dram.channels, at_cycle_end=True)
+        self.bus = Slots(loop, 1, at_cycle_end=True) if spec.dram.channels > 1 else None
         self.starts: list[int | None] = [None] * len(plan.commands)
         self.ends: list[int | None] = [None] * len(plan.commands)
         self.waiters: dict[int, Signal] = {}  # command id -> signal a process waits on
@@ -63,7 +69,16 @@ class _Run:
         self.capacity = spec.dram.channels
         self.runs: dict[int, tuple[dict[str, Signal], dict[str, Signal]]] = {}  # tiles command -> (arrived, released)
         self.timings: dict[int, RunTiming] = {}
-        self.timer = RunTimer(self.capacity, self.latency, self.transfer)
+        self.turnaround = spec.dram_turnaround_cycles()
+        self.timer = RunTimer(self.capacity, self.latency, self.transfer, self.turnaround)
+        self.last_kind: str | None = None  # "load" or "store": the last data phase on the bus
+
+    def _data_cycles(self, command: Command) -> int:
+        """The data phase of ``command``: its bytes at the achieved bandwidth, plus the
+        turnaround when the bus last moved data the other way."""
+        switch = self.last_kind is not None and self.last_kind != command.kind
+        self.last_kind = command.kind
+        return self.transfer(command.dram_bytes) + (self.turnaround if switch else 0)
 
     # --- common ---------------------------------------------------------------------------
     def _unfinished(self, command: Command) -> Signal | None:
@@ -122,7 +137,7 @@ class _Run:
             yield self.channels.request(command.id)
             if self.bus is None:  # one channel: nothing else can be on the bus
                 start = self.loop.now
-                yield self.latency + self.transfer(command.dram_bytes)
+                yield self.latency + self._data_cycles(command)
                 self.channels.release()
                 self._finish(command, start)
             else:
@@ -139,7 +154,7 @@ class _Run:
         self.bus.request(flight[0].id).callbacks.append(partial(self._on_bus, flight))
 
     def _on_bus(self, flight: tuple[Command, int], _: Signal) -> None:
-        self.loop.after(self.transfer(flight[0].dram_bytes), self._on_data_done, flight)
+        self.loop.after(self._data_cycles(flight[0]), self._on_data_done, flight)
 
     def _on_data_done(self, flight: tuple[Command, int]) -> None:
         self.bus.release()
@@ -170,7 +185,9 @@ class _Run:
             yield request
         start = self.loop.now
         compute_at = yield arrived["compute"]
-        timing = self.timer.time(command.run, start, max(compute_at, start))
+        way = {"load": "r", "store": "w"}.get(self.last_kind or "")
+        timing = self.timer.time(command.run, start, max(compute_at, start), way)
+        self.last_kind = {"r": "load", "w": "store", None: self.last_kind}[timing.last_way]
         self.timings[command.id] = timing
         now = self.loop.now
 

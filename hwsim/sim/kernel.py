@@ -17,7 +17,10 @@ random programs on both):
 * :class:`Slots` is simpy's ``PriorityResource``: a request joins a queue ordered by
   (priority, cycle asked, order asked); the head of the queue is granted a slot, if one is
   free, when a request is made and when a release is processed (a release frees the slot at
-  once, and is processed in its turn like any work).
+  once, and is processed in its turn like any work). ``Slots(..., at_cycle_end=True)``
+  departs from simpy: it grants only once all other work due at the cycle is done
+  (``Loop.at_cycle_end``), so requests made at the same cycle are served by priority, not
+  by which process happened to run first.
 
 Simpy's generality (failures, interrupts, conditions of any shape) is left out.
 """
@@ -70,6 +73,7 @@ class Loop:
         self._later: list[tuple[int, int, Callable, object]] = []  # heap: (cycle, order scheduled, work, arg)
         self._due: deque[tuple[Callable, object]] = deque()  # due now, in order
         self._urgent: deque[tuple[Callable, object]] = deque()  # process starts
+        self._late: deque[tuple[Callable, object]] = deque()  # once nothing else is due this cycle
         self._order = count()
 
     def after(self, cycles: int, work: Callable[[object], None], arg: object = None) -> None:
@@ -78,6 +82,11 @@ class Loop:
             heapq.heappush(self._later, (self.now + cycles, next(self._order), work, arg))
         else:
             self._due.append((work, arg))
+
+    def at_cycle_end(self, work: Callable[[object], None], arg: object = None) -> None:
+        """Run ``work(arg)`` at this cycle, once no other work is due at it (work it schedules
+        for this cycle runs after it, before the clock moves)."""
+        self._late.append((work, arg))
 
     def start(self, process: Process) -> None:
         """Start ``process`` before any other work still due now."""
@@ -103,12 +112,14 @@ class Loop:
         """Run until no work is left. When the work due now is done, the clock moves to the next
         cycle with work, which was all scheduled before it: it becomes due, in the order it was
         scheduled, ahead of the work it will schedule for that same cycle."""
-        later, due, urgent = self._later, self._due, self._urgent
+        later, due, urgent, late = self._later, self._due, self._urgent, self._late
         while True:
             if urgent:
                 work, arg = urgent.popleft()
             elif due:
                 work, arg = due.popleft()
+            elif late:
+                work, arg = late.popleft()
             elif later:
                 self.now = now = later[0][0]
                 while later and later[0][0] == now:
@@ -141,24 +152,43 @@ def all_of(loop: Loop, *signals: Signal) -> Signal:
 class Slots:
     """simpy's ``PriorityResource`` (module docstring)."""
 
-    def __init__(self, loop: Loop, capacity: int):
+    def __init__(self, loop: Loop, capacity: int, at_cycle_end: bool = False):
         self.loop, self.capacity = loop, capacity
         self.users = 0
         self._queue: list[tuple[int, int, int, Signal]] = []  # heap: (priority, cycle asked, order asked, request)
         self._asked = 0
+        self._at_cycle_end = at_cycle_end
+        self._granting = False  # a grant is due at the end of this cycle
 
     def request(self, priority: int) -> Signal:
         """A signal triggered when a slot is granted."""
         granted = Signal(self.loop)
         self._asked += 1
         heapq.heappush(self._queue, (priority, self.loop.now, self._asked, granted))
-        self._grant_head(None)
+        if self._at_cycle_end:
+            self._grant_later()
+        else:
+            self._grant_head(None)
         return granted
 
     def release(self) -> None:
         """Free a slot now; the waiting head may take it when the release is processed."""
         self.users -= 1
-        self.loop.after(0, self._grant_head)
+        if self._at_cycle_end:
+            self._grant_later()
+        else:
+            self.loop.after(0, self._grant_head)
+
+    def _grant_later(self) -> None:
+        if not self._granting:
+            self._granting = True
+            self.loop.at_cycle_end(self._grant_all)
+
+    def _grant_all(self, _: object) -> None:
+        self._granting = False
+        while self._queue and self.users < self.capacity:
+            self.users += 1
+            heapq.heappop(self._queue)[3].succeed()
 
     def _grant_head(self, _: object) -> None:
         if self._queue and self.users < self.capacity:

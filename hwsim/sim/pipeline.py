@@ -11,7 +11,9 @@ the per-tile commands of ``hwsim.schedule.expand`` follow the engine model of
   transfer to have been granted a channel. A channel goes to the waiting request of lowest
   program position, else to the first to arrive. A granted transfer holds its channel for
   the DRAM latency and then its data phase, which holds the DRAM bus (with one channel the
-  bus cannot be contended); data phases are served in grant order.
+  bus cannot be contended); data phases are served in grant order, and one that moves data
+  the other way from the bus's previous one pays the DRAM turnaround first (the direction
+  before the run is the engine's, passed in; the one after it is handed back).
 * compute ``k`` starts when compute ``k - 1`` has ended, its input bands and weight chunk are
   loaded, and the output tiles of tile ``k - slots`` (the same slots) have been stored.
 * a band load for tile ``k`` waits for compute ``k - slots`` (the slot's previous user); a
@@ -42,6 +44,7 @@ class RunTiming:
     dma_end: int  # last transfer's end (dma_start when there is none)
     first_wait: str | None  # what the first compute waited for after max(dma_start, compute arrival)
     stalls: dict[str, int]  # compute idle between the run's computes, by cause
+    last_way: str | None = None  # "r" or "w": the direction of the bus's last data phase after the run
 
     @property
     def end(self) -> int:
@@ -50,15 +53,17 @@ class RunTiming:
     def shifted(self, cycles: int) -> RunTiming:
         """The same timing ``cycles`` later."""
         return RunTiming(self.dma_start + cycles, self.compute_start + cycles, self.compute_end + cycles,
-                         self.dma_end + cycles, self.first_wait, dict(self.stalls))
+                         self.dma_end + cycles, self.first_wait, dict(self.stalls), self.last_way)
 
 
 class _Dram:
     """Channels, bus and the two DMA engines' issue order."""
 
-    def __init__(self, channels: int, latency: int, transfer, start: int):
+    def __init__(self, channels: int, latency: int, transfer, start: int, turnaround: int = 0,
+                 way: str | None = None):
         self.free = [start] * channels  # heap of channel free times
-        self.latency, self.transfer = latency, transfer
+        self.latency, self.transfer, self.turnaround = latency, transfer, turnaround
+        self.way = way  # the direction of the bus's last data phase
         self.bus = start
         self.last_grant = {"r": start, "w": start}
         self.end = start
@@ -77,7 +82,8 @@ class _Dram:
         grant = max(ready, self.last_grant[engine], self.free[0])
         self.last_grant[engine] = grant
         data = max(grant + self.latency, self.bus)
-        end = data + self.transfer(nbytes)
+        end = data + self.transfer(nbytes) + (self.turnaround if self.way not in (None, engine) else 0)
+        self.way = engine
         self.bus = end
         heapq.heapreplace(self.free, end)
         self.end = max(self.end, end)
@@ -182,10 +188,12 @@ class _Skip:
 
 
 def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency: int, transfer,
-             steady: bool = True) -> RunTiming:
+             steady: bool = True, turnaround: int = 0, way: str | None = None) -> RunTiming:
     """Times of ``run`` whose DMA may start at ``start`` and compute at ``compute_from``
-    (``steady``: advance identical tiles in steady state at once; False: tile by tile)."""
-    dram = _Dram(channels, latency, transfer, start)
+    (``steady``: advance identical tiles in steady state at once; False: tile by tile;
+    ``turnaround``: cycles a data phase pays after one the other way; ``way``: the bus's
+    direction before the run, "r" or "w")."""
+    dram = _Dram(channels, latency, transfer, start, turnaround, way)
     n, slots = run.tiles, run.slots
     tile_cycles, chunk_bytes, per_chunk = run.cycles, run.chunk_bytes, len(run.bands)  # tile k: chunk k // per_chunk
     reads, writes, r_tiles, w_tiles, loads_left, stores_left = _requests(run)
@@ -231,7 +239,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             r_at = bisect_left(skip.r_tiles, t + 1)
             w_at = bisect_left(skip.w_tiles, t + 1)
             state = (ri - r_at, wi - w_at, served - t // per_chunk, rel(w_end), rel(dram.bus),
-                     rel(dram.last_grant["r"]), rel(dram.last_grant["w"]), rel(dram.end),
+                     rel(dram.last_grant["r"]), rel(dram.last_grant["w"]), rel(dram.end), dram.way,
                      tuple(rel(f) for f in sorted(dram.free)),
                      tuple((rel(c_end[t + o]), rel(l_end[t + o]), rel(s_end[t + o]), loads_left[t + o],
                             stores_left[t + o]) if o <= 0 else
@@ -292,7 +300,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             stores_left[j] -= 1
             wi += 1
     compute_start = c_end[0] - tile_cycles[0] if n else compute_from
-    return RunTiming(start, compute_start, prev, dram.end, first_wait, stalls)
+    return RunTiming(start, compute_start, prev, dram.end, first_wait, stalls, dram.way)
 
 
 class RunTimer:
@@ -304,16 +312,18 @@ class RunTimer:
     same figures and the same lead (NAFNet's repeated blocks stream the same layers many
     times) takes the first one's timing, shifted."""
 
-    def __init__(self, channels: int, latency: int, transfer):
-        self.channels, self.latency, self.transfer = channels, latency, transfer
-        self.timed: dict[tuple, RunTiming] = {}  # figures and lead -> timing from cycle 0
+    def __init__(self, channels: int, latency: int, transfer, turnaround: int = 0):
+        self.channels, self.latency, self.transfer, self.turnaround = channels, latency, transfer, turnaround
+        self.timed: dict[tuple, RunTiming] = {}  # figures, lead and bus direction -> timing from cycle 0
 
-    def time(self, run: TileRun, start: int, compute_from: int) -> RunTiming:
-        """``time_run(run, start, compute_from, ...)`` on this simulation's DRAM."""
+    def time(self, run: TileRun, start: int, compute_from: int, way: str | None = None) -> RunTiming:
+        """``time_run(run, start, compute_from, ...)`` on this simulation's DRAM, the bus's last
+        data phase before it going ``way``."""
         lead = compute_from - start
-        key = (lead, run.slots, len(run.bands), run.cycles, run.chunk_bytes,
+        key = (lead, way, run.slots, len(run.bands), run.cycles, run.chunk_bytes,
                tuple(s.nbytes for s in run.reads), tuple(s.nbytes for s in run.writes))
         timing = self.timed.get(key)
         if timing is None:
-            timing = self.timed[key] = time_run(run, 0, lead, self.channels, self.latency, self.transfer)
+            timing = self.timed[key] = time_run(run, 0, lead, self.channels, self.latency, self.transfer,
+                                                turnaround=self.turnaround, way=way)
         return timing.shifted(start)

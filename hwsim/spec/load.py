@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 from hwsim.errors import UserError
 from hwsim.spec import model as m
+from hwsim.spec.mappings import legacy_mapping, mapping_to_dict, parse_mappings
 from hwsim.spec.schema import (
     FIELDS, OPTIONAL_SECTIONS, REQUIRED, SCHEMA, SECTIONS, UNIT_KINDS, did_you_mean,
     fields_of, keys_of, parse_value,
@@ -148,10 +149,7 @@ def _cross_checks(values: Mapping[str, object], sections: Mapping[str, dict],
         if None not in (rows, cols, macs) and rows * cols != macs:
             problems.append(f"compute.macs_per_cycle: {macs} is not compute.array rows x "
                             f"cols = {rows} x {cols} = {rows * cols}")
-        over = v.get("compute.array.rows_over")
-        if over is not None and over == v.get("compute.array.cols_over"):
-            problems.append(f"compute.array: rows_over and cols_over are both '{over}' "
-                            "(the two sides must run over different loop dimensions)")
+        _array_mappings(v, sections["compute.array"], problems)
     alignment, size = v.get("sram.alignment"), v.get("sram.size")
     if alignment is not None and alignment & (alignment - 1):
         problems.append(f"sram.alignment: {alignment} B is not a power of two")
@@ -164,26 +162,59 @@ def _cross_checks(values: Mapping[str, object], sections: Mapping[str, dict],
         problems.append("sram.weight_buffer: only allowed when sram.weights is 'separate'")
 
 
+def _array_mappings(v: dict, section: Mapping, problems: list[str]) -> None:
+    """Check the array's mappings, given as a list (``mappings``) or as the legacy single
+    ``rows_over`` / ``cols_over`` pair (exactly one of the two forms), and put the parsed
+    tuple at ``v["compute.array.mapping_list"]``."""
+    rows, cols = v.get("compute.array.rows"), v.get("compute.array.cols")
+    legacy = [k for k in ("rows_over", "cols_over") if k in section]
+    if "mappings" in section:
+        if legacy:
+            problems.append(f"compute.array.{legacy[0]}: give the mappings list or rows_over/cols_over, not both")
+        elif "compute.array.mappings" in v:
+            v["compute.array.mapping_list"] = parse_mappings(v["compute.array.mappings"], rows, cols,
+                                                             "compute.array.mappings", problems)
+        return
+    if len(legacy) < 2:
+        problems.append("compute.array.mappings: missing (or the legacy pair rows_over and cols_over)")
+        return
+    over = v.get("compute.array.rows_over")
+    if over is not None and over == v.get("compute.array.cols_over"):
+        problems.append(f"compute.array: rows_over and cols_over are both '{over}' "
+                        "(the two sides must run over different loop dimensions)")
+    elif None not in (over, v.get("compute.array.cols_over"), rows, cols):
+        v["compute.array.mapping_list"] = (legacy_mapping(rows, cols, over, v["compute.array.cols_over"]),)
+
+
 def _build(v: Mapping[str, object]) -> m.AcceleratorSpec:
     array = None
     if "compute.array.rows" in v:
-        array = m.ArraySpec(v["compute.array.rows"], v["compute.array.cols"],
-                            v["compute.array.rows_over"], v["compute.array.cols_over"])
+        array = m.ArraySpec(v["compute.array.rows"], v["compute.array.cols"], v["compute.array.mapping_list"])
     return m.AcceleratorSpec(
         name=v["name"],
         clock_hz=v["clock"],
-        compute=m.ComputeSpec(v["compute.macs_per_cycle"],
-                              v["compute.vector_ops_per_cycle"], array),
+        compute=m.ComputeSpec(v["compute.macs_per_cycle"], _int_if_whole(v["compute.vector_ops_per_cycle"]), array,
+                              _int_if_whole(v.get("compute.output_elements_per_cycle"))),
         sram=m.SramSpec(v["sram.size"], v["sram.alignment"], v["sram.weights"],
-                        v.get("sram.weight_buffer", 0)),
-        dram=m.DramSpec(v["dram.bandwidth"], v["dram.latency"], v["dram.channels"]),
+                        v.get("sram.weight_buffer", 0), v.get("sram.port_bytes")),
+        dram=m.DramSpec(v["dram.bandwidth"], v["dram.latency"], v["dram.channels"], v["dram.efficiency"],
+                        v["dram.turnaround"]),
         datatype=m.DatatypeSpec(v["datatype.activation_bits"], v["datatype.weight_bits"]),
         policy=m.PolicySpec(v["policy.order"], v["policy.spill"], v["policy.prefetch"],
-                            v["policy.concat"], v["policy.execution"], v["policy.solver_time"]),
+                            v["policy.concat"], v["policy.execution"], v["policy.solver_time"],
+                            v["policy.eltwise"], v["policy.transposed_conv"]),
         energy=m.EnergySpec(v["energy.mac"], v["energy.sram_byte"], v["energy.dram_byte"],
                             v.get("energy.vector_op", v["energy.mac"]),
                             v["energy.sram_leakage"]),
     )
+
+
+def _int_if_whole(rate: Fraction | None) -> int | Fraction | None:
+    return int(rate) if rate is not None and rate.denominator == 1 else rate
+
+
+def _rate_text(rate: int | Fraction) -> int | str:
+    return rate if isinstance(rate, int) else f"{rate.numerator}/{rate.denominator}"
 
 
 def _validate(data: object, where: str, changes: Sequence[tuple[str, object]],
@@ -272,16 +303,19 @@ def spec_to_dict(spec: m.AcceleratorSpec) -> dict:
     Loading it again gives an equal spec.
     """
     compute: dict = {"macs_per_cycle": spec.compute.macs_per_cycle,
-                     "vector_ops_per_cycle": spec.compute.vector_ops_per_cycle}
+                     "vector_ops_per_cycle": _rate_text(spec.compute.vector_ops_per_cycle)}
+    if spec.compute.output_elements_per_cycle is not None:
+        compute["output_elements_per_cycle"] = _rate_text(spec.compute.output_elements_per_cycle)
     if spec.compute.array is not None:
         a = spec.compute.array
-        compute["array"] = {"rows": a.rows, "cols": a.cols, "rows_over": a.rows_over,
-                            "cols_over": a.cols_over}
+        compute["array"] = {"rows": a.rows, "cols": a.cols, "mappings": [mapping_to_dict(x, a.rows, a.cols) for x in a.mappings]}
     sram: dict = {"size": format_quantity(spec.sram.size_bytes, "size"),
                   "alignment": format_quantity(spec.sram.alignment_bytes, "size"),
                   "weights": spec.sram.weights}
     if spec.sram.separate_weights:
         sram["weight_buffer"] = format_quantity(spec.sram.weight_buffer_bytes, "size")
+    if spec.sram.port_bytes_per_cycle is not None:
+        sram["port_bytes"] = spec.sram.port_bytes_per_cycle
     e = spec.energy
     pj = lambda value: format_quantity(Fraction(repr(value)) / 10**12, "energy")  # noqa: E731
     return {
@@ -291,13 +325,16 @@ def spec_to_dict(spec: m.AcceleratorSpec) -> dict:
         "sram": sram,
         "dram": {"bandwidth": format_quantity(spec.dram.bandwidth_bytes_per_s, "bandwidth"),
                  "latency": format_quantity(spec.dram.latency_s, "time"),
-                 "channels": spec.dram.channels},
+                 "channels": spec.dram.channels,
+                 "efficiency": f"{spec.dram.efficiency.numerator}/{spec.dram.efficiency.denominator}",
+                 "turnaround": format_quantity(spec.dram.turnaround_s, "time")},
         "datatype": {"activation_bits": spec.datatype.activation_bits,
                      "weight_bits": spec.datatype.weight_bits},
         "policy": {"order": spec.policy.order, "spill": spec.policy.spill,
                    "prefetch": spec.policy.prefetch, "concat": spec.policy.concat,
                    "execution": spec.policy.execution,
-                   "solver_time": format_quantity(spec.policy.solver_seconds, "time")},
+                   "solver_time": format_quantity(spec.policy.solver_seconds, "time"),
+                   "eltwise": spec.policy.eltwise, "transposed_conv": spec.policy.transposed_conv},
         "energy": {"mac": pj(e.mac_pj), "vector_op": pj(e.vector_op_pj),
                    "sram_byte": pj(e.sram_byte_pj), "dram_byte": pj(e.dram_byte_pj),
                    "sram_leakage": format_quantity(e.sram_leakage_w_per_byte,

@@ -15,18 +15,15 @@ from fractions import Fraction
 
 from hwsim.schedule.spill import POLICIES as _SPILL_REGISTRY
 
-ARRAY_DIMS = ("input_channels", "output_channels", "output_pixels", "kernel_taps")
-"""Loop dimensions a MAC-array side can be laid over (``compute.array.rows_over`` ...).
+from hwsim.spec.mappings import ARRAY_DIMS, ArrayMapping  # noqa: F401  (the registry of mapping words)
 
-``input_channels``: input channels of one group (1 for a depthwise convolution);
-``output_channels``: output channels of one group; ``output_pixels``: output height x
-width (x batch); ``kernel_taps``: kernel height x width.
-"""
 WEIGHT_PLACEMENTS = ("shared", "separate")
 ORDER_POLICIES = ("graph", "memory")  # hwsim.schedule.order
 RESERVED_ORDER_POLICIES: tuple[str, ...] = ()
 SPILL_POLICIES = _SPILL_REGISTRY  # the scheduler's registry of spill policies: its names
 CONCAT_MODES = ("inplace", "copy")
+ELTWISE_MODES = ("fused", "separate")  # hwsim.schedule.cost: element-wise ops in the epilogue or as passes
+TRANSPOSED_CONV_MODES = ("sub_pixel", "zero_insertion")  # hwsim.schedule.cost: how a transposed conv is lowered
 EXECUTION_MODES = ("layer", "cascade")
 
 
@@ -37,20 +34,19 @@ def _exact(seconds: float) -> Fraction:
 
 @dataclass(frozen=True)
 class ArraySpec:
-    """Shape of the MAC array (YAML ``compute.array``).
+    """Shape of the MAC array (YAML ``compute.array``) and the mappings it supports.
 
-    ``rows`` x ``cols`` MACs. In one cycle the array works on ``rows`` values of the loop
-    dimension ``rows_over`` and ``cols`` values of ``cols_over`` (both in
-    :data:`ARRAY_DIMS`, different). A layer whose dimension is smaller than the side, or
-    not a multiple of it, leaves MACs idle: with ``rows_over: input_channels`` and 32 rows,
-    a 3-channel first layer uses 3/32 of the rows and a depthwise convolution 1/32. The
-    scheduler turns this into cycles; this class holds only the data.
+    ``rows`` x ``cols`` MACs. ``mappings``: the dataflows the array can run
+    (:mod:`hwsim.spec.mappings`: which loop dimensions each lays over the rows and the
+    columns, which op classes it may run); the cost picks the fastest legal one per op. A
+    layer whose mapped dimension is smaller than its extent, or not a multiple of it, leaves
+    MACs idle: laid over 32 input channels, a 3-channel first layer uses 3/32 of the rows.
+    The legacy keys ``rows_over`` / ``cols_over`` give one mapping for every op.
     """
 
     rows: int
     cols: int
-    rows_over: str
-    cols_over: str
+    mappings: tuple[ArrayMapping, ...]
 
     @property
     def macs(self) -> int:
@@ -65,13 +61,17 @@ class ComputeSpec:
     ``macs_per_cycle`` (``macs_per_cycle``): peak multiply-accumulates per cycle at the spec's
     bit-widths. ``vector_ops_per_cycle`` (``vector_ops_per_cycle``): element-wise operations
     per cycle (activations, additions, pooling, requantisation) in the vector unit.
+    May be fractional (``4/3``: an element-wise add every 0.75 cycles).
     ``array`` (``array``): the MAC array's shape, or None for an ideal array that any layer
-    with enough work keeps fully busy.
+    with enough work keeps fully busy. ``output_elements_per_cycle``
+    (``output_elements_per_cycle``, optional, may be fractional): output elements the output
+    stage (requantisation, activation, write-out) produces per cycle; None: never a bound.
     """
 
     macs_per_cycle: int
-    vector_ops_per_cycle: int
+    vector_ops_per_cycle: int | Fraction
     array: ArraySpec | None = None
+    output_elements_per_cycle: int | Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,16 @@ class SramSpec:
     ``shared``. ``alignment_bytes`` (``alignment``, default 64 B, a power of two): every
     buffer starts at a multiple of it. ``weights`` (``weights``): ``shared`` (weights are
     loaded into the same SRAM) or ``separate`` (a weight buffer of its own,
-    ``weight_buffer_bytes`` from ``weight_buffer``; 0 when shared).
+    ``weight_buffer_bytes`` from ``weight_buffer``; 0 when shared). ``port_bytes_per_cycle``
+    (``port_bytes``, optional): bytes the compute engines can read and write in SRAM per
+    cycle, all ports together; None: never a bound.
     """
 
     size_bytes: int
     alignment_bytes: int = 64
     weights: str = "shared"
     weight_buffer_bytes: int = 0
+    port_bytes_per_cycle: int | None = None
 
     @property
     def separate_weights(self) -> bool:
@@ -114,11 +117,17 @@ class DramSpec:
     ``latency_s`` (``latency``): time from issuing a transfer to its first byte; every
     transfer pays it once. ``channels`` (``channels``, default 1): DMA transfers that can be
     in flight at once (their latencies overlap, their bytes share the bandwidth).
+    ``efficiency`` (``efficiency``, default 100 %): the share of the peak that transfers
+    achieve (refresh, page misses, bank conflicts): bytes move at ``bandwidth x efficiency``.
+    ``turnaround_s`` (``turnaround``, default 0): bus time lost each time the DRAM switches
+    between reading and writing (the simulator charges it to the transfer after a switch).
     """
 
     bandwidth_bytes_per_s: int
     latency_s: float
     channels: int = 1
+    efficiency: Fraction = Fraction(1)
+    turnaround_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,14 @@ class PolicySpec:
     (``solver_seconds``, default 60 s): wall-clock time the integer-program solver may take for the
     spill optimum (``hwsim.schedule.optimum``; the ``optimal`` policy, ``--compare-policies``);
     when it stops early, its best solution, bound and gap are reported, not an optimum.
+    ``eltwise`` (default ``fused``): ``fused`` runs the element-wise ops of a layer as an
+    epilogue pipelined with its main op; ``separate`` applies single-input activations in the
+    output stage and runs every other element-wise op (adds and products of two tensors,
+    reductions, norms) as a pass of its own after the main op, as Ethos-U does
+    (``hwsim.schedule.cost``). ``transposed_conv`` (default ``sub_pixel``): a transposed
+    convolution runs as ``sub_pixel`` convolutions (stride^2 convolutions over the input
+    grid, kernel ceil(k / stride) each) or as a ``zero_insertion`` convolution over the
+    upsampled grid with the whole kernel (Vela's lowering).
     """
 
     order: str = "graph"
@@ -169,6 +186,8 @@ class PolicySpec:
     concat: str = "inplace"
     execution: str = "layer"
     solver_seconds: float = 60.0
+    eltwise: str = "fused"
+    transposed_conv: str = "sub_pixel"
 
 
 @dataclass(frozen=True)
@@ -208,8 +227,14 @@ class AcceleratorSpec:
         return self.dram.bandwidth_bytes_per_s / self.clock_hz
 
     def dram_transfer_cycles(self, nbytes: int) -> int:
-        """Cycles to stream ``nbytes`` at full bandwidth, latency excluded (rounded up)."""
-        return -(-nbytes * self.clock_hz // self.dram.bandwidth_bytes_per_s)
+        """Cycles to stream ``nbytes`` at the achieved bandwidth (peak x efficiency), latency
+        excluded (rounded up)."""
+        eff = self.dram.efficiency
+        return -(-nbytes * self.clock_hz * eff.denominator // (self.dram.bandwidth_bytes_per_s * eff.numerator))
+
+    def dram_turnaround_cycles(self) -> int:
+        """``dram.turnaround`` in cycles, rounded up."""
+        return math.ceil(_exact(self.dram.turnaround_s) * self.clock_hz)
 
     def dram_latency_cycles(self) -> int:
         """``dram.latency`` in cycles, rounded up (100 ns at 1 GHz = 100)."""

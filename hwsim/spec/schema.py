@@ -14,8 +14,12 @@ key                       range                                  why the bounds
 ========================  =====================================  ==============================
 clock                     1 kHz .. 100 GHz                       slow MCUs .. beyond any chip
 compute.macs_per_cycle,   1 .. 16777216 (2^24)                   a scalar MAC .. a wafer
-compute.vector_ops...,
-compute.array.rows/cols
+compute.array.rows/cols,
+sram.port_bytes
+compute.vector_ops...,    1/1024 .. 2^24 (int, decimal or p/q)   a slow scalar unit .. a wafer
+compute.output_elem...
+dram.efficiency           above 0 % .. 100 % (or 0 .. 1)         a share of the peak
+dram.turnaround           0, or 1 ps .. 1 ms
 sram.size,                1 B .. 1 TiB                           .. beyond wafer-scale SRAM
 sram.weight_buffer
 sram.alignment            1 B .. 1 MiB (a power of two)          a byte .. a large page
@@ -69,18 +73,23 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("name", Field("name")),
     ("clock", Field("frequency", low="1 kHz", high="100 GHz")),
     ("compute.macs_per_cycle", Field("positive_int", low=1, high=_MAX_UNITS)),
-    ("compute.vector_ops_per_cycle", Field("positive_int", low=1, high=_MAX_UNITS)),
+    ("compute.vector_ops_per_cycle", Field("rate", low=1 / 1024, high=_MAX_UNITS)),
+    ("compute.output_elements_per_cycle", Field("rate", None, low=1 / 1024, high=_MAX_UNITS)),
     ("compute.array.rows", Field("positive_int", low=1, high=_MAX_UNITS)),
     ("compute.array.cols", Field("positive_int", low=1, high=_MAX_UNITS)),
-    ("compute.array.rows_over", Field("choice", choices=m.ARRAY_DIMS)),
-    ("compute.array.cols_over", Field("choice", choices=m.ARRAY_DIMS)),
+    ("compute.array.rows_over", Field("choice", None, m.ARRAY_DIMS)),
+    ("compute.array.cols_over", Field("choice", None, m.ARRAY_DIMS)),
+    ("compute.array.mappings", Field("mappings", None)),
     ("sram.size", Field("size", low="1 B", high="1 TiB")),
     ("sram.alignment", Field("size", "64 B", low="1 B", high="1 MiB")),
     ("sram.weights", Field("choice", "shared", m.WEIGHT_PLACEMENTS)),
     ("sram.weight_buffer", Field("size", None, low="1 B", high="1 TiB")),
+    ("sram.port_bytes", Field("positive_int", None, low=1, high=_MAX_UNITS)),
     ("dram.bandwidth", Field("bandwidth", low="1 kB/s", high="1000 TB/s")),
     ("dram.latency", Field("time", low="1 ps", high="1 ms", zero=True)),
     ("dram.channels", Field("positive_int", 1, low=1, high=64)),
+    ("dram.efficiency", Field("share", "100 %")),
+    ("dram.turnaround", Field("time", "0 s", low="1 ps", high="1 ms", zero=True)),
     ("datatype.activation_bits", Field("bits")),
     ("datatype.weight_bits", Field("bits")),
     ("policy.order", Field("choice", "graph", m.ORDER_POLICIES)),
@@ -89,6 +98,8 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("policy.concat", Field("choice", "inplace", m.CONCAT_MODES)),
     ("policy.execution", Field("choice", "layer", m.EXECUTION_MODES)),
     ("policy.solver_time", Field("time", "60 s", low="1 ms", high="86400 s")),
+    ("policy.eltwise", Field("choice", "fused", m.ELTWISE_MODES)),
+    ("policy.transposed_conv", Field("choice", "sub_pixel", m.TRANSPOSED_CONV_MODES)),
     ("energy.mac", Field("energy", **_ENERGY)),
     ("energy.sram_byte", Field("energy", **_ENERGY)),
     ("energy.dram_byte", Field("energy", **_ENERGY)),
@@ -145,6 +156,41 @@ def _parse_positive_int(value: object) -> int:
     return number
 
 
+def _parse_rate(value: object) -> Fraction:
+    """A positive number of things per cycle: an int, a decimal (``1.5``) or ``p/q`` (``4/3``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"must be a number (an integer, a decimal or p/q), got {show_value(value)}")
+    try:
+        rate = Fraction(str(value).strip()) if isinstance(value, str) else Fraction(repr(value))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"must be a number (an integer, a decimal or p/q), got {show_value(value)}") from None
+    if rate <= 0:
+        raise ValueError(f"must be greater than zero, got {show_value(value)}")
+    return rate
+
+
+def _parse_share(value: object) -> Fraction:
+    """A share above 0 and at most 1: ``85 %`` or ``0.85``."""
+    text = str(value).strip() if not isinstance(value, bool) and isinstance(value, (int, float, str)) else None
+    if text is None:
+        raise ValueError(f"must be a share such as '85 %' or 0.85, got {show_value(value)}")
+    percent = text.endswith("%")
+    try:
+        share = Fraction(text.rstrip("%").strip()) / (100 if percent else 1)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"must be a share such as '85 %' or 0.85, got {show_value(value)}") from None
+    if not 0 < share <= 1:
+        raise ValueError(f"must be above 0 % and at most 100 %, got {show_value(value)}")
+    return share
+
+
+def _parse_mappings(value: object) -> list:
+    """Checked in full by the loader once rows and cols are known (``hwsim.spec.mappings``)."""
+    if not isinstance(value, list):
+        raise ValueError("must be a list of mappings (name, ops, rows_over, cols_over, steps)")
+    return value
+
+
 def _parse_bits(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 32:
         raise ValueError(f"must be an integer from 1 to 32, got {show_value(value)}")
@@ -168,6 +214,9 @@ _PARSERS: Mapping[str, Callable[[object], object]] = MappingProxyType({
     "positive_int": _parse_positive_int,
     "count": parse_count,
     "bits": _parse_bits,
+    "rate": _parse_rate,
+    "share": _parse_share,
+    "mappings": _parse_mappings,
 })
 _POSITIVE = ("size", "bandwidth", "frequency")
 """Quantity kinds that must be above zero whatever their range says."""

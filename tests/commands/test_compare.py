@@ -52,7 +52,7 @@ def test_writes_report_figures_and_table(capsys, graphs, tmp_path):
     assert "SRAM 4 KiB" in md
     html = (tmp_path / "report.html").read_text()
     # the rows of both execution modes: ROWS, then OTHER_ROWS for cascade mode
-    assert html.count('<tr data-metric=') == 12 + 5 and html.count("data:image/png;base64,") == 3
+    assert html.count('<tr data-metric=') == 14 + 5 and html.count("data:image/png;base64,") == 3
     assert 'src="fig_' not in html  # nothing outside the page
 
 

@@ -25,7 +25,7 @@ def test_two_waits_bounds_by_hand():
         assert (b.spill_optimum_bytes, b.spill_solver_bound_bytes, b.plan_spill_bytes) == (44, 44, moved)
         assert b.spill_lp_bytes is None  # proven optimal: no LP needed
         assert b.spill_gap_pct == 100 * (moved - 44) / 44
-        assert b.compute_cycles == sum(layer_cost(g, t, spec.compute).cycles for t in range(len(g.layers)))
+        assert b.compute_cycles == sum(layer_cost(g, t, spec).cycles for t in range(len(g.layers)))
         weights = sum(layer.weight_bytes for layer in run(g, spec).plan.layers)
         assert b.floor_dram_bytes == weights + 4 + tensor_bytes(8, 8)  # x once, F once
         assert b.zero_spill_sram_bytes == 40  # A, B, C and E live at L3

@@ -26,7 +26,10 @@ def metrics():
 def test_time(metrics):
     assert (metrics.latency_cycles, metrics.compute_cycles, metrics.stall_cycles) == (225, 150, 75)
     assert metrics.latency_s == pytest.approx(225e-9)
-    assert metrics.stall_by_cause["weights"] == 40 and metrics.stall_by_cause["drain"] == 35
+    # the first layer's 40-cycle wait: w0's own transfer 25..40, and 0..25 behind the input
+    # on the one channel (tests/measure/test_stalls.py works the chain out)
+    assert metrics.stall_by_cause["weights"] == 15 and metrics.stall_by_cause["input"] == 25
+    assert metrics.stall_by_cause["drain"] == 35
 
 
 def test_dram(metrics):
@@ -104,3 +107,14 @@ def test_a_cascade_is_measured_part_by_part_and_parts_that_do_not_add_up_are_ref
                                                    for c in plan.commands))
     with pytest.raises(RuntimeError, match="its parts take"):
         measure(simulate(bad, spec), bad, spec, g)
+
+
+def test_a_layer_whose_own_dram_bytes_take_longer_than_its_compute_is_dram_bound():
+    from hwsim.measure.metrics import _bottleneck
+    from hwsim.schedule.plan import LayerPlan
+    from tests.sim.handplans import make_spec
+    layer = LayerPlan(0, "l0", 0, 0, 50, 0, bottleneck="mac_array", mapping="m")
+    spec = make_spec()  # 10 B per cycle: 500 B take 50 cycles, 510 B 51
+    assert _bottleneck(layer, 500, spec) == "mac_array"
+    assert _bottleneck(layer, 510, spec) == "dram"
+    assert _bottleneck(layer, 0, spec) == "mac_array"

@@ -36,18 +36,54 @@ def test_cause_defaults_to_what_the_traffic_kind_implies():
 
 def test_prefetched_weights_only_the_first_layer_waits_then_the_output_drains():
     a = account(prefetch_chain())
-    # x 0..25, w0 25..40: the first layer waits 40 for its weights (the load that ended last);
-    # layers run 40..190 back to back; the output store 190..225 is the drain
+    # x 0..25, w0 25..40: the first layer waits 40; w0 (the load that ended last) is charged
+    # from its issue, 25..40 = 15 weights, and before its issue it waited on the one channel
+    # behind x: 0..25 = 25 input. Layers run 40..190 back to back; the output store 190..225
+    # is the drain
     assert (a.latency_cycles, a.compute_cycles, a.stall_cycles) == (225, 150, 75)
-    assert a.by_cause == {"weights": 40, "reload": 0, "spill_store": 0, "streamed": 0, "input": 0, "drain": 35}
+    assert a.by_cause == {"weights": 15, "reload": 0, "spill_store": 0, "streamed": 0, "input": 25, "drain": 35}
 
 
-def test_input_is_charged_when_it_arrives_last():
+def test_a_wait_is_split_along_the_transfers_that_held_it():
     b = PlanBuilder()
     b.load(0, 100, "weights", "weights")   # 0..15
-    b.load(0, 200, "input", "input")       # 15..40
+    b.load(0, 200, "input", "input")       # 15..40: issued when the weights freed the channel
     b.compute(0, 10, deps=[0, 1])
-    assert account(b).by_cause["input"] == 40
+    assert account(b).by_cause == {"weights": 15, "reload": 0, "spill_store": 0, "streamed": 0, "input": 25,
+                                   "drain": 0}
+
+
+def test_a_weight_load_waiting_behind_a_spill_store_is_charged_to_the_store():
+    # One channel. Layer 0 computes 0..10 and its output is spilled 10..115 (1000 B: 5 + 100).
+    # Layer 1's weights (ready at 10, after the store in program order) get the channel when
+    # the store releases it, 115..140 (200 B: 5 + 20); layer 1 computes 140..150. Its wait
+    # 10..140 is 105 spill_store (the channel held by the store) + 25 weights (its own transfer).
+    b = PlanBuilder()
+    c0 = b.compute(0, 10)
+    b.store(0, 1000, "spill_write", "spill_store", deps=[c0])
+    w1 = b.load(1, 200, "weights", "weights", deps=[c0])
+    b.compute(1, 10, deps=[c0, w1])
+    a = account(b)
+    assert (a.latency_cycles, a.stall_cycles) == (150, 130)
+    assert a.by_cause == {"weights": 25, "reload": 0, "spill_store": 105, "streamed": 0, "input": 0, "drain": 0}
+    assert a.by_layer == {1: 130}
+
+
+def test_same_cycle_requests_are_served_in_program_order():
+    # The weight load comes first in program order: ready at 10 together with the store, it
+    # takes the channel first (10..35), the store follows (35..140) and is the drain; the
+    # engines' order of arrival does not decide it.
+    b = PlanBuilder()
+    c0 = b.compute(0, 10)
+    w1 = b.load(1, 200, "weights", "weights", deps=[c0])
+    b.store(0, 1000, "spill_write", "spill_store", deps=[c0])
+    b.compute(1, 10, deps=[c0, w1])
+    plan = b.plan()
+    trace = simulate(plan, make_spec())
+    assert [(e.command, e.start, e.end) for e in trace.events if e.kind in ("load", "store")] == [
+        (1, 10, 35), (2, 35, 140)]
+    a = account_stalls(trace, plan)
+    assert a.by_cause["weights"] == 25 and a.by_cause["drain"] == 140 - 45
 
 
 def test_waiting_for_space_is_charged_to_the_store_that_freed_it():

@@ -95,7 +95,7 @@ def test_every_plan_verifies(seed, fields, fraction):
     assert plan.sram_peak_bytes <= spec.sram.size_bytes
     for layer in plan.layers:  # the tiles of a layer add up to its cost
         cycles = sum(c.cycles for c in plan.commands if c.kind in ("compute", "tiles") and c.layer == layer.index)
-        assert cycles == layer.compute_cycles == layer_cost(g, layer.index, spec.compute).cycles
+        assert cycles == layer.compute_cycles == layer_cost(g, layer.index, spec).cycles
     assert [t.name for t in plan.tensors] == list(live_ranges(g))
 
 

@@ -128,3 +128,21 @@ def test_chain_runs_at_the_compute_rate_once_weights_are_prefetched():
     assert [e.start for e in computes] == [88 + 100 * i for i in range(20)]
     assert trace.events[-1].end == 88 + 2000 + 5 + 52
 
+
+
+def test_turnaround_is_paid_when_the_bus_changes_direction_and_efficiency_slows_transfers():
+    from dataclasses import replace
+    from fractions import Fraction
+
+    from tests.sim.handplans import PlanBuilder
+    # 10 B/cycle peak at 50 % efficiency = 5 B/cycle; latency 5; turnaround 3 ns = 3 cycles.
+    spec = make_spec()
+    spec = replace(spec, dram=replace(spec.dram, efficiency=Fraction(1, 2), turnaround_s=3e-9))
+    b = PlanBuilder()
+    b.load(0, 100, "input", "input")                  # 0..25: 5 + 100 / 5
+    b.load(0, 100, "weights", "weights")              # 25..50: same direction, no turnaround
+    b.store(0, 100, "output", "drain", deps=[0])      # 50..78: 5 + 20 + 3 (read -> write)
+    b.load(0, 50, "weights", "weights", deps=[2])     # 78..96: 5 + 50 / 5 + 3 (write -> read)
+    plan = b.plan()
+    trace = simulate(plan, spec)
+    assert [(e.start, e.end) for e in trace.events] == [(0, 25), (25, 50), (50, 78), (78, 96)]

@@ -1,6 +1,7 @@
 """Loading accelerator YAML: hand-worked figures, and every kind of mistake reported."""
 
 import dataclasses
+from fractions import Fraction
 
 import pytest
 import yaml
@@ -78,7 +79,7 @@ def test_latency_cycles_are_exact(tmp_path):
 
 def test_defaults(tmp_path):
     spec = load_spec(write(tmp_path, BASE))
-    assert dataclasses.astuple(spec.policy) == ("graph", "optimal", 1, "inplace", "layer", 60.0)
+    assert dataclasses.astuple(spec.policy) == ("graph", "optimal", 1, "inplace", "layer", 60.0, "fused", "sub_pixel")
     assert spec.sram.alignment_bytes == 64
     assert spec.sram.weights == "shared" and spec.sram.weight_buffer_bytes == 0
     assert spec.dram.channels == 1
@@ -172,7 +173,7 @@ def test_policy_mistakes(tmp_path, policy, expected):
 def test_policy_values(tmp_path):
     text = BASE + "policy: {order: memory, spill: skip_first, prefetch: 0, concat: copy, execution: cascade}\n"
     assert dataclasses.astuple(load_spec(write(tmp_path, text)).policy) == (
-        "memory", "skip_first", 0, "copy", "cascade", 60.0)
+        "memory", "skip_first", 0, "copy", "cascade", 60.0, "fused", "sub_pixel")
 
 
 def test_missing_section_and_keys(tmp_path):
@@ -273,3 +274,68 @@ def test_with_overrides(tmp_path):
         with_overrides(spec, {"sram.sise": "1 MiB"})
     with pytest.raises(UserError, match="compute.macs_per_cycle: 512 is not"):
         with_overrides(spec, {"compute.macs_per_cycle": 512})
+
+
+MAPPINGS = """\
+  array:
+    rows: 8
+    cols: 32
+    mappings:
+      - {name: conv, ops: [dense], rows_over: input_channels, cols_over: {output_pixels: 4, output_channels: 8}}
+      - {name: dw, ops: [depthwise], rows_over: none, cols_over: {output_pixels: 4, output_channels: 8},
+         steps: {kernel_taps: 4}}
+"""
+U55_BASE = edit(BASE, "  macs_per_cycle: 1024\n  vector_ops_per_cycle: 64\n  array: {rows: 32, cols: 32, rows_over: "
+                "input_channels, cols_over: output_channels}\n",
+                "  macs_per_cycle: 256\n  vector_ops_per_cycle: 4/3\n  output_elements_per_cycle: 4\n" + MAPPINGS)
+
+
+def test_mappings_list_rates_and_dram_efficiency(tmp_path):
+    text = U55_BASE.replace("  latency: 100 ns\n", "  latency: 100 ns\n  efficiency: 85 %\n  turnaround: 20 ns\n")
+    spec = load_spec(write(tmp_path, text))
+    conv, dw = spec.compute.array.mappings
+    assert (conv.name, conv.ops, conv.rows, conv.cols) == (
+        "conv", ("dense",), (("input_channels", 8),), (("output_channels", 8), ("output_pixels", 4)))
+    assert (dw.rows, dw.steps, dw.busy_macs()) == ((), (("kernel_taps", 4),), 32)
+    assert spec.compute.vector_ops_per_cycle == Fraction(4, 3)
+    assert spec.compute.output_elements_per_cycle == 4
+    assert spec.dram.efficiency == Fraction(17, 20)
+    # 12.8 GB/s x 85 % = 10.88 GB/s: 1088 B take 100 cycles at 1 GHz; 20 ns turnaround = 20 cycles
+    assert spec.dram_transfer_cycles(1088) == 100 and spec.dram_turnaround_cycles() == 20
+
+
+def test_legacy_pair_is_one_mapping_for_every_op(tmp_path):
+    (only,) = load_spec(write(tmp_path, BASE)).compute.array.mappings
+    assert (only.ops, only.rows, only.cols) == (("dense", "depthwise"), (("input_channels", 32),),
+                                                (("output_channels", 32),))
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("output_pixels: 4, output_channels: 8}}\n      - {name: dw",
+     "output_pixels: 8, output_channels: 8}}\n      - {name: dw",
+     "compute.array.mappings[0].cols_over: extents multiply to 64, more than the side's 32"),
+    ("rows_over: input_channels, cols_over: {out", "rows_over: batch, cols_over: {out",
+     "compute.array.mappings[0].rows_over: unknown dimension 'batch'"),
+    ("ops: [depthwise]", "ops: [dense]", "compute.array.mappings: no mapping runs depthwise ops"),
+    ("steps: {kernel_taps: 4}", "steps: {output_pixels: 6}",
+     "compute.array.mappings[1].steps.output_pixels: a step of a mapped dimension must be a multiple of its extent "
+     "4, got 6"),
+    ("    rows: 8\n", "    rows: 8\n    rows_over: input_channels\n",
+     "compute.array.rows_over: give the mappings list or rows_over/cols_over, not both"),
+    ("vector_ops_per_cycle: 4/3", "vector_ops_per_cycle: 4/0", "compute.vector_ops_per_cycle: must be a number"),
+])
+def test_mapping_mistakes_name_the_entry(tmp_path, old, new, message):
+    assert message in error_of(write(tmp_path, edit(U55_BASE, old, new)))
+
+
+def test_dram_efficiency_out_of_range(tmp_path):
+    text = BASE.replace("  latency: 100 ns\n", "  latency: 100 ns\n  efficiency: 120 %\n")
+    assert "dram.efficiency: must be above 0 % and at most 100 %" in error_of(write(tmp_path, text))
+
+
+def test_a_whole_side_follows_the_array_size_through_overrides(tmp_path):
+    spec = with_overrides(load_spec(write(tmp_path, U55_BASE)),
+                          {"compute.array.rows": 16, "compute.macs_per_cycle": 512})
+    conv, dw = spec.compute.array.mappings
+    assert conv.rows == (("input_channels", 16),)  # laid whole over the rows: 16 now
+    assert conv.cols == (("output_channels", 8), ("output_pixels", 4))  # explicit extents stay
