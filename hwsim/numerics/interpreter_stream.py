@@ -225,7 +225,10 @@ class Stream:
         for piece, index in self.loaded[buffer]:
             shape = self.staged[piece][index].shape
             n = m.codecs[piece].nbytes(math.prod(shape))
-            block = m.codecs[piece].decode(m.mem.read(b.space, at, n), shape)
+            raw = m.mem.read(b.space, at, n)
+            if m.probe is not None:
+                m.probe.check(m, piece, b.space, at, raw, "reads", index=index)
+            block = m.codecs[piece].decode(raw, shape)
             at += n
             if not np.array_equal(block, self.staged[piece][index], equal_nan=True):
                 self.staged[piece][index] = block
@@ -242,7 +245,10 @@ class Stream:
         if raw.size > b.size:
             raise InterpreterError(f"tile {tile} of {name!r}: {raw.size} B of rows, a {b.size} B buffer", self.t)
         self.m.mem.write(b.space, b.address, raw)
-        self.written[name][index] = codec.decode(self.m.mem.read(b.space, b.address, raw.size), value[index].shape)
+        back = self.m.mem.read(b.space, b.address, raw.size)
+        if self.m.probe is not None:
+            self.m.probe.check(self.m, name, b.space, b.address, back, "writes", index=index)
+        self.written[name][index] = codec.decode(back, value[index].shape)
 
     def out_index(self, name: str, tile: int) -> tuple:
         """The rows (and, with weight chunks, the chunk's output channels) of ``name`` tile ``tile`` writes."""
@@ -271,4 +277,4 @@ class Stream:
             image = m.mem.dram_read(name, m.nbytes(name))[0]  # nothing stored yet: poison
         stored = image.view(codec.dtype).reshape(shape).copy()
         stored[index] = m.mem.read(b.space, b.address, nbytes).view(codec.dtype).reshape(block)
-        m.mem.dram[name] = stored.reshape(-1).view(np.uint8)
+        m.mem.dram_write(name, stored.reshape(-1).view(np.uint8))
