@@ -71,10 +71,13 @@ def test_skip_tensors_spill_and_reload_and_still_pass(prepared):
     assert report.reloads >= 1
 
 
-@pytest.mark.parametrize("bits, concat", [(32, "inplace"), (32, "copy"), (8, "copy"), (16, "copy")])
+@pytest.mark.parametrize("bits, concat", [(32, "inplace"), (32, "copy"), (8, "copy"), (16, "copy"),
+                                          (8, "inplace"), (16, "inplace")])
 def test_plan_run_equals_the_golden_run_bit_for_bit(prepared, bits, concat):
-    # with in-place concatenation at 8/16 bits the pieces keep their own scales (no requantisation),
-    # which the golden dict run cannot know; everywhere else the two must agree exactly
+    # a concatenation shares its inputs' format (deploy.shared_groups), so in place or by copy the
+    # plan run and the golden dict run agree exactly, and both with the memory-free quantised run
+    from hwsim.numerics.golden import run_quantised
+
     graph, ref = prepared(MIXED)
     spec, plan = tight(graph, spec_at(bits, concat), 75)
     codecs = activation_codecs(graph, ref.values, bits)
@@ -91,6 +94,9 @@ def test_plan_run_equals_the_golden_run_bit_for_bit(prepared, bits, concat):
     assert compared >= 10
     for name, v in run.outputs.items():
         np.testing.assert_array_equal(v, golden[graph.root(name)])
+    quantised = run_quantised(graph, inputs, weights.values, codecs)
+    for name, v in golden.items():
+        np.testing.assert_array_equal(v, quantised.values[name], err_msg=name)
 
 
 def test_a_kernel_off_by_1e_3_is_a_quantisation_figure_not_a_schedule_fault(prepared, monkeypatch):
