@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
-from hwsim.errors import UserError
+from hwsim.errors import UserError, one_line
 from hwsim.files import write_stdout
 
 MAX_FAILED_LISTED = 5
@@ -84,8 +85,9 @@ def options(args):
     except ValueError as exc:
         raise UserError(str(exc), "--max-rel") from None
     calibration = None if args.calibration is None else calibration_count(args.calibration)
-    if args.weights is not None and not args.weights.strip():
-        raise UserError("an empty path", "--weights")
+    for flag, path in (("--weights", args.weights), ("--calibration", calibration)):
+        if isinstance(path, str) and not Path(path).is_file():  # before the model is exported
+            raise UserError("no such file", f"{flag} {one_line(path)}")
     return Quantisation(args.weight_scales, args.activations), Thresholds(min_sqnr, max_rel), calibration
 
 
