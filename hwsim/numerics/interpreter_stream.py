@@ -8,10 +8,11 @@ interpreter moves exactly the rows the plan's bytes stand for and checks that th
 * a tile **load** gathers the band's rows of the tensor from its DRAM copy (halo rows
   included) and writes them, encoded, into the tile buffer;
 * a tile **compute** reads every tile buffer it names back from SRAM into a fresh staging copy
-  of that input (rows not in those buffers are NaN, even if an earlier tile loaded them), reads the layer's other inputs from SRAM, and
-  computes the layer; it encodes the band's rows (and, with weight chunks, the chunk's
-  output channels) of every banded output into its tile buffer. Outputs the layer keeps
-  resident are written at its last tile. A band whose rows need input rows the plan did not
+  of that input (rows not in those buffers are NaN, even if an earlier tile loaded them), reads
+  the layer's other inputs from SRAM, and computes the layer; it encodes the band's rows (and,
+  with weight chunks, the chunk's output channels) of every banded output into its tile buffer.
+  Outputs the layer keeps resident are assembled band by band and written at its last tile
+  (one the band model does not band: computed on every row the tiles read). A band whose rows need input rows the plan did not
   load comes out NaN, so a band model that forgets a halo row fails the check;
 * a tile **store** copies the tile buffer into those rows of the tensor's DRAM copy.
 

@@ -185,8 +185,8 @@ def calibration_inputs(calibration: int | str, input_shape: tuple[int, ...], see
         xs = [seeded_input(input_shape, (seed + i) % 2**64) for i in range(1, calibration + 1)]
         return xs, f"{calibration} random input{'s' if calibration != 1 else ''} (seeds {seed}+1..+{calibration})"
     arrays = load_calibration(calibration, input_shape)
-    name = Path(calibration).name
-    return [torch.from_numpy(a.copy()) for a in arrays], f"{name} ({len(arrays)} input{'s' if len(arrays) != 1 else ''})"
+    plural = "s" if len(arrays) != 1 else ""
+    return [torch.from_numpy(a.copy()) for a in arrays], f"{Path(calibration).name} ({len(arrays)} input{plural})"
 
 
 def prepare(model_spec: str, input_shape: tuple[int, ...], seed: int = 0, fuse: str = "elementwise",
