@@ -12,8 +12,9 @@ interpreter moves exactly the rows the plan's bytes stand for and checks that th
   the layer's other inputs from SRAM, and computes the layer; it encodes the band's rows (and,
   with weight chunks, the chunk's output channels) of every banded output into its tile buffer.
   Outputs the layer keeps resident are assembled band by band and written at its last tile
-  (one the band model does not band: computed on every row the tiles read). A band whose rows need input rows the plan did not
-  load comes out NaN, so a band model that forgets a halo row fails the check;
+  (one the band model does not band: computed on every row the tiles read). A band whose rows
+  need input rows the plan did not load comes out NaN, so a band model that forgets a halo row
+  fails the check;
 * a tile **store** copies the tile buffer into those rows of the tensor's DRAM copy.
 
 The layer is computed whole at a tile (on the staged inputs) and the band cut from it: simple
