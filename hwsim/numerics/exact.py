@@ -61,6 +61,8 @@ class Fault:
         return self.layer, ACCESS_ORDER[self.access], self.command if self.command is not None else 1 << 62
 
     def text(self) -> str:
+        if self.access == "never runs":
+            return f"layer {self.layer_name} never wrote its output (the run stopped, or no compute made it)"
         where = {"image": f"bytes [{self.lo}, {self.hi}) of its image",
                  "dram": f"DRAM bytes [{self.lo}, {self.hi}) of its copy"}.get(
             self.space, f"{self.space} [{self.lo}, {self.hi})")
