@@ -13,6 +13,10 @@ questions apart (``hwsim.numerics.check``):
    per layer and per output, the worst layers named. Judged only against ``--min-sqnr`` /
    ``--max-rel`` when given (every tensor a layer writes, and every output).
 
+MODEL may be a ``model.onnx`` file: its own weights, a seeded input, and ONNX Runtime as the
+float reference (``hwsim.extract.onnx_reference``); ``--weights`` and ``--calibration`` are for
+PyTorch models only.
+
 ``--json`` prints one object: ``passed``, ``schedule`` (``passed``, ``first_fault`` with
 ``layer``, ``tensor``, ``access``, ``space``, ``address`` [lo, hi), ``bytes_differing``,
 ``command``, ``producer``; ``faults``, ``layers_compared``, ``layers_inexact``), ``quality``
@@ -37,13 +41,14 @@ MAX_FAILED_LISTED = 5
 
 def add_parser(sub) -> None:
     p = sub.add_parser("check", help="check the schedule bit for bit on real data, and measure quantisation",
-                       description="Schedule MODEL (a zoo name, path/to/file.py:Name or package.module:Name) "
-                                   "on SPEC; check that the plan run through a simulated SRAM holds exactly "
-                                   "the quantised network's bytes, and report the quantisation error "
-                                   "against PyTorch in float.")
+                       description="Schedule MODEL (a zoo name, path/to/file.py:Name or package.module:Name, or "
+                                   "a model.onnx file) on SPEC; check that the plan run through a simulated SRAM "
+                                   "holds exactly the quantised network's bytes, and report the quantisation "
+                                   "error against PyTorch in float (ONNX Runtime for an ONNX file).")
     p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
     p.add_argument("model")
-    p.add_argument("--input", required=True, help="input shape, e.g. 1x3x64x64")
+    p.add_argument("--input", help="input shape, e.g. 1x3x64x64 (required for a PyTorch model; for an ONNX "
+                                   "file it fixes dynamic dimensions)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. --set datatype.activation_bits=16 (repeatable)")
     p.add_argument("--seed", type=int, default=0,
@@ -99,15 +104,68 @@ def run(args) -> int:
     from hwsim.spec import load_spec
 
     quantisation, thresholds, calibration = options(args)
-    shape = parse_shape(args.input)
+    shape = parse_shape(args.input) if args.input is not None else None
     spec = load_spec(args.spec, args.overrides)
-    result = check_model(spec, args.model, shape, args.seed, quantisation, thresholds, calibration, args.weights)
+    if args.model.lower().endswith(".onnx"):
+        for flag, given in (("--weights", args.weights), ("--calibration", args.calibration)):
+            if given is not None:
+                raise UserError("is for PyTorch models; an ONNX file is checked with its own weights and "
+                                "the checked input's ranges", flag)
+        result = check_onnx(spec, args.model, shape, args.seed, quantisation, thresholds)
+    elif shape is None:
+        raise UserError("is required for a PyTorch model (e.g. --input 1x3x64x64)", "--input")
+    else:
+        result = check_model(spec, args.model, shape, args.seed, quantisation, thresholds, calibration,
+                             args.weights)
     data = result.to_dict()
     if args.json:
         write_stdout(json.dumps(data, sort_keys=True, indent=1) + "\n")
     else:
         write_stdout(render(data, result) + "\n")
     return 0 if data["passed"] else 1
+
+
+def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=None):
+    """The numerics check of an ONNX file against ONNX Runtime (the steps of ``check_model``)."""
+    from hwsim.extract.onnx_import import read_onnx
+    from hwsim.extract.onnx_reference import onnx_reference
+    from hwsim.numerics.check import CheckResult, check_plan, missing_kernels
+    from hwsim.numerics.quantize import UnsupportedBits, check_bits
+    from hwsim.schedule import schedule, verify_plan
+    from hwsim.schedule.order import order_layers
+
+    for field_name, bits in (("datatype.activation_bits", spec.datatype.activation_bits),
+                             ("datatype.weight_bits", spec.datatype.weight_bits)):
+        try:
+            check_bits(bits)
+        except UnsupportedBits:
+            raise UserError(f"{bits} bits: the numerics check stores 8-, 16- or 32-bit values only",
+                            field_name) from None
+    imported = read_onnx(path, shape)
+    graph = imported.graph
+    if imported.inexact:
+        raise UserError(f"hwsim's graph computes other numbers than the file at {len(imported.inexact)} node(s) "
+                        f"(same shapes and MACs): {'; '.join(imported.inexact[:3])}", path)
+    if len(graph.inputs) != 1:
+        raise UserError(f"the numerics check runs models with one input, this one has {len(graph.inputs)}", path)
+    missing = missing_kernels(graph)
+    if missing:
+        listed = "; ".join(f"{k} at {', '.join(v[:3])}" for k, v in missing.items())
+        raise UserError(f"the numerics interpreter has no kernel for {len(missing)} op kind(s): {listed}", path)
+    reference = onnx_reference(path, imported, seed)
+    graph = order_layers(graph, spec).graph
+    plan = schedule(graph, spec)
+    problems = tuple(str(p) for p in verify_plan(plan, spec, graph))
+    try:
+        from hwsim.numerics.deploy import Quantisation
+        from hwsim.numerics.quality import Thresholds
+
+        report = check_plan(graph, plan, spec, reference, quantisation or Quantisation(), thresholds or Thresholds())
+    except (KeyError, ValueError) as exc:
+        raise UserError(f"cannot run the numerics check: {exc.args[0] if exc.args else exc}", path) from None
+    streamed = sum(layer.streamed for layer in plan.layers)
+    shape = graph.tensor[graph.inputs[0]].shape
+    return CheckResult(report, tuple(shape), seed, streamed, problems, len(plan.cascades))
 
 
 def _fmt(x, spec: str) -> str:

@@ -1,4 +1,4 @@
-"""``hwsim extract MODEL --input 1x3x256x256 -o graph.json``."""
+"""``hwsim extract MODEL --input 1x3x256x256 -o graph.json``; ``hwsim extract model.onnx|model.tflite -o graph.json``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from hwsim.graph.layers import FUSE_MODES
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("extract", help="extract a PyTorch model into a graph JSON file",
+    p = sub.add_parser("extract", help="extract a PyTorch model, an ONNX or a TFLite file into a graph JSON file",
                        description="MODEL is a zoo name, path/to/file.py:Name or package.module:Name "
-                                   "(an nn.Module class or a function returning a module).")
+                                   "(an nn.Module class or a function returning a module), or a model.onnx "
+                                   "(hwsim[onnx]) or model.tflite (hwsim[tflite]) file.")
     p.add_argument("model")
-    p.add_argument("--input", required=True, help="input shape, e.g. 1x3x256x256")
+    p.add_argument("--input", help="input shape, e.g. 1x3x256x256 (NCHW); required for a PyTorch model, "
+                                   "optional for a file (it fixes the dynamic dimensions of an ONNX input)")
     p.add_argument("--fuse", choices=FUSE_MODES, default="elementwise",
                    help="group element-wise ops into the layer before them (default) or not at all")
     p.add_argument("-o", "--output", help="graph file to write (default: standard output)")
@@ -24,13 +26,24 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     if args.output:
         check_target(args.output)  # before minutes of extraction
-    from hwsim.extract import extract_model
+    from hwsim.errors import UserError
+    from hwsim.extract import extract_file, extract_model, file_format
     from hwsim.extract.resolve import parse_shape
 
-    graph = extract_model(args.model, parse_shape(args.input), args.fuse)
+    shape = parse_shape(args.input) if args.input is not None else None
+    notes: list[str] = []
+    if file_format(args.model):
+        imported = extract_file(args.model, shape, args.fuse)
+        graph, notes = imported.graph, imported.report_lines()
+    elif shape is None:
+        raise UserError("is required for a PyTorch model (e.g. --input 1x3x256x256)", "--input")
+    else:
+        graph = extract_model(args.model, shape, args.fuse)
     if args.output:
         write_graph(graph, args.output)
         print(f"wrote {args.output}: {len(graph.ops)} ops, {len(graph.layers)} layers", file=sys.stderr)
     else:
         write_stdout(graph_to_json(graph))
+    for line in notes:
+        print(line, file=sys.stderr)
     return 0

@@ -1,4 +1,7 @@
-"""Extraction: a PyTorch model -> Graph. Importing this package does not import torch."""
+"""Extraction: a PyTorch model, an ONNX file or a TFLite file -> Graph.
+
+Importing this package imports neither torch, onnx nor tflite: each front end is imported
+when it is used (extras ``hwsim[torch]``, ``hwsim[onnx]``, ``hwsim[tflite]``)."""
 
 from __future__ import annotations
 
@@ -34,3 +37,27 @@ def extract_model(model_spec: str, input_shape: tuple[int, ...], fuse: str = "el
 
     model, name = resolve_model(model_spec)
     return extract_module(model, input_shape, name, fuse, where=model_spec)
+
+
+FILE_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
+
+
+def file_format(model_spec: str) -> str | None:
+    """"onnx" or "tflite" when MODEL names such a file (by its suffix), else None (a PyTorch model)."""
+    from pathlib import Path
+
+    return FILE_SUFFIXES.get(Path(model_spec).suffix.lower())
+
+
+def extract_file(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise"):
+    """The :class:`~hwsim.extract.frontend.Imported` graph of an ONNX or TFLite file."""
+    kind = file_format(path)
+    if kind == "onnx":
+        from hwsim.extract.onnx_import import read_onnx
+
+        return read_onnx(path, input_shape, fuse)
+    if kind == "tflite":
+        from hwsim.extract.tflite_import import read_tflite
+
+        return read_tflite(path, input_shape, fuse)
+    raise UserError("not an .onnx or .tflite file", path)

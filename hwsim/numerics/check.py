@@ -113,7 +113,8 @@ class NumericsReport:
             "weight_bits": self.weight_bits, "passed": self.passed, "quantisation": self.quantisation.to_dict(),
             "first_divergent_layer": self.first_divergent_layer, "spills": self.spills, "reloads": self.reloads,
             "schedule": schedule, "quality": quality, "outputs": quality["outputs"],
-            "layers_checked": len(self.layers), "layers_failed": sum(not layer.passed for layer in self.layers),
+            "layers_checked": sum(layer.exact is not None for layer in self.layers),  # compared bit for bit
+            "layers_failed": sum(not layer.passed for layer in self.layers),
             "notes": list(self.notes), "error": self.error,
         }
 

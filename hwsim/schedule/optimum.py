@@ -33,7 +33,7 @@ claimed optimum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -66,6 +66,14 @@ class SpillProblem:
     charges: tuple[tuple[int, tuple[int, ...]], ...]
     forced_bytes: int  # loads and stores no decision avoids
     infeasible_steps: tuple[int, ...]  # steps whose required bytes alone exceed the SRAM
+    # bytes every step leaves free for the placement (``solved``): a step keeps at most
+    # ``capacity - margin`` bytes resident, or only what it requires if that is more
+    margin: int = 0
+
+    def room(self, t: int) -> int:
+        """Bytes of kept storages step ``t`` has room for."""
+        return max(self.capacity - self.margin - self.required[t], 0) if self.margin else \
+            self.capacity - self.required[t]
 
 
 @dataclass(frozen=True)
@@ -198,7 +206,7 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
         if spanning:
             for i in spanning:
                 rows.append(r), cols.append(i), vals.append(problem.gaps[i].nbytes)
-            lo.append(-np.inf), hi.append(problem.capacity - problem.required[t])
+            lo.append(-np.inf), hi.append(problem.room(t))
             r += 1
     for c, (_, gaps) in enumerate(problem.charges):  # moved[c] + keep[g] >= 1 for each gap g
         for i in gaps:
@@ -244,21 +252,25 @@ def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[i
     return (lambda step: frozen_out.get(step, frozenset())), (lambda step: frozen_leave.get(step, frozenset()))
 
 
-_SOLVED: dict[int, tuple[Context, SpillProblem, SpillOptimum]] = {}  # id(ctx) -> its solution (the last few)
+_SOLVED: dict[tuple[int, int], tuple[Context, SpillProblem, SpillOptimum]] = {}  # the last few
 
 
-def solved(ctx: Context) -> tuple[SpillProblem, SpillOptimum | None]:
-    """``ctx``'s spill problem and its integer program's result within the spec's time limit
-    (None when a step alone exceeds the SRAM in the model), solved once per context: the
-    ``optimal`` policy and the plan's bounds share it."""
-    hit = _SOLVED.get(id(ctx))
+def solved(ctx: Context, margin: int = 0) -> tuple[SpillProblem, SpillOptimum | None]:
+    """``ctx``'s spill problem (with ``margin`` bytes left free at every step that can leave
+    them, for a placement that fragments: ``SpillProblem.margin``) and its integer program's
+    result within the spec's time limit (None when a step alone exceeds the SRAM in the
+    model), solved once per context and margin: the ``optimal`` policy and the plan's bounds
+    (margin 0) share it."""
+    hit = _SOLVED.get((id(ctx), margin))
     if hit is not None and hit[0] is ctx:
         return hit[1], hit[2]
     problem = spill_problem(ctx)
+    if margin:
+        problem = replace(problem, margin=margin)
     found = None if problem.infeasible_steps else solve(problem, time_limit=ctx.spec.policy.solver_seconds)
     while len(_SOLVED) >= 8:
         del _SOLVED[next(iter(_SOLVED))]
-    _SOLVED[id(ctx)] = (ctx, problem, found)
+    _SOLVED[(id(ctx), margin)] = (ctx, problem, found)
     return problem, found
 
 

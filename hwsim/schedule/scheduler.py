@@ -30,9 +30,12 @@ SRAM counts bytes but chooses no address (a request, a prefetch's included, is r
 only when the bytes reserved would exceed it; the walk then evicts by the spill policy,
 counting bytes). If its blocks, packed once the walk is over, fit in the SRAM, the packed
 addresses are the plan's: placing every lifetime at once fragments far less than placing
-in program order, and a spill is then never forced by a missing hole. Otherwise the walk
-runs again with the SRAM placed *online* (``allocate``: best fit in program order),
-evicting as needed, emptying the SRAM when no hole fits.
+in program order, and a spill is then never forced by a missing hole. When the packing
+overshoots, the walk runs again leaving that many bytes free at every step that can
+(``_placed``); only when that fails too does it run with the SRAM placed *online*
+(``allocate``: best fit in program order), evicting as needed, emptying the SRAM when no
+hole fits. Policy ``optimal`` then also makes the walk by Belady, and keeps the one that
+moves fewer DRAM bytes (``_walk``).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
     def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None,
-                 cascade_commands: dict | None = None, out_at=None):
+                 cascade_commands: dict | None = None, out_at=None, policy: str | None = None):
         spec = ctx.spec
         self.ctx = ctx
         # a cascade's compute commands (cascade_run), shared by the walks of one schedule
@@ -74,13 +77,14 @@ class Walk:
             if spec.sram.separate_weights else None
         sram = Reservations(spec.sram.size_bytes, spec.sram.alignment_bytes, optional_limit) if offline \
             else Allocator(spec.sram.size_bytes, spec.sram.alignment_bytes)
-        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, spec.policy.spill,
+        self.mem = Memory(ctx.layout, ctx.usage, self.program, sram, weights, policy or spec.policy.spill,
                           out_at[0] if out_at else None)
         self.evict_at = out_at[1] if out_at else None
         for name in ctx.graph.inputs:
             self.mem.dram[ctx.graph.root(name)] = DramCopy("input", ())
         self.tiles = [1] * len(ctx.modes)
         self.notes: list[str] = []
+        self.compromise: str | None = None  # how the placement departed from the policy's decisions
 
     def step(self, t: int) -> None:
         ctx = self.ctx
@@ -237,11 +241,12 @@ class Walk:
             mem.drop(s, t, t + 1, "streamed")
 
     # --- offline placement ----------------------------------------------------------------
-    def place(self) -> bool:
+    def place(self, exact: bool = False) -> bool:
         """Pack the blocks of a walk placed offline and move its buffers to their addresses;
-        False (nothing moved) if the packed peak exceeds the SRAM."""
+        False (nothing moved) if the packed peak exceeds the SRAM. ``exact``: try the integer
+        program too when the heuristics overshoot (``Reservations.place``)."""
         sram = self.mem.sram
-        if sram.place() > self.ctx.spec.sram.size_bytes:
+        if sram.place(exact) > self.ctx.spec.sram.size_bytes:
             return False
         self.program.relocate(sram.real)
         self.mem.first_address = {p: sram.real(a) for p, a in self.mem.first_address.items()}
@@ -331,45 +336,77 @@ def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
 
 
 def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
+    """The walk of ``ctx`` under its spill policy, placed (``_placed``). Policy ``optimal``:
+    when the optimum's decisions could not be placed as they are (they needed a margin, or
+    the online placement), the walk by Belady is made too, and the one moving fewer DRAM
+    bytes kept, so the default policy is never worse than Belady's."""
+    walk = _placed(ctx, cascade_commands, online, ctx.spec.policy.spill)
+    if ctx.spec.policy.spill == "optimal" and walk.compromise:
+        other = _placed(ctx, cascade_commands, online, "belady")
+        if other.dram_bytes() < walk.dram_bytes():
+            other.notes.append(f"spill policy 'optimal': {walk.compromise}, {walk.dram_bytes():,} DRAM bytes; "
+                               f"evictions by Belady move fewer, {other.dram_bytes():,}: kept")
+            return other
+        walk.notes.append(f"spill policy 'optimal': {walk.compromise}")
+    return walk
+
+
+MARGIN_TRIES = 3  # offline walks with a growing margin before the online placement
+
+
+def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> Walk:
     """The walk placed offline (evicting by bytes) if its blocks pack into the SRAM, else online.
 
-    Prefetches reserve free bytes up to the capacity, which can leave the packing no slack: when
-    the packed peak overshoots, the offline walk is tried again with prefetches stopping that
-    many bytes lower, then with none, before giving in to the online placement. (Evicting to
-    stay further below the capacity does not help: on the zoo graphs the packing overshoots
-    at steps whose own needs fill the SRAM.)"""
+    Evicting up to the last byte can leave the packing no room: when the packed peak
+    overshoots the SRAM, the walk is tried again with that many bytes more left free at every
+    step that can leave them (its *margin*: weight chunks and prefetches stop that much
+    lower, and for policy ``optimal`` the spill program is solved again keeping that much
+    less resident), up to ``MARGIN_TRIES`` times, the last without prefetches, before giving
+    in to the online placement.
+    The walk's ``compromise`` says which of the two it took (None: neither)."""
     graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
-    notes, out_at = _optimum(ctx) if ctx.spec.policy.spill == "optimal" else ((), None)
-    tries = [] if online else [(0, None)]  # (slack, prefetch limit)
-    placed = None
-    while tries and placed is None:
-        slack, limit = tries.pop(0)
-        attempt = build_context(graph, ctx.spec, ctx.cascades, slack) if slack else ctx
-        walk = Walk(attempt, offline=True, optional_limit=limit, cascade_commands=cascade_commands, out_at=out_at)
+    optimal = policy == "optimal"
+    margin, tries = 0, 0 if online else MARGIN_TRIES + 1
+    notes, out_at = _optimum(ctx) if optimal else ((), None)
+    while tries:
+        tries -= 1
+        attempt = build_context(graph, ctx.spec, ctx.cascades, margin) if margin else ctx
+        if margin and optimal:
+            notes, out_at = _optimum(attempt, margin)
+        limit = 0 if not tries else capacity - margin if margin else None  # the last try prefetches nothing
+        walk = Walk(attempt, offline=True, optional_limit=limit, cascade_commands=cascade_commands,
+                    out_at=out_at, policy=policy)
         try:
             for t in range(len(graph.layers)):
                 walk.step(t)
         except Full:
             break
-        if walk.place():
-            placed = walk
-        elif attempt is ctx:
-            over = walk.mem.sram.high_water - capacity
-            tries = [(over, capacity - over), (2 * over, 0)]
-    if placed is None:
-        placed = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at)
-        for t in range(len(graph.layers)):
-            placed.step(t)
-    placed.notes += notes
-    return placed
+        if walk.place(exact=not margin):  # the exact packing once: where it fails, margins help more
+            walk.notes += notes
+            if margin or not tries:
+                walk.compromise = (f"placed with {margin:,} B left free at every step that can leave them"
+                                   + ("" if tries else ", prefetching nothing"))
+            return walk
+        margin += walk.mem.sram.high_water - capacity
+        if margin >= capacity // 2:
+            break
+    notes, out_at = _optimum(ctx) if optimal else ((), None)
+    walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at, policy=policy)
+    for t in range(len(graph.layers)):
+        walk.step(t)
+    walk.notes += notes
+    if not online:
+        walk.compromise = "its evictions could not be packed into the SRAM offline, placed online"
+    return walk
 
 
-def _optimum(ctx: Context):
+def _optimum(ctx: Context, margin: int = 0):
     """Notes, and (step -> the storages out of SRAM then, step -> those that leave it then) of
     the spill program's best solution (``optimum``) within the spec's time limit (policy
     ``optimal``): the walk evicts the latter at the start of each step, and picks among the
-    former first when it must evict more."""
-    problem, found = solved(ctx)
+    former first when it must evict more. ``margin``: solved with that many bytes left free
+    (``SpillProblem.margin``)."""
+    problem, found = solved(ctx, margin)
     if found is None:
         return ("spill policy 'optimal': a step needs more than the SRAM in the spill model; evictions by Belady",), None
     out = out_of_sram(problem, found)
@@ -378,5 +415,6 @@ def _optimum(ctx: Context):
                  f"({found.status}); evictions by Belady"),), None
     what = "the optimum" if found.optimal else \
         f"the best found in {found.seconds:.1f} s (bound {found.bound:,} B, gap {found.gap_pct:.1f} %)"
-    return ((f"spill policy 'optimal': evicts what {what} of the spill program evicts: {found.bytes:,} B of "
+    program = f"the spill program with {margin:,} B left free per step" if margin else "the spill program"
+    return ((f"spill policy 'optimal': evicts what {what} of {program} evicts: {found.bytes:,} B of "
              f"loads and stores besides weights, without addresses"),), out

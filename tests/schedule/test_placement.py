@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.allocate import check_allocation, place_live_ranges
-from hwsim.schedule.placement import Reservations, pack, replay
+from hwsim.schedule.placement import Reservations, pack, pack_by_size, pack_exact, replay
 from hwsim.schedule.scheduler import Walk, build_context
 from tests.schedule.helpers import make_spec
 from tests.schedule.test_properties import build
@@ -98,6 +98,36 @@ def test_packings_never_overlap_and_respect_the_bound(blocks):
     assert peak == max(a + n for (_, _, n), a in zip(blocks, addresses))
     assert peak >= live_peak(blocks)
     assert pack(blocks) == (addresses, peak)  # deterministic
+
+
+def test_the_exact_packing_puts_short_blocks_on_either_side_of_a_long_one():
+    # A 1-2 (1 B), B 0-0 (3 B), C 2-3 (3 B), D 0-1 (1 B): 4 B live at steps 0 (B + D) and 2
+    # (A + C). Lowest first: C (area 6) [0,3), B (3) [0,3); A and D tie (area 2), A ends later:
+    # at step 2 C tops 3, so A [3,4); D shares step 0 with B (top 3) and step 1 with A (top
+    # 4): [4,5), 5 B. By size: B [0,3) then C [0,3), then A [3,4), D [4,5): 5 B too. Within
+    # 4 B, A and D must sit on opposite sides (at step 1 they meet): D above B at step 0, so
+    # D [3,4); then A below C: A [0,1), C [1,4).
+    blocks = [(1, 2, 1), (0, 0, 3), (2, 3, 3), (0, 1, 1)]
+    assert pack(blocks)[1] == pack_by_size(blocks)[1] == 5
+    addresses, peak = pack_exact(blocks, 4)
+    assert (addresses, peak) == ([0, 0, 1, 3], 4)
+    assert check_allocation([(s, e, a, n) for (s, e, n), a in zip(blocks, addresses)], peak) == []
+    assert pack_exact(blocks, 3) is None  # below the live peak: nothing fits
+    assert pack_exact([(0, 0, 5)], 4) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.integers(1, 8))
+                .map(lambda x: (x[0], x[0] + x[1], 16 * x[2])), min_size=1, max_size=12))
+def test_exact_packings_fit_never_overlap_and_keep_the_alignment(blocks):
+    capacity = live_peak(blocks) + 16
+    found = pack_exact(blocks, capacity, 16)
+    if found is None:  # only where the greedy packings do not fit either
+        assert min(pack(blocks)[1], pack_by_size(blocks)[1]) > capacity
+        return
+    addresses, peak = found
+    assert peak <= capacity and all(a % 16 == 0 for a in addresses)
+    assert check_allocation([(s, e, a, n) for (s, e, n), a in zip(blocks, addresses)], peak) == []
 
 
 @settings(max_examples=100, deadline=None)

@@ -103,8 +103,11 @@ def traffic_through_dram(m) -> int:
 
 # Where one row band of some layer cannot fit, the scheduler refuses with a UserError naming the
 # layer; investigated: kbnet_unetmm at 128 KiB, a 1x1 conv at 256 x 256 whose one-row band
-# (input row + output row + weights) needs 131,136 B, 64 B over 128 KiB.
-INFEASIBLE = {("kbnet_unetmm", 128 * KiB)}
+# (input row + output row + weights) needs 131,136 B, 64 B over 128 KiB; the MSCAN-tiny graphs
+# (864 x 864) at 128 KiB, the 21x1 depthwise strip of stage 1, whose one output row reads 21 input
+# rows of 32 x 216 (145,152 B) and adds a row to the attention sum: 159,040 B for one tile.
+INFEASIBLE = {("kbnet_unetmm", 128 * KiB), ("mscan_tiny", 128 * KiB), ("mscan_tiny_noskip", 128 * KiB),
+              ("mscan_tiny_unetmm", 128 * KiB)}
 
 
 # KBNet's kernel-basis attention makes per-pixel kernels of 36c x H x W (144 MiB at the first
