@@ -1,34 +1,50 @@
-"""``hwsim check SPEC MODEL --input 1x3x64x64 [--set KEY=VALUE ...] [--seed N] [--json]``.
+"""``hwsim check SPEC MODEL --input 1x3x64x64 [--set KEY=VALUE ...] [--seed N] [--json]
+[--weights model.pt] [--calibration N|FILE.npy] [--weight-scales per-channel|per-tensor]
+[--activations symmetric|asymmetric] [--min-sqnr 20dB] [--max-rel 1e-3]``.
 
-Extracts MODEL (seeded weights), schedules it on SPEC, runs the plan on a seeded input in a
-simulated SRAM byte array (``hwsim.numerics``) and compares every layer's output with the
-torch model's. MODEL may be a ``model.onnx`` file: its own weights, a seeded input, and
-ONNX Runtime as the reference (``hwsim.extract.onnx_reference``). Prints a per-output table (``--json``: one object with ``passed``, ``spills``,
-``reloads``, ``cascades`` (how many the plan runs in stripes), ``first_divergent_layer`` (null
-when none), ``outputs`` (``name``, ``max_abs_error``, ``max_rel_error``, ``sqnr_db``),
-``plan_problems`` ...; a non-finite figure
-is written as the string ``"inf"``, ``"-inf"`` or ``"nan"``). Exit status 0 when everything is
-within tolerance, 1 when not; a user error is one ``hwsim: error:`` line and status 2.
+Extracts MODEL (seeded weights, or ``--weights``), schedules it on SPEC and answers two
+questions apart (``hwsim.numerics.check``):
+
+1. **schedule**: the quantised network run through the simulated SRAM and DRAM equals, bit for
+   bit, the same quantised network run with no memory model; else the first fault: the layer
+   that reads (or writes) bad bytes, the tensor, the address range, the command that ran and
+   the command that produced the bytes. Always judged.
+2. **quantisation**: SQNR and max abs/rel error of the quantised network against torch float,
+   per layer and per output, the worst layers named. Judged only against ``--min-sqnr`` /
+   ``--max-rel`` when given (every tensor a layer writes, and every output).
+
+MODEL may be a ``model.onnx`` file: its own weights, a seeded input, and ONNX Runtime as the
+float reference (``hwsim.extract.onnx_reference``); ``--weights`` and ``--calibration`` are for
+PyTorch models only.
+
+``--json`` prints one object: ``passed``, ``schedule`` (``passed``, ``first_fault`` with
+``layer``, ``tensor``, ``access``, ``space``, ``address`` [lo, hi), ``bytes_differing``,
+``command``, ``producer``; ``faults``, ``layers_compared``, ``layers_inexact``), ``quality``
+(``passed``: null when no threshold was asked, ``min_sqnr_db``, ``max_rel``, ``outputs``,
+``worst_layers``, ``layers_outside``), ``quantisation``, ``first_divergent_layer``, ``spills``,
+``reloads``, ``cascades``, ``outputs``, ``plan_problems`` ...; a non-finite figure is the string
+``"inf"``, ``"-inf"`` or ``"nan"``. Exit status 0 when both answers pass, 1 when not; a user
+error is one ``hwsim: error:`` line and status 2.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
-from hwsim.errors import UserError
+from hwsim.errors import UserError, one_line
 from hwsim.files import write_stdout
 
 MAX_FAILED_LISTED = 5
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("check", help="run the schedule on real data and compare with PyTorch or ONNX Runtime, "
-                                     "layer by layer",
+    p = sub.add_parser("check", help="check the schedule bit for bit on real data, and measure quantisation",
                        description="Schedule MODEL (a zoo name, path/to/file.py:Name or package.module:Name, or "
-                                   "a model.onnx file) on SPEC, run the plan on numbers in a simulated SRAM at "
-                                   "the spec's bit-widths, and compare each layer's output with PyTorch's (ONNX "
-                                   "Runtime's for an ONNX file).")
+                                   "a model.onnx file) on SPEC; check that the plan run through a simulated SRAM "
+                                   "holds exactly the quantised network's bytes, and report the quantisation "
+                                   "error against PyTorch in float (ONNX Runtime for an ONNX file).")
     p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
     p.add_argument("model")
     p.add_argument("--input", help="input shape, e.g. 1x3x64x64 (required for a PyTorch model; for an ONNX "
@@ -37,12 +53,47 @@ def add_parser(sub) -> None:
                    help="override a spec field, e.g. --set datatype.activation_bits=16 (repeatable)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the weights and the input, 0 to 2^64 - 1 (default 0)")
+    p.add_argument("--weights", metavar="FILE", help="a PyTorch state dict file to load instead of seeded weights")
+    p.add_argument("--calibration", metavar="N|FILE.npy",
+                   help="activation ranges from N random inputs or the inputs in a .npy file "
+                        "(default: the checked input itself)")
+    p.add_argument("--weight-scales", default="per-channel", metavar="per-channel|per-tensor",
+                   help="convolution and linear weight scales (default per-channel)")
+    p.add_argument("--activations", default="symmetric", metavar="symmetric|asymmetric",
+                   help="activation quantisation (default symmetric; asymmetric adds a zero point)")
+    p.add_argument("--min-sqnr", metavar="DB", help="fail when a tensor's SQNR is below this, e.g. 20dB")
+    p.add_argument("--max-rel", metavar="X", help="fail when a tensor's max abs error exceeds X x max|torch|")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
 
 MAX_SEED = 2**64 - 1
 """Seeds torch's generator takes (an unsigned 64-bit integer)."""
+
+
+def options(args):
+    """(Quantisation, Thresholds, calibration) from the arguments, each validated as a user error."""
+    from hwsim.numerics.deploy import ACTIVATION_SCHEMES, WEIGHT_SCHEMES, Quantisation
+    from hwsim.numerics.quality import Thresholds, parse_rel, parse_sqnr
+    from hwsim.numerics.user_files import calibration_count
+
+    if args.weight_scales not in WEIGHT_SCHEMES:
+        raise UserError(f"{args.weight_scales!r}: one of {', '.join(WEIGHT_SCHEMES)}", "--weight-scales")
+    if args.activations not in ACTIVATION_SCHEMES:
+        raise UserError(f"{args.activations!r}: one of {', '.join(ACTIVATION_SCHEMES)}", "--activations")
+    try:
+        min_sqnr = None if args.min_sqnr is None else parse_sqnr(args.min_sqnr)
+    except ValueError as exc:
+        raise UserError(str(exc), "--min-sqnr") from None
+    try:
+        max_rel = None if args.max_rel is None else parse_rel(args.max_rel)
+    except ValueError as exc:
+        raise UserError(str(exc), "--max-rel") from None
+    calibration = None if args.calibration is None else calibration_count(args.calibration)
+    for flag, path in (("--weights", args.weights), ("--calibration", calibration)):
+        if isinstance(path, str) and not Path(path).is_file():  # before the model is exported
+            raise UserError("no such file", f"{flag} {one_line(path)}")
+    return Quantisation(args.weight_scales, args.activations), Thresholds(min_sqnr, max_rel), calibration
 
 
 def run(args) -> int:
@@ -52,14 +103,20 @@ def run(args) -> int:
     from hwsim.numerics import check_model
     from hwsim.spec import load_spec
 
+    quantisation, thresholds, calibration = options(args)
     shape = parse_shape(args.input) if args.input is not None else None
     spec = load_spec(args.spec, args.overrides)
     if args.model.lower().endswith(".onnx"):
-        result = check_onnx(spec, args.model, shape, args.seed)
+        for flag, given in (("--weights", args.weights), ("--calibration", args.calibration)):
+            if given is not None:
+                raise UserError("is for PyTorch models; an ONNX file is checked with its own weights and "
+                                "the checked input's ranges", flag)
+        result = check_onnx(spec, args.model, shape, args.seed, quantisation, thresholds)
     elif shape is None:
         raise UserError("is required for a PyTorch model (e.g. --input 1x3x64x64)", "--input")
     else:
-        result = check_model(spec, args.model, shape, args.seed)
+        result = check_model(spec, args.model, shape, args.seed, quantisation, thresholds, calibration,
+                             args.weights)
     data = result.to_dict()
     if args.json:
         write_stdout(json.dumps(data, sort_keys=True, indent=1) + "\n")
@@ -68,7 +125,7 @@ def run(args) -> int:
     return 0 if data["passed"] else 1
 
 
-def check_onnx(spec, path: str, shape, seed: int):
+def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=None):
     """The numerics check of an ONNX file against ONNX Runtime (the steps of ``check_model``)."""
     from hwsim.extract.onnx_import import read_onnx
     from hwsim.extract.onnx_reference import onnx_reference
@@ -100,7 +157,10 @@ def check_onnx(spec, path: str, shape, seed: int):
     plan = schedule(graph, spec)
     problems = tuple(str(p) for p in verify_plan(plan, spec, graph))
     try:
-        report = check_plan(graph, plan, spec, reference)
+        from hwsim.numerics.deploy import Quantisation
+        from hwsim.numerics.quality import Thresholds
+
+        report = check_plan(graph, plan, spec, reference, quantisation or Quantisation(), thresholds or Thresholds())
     except (KeyError, ValueError) as exc:
         raise UserError(f"cannot run the numerics check: {exc.args[0] if exc.args else exc}", path) from None
     streamed = sum(layer.streamed for layer in plan.layers)
@@ -114,36 +174,51 @@ def _fmt(x, spec: str) -> str:
 
 def render(d: dict, result) -> str:
     shape = "x".join(map(str, d["input"]))
+    q, sched, qual = d["quantisation"], d["schedule"], d["quality"]
+    report = result.report
     lines = [
         f"numerics check: {d['graph']} on {d['spec']}, activations {d['activation_bits']} bits, "
         f"weights {d['weight_bits']} bits, input {shape}, seed {d['seed']}",
-        f"  tolerance: {d['tolerance']} (every tensor a layer writes, and every output)",
+        f"  quantisation: weights {q['weights']} symmetric, activations {q['activations']} per tensor, "
+        f"ranges from {q['calibration']}",
         f"  plan: {d['spills']} spills, {d['reloads']} reloads, {d['streamed_layers']} streamed layers, "
-        f"{d['cascades']} cascades, "
-        f"{d['layers_checked']} layers checked, {d['layers_failed']} outside tolerance",
+        f"{d['cascades']} cascades",
     ]
     if d["plan_problems"]:
         lines.append(f"  the plan verifier found {len(d['plan_problems'])} problem(s): {d['plan_problems'][0]}")
-    width = max([len("output")] + [len(o["name"]) for o in d["outputs"]])
-    lines.append(f"  {'output':<{width}}  {'max abs err':>12}  {'max rel err':>12}  {'SQNR dB':>8}  ok")
-    for o in d["outputs"]:
-        lines.append(f"  {o['name']:<{width}}  {_fmt(o['max_abs_error'], '12.3e'):>12}  "
-                     f"{_fmt(o['max_rel_error'], '12.3e'):>12}  {_fmt(o['sqnr_db'], '8.1f'):>8}  "
-                     f"{'yes' if o['passed'] else 'NO'}")
+    lines.append(f"1. schedule, bit for bit against the quantised network without a memory model: "
+                 f"{'PASSED' if sched['passed'] else 'FAILED'} ({sched['layers_compared']} layers compared, "
+                 f"{sched['layers_inexact']} inexact, {sched['faults']} faults)")
+    if report.first_fault is not None:
+        lines.append(f"  first fault: {report.first_fault.text()}")
     if d["error"]:
         lines.append(f"  the run stopped: {d['error']}")
-    failed = [layer for layer in result.report.layers if not layer.passed]
-    for layer in failed[:MAX_FAILED_LISTED]:
-        worst = min(layer.tensors, key=lambda c: (c.passed, c.sqnr_db))
-        lines.append(f"  outside tolerance: layer {layer.name}: {worst.name} max rel err "
-                     f"{_fmt(worst.max_rel_error, '.3e')}, SQNR {_fmt(worst.sqnr_db, '.1f')} dB")
-    if len(failed) > MAX_FAILED_LISTED:
-        lines.append(f"  ... and {len(failed) - MAX_FAILED_LISTED} more layers")
     for note in d["notes"][:MAX_FAILED_LISTED]:
         lines.append(f"  note: {note}")
-    if d["passed"]:
-        lines.append("PASSED")
-    else:
-        first = d["first_divergent_layer"]
-        lines.append(f"FAILED{f': first divergent layer {first}' if first else ''}")
+    verdict = {None: "reported", True: "PASSED", False: "FAILED"}[qual["passed"]]
+    lines.append(f"2. quantisation against torch in float (thresholds: {report.thresholds.text()}): {verdict}")
+    width = max([len("output")] + [len(o["name"]) for o in d["outputs"]])
+    lines.append(f"  {'output':<{width}}  {'max abs err':>12}  {'max rel err':>12}  {'SQNR dB':>8}")
+    for o in d["outputs"]:
+        lines.append(f"  {o['name']:<{width}}  {_fmt(o['max_abs_error'], '12.3e'):>12}  "
+                     f"{_fmt(o['max_rel_error'], '12.3e'):>12}  {_fmt(o['sqnr_db'], '8.1f'):>8}"
+                     f"{'' if o['within_thresholds'] else '  outside'}")
+    worst = ", ".join(f"{name} {_fmt(c.sqnr_db, '.1f')} dB" for name, c in report.worst_layers())
+    if worst:
+        lines.append(f"  lowest SQNR: {worst}")
+    if qual["passed"] is False:
+        lines.append(f"  {qual['layers_outside']} layer(s) outside the thresholds")
+    lines.append(verdict_line(d, report))
     return "\n".join(lines)
+
+
+def verdict_line(d: dict, report) -> str:
+    """PASSED, or FAILED naming which question failed and where."""
+    failed = []
+    if not report.schedule_passed:
+        failed.append(f"schedule (first fault at {report.first_divergent_layer or 'the run'})")
+    elif d["plan_problems"]:
+        failed.append("schedule (the plan verifier)")
+    if report.quality_passed is False:
+        failed.append(f"quantisation (first outside the thresholds: {report.first_divergent_layer})")
+    return "FAILED: " + "; ".join(failed) if failed else "PASSED"

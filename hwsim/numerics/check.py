@@ -1,55 +1,35 @@
-"""The numerics check: a plan run on real data, compared with torch layer by layer.
+"""The numerics check: two questions about a plan run on real data, answered apart.
 
-Tolerances are fixed (never tuned to make a model pass); they follow the narrowest storage
-width of the spec, ``min(activation_bits, weight_bits)``:
+1. **The schedule** (pass/fail, bit-exact, at every bit-width): the quantised network run
+   through the memory image (``interpreter*.py``: SRAM bytes, DRAM copies, bands, stripes,
+   in-place concatenation) must hold, byte for byte, what the same quantised network computes
+   with no memory model (``golden.py``). Any difference is a schedule fault; the first one is
+   reported with its layer, tensor, address range and the commands involved (``exact.py``).
+2. **The quantisation** (reported; fails only on thresholds a user asks for): every tensor a
+   layer writes and every output of the quantised network against torch in float: SQNR, max
+   abs and rel error, the worst layers (``quality.py``).
 
-* 32 bits: every compared tensor's max abs error <= 1e-4 x max |reference|;
-* 16 bits: SQNR >= 60 dB;
-* 8 bits: SQNR >= 20 dB.
-
-Every tensor a layer writes is compared with torch's value of it, as the layer wrote it (so
-an error shows at the first layer that reads corrupted bytes, not later);
-``first_divergent_layer`` is the first layer in order with a tensor outside tolerance (or
-that never ran). The graph outputs, as read back from DRAM at the end, are reported and
-checked too. ``spills`` and ``reloads`` count the plan's ``spill_write`` stores and
-``spill_read`` loads: the traffic the check exercised.
+How tensors are quantised (per-channel weights, calibrated activation ranges, shared formats
+of concatenations) is ``deploy.py``. ``spills`` and ``reloads`` count the plan's
+``spill_write`` stores and ``spill_read`` loads: the traffic the check exercised.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph
+from hwsim.numerics.deploy import Quantisation, codecs_from_ranges, stored_tensors, value_ranges
+from hwsim.numerics.exact import Fault, Probe
+from hwsim.numerics.golden import QuantisedRun, run_quantised
 from hwsim.numerics.interpreter import InterpreterError, PlanRun, run_plan
 from hwsim.numerics.memory import weight_store
-from hwsim.numerics.quantize import Codec, calibrated, check_bits, sqnr_db
+from hwsim.numerics.quality import WORST_LISTED, TensorCheck, Thresholds, compare
 from hwsim.schedule.plan import Plan
-
-REL_TOLERANCE_32 = 1e-4
-SQNR_TOLERANCE_DB = {16: 60.0, 8: 20.0}
-
-
-def tolerance_text(bits: int) -> str:
-    return f"max abs error <= {REL_TOLERANCE_32:g} x max|reference|" if bits == 32 \
-        else f"SQNR >= {SQNR_TOLERANCE_DB[bits]:g} dB"
-
-
-@dataclass(frozen=True)
-class TensorCheck:
-    name: str
-    max_abs_error: float
-    max_rel_error: float  # max abs error / max |reference|
-    sqnr_db: float
-    passed: bool
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "max_abs_error": _finite(self.max_abs_error),
-                "max_rel_error": _finite(self.max_rel_error), "sqnr_db": _finite(self.sqnr_db),
-                "passed": self.passed}
 
 
 @dataclass(frozen=True)
@@ -57,7 +37,15 @@ class LayerCheck:
     index: int
     name: str
     tensors: tuple[TensorCheck, ...]
-    passed: bool
+    exact: bool | None  # its written bytes equal the quantised network's (None: an in-place alias, not run)
+
+    @property
+    def within(self) -> bool:
+        return all(c.within for c in self.tensors)
+
+    @property
+    def passed(self) -> bool:
+        return self.exact is not False and self.within
 
 
 @dataclass(frozen=True)
@@ -66,9 +54,11 @@ class NumericsReport:
     spec: str
     activation_bits: int
     weight_bits: int
-    tolerance: str
-    passed: bool
-    first_divergent_layer: str | None
+    quantisation: Quantisation
+    thresholds: Thresholds
+    schedule_passed: bool
+    first_fault: Fault | None
+    faults: int
     layers: tuple[LayerCheck, ...]
     outputs: tuple[TensorCheck, ...]
     spills: int
@@ -76,54 +66,63 @@ class NumericsReport:
     notes: tuple[str, ...] = ()
     error: str | None = None
 
+    @property
+    def quality_passed(self) -> bool | None:
+        """None when no threshold was asked; else whether every tensor is within them."""
+        if not self.thresholds.asked:
+            return None
+        return all(layer.within for layer in self.layers) and all(o.within for o in self.outputs)
+
+    @property
+    def passed(self) -> bool:
+        return self.schedule_passed and self.quality_passed is not False
+
+    @property
+    def first_divergent_layer(self) -> str | None:
+        """The layer of the first schedule fault; else the first layer outside the thresholds."""
+        if self.first_fault is not None:
+            f = self.first_fault
+            return f"output {f.tensor}" if f.access == "output" else f.layer_name
+        if not self.schedule_passed:
+            return None
+        outside = next((layer.name for layer in self.layers if not layer.within), None)
+        if outside is None and not all(o.within for o in self.outputs):
+            return f"output {next(o.name for o in self.outputs if not o.within)}"
+        return outside
+
+    def worst_layers(self, n: int = WORST_LISTED) -> list[tuple[str, TensorCheck]]:
+        """The ``n`` layer tensors of lowest SQNR (layer name, its check)."""
+        found = [(layer.name, c) for layer in self.layers for c in layer.tensors]
+        return sorted(found, key=lambda lc: (lc[1].sqnr_db, lc[0]))[:n]
+
     def to_dict(self) -> dict:
+        fault = self.first_fault
+        quality = {
+            "passed": self.quality_passed, **self.thresholds.to_dict(),
+            "outputs": [o.to_dict() for o in self.outputs],
+            "worst_layers": [{"layer": name, **c.to_dict()} for name, c in self.worst_layers()],
+            "layers_outside": sum(not layer.within for layer in self.layers),
+        }
+        schedule = {
+            "passed": self.schedule_passed, "first_fault": fault.to_dict() if fault else None,
+            "faults": self.faults, "layers_compared": sum(layer.exact is not None for layer in self.layers),
+            "layers_inexact": sum(layer.exact is False for layer in self.layers), "error": self.error,
+        }
         return {
             "graph": self.graph, "spec": self.spec, "activation_bits": self.activation_bits,
-            "weight_bits": self.weight_bits, "tolerance": self.tolerance, "passed": self.passed,
+            "weight_bits": self.weight_bits, "passed": self.passed, "quantisation": self.quantisation.to_dict(),
             "first_divergent_layer": self.first_divergent_layer, "spills": self.spills, "reloads": self.reloads,
-            "outputs": [o.to_dict() for o in self.outputs],
-            "layers_checked": len(self.layers), "layers_failed": sum(not layer.passed for layer in self.layers),
+            "schedule": schedule, "quality": quality, "outputs": quality["outputs"],
+            "layers_checked": sum(layer.exact is not None for layer in self.layers),  # compared bit for bit
+            "layers_failed": sum(not layer.passed for layer in self.layers),
             "notes": list(self.notes), "error": self.error,
         }
 
 
-def _finite(x: float) -> float | str:
-    """JSON has no inf or NaN: those become strings."""
-    return x if math.isfinite(x) else str(x)
-
-
-def compare(name: str, reference: np.ndarray, got: np.ndarray, bits: int) -> TensorCheck:
-    """Errors of ``got`` against ``reference`` and whether they are within the tolerance for ``bits``."""
-    ref = np.asarray(reference, np.float64)
-    diff = np.abs(np.asarray(got, np.float64) - ref)
-    max_abs = float(diff.max()) if diff.size else 0.0
-    if diff.size and np.isnan(diff).any():
-        max_abs = math.nan
-    peak = float(np.abs(ref).max()) if ref.size else 0.0
-    rel = max_abs / peak if peak > 0 else (0.0 if max_abs == 0 else math.inf)
-    sqnr = sqnr_db(ref, got)
-    if bits == 32:
-        passed = rel <= REL_TOLERANCE_32  # False for NaN
-    else:
-        passed = sqnr >= SQNR_TOLERANCE_DB[bits]
-    return TensorCheck(name, max_abs, rel, sqnr, bool(passed))
-
-
-def activation_codecs(graph: Graph, values: dict[str, np.ndarray], bits: int) -> dict[str, Codec]:
-    """A codec per activation root and network input, calibrated on its reference values."""
-    check_bits(bits)
-    needed = {graph.root(i) for i in graph.inputs}
-    for t in graph.tensors:
-        if t.kind == "activation" and t.view_of is None:
-            needed.add(t.name)
-    missing = sorted(n for n in needed if n not in values)
-    written = {w for io in layer_io(graph) for w in io.writes} | {graph.root(i) for i in graph.inputs}
-    lost = [n for n in missing if n in written]
-    if lost:
-        raise KeyError(f"the torch reference has no value for {len(lost)} tensor(s) the graph writes: "
-                       f"{', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}")
-    return {n: calibrated(bits, float(np.abs(values[n]).max()) if values[n].size else 0.0)
-            for n in needed if n in values}
+def activation_codecs(graph: Graph, values: dict[str, np.ndarray], bits: int,
+                      asymmetric: bool = False) -> dict:
+    """A codec per stored tensor, calibrated on one run's ``values`` (``deploy.codecs_from_ranges``)."""
+    return codecs_from_ranges(graph, value_ranges([values], stored_tensors(graph)), bits, asymmetric)
 
 
 def count_spills(plan: Plan) -> tuple[int, int]:
@@ -132,47 +131,74 @@ def count_spills(plan: Plan) -> tuple[int, int]:
     return spills, reloads
 
 
-def evaluate(graph: Graph, run: PlanRun, values: dict[str, np.ndarray], bits: int,
-             skipped: set[int]) -> tuple[tuple[LayerCheck, ...], tuple[TensorCheck, ...], str | None]:
-    """Per-layer and per-output checks of a plan run, and the first divergent layer."""
-    layers, first = [], None
-    for io in layer_io(graph):
-        if io.index in skipped or not io.writes:
-            continue
-        written = run.layer_values.get(io.index)
-        if written is None:
-            checks = tuple(TensorCheck(w, math.nan, math.nan, -math.inf, False) for w in io.writes)
-        else:
-            checks = tuple(compare(w, values[w], written[w], bits) for w in io.writes if w in values)
-        passed = all(c.passed for c in checks)
-        layers.append(LayerCheck(io.index, io.name, checks, passed))
-        if not passed and first is None:
-            first = io.name
-    outputs = tuple(compare(name, values[graph.root(name)], run.outputs[name], bits)
-                    for name in graph.outputs if name in run.outputs)
-    return tuple(layers), outputs, first
+@dataclass(frozen=True)
+class Quantised:
+    """The quantised network of one check: its codecs, weight store and memory-free run."""
+
+    codecs: dict
+    weights: object  # memory.WeightStore
+    run: QuantisedRun
+    inputs: dict = field(default_factory=dict)
 
 
-def check_plan(graph: Graph, plan: Plan, spec, reference) -> NumericsReport:
-    """Run ``plan`` on ``reference``'s input and weights and compare with ``reference`` (a
-    :class:`~hwsim.numerics.reference.Reference`, or anything with ``values`` and ``params``)."""
+def quantise(graph: Graph, spec, reference, quantisation: Quantisation = Quantisation(),
+             calibration: tuple[dict, ...] | None = None) -> Quantised:
+    """Codecs from the calibration runs (default: the reference run itself), the weight store and
+    the quantised network's run on the reference input."""
     abits, wbits = spec.datatype.activation_bits, spec.datatype.weight_bits
-    bits = min(abits, wbits)
-    codecs = activation_codecs(graph, reference.values, abits)
-    weights = weight_store(graph, reference.params, wbits)
+    runs = calibration if calibration else (reference.values,)
+    ranges = value_ranges(runs, stored_tensors(graph))
+    codecs = codecs_from_ranges(graph, ranges, abits, quantisation.activations == "asymmetric")
+    weights = weight_store(graph, reference.params, wbits, quantisation.weights == "per-channel")
     inputs = {graph.root(n): reference.values[graph.root(n)] for n in graph.inputs}
+    return Quantised(codecs, weights, run_quantised(graph, inputs, weights.values, codecs), inputs)
+
+
+def schedule_faults(graph: Graph, plan: Plan, run: PlanRun, probe: Probe) -> dict[int, bool]:
+    """Layer -> bit-exact, after the run (adds the faults only visible in what layers assembled)."""
+    aliases = {a for a, _, _ in plan.aliases}
+    io = layer_io(graph)
+    skipped = {i.index for i in io if i.writes and all(w in aliases for w in i.writes)}
+    exact = probe.check_layers(probe.machine, run.layer_values, {i.index: i.writes for i in io}, skipped, run.computes)
+    for name in graph.outputs:
+        if name in run.outputs:
+            probe.check_output(probe.machine, name, graph.root(name), run.outputs[name])
+    return exact
+
+
+def check_plan(graph: Graph, plan: Plan, spec, reference, quantisation: Quantisation = Quantisation(),
+               thresholds: Thresholds = Thresholds(), calibration: tuple[dict, ...] | None = None) -> NumericsReport:
+    """Run ``plan`` on ``reference``'s input and weights (a :class:`~hwsim.numerics.reference.Reference`,
+    or anything with ``values`` and ``params``): the schedule check against the quantised network,
+    and the quantised network's quality against ``reference``."""
+    q = quantise(graph, spec, reference, quantisation, calibration)
     spills, reloads = count_spills(plan)
-    head = (graph.name, spec.name, abits, wbits, tolerance_text(bits))
+    head = (graph.name, spec.name, spec.datatype.activation_bits, spec.datatype.weight_bits, quantisation, thresholds)
+    probe = Probe(graph, q.run)
+    error, exact, notes = None, {}, ()
     try:
-        run = run_plan(graph, plan, weights, codecs, inputs, spec)
+        run = run_plan(graph, plan, q.weights, q.codecs, q.inputs, spec, probe)
+        notes = tuple(run.notes[:50])
+        exact = schedule_faults(graph, plan, run, probe)
     except InterpreterError as exc:
-        layer = graph.layers[exc.layer].name if exc.layer is not None else None
-        return NumericsReport(*head, False, layer, (), (), spills, reloads, (), str(exc))
-    skipped = {io.index for io in layer_io(graph)
-               if io.writes and all(w in {a for a, _, _ in plan.aliases} for w in io.writes)}
-    layers, outputs, first = evaluate(graph, run, reference.values, bits, skipped)
-    passed = first is None and all(o.passed for o in outputs) and len(outputs) == len(graph.outputs)
-    return NumericsReport(*head, passed, first, layers, outputs, spills, reloads, tuple(run.notes[:50]))
+        error = str(exc)
+        if exc.layer is not None:
+            probe.faults.append(Fault(exc.layer, graph.layers[exc.layer].name, "", "never runs", "image", 0, 0, 0,
+                                      None, None, ""))
+    values = reference.values
+    layers = []
+    for io in layer_io(graph):
+        if not io.writes:
+            continue
+        checks = tuple(compare(w, values[w], q.run.values[w], thresholds, exact.get(io.index))
+                       for w in io.writes if w in values)
+        layers.append(LayerCheck(io.index, io.name, checks, exact.get(io.index)))
+    outputs = tuple(compare(n, values[graph.root(n)], q.run.values[graph.root(n)], thresholds,
+                            None if error else not any(f.access == "output" and f.tensor == n for f in probe.faults))
+                    for n in graph.outputs if graph.root(n) in values)
+    passed = error is None and not probe.faults and not notes
+    return NumericsReport(*head, passed, probe.first(), len(probe.faults), tuple(layers), outputs, spills, reloads,
+                          notes, error)
 
 
 # ---- the whole check of a model (the ``hwsim check`` command) -------------------------------------
@@ -208,11 +234,15 @@ def missing_kernels(graph: Graph) -> dict[str, list[str]]:
     return found
 
 
-def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0) -> CheckResult:
-    """Extract ``model`` with seeded weights, schedule it on ``spec``, run and compare (user errors raised
-    as :class:`~hwsim.errors.UserError`)."""
+def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
+                quantisation: Quantisation = Quantisation(), thresholds: Thresholds = Thresholds(),
+                calibration: int | str | None = None, weights: str | None = None) -> CheckResult:
+    """Extract ``model`` (seeded weights, or the state dict file ``weights``), schedule it on ``spec``,
+    run the schedule check and measure the quantisation (activation ranges from ``calibration``:
+    None for the checked input, N seeded random inputs, or a ``.npy`` file). User errors are
+    raised as :class:`~hwsim.errors.UserError`."""
     from hwsim.errors import UserError
-    from hwsim.numerics.quantize import UnsupportedBits
+    from hwsim.numerics.quantize import UnsupportedBits, check_bits
     from hwsim.numerics.reference import prepare
     from hwsim.schedule import schedule, verify_plan
     from hwsim.schedule.order import order_layers
@@ -224,7 +254,7 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0) -
         except UnsupportedBits:
             raise UserError(f"{bits} bits: the numerics check stores 8-, 16- or 32-bit values only",
                             field_name) from None
-    graph, reference = prepare(model, input_shape, seed)
+    graph, reference = prepare(model, input_shape, seed, weights=weights, calibration=calibration)
     missing = missing_kernels(graph)
     if missing:
         listed = "; ".join(f"{k} at {', '.join(v[:3])}" for k, v in missing.items())
@@ -232,8 +262,12 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0) -
     graph = order_layers(graph, spec).graph  # policy.order
     plan = schedule(graph, spec)
     problems = tuple(str(p) for p in verify_plan(plan, spec, graph))
+    if reference.calibration_text:
+        from dataclasses import replace
+
+        quantisation = replace(quantisation, calibration=reference.calibration_text)
     try:
-        report = check_plan(graph, plan, spec, reference)
+        report = check_plan(graph, plan, spec, reference, quantisation, thresholds, reference.calibration or None)
     except (KeyError, ValueError) as exc:
         raise UserError(f"cannot run the numerics check: {exc.args[0] if exc.args else exc}", model) from None
     streamed = sum(layer.streamed for layer in plan.layers)

@@ -105,14 +105,20 @@ class PlanRun:
     layer_values: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    computes: dict[int, int] = field(default_factory=dict)  # layer -> id of its last compute command
 
 
 class Machine:
     """The state of one plan run: the memory image, the buffers allocated, the weight staging."""
 
-    def __init__(self, graph: Graph, plan: Plan, weights: WeightStore, codecs: dict[str, Codec], spec=None):
+    def __init__(self, graph: Graph, plan: Plan, weights: WeightStore, codecs: dict[str, Codec], spec=None,
+                 probe=None):
         # A streamed layer's tiles run one by one, as the commands they stand for.
         self.graph, self.plan, self.weights, self.codecs, self.spec = graph, expand(plan), weights, codecs, spec
+        self.probe = probe  # an exact.Probe comparing the bytes moved with the quantised network's, or None
+        if probe is not None:
+            probe.machine = self
+        self.command_by_id = {c.id: c for c in self.plan.commands}
         self.runs = {run.layer: run for run in self.plan.lowered}
         self.mem = Memory(plan.sram_bytes, plan.weight_buffer_bytes)
         self.live: dict[str, Buffer] = {}
@@ -131,14 +137,16 @@ class Machine:
         self.command: Command | None = None
         self.rings: dict[str, Buffer] = {}  # tensor -> the live rolling buffer holding its rows
         self.operands: set[str] | None = None  # during a compute: the buffers its command reads
+        self.probe_reads = True  # False while a cascade reads a buffer only partly written (it checks the rows)
 
     # ---- the run -------------------------------------------------------------------------
     def run(self, inputs: dict[str, np.ndarray]) -> PlanRun:
         for name, value in inputs.items():
             root = self.graph.root(name)
-            self.mem.dram[root] = self.codecs[root].encode(value)
+            self.mem.dram_write(root, self.codecs[root].encode(value))
         for cmd in self.plan.commands:
             self.command = cmd
+            self.mem.current = cmd.id
             try:
                 self.step(cmd)
             except MemoryFault as exc:
@@ -210,7 +218,10 @@ class Machine:
         b = self.buffer(piece)
         if b is None:
             return np.full(shape, np.nan, np.float32)
-        return self.codecs[piece].decode(self.mem.read(b.space, b.address, self.nbytes(piece)), shape)
+        raw = self.mem.read(b.space, b.address, self.nbytes(piece))
+        if self.probe is not None and self.probe_reads:
+            self.probe.check(self, piece, b.space, b.address, raw, "reads")
+        return self.codecs[piece].decode(raw, shape)
 
     def write_piece(self, piece: str, value: np.ndarray) -> np.ndarray:
         """Encode ``value`` into ``piece``'s buffer; returns what the buffer now holds, decoded."""
@@ -220,7 +231,10 @@ class Machine:
                                    self.command.layer)
         raw = self.codecs[piece].encode(value)
         self.mem.write(b.space, b.address, raw)
-        return self.codecs[piece].decode(self.mem.read(b.space, b.address, raw.size), value.shape)
+        back = self.mem.read(b.space, b.address, raw.size)
+        if self.probe is not None:
+            self.probe.check(self, piece, b.space, b.address, back, "writes")
+        return self.codecs[piece].decode(back, value.shape)
 
     def tensor_value(self, name: str, piece_value: Reader | None = None) -> np.ndarray:
         """The value of a tensor from its pieces (in SRAM unless ``piece_value`` says otherwise)."""
@@ -254,7 +268,7 @@ class Machine:
         b = self.buffer(name)
         if b is None:
             return
-        self.mem.dram[cmd.tensor] = self.mem.read(b.space, b.address, self.nbytes(cmd.tensor))
+        self.mem.dram_write(cmd.tensor, self.mem.read(b.space, b.address, self.nbytes(cmd.tensor)))
 
     def image(self, t: int) -> WeightImage:
         if t not in self.images:
@@ -294,10 +308,13 @@ class Machine:
     def params(self, t: int) -> dict[str, np.ndarray]:
         image = self.image(t)
         raw = self.staged[t] if t in self.staged else np.full(image.raw.size, POISON, np.uint8)
+        if self.probe is not None:
+            self.probe.check_weights(self, t, raw, image.raw)
         return self.weights.decode(self.graph, image, raw)
 
     def compute(self, cmd: Command) -> None:
         t = cmd.layer
+        self.result.computes[t] = cmd.id
         if t in self.alias_layers:
             return
         if t in self.cascade_of:
@@ -352,6 +369,7 @@ def alias_value(graph: Graph, root: str, piece_value: Reader, aliases) -> np.nda
 
 
 def run_plan(graph: Graph, plan: Plan, weights: WeightStore, codecs: dict[str, Codec],
-             inputs: dict[str, np.ndarray], spec=None) -> PlanRun:
-    """Follow ``plan`` in a memory image (``spec`` is needed only when a layer is streamed)."""
-    return Machine(graph, plan, weights, codecs, spec).run(inputs)
+             inputs: dict[str, np.ndarray], spec=None, probe=None) -> PlanRun:
+    """Follow ``plan`` in a memory image (``spec`` is needed only when a layer is streamed;
+    ``probe``: an :class:`~hwsim.numerics.exact.Probe` checking the bytes moved)."""
+    return Machine(graph, plan, weights, codecs, spec, probe).run(inputs)

@@ -176,14 +176,37 @@ class CascadeRun:
             n, ch, _, w = shape
             held = np.flatnonzero(slots >= 0)
             raw = m.mem.read(b.space, b.address, slots.size * self.row_bytes(root))
+            if m.probe is not None:
+                m.probe.check_rows(m, root, b.space, b.address, raw, slots, self.row_bytes(root))
             data = m.codecs[root].decode(raw, (slots.size, n, ch, w))
             staged[:, :, slots[held], :] = data[held].transpose(1, 2, 0, 3)
             return staged
-        value = m.tensor_value(root)
-        if root in self.made:
-            done = self.written.get(root, np.zeros(shape[2], bool))
-            value[:, :, ~done, :] = np.nan
+        if root not in self.made:
+            return m.tensor_value(root)
+        m.probe_reads = False  # only the rows written so far count: checked below
+        try:
+            value = m.tensor_value(root)
+        finally:
+            m.probe_reads = True
+        done = self.written.get(root, np.zeros(shape[2], bool))
+        value[:, :, ~done, :] = np.nan
+        b = m.live.get(root)
+        if m.probe is not None and b is not None and root in m.operands:
+            self.check_rows_of_whole(root, b, done, "reads")
         return value
+
+    def check_rows_of_whole(self, name: str, b: Buffer, rows: np.ndarray, access: str) -> None:
+        """Compare rows ``rows`` (a mask over H) of ``name``'s whole NCHW buffer ``b`` with the
+        quantised network's bytes; the other rows are not compared."""
+        m = self.m
+        n, ch, h, w = self.graph.tensor[name].shape
+        step = m.codecs[name].bits // 8
+        mask = np.zeros((n * ch, h, w * step), bool)
+        mask[:, rows, :] = True
+        mask = mask.reshape(-1)
+        raw = m.mem.read(b.space, b.address, m.nbytes(name))
+        want = m.probe.expected(name)
+        m.probe.check(m, name, b.space, b.address, np.where(mask, raw, want), access)
 
     def write_rows(self, name: str, rows: np.ndarray, r0: int, record: np.ndarray) -> None:
         """Encode rows ``r0 ..`` of ``name`` into its ring slots or its whole buffer; record them as read back."""
@@ -200,7 +223,10 @@ class CascadeRun:
                 at = b.address + (r % slots.size) * size
                 m.mem.write(b.space, at, codec.encode(rows[:, :, i, :]))
                 slots[r % slots.size] = r
-                record[:, :, r, :] = codec.decode(m.mem.read(b.space, at, size), (n, ch, w))
+                back = m.mem.read(b.space, at, size)
+                if m.probe is not None:
+                    m.probe.check(m, name, b.space, at, back, "writes", index=(slice(None), slice(None), r))
+                record[:, :, r, :] = codec.decode(back, (n, ch, w))
             return
         b = m.live.get(name)
         if b is None:
@@ -210,6 +236,10 @@ class CascadeRun:
         image[:, r0:r0 + k, :] = codec.encode(rows).reshape(n * ch, k, w * step)
         back = np.ascontiguousarray(image[:, r0:r0 + k, :]).reshape(-1)
         record[:, :, r0:r0 + k, :] = codec.decode(back, (n, ch, k, w))
+        if m.probe is not None:
+            written = np.zeros(h, bool)
+            written[r0:r0 + k] = True
+            self.check_rows_of_whole(name, b, written, "writes")
         self.written.setdefault(name, np.zeros(h, bool))[r0:r0 + k] = True
 
     def params(self, cmd: Command, t: int) -> dict[str, np.ndarray]:
@@ -226,4 +256,6 @@ class CascadeRun:
             lo, hi = max(start, off), min(start + n, off + size)
             if lo < hi:
                 raw[lo - off: hi - off] = m.mem.view(b.space, b.address + lo - start, hi - lo)
+        if m.probe is not None:
+            m.probe.check_weights(m, t, raw, image.raw)
         return m.weights.decode(self.graph, image, raw)

@@ -7,12 +7,14 @@ interpreter moves exactly the rows the plan's bytes stand for and checks that th
 
 * a tile **load** gathers the band's rows of the tensor from its DRAM copy (halo rows
   included) and writes them, encoded, into the tile buffer;
-* a tile **compute** reads every tile buffer it names back from SRAM into a staging copy of
-  that input (rows never loaded stay NaN), reads the layer's other inputs from SRAM, and
-  computes the layer; it encodes the band's rows (and, with weight chunks, the chunk's
-  output channels) of every banded output into its tile buffer. Outputs the layer keeps
-  resident are written at its last tile. A band whose rows need input rows the plan did not
-  load comes out NaN, so a band model that forgets a halo row fails the check;
+* a tile **compute** reads every tile buffer it names back from SRAM into a fresh staging copy
+  of that input (rows not in those buffers are NaN, even if an earlier tile loaded them), reads
+  the layer's other inputs from SRAM, and computes the layer; it encodes the band's rows (and,
+  with weight chunks, the chunk's output channels) of every banded output into its tile buffer.
+  Outputs the layer keeps resident are assembled band by band and written at its last tile
+  (one the band model does not band: computed on every row the tiles read). A band whose rows
+  need input rows the plan did not load comes out NaN, so a band model that forgets a halo row
+  fails the check;
 * a tile **store** copies the tile buffer into those rows of the tensor's DRAM copy.
 
 The layer is computed whole at a tile (on the staged inputs) and the band cut from it: simple
@@ -88,6 +90,8 @@ class Stream:
         self.pieces = {n: machine.alias_of.get(n, (n,)) for n in self.band_reads}
         self.staged = {p: np.full(self.graph.tensor[p].shape, np.nan, np.float32)
                        for ps in self.pieces.values() for p in ps}
+        self.seen = {p: v.copy() for p, v in self.staged.items()}
+        self.resident: dict[str, np.ndarray] = {}  # resident output -> its rows made so far
         self.loaded: dict[str, list[tuple[str, tuple]]] = {}  # tile buffer -> [(piece, index)]
         self.views: dict[str, list[tuple[int, ...]]] = {}  # root -> shapes it is read through in the layer
         for op in (self.graph.op[n] for n in self.graph.layers[t].ops):
@@ -172,9 +176,16 @@ class Stream:
     def compute_tile(self, cmd: Command) -> None:
         m, tile = self.m, cmd.tile or 0
         changed = m.gather_weights(cmd, initial=m.image(self.t).raw)
+        # the tile sees only the rows in the tile buffers it reads: rows of earlier bands, even if
+        # some slot still holds them, are NaN unless this command lists their buffer
+        staged = {p: np.full(v.shape, np.nan, np.float32) for p, v in self.staged.items()}
         for name in cmd.reads:
             if name in self.loaded:
-                changed = self._stage(name) or changed
+                self._stage(name, staged)
+        changed = changed or not all(np.array_equal(staged[p], self.staged[p], equal_nan=True) for p in staged)
+        self.staged = staged
+        for p, v in staged.items():  # every row the tiles have read so far (for outputs not written in bands)
+            np.copyto(self.seen[p], v, where=~np.isnan(v))
         m.operands = set(cmd.reads)
         try:
             whole = {root: m.tensor_value(root) for root in self.whole_reads}
@@ -189,11 +200,25 @@ class Stream:
             self.env, self.whole = env, whole
         for name in self.band_writes:
             self._write_band(cmd, tile, name, env[name])
+        for name in self.run.resident_writes:
+            if name in self.model.writes:  # a resident output made band by band: this tile's rows
+                index = self.out_index(name, tile)
+                self.resident.setdefault(name, np.full(env[name].shape, np.nan, np.float32))[index] = env[name][index]
         if tile == self.m.plan.layers[self.t].tiles - 1:
             values = {n: v.copy() for n, v in self.written.items()}
-            values.update({w: m.write_piece(w, env[w]) for w in self.run.resident_writes})
+            values.update({w: m.write_piece(w, self.resident_value(w, whole)) for w in self.run.resident_writes})
             m.result.layer_values[self.t] = values
             m.staged.pop(self.t, None)
+
+    def resident_value(self, name: str, whole: dict[str, np.ndarray]) -> np.ndarray:
+        """A resident output at the last tile: its rows as the tiles made them, or (an output not made
+        in bands) the layer computed on every row the tiles read."""
+        if name in self.resident:
+            return self.resident[name]
+        read = lambda root: (alias_value(self.graph, root, self.seen.__getitem__, self.m.alias_of)  # noqa: E731
+                             if root in self.m.alias_of else self.seen[root]) if root in self.pieces else whole[root]
+        return compute_layer(self.graph, self.t, read, self.m.params(self.t).__getitem__,
+                             self.accumulate(whole))[name]
 
     def accumulate(self, whole: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """The values the layer reduces over the band axis and then uses band by band, from a first
@@ -215,22 +240,22 @@ class Stream:
             return alias_value(self.graph, root, self.staged.__getitem__, self.m.alias_of)
         return self.staged[root]
 
-    def _stage(self, buffer: str) -> bool:
-        """Read a loaded tile buffer back from SRAM into its pieces' staging copies; True if that changed them."""
+    def _stage(self, buffer: str, staged: dict[str, np.ndarray]) -> None:
+        """Read a loaded tile buffer back from SRAM into its pieces' staging copies ``staged``."""
         m = self.m
         b = m.buffer(buffer)
         if b is None:
-            return False
-        changed, at = False, b.address
+            return
+        at = b.address
         for piece, index in self.loaded[buffer]:
-            shape = self.staged[piece][index].shape
+            shape = staged[piece][index].shape
             n = m.codecs[piece].nbytes(math.prod(shape))
-            block = m.codecs[piece].decode(m.mem.read(b.space, at, n), shape)
+            raw = m.mem.read(b.space, at, n)
+            if m.probe is not None:
+                m.probe.check(m, piece, b.space, at, raw, "reads", index=index)
+            block = m.codecs[piece].decode(raw, shape)
             at += n
-            if not np.array_equal(block, self.staged[piece][index], equal_nan=True):
-                self.staged[piece][index] = block
-                changed = True
-        return changed
+            staged[piece][index] = block
 
     def _write_band(self, cmd: Command, tile: int, name: str, value: np.ndarray) -> None:
         b = next((x for x in cmd.allocs if x.tensor == name and x.tile == tile), None)
@@ -242,7 +267,10 @@ class Stream:
         if raw.size > b.size:
             raise InterpreterError(f"tile {tile} of {name!r}: {raw.size} B of rows, a {b.size} B buffer", self.t)
         self.m.mem.write(b.space, b.address, raw)
-        self.written[name][index] = codec.decode(self.m.mem.read(b.space, b.address, raw.size), value[index].shape)
+        back = self.m.mem.read(b.space, b.address, raw.size)
+        if self.m.probe is not None:
+            self.m.probe.check(self.m, name, b.space, b.address, back, "writes", index=index)
+        self.written[name][index] = codec.decode(back, value[index].shape)
 
     def out_index(self, name: str, tile: int) -> tuple:
         """The rows (and, with weight chunks, the chunk's output channels) of ``name`` tile ``tile`` writes."""
@@ -271,4 +299,4 @@ class Stream:
             image = m.mem.dram_read(name, m.nbytes(name))[0]  # nothing stored yet: poison
         stored = image.view(codec.dtype).reshape(shape).copy()
         stored[index] = m.mem.read(b.space, b.address, nbytes).view(codec.dtype).reshape(block)
-        m.mem.dram[name] = stored.reshape(-1).view(np.uint8)
+        m.mem.dram_write(name, stored.reshape(-1).view(np.uint8))

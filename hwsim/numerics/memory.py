@@ -6,9 +6,13 @@
   garbage, as hardware would.
 * **DRAM** is a dict from a key (a tensor's name, or ``weights:<layer>``) to that tensor's
   bytes. Reading a key DRAM does not hold gives poison bytes.
+* Every byte of SRAM remembers the command that last wrote it (``writers``), and every DRAM
+  copy the command that stored it, so a schedule fault can be traced to the command that
+  produced the bad bytes.
 * The **weight store** holds every parameter as the hardware stores it: batch norms folded
   into the convolutions before them (``attrs["folded_bn"]``), then each parameter quantised
-  at ``weight_bits`` (per-tensor symmetric scale, see ``quantize``). It also lays out each
+  at ``weight_bits`` (symmetric, see ``quantize``): a convolution's or linear layer's weight
+  per output channel by default (:func:`channel_axes`), every other parameter per tensor. It also lays out each
   layer's *weight image*: the layer's parameters packed end to end in ``layer_io`` order, the
   bytes the plan's ``weights:<layer>`` loads move (chunk ``c`` of a layer loaded in chunks is
   the next ``dram_bytes`` of that image; a cascade's block is the images of its layers one
@@ -44,7 +48,21 @@ class Memory:
         if weight_buffer_bytes:
             self.capacity["weights"] = weight_buffer_bytes
         self.spaces = {name: np.zeros(0, np.uint8) for name in self.capacity}
+        # who wrote each byte: the id of the command (``current`` when it was written), -1 never
+        self.writers = {name: np.zeros(0, np.int32) for name in self.capacity}
         self.dram: dict[str, np.ndarray] = {}
+        self.dram_writer: dict[str, int] = {}
+        self.current = -1  # the command running now (its id), -1 before the first
+
+    def dram_write(self, key: str, data: np.ndarray) -> None:
+        """Replace DRAM copy ``key`` with ``data`` (written by the current command)."""
+        self.dram[key] = data
+        self.dram_writer[key] = self.current
+
+    def writer(self, space: str, address: int) -> int:
+        """The id of the command that last wrote byte ``address`` of ``space`` (-1: never written)."""
+        w = self.writers.get(space)
+        return int(w[address]) if w is not None and 0 <= address < w.size else -1
 
     def _space(self, space: str, address: int, nbytes: int) -> np.ndarray:
         if space not in self.capacity:
@@ -56,10 +74,13 @@ class Memory:
         if address + nbytes > mem.size:  # grow (at least doubling) with poison up to the capacity
             size = min(self.capacity[space], max(address + nbytes, 2 * mem.size))
             mem = self.spaces[space] = np.concatenate([mem, np.full(size - mem.size, POISON, np.uint8)])
+            w = self.writers[space]
+            self.writers[space] = np.concatenate([w, np.full(size - w.size, -1, np.int32)])
         return mem
 
     def write(self, space: str, address: int, raw: np.ndarray) -> None:
         self._space(space, address, raw.size)[address: address + raw.size] = raw
+        self.writers[space][address: address + raw.size] = self.current
 
     def read(self, space: str, address: int, nbytes: int) -> np.ndarray:
         return self.view(space, address, nbytes).copy()
@@ -144,10 +165,34 @@ def fold_batch_norms(graph: Graph, params: dict[str, np.ndarray]) -> dict[str, n
     return out
 
 
-def weight_store(graph: Graph, params: dict[str, np.ndarray], bits: int) -> WeightStore:
-    """Every parameter the graph reads, folded and stored at ``bits`` (per-tensor symmetric)."""
+def channel_axes(graph: Graph) -> dict[str, int]:
+    """Parameter -> its output-channel axis, for the weights quantised per channel: the weight of
+    a ``conv2d`` (axis 0: ``(C_out, C_in/g, kh, kw)``), of an ungrouped ``conv_transpose2d``
+    (axis 1: ``(C_in, C_out, kh, kw)``) and of a ``linear`` (axis 0: ``(out, in)``), read
+    directly (not through a view) and by no other op. A grouped transposed convolution's output
+    channel is split over two axes: its weight stays per tensor."""
+    axes: dict[str, int | None] = {}
+    for op in graph.ops:
+        for k, name in enumerate(op.inputs):
+            root = graph.root(name)
+            if graph.tensor[root].kind != "param":
+                continue
+            axis = None
+            if k == 1 and name == root:
+                if op.kind in ("conv2d", "linear"):
+                    axis = 0
+                elif op.kind == "conv_transpose2d" and int(op.attrs.get("groups", 1)) == 1:
+                    axis = 1
+            axes[root] = axis if root not in axes or axes[root] == axis else None
+    return {p: a for p, a in axes.items() if a is not None}
+
+
+def weight_store(graph: Graph, params: dict[str, np.ndarray], bits: int, per_channel: bool = True) -> WeightStore:
+    """Every parameter the graph reads, folded and stored at ``bits`` (symmetric; the weights of
+    :func:`channel_axes` per output channel unless ``per_channel`` is False)."""
     check_bits(bits, "weight")
     folded = fold_batch_norms(graph, params)
+    axes = channel_axes(graph) if per_channel else {}
     values, codecs, encoded = {}, {}, {}
     for t in graph.tensors:
         if t.kind != "param" or t.view_of is not None:
@@ -155,7 +200,7 @@ def weight_store(graph: Graph, params: dict[str, np.ndarray], bits: int) -> Weig
         if t.name not in folded:
             raise KeyError(f"no value for parameter {t.name!r}")
         v = np.asarray(folded[t.name], np.float32).reshape(t.shape)
-        codec = Codec(32) if bits == 32 else codec_for(bits, v)
+        codec = Codec(32) if bits == 32 else codec_for(bits, v, axes.get(t.name))
         codecs[t.name] = codec
         encoded[t.name] = codec.encode(v)
         values[t.name] = codec.decode(encoded[t.name], t.shape, copy=False)

@@ -1,12 +1,21 @@
 """How a tensor is stored in bytes at the spec's bit-width, and how close it comes back.
 
 * 32 bits: float32, little-endian, as is.
-* 8 and 16 bits: signed integers (little-endian) with a **per-tensor symmetric scale**
-  ``scale = max|x| / (2^(b-1) - 1)``: ``q = clip(round(x / scale), -(2^(b-1) - 1), 2^(b-1) - 1)``,
-  decoded as ``q * scale``. The scale is calibrated once, from the tensor's values in the
-  torch reference run (activations) or from the parameter itself (weights), and travels
-  with the tensor, as hardware keeps it in a register or a tensor descriptor: it is not
-  part of the SRAM image.
+* 8 and 16 bits: signed integers (little-endian) ``q`` with a scale ``s`` and a zero point ``z``,
+  ``q = clip(round(x / s) + z, qmin, qmax)``, decoded as ``(q - z) * s`` (``round`` is half to
+  even, numpy's ``rint``). Two forms, as TFLite/TOSA int8 and Arm Vela define them:
+
+  - **symmetric** (``z = 0``): ``s = max|x| / (2^(b-1) - 1)`` and ``q`` in
+    ``[-(2^(b-1) - 1), 2^(b-1) - 1]`` (the most negative code unused, so that ``-x`` is exact);
+    weights always, activations by default;
+  - **asymmetric** (activations, on request): the range ``[lo, hi]`` (widened to contain 0, so
+    zero padding is exact) maps onto ``[-2^(b-1), 2^(b-1) - 1]``: ``s = (hi - lo) / (2^b - 1)``,
+    ``z = clip(round(-2^(b-1) - lo / s), qmin, qmax)``.
+
+  A codec has one scale (per tensor) or one per index of an ``axis`` (**per channel**: a
+  convolution's weights, one scale per output channel, as Vela, TFLite and TensorRT store
+  them). The scales and the zero point travel with the tensor, as hardware keeps them in a
+  register or a tensor descriptor: they are not part of the SRAM image.
 
 Other bit-widths are not modelled (:class:`UnsupportedBits`).
 
@@ -32,14 +41,23 @@ class UnsupportedBits(ValueError):
 
 @dataclass(frozen=True)
 class Codec:
-    """The storage format of one tensor: ``bits`` per element and, below 32 bits, its ``scale``."""
+    """The storage format of one tensor: ``bits`` per element and, below 32 bits, its ``scale``
+    (a float, or a tuple of floats along ``axis``) and ``zero_point``."""
 
     bits: int
-    scale: float = 1.0
+    scale: float | tuple[float, ...] = 1.0
+    zero_point: int = 0
+    axis: int | None = None  # per-channel: the axis ``scale`` runs along
+    asymmetric: bool = False  # codes span [-2^(b-1), 2^(b-1) - 1] around ``zero_point``
 
     @property
     def qmax(self) -> int:
         return 2 ** (self.bits - 1) - 1
+
+    @property
+    def qmin(self) -> int:
+        """-qmax when symmetric; -2^(b-1) with a zero point (the asymmetric form)."""
+        return -self.qmax - 1 if self.asymmetric else -self.qmax
 
     @property
     def dtype(self) -> np.dtype:
@@ -48,17 +66,28 @@ class Codec:
     def nbytes(self, elements: int) -> int:
         return elements * self.bits // 8
 
+    def _scale(self, shape: tuple[int, ...]) -> np.ndarray | np.float32:
+        if self.axis is None:
+            return np.float32(self.scale)
+        s = np.asarray(self.scale, np.float32)
+        view = [1] * len(shape)
+        view[self.axis] = s.size
+        return s.reshape(view)
+
     def encode(self, values: np.ndarray) -> np.ndarray:
         """The bytes (a uint8 array) that store ``values``."""
         if self.bits == 32:
             data = np.ascontiguousarray(values, dtype=_FLOAT)
         else:
-            q = np.asarray(values, np.float32) / np.float32(self.scale)
+            values = np.asarray(values, np.float32)
+            q = values / self._scale(values.shape)
             np.rint(q, out=q)
-            np.clip(q, -self.qmax, self.qmax, out=q)
+            if self.zero_point:
+                q += np.float32(self.zero_point)
+            np.clip(q, self.qmin, self.qmax, out=q)
             nan = np.isnan(q)
             if nan.any():
-                q[nan] = 0  # a NaN (poison upstream) stores as 0
+                q[nan] = self.zero_point  # a NaN (poison upstream) stores as 0
             data = q.astype(self.dtype)
         return data.reshape(-1).view(np.uint8)
 
@@ -68,7 +97,10 @@ class Codec:
         data = np.ascontiguousarray(raw).view(self.dtype).reshape(shape)
         if self.bits == 32:
             return data.astype(np.float32, copy=copy)
-        return data.astype(np.float32) * np.float32(self.scale)
+        q = data.astype(np.float32)
+        if self.zero_point:
+            q -= np.float32(self.zero_point)
+        return q * self._scale(tuple(shape))
 
     def round_trip(self, values: np.ndarray) -> np.ndarray:
         return self.decode(self.encode(values), np.shape(values))
@@ -79,20 +111,45 @@ def check_bits(bits: int, what: str = "activation") -> None:
         raise UnsupportedBits(f"{what} bits {bits}: the numerics check stores 8-, 16- or 32-bit values only")
 
 
+def _symmetric_scale(bits: int, max_abs: float) -> float:
+    max_abs = float(max_abs)
+    if not math.isfinite(max_abs) or max_abs <= 0:
+        return 1.0  # an all-zero tensor: any scale stores it exactly
+    return max_abs / (2 ** (bits - 1) - 1)
+
+
 def calibrated(bits: int, max_abs: float) -> Codec:
-    """The codec of a tensor whose largest magnitude is ``max_abs`` (per-tensor symmetric)."""
+    """The symmetric per-tensor codec of a tensor whose largest magnitude is ``max_abs``."""
+    check_bits(bits)
+    return Codec(32) if bits == 32 else Codec(bits, _symmetric_scale(bits, max_abs))
+
+
+def calibrated_range(bits: int, lo: float, hi: float, asymmetric: bool = False) -> Codec:
+    """The per-tensor codec of a tensor whose values span ``[lo, hi]`` (symmetric unless asked)."""
     check_bits(bits)
     if bits == 32:
         return Codec(32)
-    max_abs = float(max_abs)
-    if not math.isfinite(max_abs) or max_abs <= 0:
-        return Codec(bits, 1.0)  # an all-zero tensor: any scale stores it exactly
-    return Codec(bits, max_abs / (2 ** (bits - 1) - 1))
+    if not asymmetric:
+        return calibrated(bits, max(abs(lo), abs(hi)))
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi == lo:
+        return Codec(bits, 1.0, 0, None, True)
+    qmin = -(2 ** (bits - 1))
+    scale = (hi - lo) / (2 ** bits - 1)
+    zero = int(np.clip(np.rint(qmin - lo / scale), qmin, 2 ** (bits - 1) - 1))
+    return Codec(bits, scale, zero, None, True)
 
 
-def codec_for(bits: int, values: np.ndarray) -> Codec:
-    """The codec calibrated on ``values`` themselves."""
-    return calibrated(bits, float(np.abs(values).max()) if np.size(values) else 0.0)
+def codec_for(bits: int, values: np.ndarray, axis: int | None = None) -> Codec:
+    """The symmetric codec calibrated on ``values`` themselves: per tensor, or per index of ``axis``."""
+    check_bits(bits)
+    if bits == 32:
+        return Codec(32)
+    if axis is None or np.ndim(values) == 0:
+        return calibrated(bits, float(np.abs(values).max()) if np.size(values) else 0.0)
+    moved = np.moveaxis(np.abs(np.asarray(values, np.float32)), axis, 0).reshape(np.shape(values)[axis], -1)
+    peaks = moved.max(axis=1) if moved.shape[1] else np.zeros(moved.shape[0])
+    return Codec(bits, tuple(_symmetric_scale(bits, p) for p in peaks), 0, axis)
 
 
 def sqnr_db(reference: np.ndarray, values: np.ndarray) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +37,8 @@ class Reference:
     seed: int
     values: dict  # tensor name -> np.ndarray: the network inputs and every activation root found
     params: dict  # state_dict key -> np.ndarray (unfolded: batch norm folding is the interpreter's)
+    calibration: tuple = ()  # the float runs (dicts like ``values``) of the calibration inputs, if any
+    calibration_text: str = ""  # what they were ("8 random inputs", "calib.npy (16 inputs)")
 
 
 def seed_parameters(model, seed: int) -> None:
@@ -171,9 +174,25 @@ def reference_for(model, graph: Graph, seed: int = 0) -> Reference:
     return capture(ep, graph, x, seed)
 
 
-def prepare(model_spec: str, input_shape: tuple[int, ...], seed: int = 0,
-            fuse: str = "elementwise") -> tuple[Graph, Reference]:
-    """Resolve MODEL, seed it, export once, and return its graph and its reference run."""
+def calibration_inputs(calibration: int | str, input_shape: tuple[int, ...], seed: int) -> tuple[list, str]:
+    """The calibration inputs (torch tensors) and what they are: N seeded random inputs (seeds
+    ``seed + 1 .. seed + N``, modulo 2^64) or the arrays of a ``.npy`` file."""
+    import torch
+
+    from hwsim.numerics.user_files import load_calibration
+
+    if isinstance(calibration, int):
+        xs = [seeded_input(input_shape, (seed + i) % 2**64) for i in range(1, calibration + 1)]
+        return xs, f"{calibration} random input{'s' if calibration != 1 else ''} (seeds {seed}+1..+{calibration})"
+    arrays = load_calibration(calibration, input_shape)
+    plural = "s" if len(arrays) != 1 else ""
+    return [torch.from_numpy(a.copy()) for a in arrays], f"{Path(calibration).name} ({len(arrays)} input{plural})"
+
+
+def prepare(model_spec: str, input_shape: tuple[int, ...], seed: int = 0, fuse: str = "elementwise",
+            weights: str | None = None, calibration: int | str | None = None) -> tuple[Graph, Reference]:
+    """Resolve MODEL, seed it (or load the state dict file ``weights``), export once, and return its
+    graph and its reference run (with the float runs of the ``calibration`` inputs, if any)."""
     from hwsim.extract import require_torch
 
     require_torch("the numerics check")
@@ -181,11 +200,23 @@ def prepare(model_spec: str, input_shape: tuple[int, ...], seed: int = 0,
     from hwsim.extract.torch_export import export_program, program_to_graph
 
     model, name = resolve_model(model_spec)
-    seed_parameters(model, seed)
+    if weights is not None:
+        from hwsim.numerics.user_files import load_state_dict
+
+        load_state_dict(weights, model)
+    else:
+        seed_parameters(model, seed)
     x = seeded_input(input_shape, seed)
     ep = export_program(model, x, model_spec)
     graph = program_to_graph(ep, name, fuse, model_spec)
     if len(graph.inputs) != 1:
         raise UserError(f"the numerics check runs models with one input, this one has {len(graph.inputs)}",
                         model_spec)
-    return graph, capture(ep, graph, x, seed)
+    reference = capture(ep, graph, x, seed)
+    if calibration is None:
+        return graph, reference
+    from dataclasses import replace
+
+    xs, text = calibration_inputs(calibration, input_shape, seed)
+    runs = tuple(capture(ep, graph, c, seed).values for c in xs)
+    return graph, replace(reference, calibration=runs, calibration_text=text)

@@ -62,3 +62,53 @@ def test_sqnr_edges():
     assert sqnr_db(np.zeros(3), np.ones(3)) == -math.inf
     assert sqnr_db(np.ones(3), np.full(3, np.nan)) == -math.inf
     assert sqnr_db(np.ones(4), np.ones(4) * 1.1) == pytest.approx(20.0)
+
+
+def test_per_channel_codes_by_hand():
+    # axis 0: channel 0 peaks at 2 (scale 2/127), channel 1 at 0.5 (scale 0.5/127)
+    w = np.array([[1.0, -2.0], [0.5, 0.25]], np.float32)
+    codec = codec_for(8, w, axis=0)
+    assert codec.axis == 0 and codec.scale == pytest.approx((2 / 127, 0.5 / 127))
+    raw = codec.encode(w)
+    assert raw.view(np.int8).tolist() == [64, -127, 127, 64]  # 63.5 -> 64 (half to even), 63.5 -> 64
+    np.testing.assert_allclose(codec.decode(raw, w.shape), [[128 / 127, -2], [0.5, 64 / 254]], rtol=1e-6)
+
+
+def test_per_channel_keeps_a_small_channel_that_per_tensor_loses():
+    # one scale for both rows: 0.01 is 1.27 steps of 1/127 -> 1 step = 0.00787, 21 % off; its own scale: exact
+    w = np.array([[1.0, -1.0], [0.01, -0.01]], np.float32)
+    per_tensor = codec_for(8, w).round_trip(w)
+    per_channel = codec_for(8, w, axis=0).round_trip(w)
+    assert per_tensor[1, 0] == pytest.approx(1 / 127, rel=1e-6)
+    assert per_channel[1, 0] == pytest.approx(0.01, rel=1e-6)
+
+
+def test_asymmetric_codes_by_hand():
+    from hwsim.numerics.quantize import calibrated_range
+
+    # [0, 2.55]: scale 2.55 / 255 = 0.01, zero point -128 - 0 / 0.01 = -128; 1.0 -> 100 - 128 = -28
+    codec = calibrated_range(8, 0.0, 2.55, asymmetric=True)
+    assert codec.scale == pytest.approx(0.01) and codec.zero_point == -128 and codec.qmin == -128
+    raw = codec.encode(np.array([0.0, 1.0, 2.55, 3.0, -1.0], np.float32))
+    assert raw.view(np.int8).tolist() == [-128, -28, 127, 127, -128]
+    # [-1, 3]: scale 4/255, zero point rint(-128 + 63.75) = -64; 0 stores exactly
+    codec = calibrated_range(8, -1.0, 3.0, asymmetric=True)
+    assert codec.zero_point == -64 and codec.round_trip(np.zeros(3, np.float32)).tolist() == [0, 0, 0]
+    # a range that excludes 0 is widened to hold it (zero padding stays exact)
+    assert calibrated_range(8, 1.0, 2.0, asymmetric=True).zero_point == -128
+    # symmetric keeps -127..127
+    assert calibrated_range(8, -1.0, 3.0).encode(np.array([-3.0], np.float32)).view(np.int8).tolist() == [-127]
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_storing_a_stored_value_again_changes_nothing(bits, asymmetric):
+    # the memory-free quantised run stores a concatenation of stored pieces again with the same
+    # format: that must give the very same bytes as the pieces hold (an in-place concatenation)
+    from hwsim.numerics.quantize import calibrated_range
+
+    x = np.random.default_rng(3).standard_normal(100_000).astype(np.float32) * 7
+    codec = calibrated_range(bits, float(x.min()), float(x.max()), asymmetric)
+    once = codec.encode(x)
+    again = codec.encode(codec.decode(once, x.shape))
+    assert np.array_equal(once, again)

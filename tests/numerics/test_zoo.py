@@ -1,25 +1,32 @@
-"""Every zoo model passes the numerics check at 32 bits, with SRAM roomy enough for no spill and tight
+"""Every zoo model passes the schedule check (bit-exact) at 32 bits, with SRAM roomy enough for no spill and tight
 enough to spill and reload skip tensors (and to stream layers); in cascade mode too, where the
 tight SRAM runs cascades of several stripes and spills (``zoo_cases``).
 
 The models run in two worker processes (one export each dominates the time), largest first;
 each test waits for its model. "Roomy" is the high-water mark of the plan made with unlimited
 SRAM (no spill by construction), "tight" half the peak of live bytes.
+
+At 8 and 16 bits a representative subset runs here (``LOW_BITS``: a plain U-Net, NAFNet with its
+SimpleGate, Select-Attend-Transfer's 1-channel skips, UNet-- at 16 bits), on the same export;
+``experiments/numerics_zoo_matrix.py`` runs every model at 8, 16 and 32 bits.
 """
 
 import concurrent.futures
+import math
 import multiprocessing
 import os
 
 import pytest
 
 from hwsim.zoo import MODELS
-from tests.numerics.zoo_cases import run_case
+from tests.numerics.zoo_cases import run_cases
 
 pytestmark = pytest.mark.torch
 pytest.importorskip("torch")
 
 ORDER = sorted(MODELS, key=lambda m: (not m.startswith("kbnet"), not m.startswith("nafnet"), m))
+LOW_BITS = {"unet": (8,), "nafnet": (8,), "unet_sat": (8,), "nafnet_unetmm": (16,)}
+LOW_CASES = [(m, b) for m, bits in LOW_BITS.items() for b in bits]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def zoo_results():
     os.environ.update({k: "1" for k in saved})  # one thread per worker: two workers share two cores
     try:
         pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
-        futures = {m: pool.submit(run_case, m) for m in ORDER}
+        futures = {m: pool.submit(run_cases, m, (32, *LOW_BITS.get(m, ()))) for m in ORDER}
     finally:
         for k, v in saved.items():
             if v is None:
@@ -41,7 +48,7 @@ def zoo_results():
 
 @pytest.mark.parametrize("model", ORDER)
 def test_zoo_model_passes_at_32_bits(zoo_results, model):
-    r = zoo_results[model].result(timeout=900)
+    r = zoo_results[model].result(timeout=900)[32]
     roomy, tight = r["roomy"], r["tight"]
     for case in (roomy, tight):
         assert case["verify"] == []
@@ -56,7 +63,7 @@ def test_zoo_model_passes_at_32_bits(zoo_results, model):
 
 @pytest.mark.parametrize("model", ORDER)
 def test_zoo_model_passes_at_32_bits_in_cascade_mode(zoo_results, model):
-    r = zoo_results[model].result(timeout=900)
+    r = zoo_results[model].result(timeout=900)[32]
     roomy, tight = r["cascade_roomy"], r["cascade_tight"]
     assert any(stripes > 1 for _, _, stripes in tight["cascades"]) and tight["rolling"] > 0
     assert tight["spills"] > 0 or tight["streamed"] > 0  # data through DRAM beside the stripes
@@ -67,3 +74,18 @@ def test_zoo_model_passes_at_32_bits_in_cascade_mode(zoo_results, model):
         assert not case["two_pass"], case["two_pass"]
         assert case["passed"], (case["first"], case["error"], case["notes"])
         assert case["worst_rel"] <= 1e-4
+
+
+@pytest.mark.parametrize("model, bits", LOW_CASES)
+def test_zoo_model_passes_the_schedule_check_at_low_bits(zoo_results, model, bits):
+    r = zoo_results[model].result(timeout=900)[bits]
+    for label in ("roomy", "tight", "cascade_roomy", "cascade_tight"):
+        case = r[label]
+        assert case["verify"] == [] and case["error"] is None and case["notes"] == [], (label, case["notes"])
+        assert case["schedule_passed"] and case["faults"] == 0, (label, case["fault"])
+        # no threshold asked: the quantisation is reported (NAFNet's SimpleGate layers too), never failed
+        assert case["passed"] and all(math.isfinite(sqnr) for _, sqnr in case["worst"]), (label, case["worst"])
+    assert r["roomy"]["spills"] == r["roomy"]["reloads"] == r["roomy"]["streamed"] == 0
+    assert (r["tight"]["spills"] > 0 and r["tight"]["reloads"] > 0) or r["tight"]["streamed"] > 0
+    assert any(stripes > 1 for _, _, stripes in r["cascade_tight"]["cascades"]) and r["cascade_tight"]["rolling"] > 0
+    assert r["cascade_tight"]["spills"] > 0 or r["cascade_tight"]["streamed"] > 0

@@ -1,5 +1,6 @@
-"""One zoo model's numerics check at 32 bits, roomy and tight SRAM, in layer and in cascade mode:
-run in a worker process.
+"""One zoo model's numerics check at one bit-width (32 by default), roomy and tight SRAM, in layer and
+in cascade mode: run in a worker process (``experiments/numerics_zoo_matrix.py`` runs every model at
+8, 16 and 32 bits with it).
 
 Kept torch-free at import so that a spawned worker imports it cheaply; returns plain figures
 for ``test_zoo.py`` to assert on.
@@ -31,6 +32,10 @@ def figures(graph, plan, spec, report, skips) -> dict:
 
     return {
         "sram": spec.sram.size_bytes, "verify": verify_plan(plan, spec, graph)[:3], "passed": report.passed,
+        "schedule_passed": report.schedule_passed, "faults": report.faults,
+        "fault": report.first_fault.text() if report.first_fault else None,
+        "output_sqnr": min((o.sqnr_db for o in report.outputs), default=float("nan")),
+        "worst": [(name, c.sqnr_db) for name, c in report.worst_layers(3)],
         "first": report.first_divergent_layer, "error": report.error, "notes": list(report.notes[:3]),
         "spills": report.spills, "reloads": report.reloads,
         "skip_spills": len(skips & {c.tensor for c in plan.commands if c.traffic == "spill_write"}),
@@ -54,27 +59,40 @@ def two_pass_layers(graph, plan) -> list[str]:
             if (model := band_model(graph, t)) is not None and model.two_pass]
 
 
-def run_case(model: str, shape: tuple[int, ...] | None = None, labels: tuple[str, ...] | None = None) -> dict:
+def run_case(model: str, shape: tuple[int, ...] | None = None, labels: tuple[str, ...] | None = None,
+             bits: int = 32) -> dict:
     """The figures of each case (``labels``: those of roomy, tight, cascade_roomy, cascade_tight
-    to run; all by default) at input ``shape`` (default :func:`input_shape`)."""
-    import dataclasses
+    to run; all by default) at input ``shape`` (default :func:`input_shape`), activations and
+    weights at ``bits``."""
+    return run_cases(model, (bits,), shape, labels)[bits]
 
+
+def run_cases(model: str, bits: tuple[int, ...], shape: tuple[int, ...] | None = None,
+              labels: tuple[str, ...] | None = None) -> dict:
+    """:func:`run_case` at each bit-width of ``bits`` (one export): bits -> its figures."""
     import torch
 
     torch.set_num_threads(1)
+    from hwsim.numerics.reference import prepare
+
+    graph, ref = prepare(model, shape or input_shape(model))
+    return {b: _cases(model, graph, ref, b, labels) for b in bits}
+
+
+def _cases(model: str, graph, ref, bits: int, labels) -> dict:
+    import dataclasses
+
     from hwsim.graph.analysis import skip_tensors, tensor_bytes
     from hwsim.numerics.check import check_plan
-    from hwsim.numerics.reference import prepare
     from hwsim.schedule import schedule
     from hwsim.schedule.search import live_piece_peak, with_sram
     from hwsim.spec import load_spec
 
-    graph, ref = prepare(model, shape or input_shape(model))
-    spec = load_spec("accelerators/edge_npu.yaml", ["datatype.activation_bits=32", "datatype.weight_bits=32"])
+    spec = load_spec("accelerators/edge_npu.yaml", [f"datatype.activation_bits={bits}", f"datatype.weight_bits={bits}"])
     peak = live_piece_peak(graph, spec)
     roomy = with_sram(spec, schedule(graph, with_sram(spec, 1 << 40)).sram_peak_bytes)
     tight = with_sram(spec, peak // 2 // 64 * 64)
-    weights = sum(tensor_bytes(t.elements, 32) for t in graph.tensors if t.kind == "param" and t.view_of is None)
+    weights = sum(tensor_bytes(t.elements, bits) for t in graph.tensors if t.kind == "param" and t.view_of is None)
     cascade = dataclasses.replace(spec, sram=dataclasses.replace(
         spec.sram, weights="separate", weight_buffer_bytes=-(-weights // (1 << 20)) << 20),
         policy=dataclasses.replace(spec.policy, execution="cascade"))
