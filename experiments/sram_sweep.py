@@ -41,25 +41,27 @@ def run(argv: list[str]) -> None:
         raise SystemExit(code)
 
 
-def regenerate(out: Path, sweep_dir: Path, jobs: str | None) -> None:
+def regenerate(out: Path, sweep_dir: Path, jobs: str | None, graphs: list[str] = GRAPHS, sram: str = SRAM) -> None:
+    """Sweep ``graphs`` over ``sram`` in both modes, compare them into ``out``, keep the raw sweep beside."""
     jobs_args = ["--jobs", jobs] if jobs else []
-    run(["sweep", SPEC, *GRAPHS, "--sram", SRAM, "--execution", "layer,cascade", "-o", str(sweep_dir), *jobs_args])
-    run(["compare", SPEC, *GRAPHS, "--sweep", str(sweep_dir), "-o", str(out)])
+    run(["sweep", SPEC, *graphs, "--sram", sram, "--execution", "layer,cascade", "-o", str(sweep_dir), *jobs_args])
+    run(["compare", SPEC, *graphs, "--sweep", str(sweep_dir), "-o", str(out)])
     for name in ("results.csv", "summary.json"):
         shutil.copyfile(sweep_dir / name, out / f"sweep_{name}")
     for path in sorted(out.iterdir()):
         print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {path.stat().st_size:,} B")
 
 
-def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(doc: str = __doc__, out: str = "nafnet_edge_npu", sweep_dir: str = "sram_sweep",
+        graphs: list[str] = GRAPHS, sram: str = SRAM) -> None:
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--jobs", help="parallel workers for the sweep (default: all cores)")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "nafnet_edge_npu"), help="report directory")
-    parser.add_argument("--sweep-dir", default=str(ROOT / "experiments" / "out" / "sram_sweep"),
+    parser.add_argument("--out", default=str(ROOT / "docs" / out), help="report directory")
+    parser.add_argument("--sweep-dir", default=str(ROOT / "experiments" / "out" / sweep_dir),
                         help="where the raw sweep goes (run afresh every time)")
     args = parser.parse_args()
     os.chdir(ROOT)
-    regenerate(Path(args.out), Path(args.sweep_dir), args.jobs)
+    regenerate(Path(args.out), Path(args.sweep_dir), args.jobs, graphs, sram)
 
 
 if __name__ == "__main__":

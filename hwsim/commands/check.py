@@ -129,18 +129,11 @@ def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=
     """The numerics check of an ONNX file against ONNX Runtime (the steps of ``check_model``)."""
     from hwsim.extract.onnx_import import read_onnx
     from hwsim.extract.onnx_reference import onnx_reference
-    from hwsim.numerics.check import CheckResult, check_plan, missing_kernels
-    from hwsim.numerics.quantize import UnsupportedBits, check_bits
+    from hwsim.numerics.check import CheckResult, check_plan, check_spec_bits, missing_kernels
     from hwsim.schedule import schedule, verify_plan
     from hwsim.schedule.order import order_layers
 
-    for field_name, bits in (("datatype.activation_bits", spec.datatype.activation_bits),
-                             ("datatype.weight_bits", spec.datatype.weight_bits)):
-        try:
-            check_bits(bits)
-        except UnsupportedBits:
-            raise UserError(f"{bits} bits: the numerics check stores 8-, 16- or 32-bit values only",
-                            field_name) from None
+    check_spec_bits(spec)
     imported = read_onnx(path, shape)
     graph = imported.graph
     if imported.inexact:

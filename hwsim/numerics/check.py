@@ -16,7 +16,6 @@ of concatenations) is ``deploy.py``. ``spills`` and ``reloads`` count the plan's
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,18 +233,10 @@ def missing_kernels(graph: Graph) -> dict[str, list[str]]:
     return found
 
 
-def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
-                quantisation: Quantisation = Quantisation(), thresholds: Thresholds = Thresholds(),
-                calibration: int | str | None = None, weights: str | None = None) -> CheckResult:
-    """Extract ``model`` (seeded weights, or the state dict file ``weights``), schedule it on ``spec``,
-    run the schedule check and measure the quantisation (activation ranges from ``calibration``:
-    None for the checked input, N seeded random inputs, or a ``.npy`` file). User errors are
-    raised as :class:`~hwsim.errors.UserError`."""
+def check_spec_bits(spec) -> None:
+    """A ``UserError`` naming the spec field whose bit-width the numerics check cannot store."""
     from hwsim.errors import UserError
     from hwsim.numerics.quantize import UnsupportedBits, check_bits
-    from hwsim.numerics.reference import prepare
-    from hwsim.schedule import schedule, verify_plan
-    from hwsim.schedule.order import order_layers
 
     for field_name, bits in (("datatype.activation_bits", spec.datatype.activation_bits),
                              ("datatype.weight_bits", spec.datatype.weight_bits)):
@@ -254,6 +245,21 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
         except UnsupportedBits:
             raise UserError(f"{bits} bits: the numerics check stores 8-, 16- or 32-bit values only",
                             field_name) from None
+
+
+def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
+                quantisation: Quantisation = Quantisation(), thresholds: Thresholds = Thresholds(),
+                calibration: int | str | None = None, weights: str | None = None) -> CheckResult:
+    """Extract ``model`` (seeded weights, or the state dict file ``weights``), schedule it on ``spec``,
+    run the schedule check and measure the quantisation (activation ranges from ``calibration``:
+    None for the checked input, N seeded random inputs, or a ``.npy`` file). User errors are
+    raised as :class:`~hwsim.errors.UserError`."""
+    from hwsim.errors import UserError
+    from hwsim.numerics.reference import prepare
+    from hwsim.schedule import schedule, verify_plan
+    from hwsim.schedule.order import order_layers
+
+    check_spec_bits(spec)
     graph, reference = prepare(model, input_shape, seed, weights=weights, calibration=calibration)
     missing = missing_kernels(graph)
     if missing:
