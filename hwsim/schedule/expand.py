@@ -28,6 +28,15 @@ from hwsim.schedule.plan import Buffer, Command, Plan, TileRun
 from hwsim.schedule.plan import ENGINE_OF
 
 
+def tile_name(tensor: str, k: int, layer: int) -> str:
+    """The name of tile ``k``'s buffer of ``tensor`` in layer ``layer``'s run.
+
+    The layer is part of it: two runs that stream the same tensor (its writer and a reader,
+    or two readers) hold different buffers for one band, which need not wait for each other.
+    """
+    return f"{tensor}@tile{k}/L{layer}"
+
+
 class _Emitter:
     def __init__(self, first_id: int, layer: int):
         self.commands: list[Command] = []
@@ -63,7 +72,7 @@ def tile_commands(command: Command, first_id: int) -> list[Command]:
         loaded = []
         for s in run.reads:
             if s.nbytes[k]:
-                b = Buffer(f"{s.tensor}@tile{k}", base + s.slots[k % run.slots], s.size, role="tile", tensor=s.tensor, tile=k)
+                b = Buffer(tile_name(s.tensor, k, run.layer), base + s.slots[k % run.slots], s.size, role="tile", tensor=s.tensor, tile=k)
                 deps = ext + ((in_free[k % run.slots],) if k % run.slots in in_free else ())
                 cid = out.emit("load", deps, tensor=s.tensor, dram_bytes=s.nbytes[k], traffic=s.traffic,
                                cause="streamed", allocs=(b,), tile=k)
@@ -86,7 +95,7 @@ def tile_commands(command: Command, first_id: int) -> list[Command]:
         if not ahead:
             loaded = load_band(k)
         following = load_band(k + 1) if ahead and k + 1 < run.tiles else []
-        written = [(s, Buffer(f"{s.tensor}@tile{k}", base + s.slots[k % run.slots], s.size, role="tile", tensor=s.tensor, tile=k))
+        written = [(s, Buffer(tile_name(s.tensor, k, run.layer), base + s.slots[k % run.slots], s.size, role="tile", tensor=s.tensor, tile=k))
                    for s in run.writes if s.nbytes[k]]
         deps = [cid for _, cid in loaded] + [out_free[s.tensor, k % run.slots] for s, _ in written
                                             if (s.tensor, k % run.slots) in out_free]

@@ -17,7 +17,7 @@ operands stay resident and how many tile slots: ``tiling``).
    allocates the arena and the outputs written in place, and a ``free`` after it releases
    the arena). What the run stands for, lowered by ``hwsim.schedule.expand`` for the
    numerics check and the tests, and timed in bulk by ``hwsim.sim.pipeline``: tile ``k``'s buffers are
-   ``<tensor>@tile<k>`` (typed: ``Buffer.tensor``, ``Buffer.tile``) in slot ``k % slots``
+   ``<tensor>@tile<k>/L<layer>`` (typed: ``Buffer.tensor``, ``Buffer.tile``) in slot ``k % slots``
    of their tensor. With two slots the bands of every banded input for tile ``k + 1`` are
    loaded (halo rows included: ``streamed_read``, or ``input`` for the network input)
    before compute ``k`` in program order and into the other slot, so the DMA runs while
