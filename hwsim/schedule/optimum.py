@@ -187,9 +187,6 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     """The least traffic of ``problem`` (``relax``: its LP relaxation, a bound only)."""
     import time
 
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import coo_matrix
-
     if problem.infeasible_steps:
         raise ValueError(f"steps {problem.infeasible_steps[:3]} need more than the SRAM on their own")
     n_gaps, n_charges = len(problem.gaps), len(problem.charges)
@@ -197,6 +194,14 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     start = time.process_time()
     if n == 0:
         return SpillOptimum(problem.forced_bytes, problem.forced_bytes, True, "no decision", 0.0, 0)
+    if all(sum(problem.gaps[i].nbytes for i in spanning) <= problem.room(t)
+           for t, spanning in enumerate(problem.spans) if spanning):
+        # keeping every storage through every gap fits: no charge is paid, nothing can do better
+        return SpillOptimum(problem.forced_bytes, problem.forced_bytes, True, "everything kept fits",
+                            time.process_time() - start, n, (True,) * n_gaps)
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
     # variables: keep[g] (g < n_gaps), then moved[c] for each charge; minimise bytes of charges
     cost = np.zeros(n)
     cost[n_gaps:] = [nbytes for nbytes, _ in problem.charges]

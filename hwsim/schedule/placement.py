@@ -75,6 +75,7 @@ class Reservations:
         self.alignment = max(1, alignment)
         self.in_use = 0  # bytes reserved now (alignment included)
         self.high_water = 0  # the peak of the placement, once placed
+        self.exact_stopped = False  # the exact packing stopped at a limit without a packing
         self._live: dict[str, int] = {}  # name -> its record
         self._virtual: list[int] = []  # per record, increasing
         self._sizes: list[int] = []
@@ -152,9 +153,9 @@ class Reservations:
             if peak < self.high_water:
                 self._real, self.high_water = by_size, peak
         if exact and self.high_water > self.capacity and len(self._sizes) <= EXACT_BLOCKS:  # the last: exact
-            exact = pack_exact(self.blocks(), self.capacity, self.alignment)
-            if exact is not None:
-                self._real, self.high_water = exact
+            found, self.exact_stopped = exact_packing(self.blocks(), self.capacity, self.alignment)
+            if found is not None:
+                self._real, self.high_water = found
         return self.high_water
 
     def real(self, address: int) -> int:
@@ -213,9 +214,18 @@ EXACT_SECONDS = 0.2  # ... and seconds (a root node can take long on an instance
 
 def pack_exact(blocks: Sequence[tuple[int, int, int]], capacity: int,
                alignment: int = 1) -> tuple[list[int], int] | None:
-    """Addresses of ``(first step, last step, bytes)`` blocks that fit in ``capacity``, found by
+    """:func:`exact_packing`'s packing, or None (none exists, or none found within its limits)."""
+    return exact_packing(blocks, capacity, alignment)[0]
+
+
+def exact_packing(blocks: Sequence[tuple[int, int, int]], capacity: int,
+                  alignment: int = 1) -> tuple[tuple[list[int], int] | None, bool]:
+    """(Addresses of ``(first step, last step, bytes)`` blocks that fit in ``capacity``, found by
     an integer program (SciPy ``milp``, HiGHS), and their peak; None if it finds none within
-    ``EXACT_NODES`` nodes and ``EXACT_SECONDS``. The dynamic storage allocation problem as a disjunctive program:
+    ``EXACT_NODES`` nodes and ``EXACT_SECONDS``), and whether the solver stopped at one of
+    those limits without a packing: then another run, on a faster or less loaded machine,
+    may find one (HiGHS has no limit on its work that does not depend on the clock: a node
+    limit does not bound the root node's cuts and sub-MIPs). The dynamic storage allocation problem as a disjunctive program:
     for every two blocks that share a step, a binary says which one lies below the other
     (``x_i + size_i <= x_j``, or the reverse, with the capacity as big-M), addresses are
     continuous in ``[0, capacity - size]``; any feasible point will do. The addresses
@@ -230,7 +240,7 @@ def pack_exact(blocks: Sequence[tuple[int, int, int]], capacity: int,
     unit = max(1, alignment) if all(n % max(1, alignment) == 0 for _, _, n in blocks) else 1
     room, sizes = capacity // unit, [n // unit for _, _, n in blocks]
     if any(n > room for n in sizes):
-        return None
+        return None, False
     pairs, active = [], []
     for i in sorted(range(len(blocks)), key=lambda i: blocks[i][0]):
         active = [j for j in active if blocks[j][1] >= blocks[i][0]]
@@ -253,7 +263,7 @@ def pack_exact(blocks: Sequence[tuple[int, int, int]], capacity: int,
                   options={"node_limit": EXACT_NODES, "time_limit": EXACT_SECONDS, "presolve": True,
                            "disp": False})
     if result.x is None:
-        return None
+        return None, result.status == 1  # 1: a limit reached; 2: proven infeasible
     below: list[list[int]] = [[] for _ in range(n)]
     for k, (i, j) in enumerate(pairs):
         if result.x[n + k] > 0.5:
@@ -276,8 +286,8 @@ def pack_exact(blocks: Sequence[tuple[int, int, int]], capacity: int,
             stack.pop()
     peak = max((a + s for a, s in zip(addresses, sizes)), default=0)
     if peak > room:
-        return None
-    return [a * unit for a in addresses], peak * unit
+        return None, False
+    return ([a * unit for a in addresses], peak * unit), False
 
 
 def replay(events: Sequence[int], sizes: Sequence[int], alignment: int) -> tuple[list[int], int]:

@@ -52,7 +52,7 @@ from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
 from hwsim.schedule.optimum import out_of_sram, solved, spill_bounds
-from hwsim.schedule.placement import Full, Reservations
+from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full, Reservations
 from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
 from hwsim.schedule.stream import run_streamed
@@ -367,6 +367,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
     optimal = policy == "optimal"
     margin, tries = 0, 0 if online else MARGIN_TRIES + 1
+    stopped: tuple[str, ...] = ()
     notes, out_at = _optimum(ctx) if optimal else ((), None)
     while tries:
         tries -= 1
@@ -381,8 +382,13 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
                 walk.step(t)
         except Full:
             break
-        if walk.place(exact=not margin):  # the exact packing once: where it fails, margins help more
-            walk.notes += notes
+        placed = walk.place(exact=not margin)  # the exact packing once: where it fails, margins help more
+        if not margin and walk.mem.sram.exact_stopped:
+            stopped = (f"placement: the exact packing stopped at its limits ({EXACT_NODES} nodes, "
+                       f"{EXACT_SECONDS} s) without a packing, so this plan may differ on a faster or "
+                       f"less loaded machine",)
+        if placed:
+            walk.notes += notes + stopped
             if margin or not tries:
                 walk.compromise = (f"placed with {margin:,} B left free at every step that can leave them"
                                    + ("" if tries else ", prefetching nothing"))
@@ -394,7 +400,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at, policy=policy)
     for t in range(len(graph.layers)):
         walk.step(t)
-    walk.notes += notes
+    walk.notes += notes + stopped
     if not online:
         walk.compromise = "its evictions could not be packed into the SRAM offline, placed online"
     return walk

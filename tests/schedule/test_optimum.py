@@ -79,3 +79,19 @@ def test_the_default_policy_places_the_optimum_of_unet_where_greedy_packing_cann
     belady = schedule(g, with_overrides(spec, {"policy.spill": "belady"}))
     assert plan_spill_bytes(belady) > plan_spill_bytes(plan)
     assert verify_plan(plan, spec, g) == []
+
+
+def test_a_plan_says_when_the_exact_packing_stopped_at_its_limits(monkeypatch):
+    """The same ``unet`` case with the exact packing given no time: HiGHS stops at its clock
+    limit without a packing, so the plan (online placement, or Belady's evictions) is one a
+    quicker machine would not make; the plan must say so, since nothing else marks it."""
+    from hwsim.graph.io import load_graph
+    from hwsim.schedule import placement
+    from hwsim.spec import load_spec, with_overrides
+
+    monkeypatch.setattr(placement, "EXACT_SECONDS", 1e-6)
+    g = load_graph("graphs/unet.json")
+    spec = with_overrides(load_spec("accelerators/edge_npu.yaml"), {"sram.size": 4065536})
+    plan = schedule(g, spec)
+    assert plan_spill_bytes(plan) > plan.spill_bounds.best_bytes  # the optimum was not placed
+    assert any(n.startswith("placement: the exact packing stopped at its limits") for n in plan.notes)
