@@ -21,7 +21,7 @@ from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
 from hwsim.measure.stalls import account_stalls
 from hwsim.schedule.order import OrderSummary
 from hwsim.schedule.plan import TRAFFIC_KINDS, Cascade, Plan
-from hwsim.sim.records import stored_at_once
+from hwsim.records import stored_at_once
 from hwsim.sim.trace import Trace
 from hwsim.spec.model import AcceleratorSpec
 

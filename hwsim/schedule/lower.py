@@ -31,10 +31,12 @@ import bisect
 import itertools
 from dataclasses import dataclass, field, replace
 
+from hwsim.records import stored_at_once
 from hwsim.schedule.plan import ENGINE_OF, Buffer, Command, Part, Plan, TileRun
 
 
-@dataclass(frozen=True, slots=True)
+@stored_at_once
+@dataclass(frozen=True)
 class Action:
     """One command as decided: everything but its id and its derived dependencies."""
 

@@ -41,6 +41,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 
+from hwsim.records import stored_at_once
+
 ENGINES = ("compute", "dma_read", "dma_write", "none", "tiles")
 COMMAND_KINDS = ("compute", "load", "store", "free", "tiles")
 ENGINE_OF = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
@@ -49,6 +51,7 @@ BUFFER_ROLES = ("activation", "weights", "arena", "tile", "rows")
 STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain")
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class Buffer:
     """One SRAM allocation, typed by its ``role`` (one of :data:`BUFFER_ROLES`):
@@ -91,6 +94,7 @@ class Part(NamedTuple):
     reads: tuple[str, ...]  # the buffers it reads (a subset of its command's ``reads``)
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class Command:
     id: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsim.sim.records import stored_at_once
+from hwsim.records import stored_at_once
 
 
 @stored_at_once

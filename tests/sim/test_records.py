@@ -9,7 +9,7 @@ from dataclasses import FrozenInstanceError, dataclass, field, replace
 
 import pytest
 
-from hwsim.sim.records import stored_at_once
+from hwsim.records import stored_at_once
 
 
 def make_class():
