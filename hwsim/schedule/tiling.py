@@ -210,6 +210,7 @@ class _Shape:
         self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
         self._own.update((w, frozenset((storages[w],))) for w in model.writes)
         self._chunk_plans: dict[int, tuple[tuple[Chunk, ...], int]] = {}  # channels per chunk -> (chunks, region)
+        self._choices = None  # (choices(), their least_traffic) once made
 
     def tiles(self, height: int) -> dict[str, int]:
         return dict(zip(self.banded, self.table.tiles(height)))
@@ -245,8 +246,10 @@ class _Shape:
         tiles, then keeps the most input bytes, then comes first in :meth:`choices`; None if
         none fits. Choices are tried by a lower bound of the bytes they move, smallest first,
         until the bound exceeds the best bytes found: the rest cannot win."""
-        choices = self.choices()
-        bounds = [self.least_traffic(kept) for kept in choices]
+        if self._choices is None:  # the same for both slot counts
+            choices = self.choices()
+            self._choices = choices, [self.least_traffic(kept) for kept in choices]
+        choices, bounds = self._choices
         found = None  # ((bytes, tiles, -bytes of inputs kept), position, fit)
         for k in sorted(range(len(choices)), key=bounds.__getitem__):
             if found is not None and bounds[k] > found[0][0]:
