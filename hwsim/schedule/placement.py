@@ -21,7 +21,8 @@ does not fit:
 * :meth:`Reservations.place` keeps the lower of two placements of them: :func:`pack`'s
   and, as a safeguard, :func:`replay`'s (the online allocator's best fit, given the same
   requests in the same order), so placing offline is never worse than placing online the
-  same walk; when both overshoot the SRAM, also :func:`pack_by_size`'s (largest first), and
+  same walk; when both overshoot the SRAM, also :func:`pack_by_size`'s (largest first) and
+  :func:`pack_by_lifetime`'s (longest-lived first), and
   for at most ``EXACT_BLOCKS`` blocks :func:`pack_exact`'s (an integer program that finds a
   placement within the SRAM where one exists and the solver finds it within its limits: on
   ``unet`` at a third of its knee the greedy packings overshoot by 3 % where one exists).
@@ -141,7 +142,8 @@ class Reservations:
 
     def place(self, exact: bool = False) -> int:
         """Place the blocks: :func:`pack`, or best fit in program order (:func:`replay`) if
-        that is lower; when both overshoot, also by size (:func:`pack_by_size`) and, if
+        that is lower; when both overshoot, also by size (:func:`pack_by_size`) and by
+        lifetime (:func:`pack_by_lifetime`) and, if
         ``exact`` and the blocks are few enough, by :func:`pack_exact`; the peak, also kept
         as ``high_water``."""
         self._real, self.high_water = pack(self.blocks())
@@ -149,9 +151,10 @@ class Reservations:
         if peak < self.high_water:
             self._real, self.high_water = replayed, peak
         if self.high_water > self.capacity:  # a third try, slower, only when it matters
-            by_size, peak = pack_by_size(self.blocks())
-            if peak < self.high_water:
-                self._real, self.high_water = by_size, peak
+            for other in (pack_by_size, pack_by_lifetime):
+                addresses, peak = other(self.blocks())
+                if peak < self.high_water:
+                    self._real, self.high_water = addresses, peak
         if exact and self.high_water > self.capacity and len(self._sizes) <= EXACT_BLOCKS:  # the last: exact
             found, self.exact_stopped = exact_packing(self.blocks(), self.capacity, self.alignment)
             if found is not None:
@@ -190,10 +193,25 @@ def pack_by_size(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int
     """Addresses of ``(first step, last step, bytes)`` blocks placed largest first, each at the
     lowest address where it overlaps no placed block that shares a step with it (the greedy
     by size of TFLite's memory planner), and the peak. Quadratic in the blocks."""
+    return pack_in_order(blocks, sorted(range(len(blocks)), key=lambda i: (-blocks[i][2], blocks[i][0], i)))
+
+
+def pack_by_lifetime(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
+    """As :func:`pack_by_size`, the longest-lived blocks first (then the largest): a U-Net's
+    skips go to the bottom before the short blocks around them are placed. On ``unet`` at
+    256x256 and half its zero-spill SRAM (48 blocks) it packs them at their lower bound,
+    7,962,304 B, where the other greedy packings need 8 MiB or more."""
+    return pack_in_order(blocks, sorted(range(len(blocks)),
+                                        key=lambda i: (blocks[i][0] - blocks[i][1], -blocks[i][2], blocks[i][0], i)))
+
+
+def pack_in_order(blocks: Sequence[tuple[int, int, int]], order: Sequence[int]) -> tuple[list[int], int]:
+    """Addresses of the blocks placed in ``order``, each at the lowest address where it
+    overlaps no placed block that shares a step with it, and the peak."""
     addresses = [0] * len(blocks)
     placed: list[tuple[int, int, int, int]] = []  # (address, end address, first step, last step), by address
     peak = 0
-    for i in sorted(range(len(blocks)), key=lambda i: (-blocks[i][2], blocks[i][0], i)):
+    for i in order:
         start, end, size = blocks[i]
         address = 0
         for lo, hi, s, e in placed:

@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.allocate import check_allocation, place_live_ranges
-from hwsim.schedule.placement import Reservations, pack, pack_by_size, pack_exact, replay
+from hwsim.schedule.placement import Reservations, pack, pack_by_lifetime, pack_by_size, pack_exact, replay
 from hwsim.schedule.scheduler import Walk, build_context
 from tests.schedule.helpers import make_spec
 from tests.schedule.test_properties import build
@@ -98,6 +98,10 @@ def test_packings_never_overlap_and_respect_the_bound(blocks):
     assert peak == max(a + n for (_, _, n), a in zip(blocks, addresses))
     assert peak >= live_peak(blocks)
     assert pack(blocks) == (addresses, peak)  # deterministic
+    for other in (pack_by_size, pack_by_lifetime):
+        addresses, peak = other(blocks)
+        assert check_allocation([(s, e, a, n) for (s, e, n), a in zip(blocks, addresses)], peak) == []
+        assert peak >= live_peak(blocks)
 
 
 def test_the_exact_packing_puts_short_blocks_on_either_side_of_a_long_one():
@@ -172,3 +176,11 @@ def test_a_packing_above_the_sram_is_retried_with_slack_before_placing_online():
     plan = schedule(g, spec)
     assert not any(c.traffic in ("spill_write", "spill_read") for c in plan.commands)
     assert verify_plan(plan, spec, g) == [] and plan.sram_peak_bytes <= spec.sram.size_bytes
+
+
+def test_longest_lived_first_puts_the_short_blocks_on_either_side():
+    # The four blocks above, longest-lived first (then largest, then earliest): C (steps 2-3,
+    # 3 B) [0,3); D (0-1, 1 B) meets nothing placed: [0,1); A (1-2) meets D at step 1 and C
+    # at step 2: above both, [3,4); B (0-0) meets D only: [1,4). 4 B, the live peak.
+    blocks = [(1, 2, 1), (0, 0, 3), (2, 3, 3), (0, 1, 1)]
+    assert pack_by_lifetime(blocks) == ([3, 1, 0, 0], 4)
