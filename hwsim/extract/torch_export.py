@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from hwsim.errors import UserError
 from hwsim.extract import aten_eltwise  # noqa: F401  (registers the element-wise converters)
+from hwsim.extract import aten_attention, aten_more  # noqa: F401  (register issue 13's converters)
 from hwsim.extract.aten_table import CONVERTERS, Node, Unsupported
 from hwsim.extract.builder import GraphBuilder
 from hwsim.graph.ir import Graph
@@ -96,10 +97,26 @@ def _placeholders(ep, b: GraphBuilder) -> list[str]:
         shape = _shapes(node.meta["val"])[0]
         if kind == "USER_INPUT":
             inputs.append(b.add_tensor(node.name, shape, "input"))
+            if _is_bool(node.meta["val"]):
+                b.booleans.add(node.name)
             b.value_of[node.name] = node.name
         else:  # PARAMETER, BUFFER, CONSTANT_TENSOR: values that live with the model
             b.value_of[node.name] = b.add_tensor(target, shape, "param")
+            if _is_bool(node.meta["val"]):
+                b.booleans.add(target)
+            if kind == "CONSTANT_TENSOR":
+                _keep_indices(b, target, ep.constants.get(target))
     return inputs
+
+
+MAX_INDEX_CONSTANT = 65536
+"""Integer constants up to this many elements keep their values (index lists of ``x[:, [0, 2]]``)."""
+
+
+def _keep_indices(b: GraphBuilder, name: str, value) -> None:
+    if value is None or value.is_floating_point() or value.dim() != 1 or value.numel() > MAX_INDEX_CONSTANT:
+        return
+    b.constants[name] = [int(v) for v in value.tolist()]
 
 
 def _call(node, b: GraphBuilder) -> None:
@@ -129,6 +146,14 @@ def _call(node, b: GraphBuilder) -> None:
     value = b.value_of.get(node.name)
     if isinstance(value, str):
         b.users[value] = b.users.get(value, 0) + len(node.users)
+        if _is_bool(node.meta.get("val")):
+            b.booleans.add(b.root(value))
+
+
+def _is_bool(val) -> bool:
+    import torch
+
+    return isinstance(val, torch.Tensor) and val.dtype == torch.bool
 
 
 def program_to_graph(ep, name: str, fuse: str, where: str) -> Graph:

@@ -13,7 +13,8 @@ The one module of ``hwsim.numerics`` that imports torch (lazily, inside its func
 * :func:`capture` runs the ``torch.export`` program's graph module with an FX interpreter
   and keeps every node's value under the node's name: activations of the IR are named
   after their fx node (multi-output splits ``<node>_<i>``; views are never compared, only
-  their roots), parameters after their state_dict key.
+  their roots), parameters after their state_dict key; a constant the model creates in
+  ``forward`` (``torch.ones``, ``arange`` ...) is a parameter named after its node.
 * :func:`prepare` does it all from one export: the model resolved and seeded, the graph
   built from the same program (so names agree by construction) and the reference run.
 """
@@ -155,13 +156,41 @@ def capture(ep, graph: Graph, x, seed: int = 0) -> Reference:
             node_values[spec.arg.name] = x
     _follow_folded_batch_norms(ep, graph, node_values)
     found: dict[str, np.ndarray] = {}
+    params = dict(params)
     for t in graph.tensors:
+        if t.kind == "param" and t.view_of is None and t.name not in params and t.name in node_values:
+            params[t.name] = node_values[t.name].float()  # a tensor created in forward (ones, arange ...)
         if t.kind == "param" or t.view_of is not None:
             continue
         value = _lookup(node_values, t.name, t.shape)
         if value is not None:
             found[t.name] = _to_numpy(value)
-    return Reference(seed, found, {k: _to_numpy(v) for k, v in params.items() if v.is_floating_point()})
+    raw = {k: _to_numpy(v) for k, v in params.items() if v.is_floating_point()}
+    _fill_expanded(graph, found, raw)
+    return Reference(seed, found, raw)
+
+
+def _fill_expanded(graph: Graph, found: dict, params: dict) -> None:
+    """Values of the tensors hwsim made up when it expanded one torch op into several (attention's
+    transposed keys and probabilities, einsum's permuted operands): torch never computes them by
+    those names, so each is computed, in graph order, with hwsim's kernel (tested against torch
+    op by op in tests/numerics/test_kernels.py) from torch's values of its inputs. The expanded
+    op's own output keeps torch's value, so the check still compares it with torch."""
+    from hwsim.numerics.kernels import KERNELS, run_op
+
+    def value(name: str):
+        root = graph.root(name)
+        v = params.get(root) if graph.tensor[root].kind == "param" else found.get(root)
+        return None if v is None else v.reshape(graph.tensor[name].shape)
+
+    for op in graph.ops:
+        missing = [o for o in op.outputs if o not in found and graph.tensor[o].view_of is None]
+        if len(op.outputs) != 1 or not missing or op.kind not in KERNELS:
+            continue
+        inputs = [value(i) for i in op.inputs]
+        if any(v is None for v in inputs):
+            continue
+        found[op.outputs[0]] = run_op(op.kind, inputs, op.attrs)
 
 
 def reference_for(model, graph: Graph, seed: int = 0) -> Reference:
