@@ -36,17 +36,40 @@ def _logging_silenced() -> Iterator[None]:
         logging.disable(previous)
 
 
-def export_program(model, example: Any, where: str):
+def export_program(model, example: Any, where: str, names: list | None = None):
+    """``torch.export`` of ``model`` on ``example`` (one tensor, or a list of them: positional,
+    or passed by the ``names`` of ``forward``'s parameters; other parameters keep their defaults)."""
     import torch
 
+    tensors = list(example) if isinstance(example, (list, tuple)) else [example]
+    names = names or [None] * len(tensors)
+    args = tuple(t for t, n in zip(tensors, names) if n is None)
+    kwargs = {n: t for t, n in zip(tensors, names) if n is not None}
+    if kwargs:
+        _check_names(model, list(kwargs), where)
     model.eval()
     try:
         with torch.no_grad(), _logging_silenced():
-            return torch.export.export(model, (example,))
+            return torch.export.export(model, args, kwargs or None)
     except (Exception, SystemExit) as exc:  # the model's own error for this input: a user problem
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"the model cannot run on input {list(example.shape)}: {type(exc).__name__}: {first}",
-                        where) from None
+        shown = ", ".join(f"{n}={list(t.shape)}" if n else str(list(t.shape)) for t, n in zip(tensors, names))
+        raise UserError(f"the model cannot run on input {shown}: {type(exc).__name__}: {first}", where) from None
+
+
+def _check_names(model, names: list[str], where: str) -> None:
+    """Every named input is a parameter of ``model.forward`` (else a UserError listing them)."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = [n for n in names if n not in params]
+    if unknown:
+        raise UserError(f"forward() has no parameter {unknown[0]!r} (it takes {', '.join(params) or 'none'})", where)
 
 
 def _module_path(node) -> str:
