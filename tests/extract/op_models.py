@@ -230,3 +230,9 @@ class Created(_Wrap):
     def op(self, x):
         ramp = torch.arange(16, dtype=x.dtype) / 16
         return x * ramp + torch.ones(1, 4, 1, 1) + torch.full((16,), 0.5) - torch.zeros_like(x)
+
+
+class EinsumEllipsis(_Wrap):
+    def op(self, x):
+        t = x.flatten(2)  # (N, C, HW)
+        return torch.einsum("...ij,...kj->...ik", t, t) + torch.einsum("bij,bjk", t[:, :, :4], t[:, :4, :4])

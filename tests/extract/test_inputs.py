@@ -29,12 +29,11 @@ def test_parse_inputs_refuses(text, needle):
     assert needle in str(err.value) and err.value.where == "--input"
 
 
-torch = pytest.importorskip("torch")
-
-
+@pytest.mark.torch
 def test_two_named_inputs_with_constructor_arguments_extract_and_check():
     """Two(width=8, depth=2): convs 3->8 and 8->8 (3x3) and 1->8 (1x1) on 16x16, by hand:
     256 x 8 x (27 + 72 + 1) = 204,800 MACs; ``scale`` keeps its default (2.0), ``t`` is an input."""
+    pytest.importorskip("torch")
     from hwsim.extract import extract_model
     from hwsim.graph.analysis import graph_stats
     from hwsim.numerics.check import check_model
@@ -54,7 +53,9 @@ def test_two_named_inputs_with_constructor_arguments_extract_and_check():
     assert [i["name"] for i in result.to_dict()["inputs"]] == ["x", "mask", "t"]
 
 
+@pytest.mark.torch
 def test_positional_inputs_follow_forward_order():
+    pytest.importorskip("torch")
     from hwsim.extract import extract_model
 
     g = extract_model(f"{FILE}:Two", parse_inputs("1x3x8x8,1x1x8x8"))
@@ -62,7 +63,9 @@ def test_positional_inputs_follow_forward_order():
     assert not any(op.kind == "relu" for op in g.ops)
 
 
+@pytest.mark.torch
 def test_a_module_instance_takes_no_arguments(tmp_path):
+    pytest.importorskip("torch")
     from hwsim.extract.resolve import resolve_model
 
     src = tmp_path / "inst.py"

@@ -30,6 +30,7 @@ CASES = {
     "Bicubic": {"upsample_bicubic2d"}, "SDPA": {"matmul", "softmax"}, "SDPAMasked": {"where", "add", "matmul"},
     "MHABatchFirst": {"linear", "matmul", "softmax"}, "MHASequenceFirst": {"linear", "matmul", "softmax"},
     "EinsumContract": {"matmul", "permute"}, "EinsumChannels": {"matmul"}, "EinsumOuter": {"mul"},
+    "EinsumEllipsis": {"matmul"},
     "Roll": {"roll"}, "Conv1d": {"conv2d", "pad"}, "Stack": {"concat"},
     "WhereCompare": {"where", "gt", "le", "ge", "ne", "logical_not"}, "AMax": {"amax", "amin", "adaptive_max_pool2d"},
     "Flip": {"flip"}, "Indexing": {"gather", "slice"}, "Select": {"slice"},
