@@ -17,6 +17,10 @@ band ``[o0, o1)`` of driver rows to the rows of that tensor it needs:
 * ``fraction``: the same share of rows (element-wise inputs, linear and matmul rows, adaptive
   pooling bins), also through reshapes that keep the band axis outermost.
 
+A constant ``pad`` maps rows as a window of one row shifted by the padding; a reflect,
+replicate or circular pad along the band axis, a ``gather``, ``flip`` or ``roll`` along it and a
+``group_norm`` (statistics over the whole map) make the layer unbandable.
+
 A value reduced over the band axis inside the layer (a global pooling, e.g. the statistic of
 a GRN or a squeeze-excitation) can be used only once every band has been seen: the layer
 really runs two passes over the bands, one accumulating and one using the result. The
@@ -326,7 +330,7 @@ class _Builder:
     def main(self) -> None:
         g, op = self.g, self.ops[0]
         out = g.tensor[op.outputs[0]].shape
-        if op.kind in ("adaptive_avg_pool2d", "adaptive_max_pool2d") and out[2] == 1:  # global pooling accumulates rows
+        if op.kind in ("adaptive_avg_pool2d", "adaptive_max_pool2d") and out[2] == 1:  # global pooling: rows add up
             self.rows = g.tensor[op.inputs[0]].shape[2]
             self.axes[op.outputs[0]] = None
             self.external(op, [RowMap("fraction", self.rows, (), 2)])
