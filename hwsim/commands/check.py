@@ -99,14 +99,15 @@ def options(args):
 def run(args) -> int:
     if not 0 <= args.seed <= MAX_SEED:
         raise UserError(f"{args.seed} is not a seed from 0 to {MAX_SEED}", "--seed")
-    from hwsim.extract.resolve import parse_shape
+    from hwsim.extract.resolve import parse_inputs, parse_shape
     from hwsim.numerics import check_model
     from hwsim.spec import load_spec
 
     quantisation, thresholds, calibration = options(args)
-    shape = parse_shape(args.input) if args.input is not None else None
+    onnx = args.model.lower().endswith(".onnx")
+    shape = (parse_shape if onnx else parse_inputs)(args.input) if args.input is not None else None
     spec = load_spec(args.spec, args.overrides)
-    if args.model.lower().endswith(".onnx"):
+    if onnx:
         for flag, given in (("--weights", args.weights), ("--calibration", args.calibration)):
             if given is not None:
                 raise UserError("is for PyTorch models; an ONNX file is checked with its own weights and "
@@ -166,7 +167,8 @@ def _fmt(x, spec: str) -> str:
 
 
 def render(d: dict, result) -> str:
-    shape = "x".join(map(str, d["input"]))
+    shown = d.get("inputs") or [{"name": "", "shape": d["input"]}]
+    shape = ", ".join((f"{i['name']} " if len(shown) > 1 else "") + "x".join(map(str, i["shape"])) for i in shown)
     q, sched, qual = d["quantisation"], d["schedule"], d["quality"]
     report = result.report
     lines = [

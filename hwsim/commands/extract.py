@@ -12,10 +12,12 @@ from hwsim.graph.layers import FUSE_MODES
 def add_parser(sub) -> None:
     p = sub.add_parser("extract", help="extract a PyTorch model, an ONNX or a TFLite file into a graph JSON file",
                        description="MODEL is a zoo name, path/to/file.py:Name or package.module:Name "
-                                   "(an nn.Module class or a function returning a module), or a model.onnx "
+                                   "(an nn.Module class or a function returning a module; Name(width=32) passes "
+                                   "literal arguments), or a model.onnx "
                                    "(hwsim[onnx]) or model.tflite (hwsim[tflite]) file.")
     p.add_argument("model")
-    p.add_argument("--input", help="input shape, e.g. 1x3x256x256 (NCHW); required for a PyTorch model, "
+    p.add_argument("--input", help="input shape, e.g. 1x3x256x256 (NCHW); several: 1x3x64x64,1x1x64x64 (forward's "
+                                   "first tensors) or x=1x3x64x64,t=1 (by parameter name); required for a PyTorch model, "
                                    "optional for a file (it fixes the dynamic dimensions of an ONNX input)")
     p.add_argument("--fuse", choices=FUSE_MODES, default="elementwise",
                    help="group element-wise ops into the layer before them (default) or not at all")
@@ -28,17 +30,17 @@ def run(args) -> int:
         check_target(args.output)  # before minutes of extraction
     from hwsim.errors import UserError
     from hwsim.extract import extract_file, extract_model, file_format
-    from hwsim.extract.resolve import parse_shape
+    from hwsim.extract.resolve import parse_inputs, parse_shape
 
-    shape = parse_shape(args.input) if args.input is not None else None
     notes: list[str] = []
     if file_format(args.model):
+        shape = parse_shape(args.input) if args.input is not None else None
         imported = extract_file(args.model, shape, args.fuse)
         graph, notes = imported.graph, imported.report_lines()
-    elif shape is None:
+    elif args.input is None:
         raise UserError("is required for a PyTorch model (e.g. --input 1x3x256x256)", "--input")
     else:
-        graph = extract_model(args.model, shape, args.fuse)
+        graph = extract_model(args.model, parse_inputs(args.input), args.fuse)
     if args.output:
         write_graph(graph, args.output)
         print(f"wrote {args.output}: {len(graph.ops)} ops, {len(graph.layers)} layers", file=sys.stderr)

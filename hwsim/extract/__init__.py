@@ -16,21 +16,31 @@ def require_torch(what: str) -> None:
         raise UserError(f"{what} needs PyTorch: pip install 'hwsim[torch]' (or: pip install torch==2.13.0)") from None
 
 
-def extract_module(model, input_shape: tuple[int, ...], name: str, fuse: str = "elementwise",
-                   where: str | None = None) -> Graph:
-    """The Graph of ``model`` on a seeded example input of ``input_shape``."""
-    require_torch("extraction")
+def example_inputs(inputs, seed: int = 0) -> list:
+    """Seeded standard-normal tensors, one per input (input i from seed ``seed + i``, modulo 2^64)."""
     import torch
 
+    from hwsim.extract.resolve import as_inputs
+
+    return [torch.randn(*shape, generator=torch.Generator().manual_seed((seed + i) % 2**64))
+            for i, (_, shape) in enumerate(as_inputs(inputs))]
+
+
+def extract_module(model, input_shape, name: str, fuse: str = "elementwise",
+                   where: str | None = None) -> Graph:
+    """The Graph of ``model`` on seeded example inputs: ``input_shape`` is one shape or an
+    InputSpec (``hwsim.extract.resolve.parse_inputs``)."""
+    require_torch("extraction")
+    from hwsim.extract.resolve import as_inputs
     from hwsim.extract.torch_export import export_program, program_to_graph
 
     where = where or name
-    example = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
-    ep = export_program(model, example, where)
+    inputs = as_inputs(input_shape)
+    ep = export_program(model, example_inputs(inputs), where, [n for n, _ in inputs])
     return program_to_graph(ep, name, fuse, where)
 
 
-def extract_model(model_spec: str, input_shape: tuple[int, ...], fuse: str = "elementwise") -> Graph:
+def extract_model(model_spec: str, input_shape, fuse: str = "elementwise") -> Graph:
     """Resolve MODEL (zoo name, file.py:name, package.module:name) and extract it."""
     require_torch("extraction")
     from hwsim.extract.resolve import resolve_model

@@ -199,7 +199,12 @@ def slice_(b: GraphBuilder, n: Node) -> None:
     start = max(0, start + size if start < 0 else min(start, size))
     end = size if end is None else max(0, end + size if end < 0 else min(end, size))
     if step != 1:
-        raise Unsupported("strided slicing")
+        if start >= end:
+            raise Unsupported("an empty slice")
+        shape = list(b.tensors[x].shape)
+        shape[a["dim"] % len(shape)] = -(-(end - start) // step)
+        _emit(b, n, "slice", [x], {"axis": a["dim"] % len(shape), "start": start, "end": end, "step": step})
+        return
     b.value_of[n.name] = _slice_into(b, n, x, a["dim"], [(start, end)])[0]
 
 

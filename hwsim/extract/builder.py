@@ -34,6 +34,8 @@ class GraphBuilder:
     producer: dict[str, OpRecord] = field(default_factory=dict)
     unsupported: dict[str, list[str]] = field(default_factory=dict)  # target -> module paths
     users: dict[str, int] = field(default_factory=dict)  # IR name -> how many fx nodes read its node
+    constants: dict[str, list[int]] = field(default_factory=dict)  # small integer constant tensors' values
+    booleans: set[str] = field(default_factory=set)  # IR tensors torch holds as bool (masks)
 
     def add_tensor(self, name: str, shape, kind: str, view_of: str | None = None) -> str:
         self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), kind, view_of)

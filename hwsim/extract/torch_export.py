@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from hwsim.errors import UserError
 from hwsim.extract import aten_eltwise  # noqa: F401  (registers the element-wise converters)
+from hwsim.extract import aten_attention, aten_more  # noqa: F401  (register issue 13's converters)
 from hwsim.extract.aten_table import CONVERTERS, Node, Unsupported
 from hwsim.extract.builder import GraphBuilder
 from hwsim.graph.ir import Graph
@@ -35,17 +36,40 @@ def _logging_silenced() -> Iterator[None]:
         logging.disable(previous)
 
 
-def export_program(model, example: Any, where: str):
+def export_program(model, example: Any, where: str, names: list | None = None):
+    """``torch.export`` of ``model`` on ``example`` (one tensor, or a list of them: positional,
+    or passed by the ``names`` of ``forward``'s parameters; other parameters keep their defaults)."""
     import torch
 
+    tensors = list(example) if isinstance(example, (list, tuple)) else [example]
+    names = names or [None] * len(tensors)
+    args = tuple(t for t, n in zip(tensors, names) if n is None)
+    kwargs = {n: t for t, n in zip(tensors, names) if n is not None}
+    if kwargs:
+        _check_names(model, list(kwargs), where)
     model.eval()
     try:
         with torch.no_grad(), _logging_silenced():
-            return torch.export.export(model, (example,))
+            return torch.export.export(model, args, kwargs or None)
     except (Exception, SystemExit) as exc:  # the model's own error for this input: a user problem
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"the model cannot run on input {list(example.shape)}: {type(exc).__name__}: {first}",
-                        where) from None
+        shown = ", ".join(f"{n}={list(t.shape)}" if n else str(list(t.shape)) for t, n in zip(tensors, names))
+        raise UserError(f"the model cannot run on input {shown}: {type(exc).__name__}: {first}", where) from None
+
+
+def _check_names(model, names: list[str], where: str) -> None:
+    """Every named input is a parameter of ``model.forward`` (else a UserError listing them)."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = [n for n in names if n not in params]
+    if unknown:
+        raise UserError(f"forward() has no parameter {unknown[0]!r} (it takes {', '.join(params) or 'none'})", where)
 
 
 def _module_path(node) -> str:
@@ -96,10 +120,26 @@ def _placeholders(ep, b: GraphBuilder) -> list[str]:
         shape = _shapes(node.meta["val"])[0]
         if kind == "USER_INPUT":
             inputs.append(b.add_tensor(node.name, shape, "input"))
+            if _is_bool(node.meta["val"]):
+                b.booleans.add(node.name)
             b.value_of[node.name] = node.name
         else:  # PARAMETER, BUFFER, CONSTANT_TENSOR: values that live with the model
             b.value_of[node.name] = b.add_tensor(target, shape, "param")
+            if _is_bool(node.meta["val"]):
+                b.booleans.add(target)
+            if kind == "CONSTANT_TENSOR":
+                _keep_indices(b, target, ep.constants.get(target))
     return inputs
+
+
+MAX_INDEX_CONSTANT = 65536
+"""Integer constants up to this many elements keep their values (index lists of ``x[:, [0, 2]]``)."""
+
+
+def _keep_indices(b: GraphBuilder, name: str, value) -> None:
+    if value is None or value.is_floating_point() or value.dim() != 1 or value.numel() > MAX_INDEX_CONSTANT:
+        return
+    b.constants[name] = [int(v) for v in value.tolist()]
 
 
 def _call(node, b: GraphBuilder) -> None:
@@ -129,6 +169,14 @@ def _call(node, b: GraphBuilder) -> None:
     value = b.value_of.get(node.name)
     if isinstance(value, str):
         b.users[value] = b.users.get(value, 0) + len(node.users)
+        if _is_bool(node.meta.get("val")):
+            b.booleans.add(b.root(value))
+
+
+def _is_bool(val) -> bool:
+    import torch
+
+    return isinstance(val, torch.Tensor) and val.dtype == torch.bool
 
 
 def program_to_graph(ep, name: str, fuse: str, where: str) -> Graph:

@@ -118,8 +118,8 @@ def skip_tensors(g: Graph) -> tuple[str, ...]:
 
 
 SPATIAL_KINDS = frozenset({
-    "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-    "upsample_nearest2d", "upsample_bilinear2d",
+    "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+    "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d",
 })
 
 

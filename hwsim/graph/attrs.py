@@ -123,6 +123,18 @@ def optional(rule: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
     return check
 
 
+MAX_INDICES = 65536
+"""The most indices a ``gather`` holds (a constant index list written into the graph)."""
+
+
+def index_list(v: Any) -> str | None:
+    """A list of 1 to MAX_INDICES integers (a gather's indices; negative ones count from the end)."""
+    if isinstance(v, (list, tuple)) and 1 <= len(v) <= MAX_INDICES and all(_is_int(x) and abs(x) <= MAX_EXTENT
+                                                                            for x in v):
+        return None
+    return f"must be a list of 1 to {MAX_INDICES} integers, got {_show(v)}"
+
+
 _BN_NAMES = ("weight", "bias", "mean", "var")
 
 
@@ -190,6 +202,25 @@ ATTR_RULES: Mapping[str, Mapping[str, Rule]] = {
     "layer_norm": {"normalized_shape": _r(integers(1, min_items=1), True), "eps": _r(number(positive=True))},
     "batch_norm": {"eps": _r(number(positive=True))},
     "permute": {"dims": _r(integers(-MAX_EXTENT), True)},
+    # issue 13's kinds (rules in opkinds_more.py)
+    "pad": {"pads": _r(integers(-MAX_EXTENT, min_items=2), True), "mode": _r(word("constant", "reflect", "replicate",
+                                                                                 "circular")),
+            "value": _r(number())},
+    "upsample_bicubic2d": {**_RESIZE, "align_corners": _r(boolean)},
+    "adaptive_max_pool2d": {"output_size": _r(pair(1), True)},
+    "gather": {"axis": _r(_AXIS, True), "indices": _r(index_list, True)},
+    **{k: {} for k in ("mish", "logical_not")},
+    "softplus": {"beta": _r(number()), "threshold": _r(number())},
+    **{k: {"scalar": _r(number()), "reverse": _r(boolean)} for k in ("gt", "lt", "ge", "le", "eq", "ne",
+                                                                      "logical_and", "logical_or")},
+    "prelu": {},
+    "where": {"scalar_x": _r(number(finite=False)), "scalar_y": _r(number(finite=False))},
+    "amax": _REDUCE,
+    "amin": _REDUCE,
+    "group_norm": {"num_groups": _r(integer(1), True), "eps": _r(number(positive=True))},
+    "flip": {"dims": _r(integers(-MAX_EXTENT, min_items=1), True)},
+    "roll": {"dims": _r(integers(-MAX_EXTENT, min_items=1), True), "shifts": _r(integers(-MAX_EXTENT, min_items=1),
+                                                                                  True)},
 }
 """Op kind -> attribute name -> rule. Every op kind of ``opkinds.OP_KINDS`` has an entry."""
 

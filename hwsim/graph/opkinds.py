@@ -17,6 +17,9 @@ Counting conventions (documented in the JSON Schema too):
   bilinear interpolation. Pure data movement (permute, shuffle, slicing, concatenation,
   nearest upsampling, unfold) costs none.
 
+The kinds added for the ops of issue 13 (padding, bicubic upsampling, group norm, ...) have
+their rules in ``opkinds_more.py``.
+
 Categories: ``main`` ops start a layer; ``elementwise`` ops (reductions over axes and
 permutes included) fuse into the layer that produced one of their inputs (see layers.py).
 """
@@ -334,7 +337,9 @@ _ELTWISE = (
         _kind("permute", "elementwise", (1, 1), _permute_infer, required=["dims"]),
     ]
 )
-OP_KINDS: dict[str, OpKind] = {k.name: k for k in _MAIN + _ELTWISE}
+from hwsim.graph.opkinds_more import MORE_ELTWISE, MORE_MAIN  # noqa: E402  (its rules use the helpers above)
+
+OP_KINDS: dict[str, OpKind] = {k.name: k for k in _MAIN + MORE_MAIN + _ELTWISE + MORE_ELTWISE}
 
 
 def infer_shapes(kind: str, in_shapes: Sequence[Shape], attrs: Attrs) -> list[Shape]:

@@ -209,6 +209,7 @@ class CheckResult:
     streamed_layers: int
     plan_problems: tuple[str, ...]
     cascades: int = 0  # cascades the plan runs in stripes (policy.execution: cascade)
+    inputs: tuple = ()  # (graph input name, shape) of every input (the first's shape is input_shape)
 
     @property
     def passed(self) -> bool:
@@ -218,6 +219,8 @@ class CheckResult:
         d = self.report.to_dict()
         d.update({"input": list(self.input_shape), "seed": self.seed, "streamed_layers": self.streamed_layers,
                   "cascades": self.cascades,
+                  "inputs": [{"name": n, "shape": list(s)} for n, s in self.inputs] or
+                  [{"name": "input", "shape": list(self.input_shape)}],
                   "plan_problems": list(self.plan_problems), "passed": self.passed})
         return d
 
@@ -277,4 +280,5 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
     except (KeyError, ValueError) as exc:
         raise UserError(f"cannot run the numerics check: {exc.args[0] if exc.args else exc}", model) from None
     streamed = sum(layer.streamed for layer in plan.layers)
-    return CheckResult(report, tuple(input_shape), seed, streamed, problems, len(plan.cascades))
+    inputs = tuple((name, graph.tensor[name].shape) for name in graph.inputs)
+    return CheckResult(report, inputs[0][1], seed, streamed, problems, len(plan.cascades), inputs)

@@ -16,6 +16,7 @@ import numpy as np
 
 from hwsim.numerics import kernels_conv as kc
 from hwsim.numerics import kernels_eltwise as ke
+from hwsim.numerics.kernels_more import MORE_KERNELS
 from hwsim.numerics import kernels_resample as kr
 
 Kernel = Callable[[Sequence[np.ndarray], Mapping[str, Any]], np.ndarray]
@@ -72,6 +73,7 @@ KERNELS: dict[str, Kernel] = {
 }
 KERNELS.update({k: (lambda f: lambda xs, a: np.asarray(f(xs[0], a), np.float32))(f) for k, f in ke.UNARY.items()})
 KERNELS.update({k: (lambda k: lambda xs, a: ke.binary(k, list(xs), a))(k) for k in ke.BINARY})
+KERNELS.update(MORE_KERNELS)
 
 
 def run_op(kind: str, inputs: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> np.ndarray:

@@ -13,7 +13,8 @@ The one module of ``hwsim.numerics`` that imports torch (lazily, inside its func
 * :func:`capture` runs the ``torch.export`` program's graph module with an FX interpreter
   and keeps every node's value under the node's name: activations of the IR are named
   after their fx node (multi-output splits ``<node>_<i>``; views are never compared, only
-  their roots), parameters after their state_dict key.
+  their roots), parameters after their state_dict key; a constant the model creates in
+  ``forward`` (``torch.ones``, ``arange`` ...) is a parameter named after its node.
 * :func:`prepare` does it all from one export: the model resolved and seeded, the graph
   built from the same program (so names agree by construction) and the reference run.
 """
@@ -84,16 +85,26 @@ def _snapshot(value):
 
 
 def _placeholder_args(ep, x) -> tuple[list, dict]:
-    """The graph module's positional arguments, and the parameter values by state_dict key."""
+    """The graph module's positional arguments, and the parameter values by state_dict key.
+    ``x``: the input tensor, or a list of them in the order of the program's user inputs."""
     args, params = [], {}
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
     for spec in ep.graph_signature.input_specs:
         if spec.kind.name == "USER_INPUT":
-            args.append(x)
+            args.append(xs.pop(0))
             continue
         value = ep.state_dict[spec.target] if spec.target in ep.state_dict else ep.constants[spec.target]
         args.append(value)
         params[spec.target] = value
     return args, params
+
+
+def user_inputs(ep, xs: list, names: list) -> list:
+    """``xs`` in the order of the program's user inputs (named ones matched by name)."""
+    if not any(names):
+        return list(xs)
+    given = dict(zip(names, xs))
+    return [given[s.arg.name] for s in ep.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
 
 
 def run_program(ep, x) -> tuple[dict, dict]:
@@ -150,18 +161,47 @@ def _follow_folded_batch_norms(ep, graph: Graph, node_values: dict) -> None:
 def capture(ep, graph: Graph, x, seed: int = 0) -> Reference:
     """Run ``ep`` on ``x`` and collect the values of ``graph``'s inputs and activation roots."""
     node_values, params = run_program(ep, x)
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
     for spec in ep.graph_signature.input_specs:
         if spec.kind.name == "USER_INPUT":
-            node_values[spec.arg.name] = x
+            node_values[spec.arg.name] = xs.pop(0)
     _follow_folded_batch_norms(ep, graph, node_values)
     found: dict[str, np.ndarray] = {}
+    params = dict(params)
     for t in graph.tensors:
+        if t.kind == "param" and t.view_of is None and t.name not in params and t.name in node_values:
+            params[t.name] = node_values[t.name].float()  # a tensor created in forward (ones, arange ...)
         if t.kind == "param" or t.view_of is not None:
             continue
         value = _lookup(node_values, t.name, t.shape)
         if value is not None:
             found[t.name] = _to_numpy(value)
-    return Reference(seed, found, {k: _to_numpy(v) for k, v in params.items() if v.is_floating_point()})
+    raw = {k: _to_numpy(v) for k, v in params.items() if v.is_floating_point()}
+    _fill_expanded(graph, found, raw)
+    return Reference(seed, found, raw)
+
+
+def _fill_expanded(graph: Graph, found: dict, params: dict) -> None:
+    """Values of the tensors hwsim made up when it expanded one torch op into several (attention's
+    transposed keys and probabilities, einsum's permuted operands): torch never computes them by
+    those names, so each is computed, in graph order, with hwsim's kernel (tested against torch
+    op by op in tests/numerics/test_kernels.py) from torch's values of its inputs. The expanded
+    op's own output keeps torch's value, so the check still compares it with torch."""
+    from hwsim.numerics.kernels import KERNELS, run_op
+
+    def value(name: str):
+        root = graph.root(name)
+        v = params.get(root) if graph.tensor[root].kind == "param" else found.get(root)
+        return None if v is None else v.reshape(graph.tensor[name].shape)
+
+    for op in graph.ops:
+        missing = [o for o in op.outputs if o not in found and graph.tensor[o].view_of is None]
+        if len(op.outputs) != 1 or not missing or op.kind not in KERNELS:
+            continue
+        inputs = [value(i) for i in op.inputs]
+        if any(v is None for v in inputs):
+            continue
+        found[op.outputs[0]] = run_op(op.kind, inputs, op.attrs)
 
 
 def reference_for(model, graph: Graph, seed: int = 0) -> Reference:
@@ -169,9 +209,9 @@ def reference_for(model, graph: Graph, seed: int = 0) -> Reference:
     from hwsim.extract.torch_export import export_program
 
     seed_parameters(model, seed)
-    x = seeded_input(graph.tensor[graph.inputs[0]].shape, seed)
-    ep = export_program(model, x, graph.name)
-    return capture(ep, graph, x, seed)
+    xs = [seeded_input(graph.tensor[name].shape, (seed + i) % 2**64) for i, name in enumerate(graph.inputs)]
+    ep = export_program(model, xs, graph.name)
+    return capture(ep, graph, xs, seed)
 
 
 def calibration_inputs(calibration: int | str, input_shape: tuple[int, ...], seed: int) -> tuple[list, str]:
@@ -189,14 +229,15 @@ def calibration_inputs(calibration: int | str, input_shape: tuple[int, ...], see
     return [torch.from_numpy(a.copy()) for a in arrays], f"{Path(calibration).name} ({len(arrays)} input{plural})"
 
 
-def prepare(model_spec: str, input_shape: tuple[int, ...], seed: int = 0, fuse: str = "elementwise",
+def prepare(model_spec: str, input_shape, seed: int = 0, fuse: str = "elementwise",
             weights: str | None = None, calibration: int | str | None = None) -> tuple[Graph, Reference]:
     """Resolve MODEL, seed it (or load the state dict file ``weights``), export once, and return its
-    graph and its reference run (with the float runs of the ``calibration`` inputs, if any)."""
+    graph and its reference run (with the float runs of the ``calibration`` inputs, if any).
+    ``input_shape``: one shape, or an InputSpec (several inputs: input i seeded with ``seed + i``)."""
     from hwsim.extract import require_torch
 
     require_torch("the numerics check")
-    from hwsim.extract.resolve import resolve_model
+    from hwsim.extract.resolve import as_inputs, resolve_model
     from hwsim.extract.torch_export import export_program, program_to_graph
 
     model, name = resolve_model(model_spec)
@@ -206,15 +247,20 @@ def prepare(model_spec: str, input_shape: tuple[int, ...], seed: int = 0, fuse: 
         load_state_dict(weights, model)
     else:
         seed_parameters(model, seed)
-    x = seeded_input(input_shape, seed)
-    ep = export_program(model, x, model_spec)
+    inputs = as_inputs(input_shape)
+    names = [n for n, _ in inputs]
+    xs = [seeded_input(shape, (seed + i) % 2**64) for i, (_, shape) in enumerate(inputs)]
+    ep = export_program(model, xs, model_spec, names)
     graph = program_to_graph(ep, name, fuse, model_spec)
-    if len(graph.inputs) != 1:
-        raise UserError(f"the numerics check runs models with one input, this one has {len(graph.inputs)}",
+    if len(graph.inputs) != len(inputs):
+        raise UserError(f"the model takes {len(graph.inputs)} tensor input(s), --input gives {len(inputs)}",
                         model_spec)
-    reference = capture(ep, graph, x, seed)
+    reference = capture(ep, graph, user_inputs(ep, xs, names), seed)
     if calibration is None:
         return graph, reference
+    if len(inputs) != 1:
+        raise UserError("calibration inputs are for models with one input", "--calibration")
+    input_shape = inputs[0][1]
     from dataclasses import replace
 
     xs, text = calibration_inputs(calibration, input_shape, seed)

@@ -17,6 +17,10 @@ band ``[o0, o1)`` of driver rows to the rows of that tensor it needs:
 * ``fraction``: the same share of rows (element-wise inputs, linear and matmul rows, adaptive
   pooling bins), also through reshapes that keep the band axis outermost.
 
+A constant ``pad`` maps rows as a window of one row shifted by the padding; a reflect,
+replicate or circular pad along the band axis, a ``gather``, ``flip`` or ``roll`` along it and a
+``group_norm`` (statistics over the whole map) make the layer unbandable.
+
 A value reduced over the band axis inside the layer (a global pooling, e.g. the statistic of
 a GRN or a squeeze-excitation) can be used only once every band has been seen: the layer
 really runs two passes over the bands, one accumulating and one using the result. The
@@ -41,10 +45,17 @@ import numpy as np
 
 from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph, Op
+from hwsim.graph.opkinds_more import pad_amounts
 
 SPATIAL = ("conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample_nearest2d",
-           "upsample_bilinear2d", "pixel_shuffle", "pixel_unshuffle", "adaptive_avg_pool2d")
-REDUCTIONS = ("mean", "sum", "vector_norm")
+           "upsample_bilinear2d", "upsample_bicubic2d", "pixel_shuffle", "pixel_unshuffle", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d")
+REDUCTIONS = ("mean", "sum", "vector_norm", "amax", "amin")
+WHOLE_MAP = ("group_norm",)
+"""Fused ops whose statistics span the whole map (GroupNorm, InstanceNorm): a layer holding one
+cannot run in row bands (no statistics pass is modelled), so it needs its whole input."""
+MOVES_ALONG = ("flip", "roll")
+"""Fused ops that move rows along their ``dims``: along the band axis a band needs other rows."""
 
 
 class _Unbandable(Exception):
@@ -176,12 +187,22 @@ def _main_maps(g: Graph, op: Op, axis: int) -> list[RowMap | None]:
             s = _pair(a.get("stride") or a["kernel_size"], 1)[0]
         params = (k, s, _pair(a.get("padding"), 0)[0], _pair(a.get("dilation"), 1)[0])
         return [RowMap("tconv" if op.kind == "conv_transpose2d" else "window", x[2], params, 2)]
-    if op.kind in ("upsample_nearest2d", "upsample_bilinear2d"):
-        return [RowMap("scale", x[2], (int(op.kind == "upsample_bilinear2d"),), 2)]
+    if op.kind in ("upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d"):
+        extra = {"upsample_bilinear2d": 1, "upsample_bicubic2d": 2}.get(op.kind, 0)  # rows of taps each side
+        return [RowMap("scale", x[2], (extra,), 2)]
     if op.kind in ("pixel_shuffle", "pixel_unshuffle"):
         return [RowMap(op.kind.replace("pixel_", ""), x[2], (int(a["factor"]),), 2)]
-    if op.kind == "adaptive_avg_pool2d":
+    if op.kind in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
         return [RowMap("fraction", x[2], (), 2)]
+    if op.kind == "pad":  # a constant pad shifts rows; the other modes read rows far away: whole
+        lo, hi = pad_amounts(x, a["pads"])[axis]
+        if (lo or hi) and a.get("mode", "constant") != "constant":
+            raise _Unbandable
+        return [RowMap("window", x[axis], (1, 1, lo, 1), axis)]
+    if op.kind == "gather":
+        if int(a["axis"]) % len(x) == axis:
+            raise _Unbandable
+        return [RowMap("fraction", x[axis], (), axis)]
     if op.kind == "slice":
         if int(a["axis"]) % len(x) == axis:
             return [RowMap("offset", x[axis], (int(a["start"]), int(a.get("step", 1))), axis)]
@@ -213,7 +234,10 @@ def _main_maps(g: Graph, op: Op, axis: int) -> list[RowMap | None]:
 
 
 def _check_along(op: Op, rank: int, axis: int) -> None:
-    """A softmax or layer norm along the band axis needs whole rows of it: no banding."""
+    """A softmax or layer norm along the band axis needs whole rows of it, a group norm the whole
+    map, a flip or roll along it rows of other bands: no banding."""
+    if op.kind in WHOLE_MAP or (op.kind in MOVES_ALONG and axis in {int(d) % rank for d in op.attrs["dims"]}):
+        raise _Unbandable
     if op.kind == "softmax" and int(op.attrs["dim"]) % rank == axis:
         raise _Unbandable
     if op.kind == "layer_norm" and axis >= rank - len(op.attrs["normalized_shape"]):
@@ -306,7 +330,7 @@ class _Builder:
     def main(self) -> None:
         g, op = self.g, self.ops[0]
         out = g.tensor[op.outputs[0]].shape
-        if op.kind == "adaptive_avg_pool2d" and out[2] == 1:  # global pooling accumulates rows
+        if op.kind in ("adaptive_avg_pool2d", "adaptive_max_pool2d") and out[2] == 1:  # global pooling: rows add up
             self.rows = g.tensor[op.inputs[0]].shape[2]
             self.axes[op.outputs[0]] = None
             self.external(op, [RowMap("fraction", self.rows, (), 2)])

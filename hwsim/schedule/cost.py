@@ -188,7 +188,7 @@ def _ceil(amount: int, rate: int | Fraction | None) -> int:
 def _is_activation(g: Graph, op: Op) -> bool:
     """A single-input element-wise op, applied by the output stage under ``eltwise: separate``."""
     return OP_KINDS[op.kind].category == "elementwise" and len(op.inputs) == 1 and \
-        op.kind not in ("mean", "sum", "vector_norm", "softmax", "layer_norm")
+        op.kind not in ("mean", "sum", "vector_norm", "softmax", "layer_norm", "group_norm", "amax", "amin")
 
 
 class _Bounds:

@@ -65,9 +65,33 @@ _ALL_KINDS = [
     ("dv", "div", ["ml"], [1, 64, 1], {"scalar": 2.0, "reverse": True}),
     ("mx", "maximum", ["dv", "me"], [1, 64, 1], {}),
     ("mn", "minimum", ["mx", "vn"], [1, 64, 1], {}),
+    # issue 13's kinds, after the others so that the ops above keep their JSON paths
+    ("pd", "pad", ["mp"], [1, 4, 11, 9], {"pads": [0, 1, 2, 1], "mode": "reflect", "value": 0.0}),
+    ("bc", "upsample_bicubic2d", ["ap"], [1, 4, 8, 8], {"size": [8, 8], "align_corners": False, "scales": [2.0, 2.0]}),
+    ("am", "adaptive_max_pool2d", ["t1"], [1, 4, 3, 3], {"output_size": [3, 3]}),
+    ("ga", "gather", ["sl"], [1, 2, 8, 8], {"axis": 1, "indices": [3, 0]}),
+    ("gn", "group_norm", ["mp", "gn.w", "gn.b"], [1, 4, 8, 8], {"num_groups": 2, "eps": 1e-5}),
+    ("pr", "prelu", ["gn", "pr.w"], [1, 4, 8, 8], {}),
+    ("mi", "mish", ["pr"], [1, 4, 8, 8], {}),
+    ("sp", "softplus", ["mi"], [1, 4, 8, 8], {"beta": 1.0, "threshold": 20.0}),
+    ("gt", "gt", ["sp"], [1, 4, 8, 8], {"scalar": 0.5}),
+    ("lt", "lt", ["sp", "mp"], [1, 4, 8, 8], {}),
+    ("cge", "ge", ["sp"], [1, 4, 8, 8], {"scalar": 0.5, "reverse": True}),
+    ("le", "le", ["sp", "mp"], [1, 4, 8, 8], {}),
+    ("eq", "eq", ["sp", "mp"], [1, 4, 8, 8], {}),
+    ("ne", "ne", ["sp", "mp"], [1, 4, 8, 8], {}),
+    ("la", "logical_and", ["gt", "lt"], [1, 4, 8, 8], {}),
+    ("lo", "logical_or", ["la", "cge"], [1, 4, 8, 8], {}),
+    ("lx", "logical_not", ["lo"], [1, 4, 8, 8], {}),
+    ("wh", "where", ["lx", "sp"], [1, 4, 8, 8], {"scalar_y": 0.0}),
+    ("ax", "amax", ["wh"], [1, 1, 8, 8], {"dims": [1], "keepdim": True}),
+    ("ai", "amin", ["wh"], [1, 1, 8, 8], {"dims": [1], "keepdim": True}),
+    ("fl", "flip", ["ax"], [1, 1, 8, 8], {"dims": [3]}),
+    ("ro", "roll", ["fl"], [1, 1, 8, 8], {"dims": [3], "shifts": [2]}),
 ]
 _PARAMS = {"c1.w": [8, 4, 3, 3], "c1.b": [8], "bn.w": [8], "bn.b": [8], "bn.m": [8], "bn.v": [8],
-           "t1.w": [8, 4, 2, 2], "ln.w": [16, 36], "ln.b": [16], "lnm.w": [16], "lnm.b": [16], "mm.w": [16, 8]}
+           "t1.w": [8, 4, 2, 2], "ln.w": [16, 36], "ln.b": [16], "lnm.w": [16], "lnm.b": [16], "mm.w": [16, 8],
+           "gn.w": [4], "gn.b": [4], "pr.w": [1, 4, 1, 1]}
 
 
 def all_kinds_graph() -> Graph:
