@@ -120,8 +120,10 @@ def run(args) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     counts = count_status(outcome.rows)
+    searches = outcome.searches
     print(f"wrote {Path(args.output) / RESULTS_FILE}: {len(outcome.rows)} points ({counts['ok']} ok, "
-          f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran}, "
-          f"reused {outcome.reused} from progress", file=sys.stderr)
+          f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran - searches} "
+          f"points and {searches} zero-spill search{'es' * (searches != 1)} (one per spill curve's "
+          f"plan settings, see summary.json), reused {outcome.reused} from progress", file=sys.stderr)
     write_stdout(render_summary(outcome.summary) + "\n")
     return 1 if counts["error"] else 0
