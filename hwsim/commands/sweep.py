@@ -89,8 +89,11 @@ def render_summary(summary: dict) -> str:
         axes = " ".join(f"{k}={v}" for k, v in c["axes"].items())
         failed = f", {c['points_failed']} of {c['points']} points failed" if c["points_failed"] else ""
         search = size(c["zero_spill_sram_bytes"]) if c["zero_spill_error"] is None else "search failed"
-        lines.append(f"  {c['graph']}{' ' + axes if axes else ''}: zero-spill SRAM {search}, "
-                     f"knee {size(c['knee_sram_bytes'])} (overflow there {size(c['knee_overflow_bytes'])}){failed}")
+        knee = ("no knee in range" if c["knee_sram_bytes"] is None else
+                f"knee {size(c['knee_sram_bytes'])} (overflow there {size(c['knee_overflow_bytes'])})")
+        lines.append(f"  {c['graph']}{' ' + axes if axes else ''}: zero-spill SRAM {search}, {knee}{failed}")
+        if c.get("knee_note"):
+            lines.append(f"    {c['knee_note']}")
     return "\n".join(lines)
 
 
