@@ -48,6 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-points", type=int, metavar="N", default=DEFAULT_MAX_POINTS,
                    help=f"refuse a sweep of more points than this (default {DEFAULT_MAX_POINTS:,})")
     p.add_argument("--resume", action="store_true", help="run only the points DIR/progress.jsonl lacks")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local process pool (default) or a Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -108,7 +109,8 @@ def _terminate(signum, frame):
 def run(args) -> int:
     from hwsim.sweep.driver import RESULTS_FILE, PROGRESS_FILE, SweepRequest, count_status, run_sweep
 
-    request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume)
+    request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume,
+                           quiet=args.quiet)
     executor = _executor(args)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

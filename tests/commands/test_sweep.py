@@ -42,6 +42,12 @@ def test_sweep_writes_results_and_prints_the_summary(capsys, graphs, tmp_path):
     assert "u2 datatype.activation_bits=8: zero-spill SRAM " in out and "u2_again datatype" in out
 
 
+def test_quiet_sweep_prints_no_progress(capsys, graphs, tmp_path):
+    code = main(["sweep", SPEC, graphs[0], "--sram", "1KiB,8KiB", "--jobs", "1", "--quiet", "-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 0 and "done" not in err and err.startswith("wrote ")
+
+
 def test_grid_file_axis(capsys, graphs, tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text("axes:\n  policy.spill: [belady, lru]\nset:\n  dram.bandwidth: 4 GB/s\n")
