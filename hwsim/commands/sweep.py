@@ -16,6 +16,7 @@ and ``--resume`` finishes the sweep).
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -25,7 +26,19 @@ from hwsim.errors import UserError
 from hwsim.files import write_stdout
 from hwsim.sweep.grid import DEFAULT_MAX_POINTS
 
-GRID_HELP = "a YAML file of axes (any spec field by dotted path, or 'input') and fixed settings"
+GRID_HELP = ("a YAML file with the keys 'axes' (field: values, swept) and 'set' (field: value, fixed); "
+             "fields are spec fields by dotted path, or 'input' (see below)")
+GRID_EPILOG = """grid file (--grid), e.g.:
+  axes:                              # swept: every combination of these
+    sram.size: 128KiB:8MiB:x2        # a range, a YAML list or a comma list
+    dram.bandwidth: [4 GB/s, 8 GB/s]
+    input: [128, 256]                # zoo models re-extracted at each input size
+  set:                               # fixed for the whole sweep, like --set KEY=VALUE
+    dram.latency: 200 ns
+
+Writes DIR/results.csv (one row per point), DIR/summary.json (zero-spill SRAM and knee per spill
+curve), DIR/progress.jsonl (for --resume) and DIR/sweep.json. Besides the points, one zero-spill
+search runs per graph and setting of the plan-changing axes (not bandwidth, clock or energy)."""
 
 
 def add_parser(sub) -> None:
@@ -33,7 +46,8 @@ def add_parser(sub) -> None:
                                      "zero-spill SRAM, knee of the spill curve",
                        description="Run every combination of the axes for every GRAPH (a graph file or a "
                                    "zoo model name) on the accelerator SPEC. An axis is a comma list of "
-                                   "values and inclusive ranges START:STOP:xFACTOR or START:STOP:+STEP.")
+                                   "values and inclusive ranges START:STOP:xFACTOR or START:STOP:+STEP.",
+                       epilog=GRID_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
     p.add_argument("graphs", nargs="+", metavar="GRAPH", help="graph JSON file or zoo model name")
     p.add_argument("--sram", metavar="AXIS", help="SRAM sizes, e.g. 128KiB:8MiB:x2")

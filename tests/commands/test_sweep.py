@@ -133,3 +133,10 @@ def test_input_axis_extracts_zoo_models_once(capsys, tmp_path):
     assert msc[1] * 32 * 32 == msc[0] * 48 * 48  # skip memory scales with the pixel count
     assert main(argv + ["--resume"]) == 0
     assert "extracting" not in capsys.readouterr().err
+
+
+def test_help_shows_the_grid_file_format(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    out = capsys.readouterr().out
+    assert "'axes'" in out and "'set'" in out and "\n  axes:" in out and "\n  set:" in out
