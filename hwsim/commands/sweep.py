@@ -49,7 +49,10 @@ def add_parser(sub) -> None:
                                    "values and inclusive ranges START:STOP:xFACTOR or START:STOP:+STEP.",
                        epilog=GRID_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
-    p.add_argument("graphs", nargs="+", metavar="GRAPH", help="graph JSON file or zoo model name")
+    p.add_argument("graphs", nargs="+", metavar="GRAPH",
+                   help="graph JSON file, zoo model name, or your model: path/to/file.py:Name, package.module:Name")
+    p.add_argument("--input", metavar="SHAPE", help="input shape models are extracted at, e.g. 1x3x64x64 "
+                                                    "(default 1x3x256x256; an 'input' axis sweeps it)")
     p.add_argument("--sram", metavar="AXIS", help="SRAM sizes, e.g. 128KiB:8MiB:x2")
     p.add_argument("--bandwidth", metavar="AXIS", help="DRAM bandwidths, e.g. 4GB/s,8GB/s")
     p.add_argument("--bits", metavar="AXIS", help="activation bit-widths, e.g. 8,16")
@@ -123,8 +126,11 @@ def _terminate(signum, frame):
 def run(args) -> int:
     from hwsim.sweep.driver import RESULTS_FILE, PROGRESS_FILE, SweepRequest, count_status, run_sweep
 
+    from hwsim.extract.resolve import parse_shape
+
+    shape = parse_shape(args.input) if args.input is not None else None
     request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume,
-                           quiet=args.quiet)
+                           quiet=args.quiet, input_shape=shape)
     executor = _executor(args)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

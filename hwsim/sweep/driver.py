@@ -23,7 +23,7 @@ from hwsim.files import check_directory
 from hwsim.spec import AcceleratorSpec, load_spec, spec_to_dict, with_overrides
 from hwsim.sweep.axes import INPUT_AXIS
 from hwsim.sweep.executors import Call
-from hwsim.sweep.graphs import SweepGraphs, graph_id, resolve_graphs
+from hwsim.sweep.graphs import DEFAULT_SHAPE, SweepGraphs, graph_id, resolve_graphs
 from hwsim.sweep.grid import Grid, Point
 from hwsim.sweep.knee import SRAM_AXIS, search_group, summarize
 from hwsim.sweep.lock import LOCK_FILE, directory_lock
@@ -49,7 +49,8 @@ class SweepRequest:
     out_dir: Path
     resume: bool = False
     share_plans: bool = True
-    quiet: bool = False  # no progress bar  # schedule once per plan group (``share.py``); False: every point
+    quiet: bool = False  # no progress bar
+    input_shape: tuple[int, ...] | None = None  # --input: models extracted at it (no input axis)  # schedule once per plan group (``share.py``); False: every point
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,10 @@ def run_sweep(request: SweepRequest, executor, stderr: IO[str] = sys.stderr) -> 
     check_directory(out, (MANIFEST_FILE, PROGRESS_FILE, RESULTS_FILE, SUMMARY_FILE, LOCK_FILE))  # before any work
     spec = load_spec(request.spec, grid.overrides)
     inputs = next((a for a in grid.axes if a.name == INPUT_AXIS), None)
-    graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr))
+    if inputs is not None and request.input_shape is not None:
+        raise UserError("an input axis and --input both set the input size; give one", "--input")
+    graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr),
+                            request.input_shape or DEFAULT_SHAPE)
     executor.check()
     try:
         out.mkdir(parents=True, exist_ok=True)
