@@ -23,9 +23,14 @@ Every curve's ``knee_note`` also explains a knee far below the zero-spill SRAM (
 are named), and a grid that stops before the zero-spill SRAM (its minimum overflow is not 0).
 
 **Zero-spill SRAM**: found by search (:func:`hwsim.schedule.zero_spill_sram`), not read off
-the grid. It depends on the plan only, which the scheduler makes from the spec's ``compute``,
-``sram``, ``datatype`` and ``policy`` sections; so one search serves every point that differs
-only in ``dram``, ``energy``, ``clock`` or ``name`` (see :func:`search_group`).
+the grid. It depends on whether each size's plan is clean (no spill, no streamed layer). The
+DRAM figures and the clock reach the scheduler only through the tile slots of streamed layers
+(``hwsim.sweep.share``): whether a layer streams does not depend on them, and a plan that
+streams nothing is the same at every bandwidth, so cleanliness does not either (in cascade
+mode the layer-by-layer walk, when clean, moves only weights, input and output, fewer bytes
+than any walk that spills or streams, so it is chosen at every bandwidth). Energy and the
+name are never read. So one search serves every point that differs only in ``dram``,
+``energy``, ``clock`` or ``name`` (see :func:`search_group`).
 """
 
 from __future__ import annotations
