@@ -15,9 +15,11 @@ moves it. (Distance-from-chord definitions such as Kneedle were not used: spill 
 step-like, and the "farthest from the chord" point of a step is not where the saving is.)
 
 **No knee in range**: when the rule lands on the largest grid size of a curve that is not
-flat, the last step of the grid still saves more than 10 % of the range: the curve has not
-levelled off inside the grid, and calling its end a knee would mislead (a knee at 16 MiB with
-320 MiB of overflow there). ``knee_sram_bytes`` is then null and ``knee_note`` says so.
+flat, and the overflow there is not zero, the last step of the grid still saves more than
+10 % of the range: the curve has not levelled off inside the grid, and calling its end a
+knee would mislead (a knee at 16 MiB with 320 MiB of overflow there). ``knee_sram_bytes`` is
+then null and ``knee_note`` says so. (Where the overflow reaches zero at the largest size,
+the knee is that size: nothing is left to save; the note says so.)
 Every curve's ``knee_note`` also explains a knee far below the zero-spill SRAM (the knee gets
 90 % of the grid's saving; the overflow left there, and the zero-spill SRAM where it ends,
 are named), and a grid that stops before the zero-spill SRAM (its minimum overflow is not 0).
@@ -85,10 +87,13 @@ def knee_verdict(curve: Sequence[tuple[int, int]], zero_spill: int | None) -> tu
     if low == high:
         notes.append("no overflow at any grid size" if low == 0 else
                      f"flat: {_size(low)} of overflow at every grid size, so the knee is the smallest size")
-    elif found == largest and len(points) > 1:
+    elif found == largest and len(points) > 1 and values[-1] > 0:
         notes.append(f"no knee in range: the overflow still falls by more than {KNEE_FRACTION:.0%} of its range "
                      f"in the grid's last step, to {_size(values[-1])} at {_size(largest)}; extend the SRAM axis")
         found = None
+    elif found == largest and len(points) > 1:
+        notes.append(f"the overflow reaches zero only at the grid's largest size, {_size(largest)}: "
+                     "the knee is there, with no flat part of the curve inside the grid to show it")
     if low > 0:
         where = f" (zero-spill SRAM {_size(zero_spill)})" if zero_spill else ""
         notes.append(f"the grid stops before zero spill: {_size(low)} of overflow at best{where}")

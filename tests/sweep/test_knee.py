@@ -45,10 +45,18 @@ def test_groups():
 
 
 def test_a_knee_at_the_last_grid_size_is_no_knee_in_range():
-    # 100 -> 40 -> 5 -> 30 -> 0: the last step (30 -> 0) still saves 30 % of the range.
+    # 100 -> 40 -> 5 -> 30 -> 10: range 95, limit 5 + 9.5; 30 at 8 MiB is above it, so the rule
+    # lands on 16 MiB, where 10 B of overflow are left: no knee in range.
+    curve = [(1 * MIB, 100), (2 * MIB, 40), (4 * MIB, 5), (8 * MIB, 30), (16 * MIB, 10)]
+    found, note = knee_verdict(curve, 32 * MIB)
+    assert found is None and note.startswith("no knee in range") and "16 MiB" in note
+
+
+def test_a_knee_at_the_last_grid_size_where_overflow_ends_is_kept():
+    # 100 -> 40 -> 5 -> 30 -> 0: the rule lands on 16 MiB, and nothing is left to save there.
     curve = [(1 * MIB, 100), (2 * MIB, 40), (4 * MIB, 5), (8 * MIB, 30), (16 * MIB, 0)]
     found, note = knee_verdict(curve, 16 * MIB)
-    assert found is None and note.startswith("no knee in range") and "16 MiB" in note
+    assert found == 16 * MIB and note.startswith("the overflow reaches zero only at the grid's largest size")
 
 
 def test_a_grid_that_stops_before_zero_spill_says_so():
