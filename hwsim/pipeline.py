@@ -60,6 +60,41 @@ def _check_metrics(metrics: Metrics) -> None:
                            f"bound {metrics.bounds.roofline_cycles}: the simulator is too optimistic")
 
 
+class Planned(NamedTuple):
+    """The first half of :func:`run`: the graph in the order used, its plan (verified), and the
+    order's summary. A plan depends only on the spec fields the scheduler reads
+    (``hwsim.sweep.share`` says which), so a sweep simulates one plan under several specs."""
+
+    graph: Graph
+    spec: AcceleratorSpec
+    plan: Plan
+    order_summary: object
+
+
+def plan_graph(graph: Graph, spec: AcceleratorSpec, where: str | None = None) -> Planned:
+    """Order, schedule and verify ``graph`` on ``spec`` (UserError when the SRAM cannot hold one
+    tile of some layer, located at ``where``)."""
+    ordering = order_layers(graph, spec)  # policy.order: the graph with its layers in the order used
+    graph = ordering.graph
+    try:
+        plan = schedule(graph, spec)
+    except UserError as exc:  # the SRAM cannot hold one tile of some layer: a problem of the spec
+        raise UserError(exc.what, exc.where or where) from None
+    _check_plan(plan, graph, spec)
+    return Planned(graph, spec, plan, ordering.summary)
+
+
+def simulate_plan(planned: Planned, spec: AcceleratorSpec) -> RunResult:
+    """Simulate and measure a plan on ``spec`` (``planned.spec`` itself, or one that differs from
+    it only in fields the scheduler does not read: the caller's promise)."""
+    plan = planned.plan
+    trace = simulate(plan, spec)
+    _check_trace(trace, plan)
+    metrics = measure(trace, plan, spec, planned.graph, planned.order_summary)
+    _check_metrics(metrics)
+    return RunResult(planned.graph, spec, plan, trace, metrics)
+
+
 def run(graph: str | os.PathLike | Graph, spec: str | os.PathLike | AcceleratorSpec,
         overrides: Sequence[str] = ()) -> RunResult:
     """Load, schedule, verify, simulate and measure one graph on one accelerator.
@@ -71,15 +106,4 @@ def run(graph: str | os.PathLike | Graph, spec: str | os.PathLike | AcceleratorS
     where = None if isinstance(spec, AcceleratorSpec) else f"{spec}: sram.size"
     graph = graph if isinstance(graph, Graph) else load_graph(graph)
     spec = _spec(spec, overrides)
-    ordering = order_layers(graph, spec)  # policy.order: the graph with its layers in the order used
-    graph = ordering.graph
-    try:
-        plan = schedule(graph, spec)
-    except UserError as exc:  # the SRAM cannot hold one tile of some layer: a problem of the spec
-        raise UserError(exc.what, exc.where or where) from None
-    _check_plan(plan, graph, spec)
-    trace = simulate(plan, spec)
-    _check_trace(trace, plan)
-    metrics = measure(trace, plan, spec, graph, ordering.summary)
-    _check_metrics(metrics)
-    return RunResult(graph, spec, plan, trace, metrics)
+    return simulate_plan(plan_graph(graph, spec, where), spec)

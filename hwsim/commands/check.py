@@ -24,13 +24,15 @@ PyTorch models only.
 ``worst_layers``, ``layers_outside``), ``quantisation``, ``first_divergent_layer``, ``spills``,
 ``reloads``, ``cascades``, ``outputs``, ``plan_problems`` ...; a non-finite figure is the string
 ``"inf"``, ``"-inf"`` or ``"nan"``. Exit status 0 when both answers pass, 1 when not; a user
-error is one ``hwsim: error:`` line and status 2.
+error is one ``hwsim: error:`` line and status 2. Progress over the layers of the plan run goes
+to stderr (a bar on a terminal, a line every ten seconds otherwise; none with ``--quiet``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from hwsim.errors import UserError, one_line
@@ -51,6 +53,7 @@ def add_parser(sub) -> None:
                                    "file it fixes dynamic dimensions)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. --set datatype.activation_bits=16 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the weights and the input, 0 to 2^64 - 1 (default 0)")
     p.add_argument("--weights", metavar="FILE", help="a PyTorch state dict file to load instead of seeded weights")
@@ -96,7 +99,33 @@ def options(args):
     return Quantisation(args.weight_scales, args.activations), Thresholds(min_sqnr, max_rel), calibration
 
 
+class LayerProgress:
+    """``progress(total, layer)`` for the numerics check: a ProgressBar made at the first call."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, total: int, layer: str) -> None:
+        if self.bar is None:
+            from hwsim.progress import ProgressBar
+
+            self.bar = ProgressBar(total, sys.stderr, quiet=self.quiet, unit="layers")
+        self.bar.step(layer)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def run(args) -> int:
+    progress = LayerProgress(args.quiet)
+    try:
+        return _run(args, progress)
+    finally:
+        progress.close()
+
+
+def _run(args, progress) -> int:
     if not 0 <= args.seed <= MAX_SEED:
         raise UserError(f"{args.seed} is not a seed from 0 to {MAX_SEED}", "--seed")
     from hwsim.extract.resolve import parse_inputs, parse_shape
@@ -112,12 +141,12 @@ def run(args) -> int:
             if given is not None:
                 raise UserError("is for PyTorch models; an ONNX file is checked with its own weights and "
                                 "the checked input's ranges", flag)
-        result = check_onnx(spec, args.model, shape, args.seed, quantisation, thresholds)
+        result = check_onnx(spec, args.model, shape, args.seed, quantisation, thresholds, progress)
     elif shape is None:
         raise UserError("is required for a PyTorch model (e.g. --input 1x3x64x64)", "--input")
     else:
         result = check_model(spec, args.model, shape, args.seed, quantisation, thresholds, calibration,
-                             args.weights)
+                             args.weights, progress)
     data = result.to_dict()
     if args.json:
         write_stdout(json.dumps(data, sort_keys=True, indent=1) + "\n")
@@ -126,7 +155,7 @@ def run(args) -> int:
     return 0 if data["passed"] else 1
 
 
-def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=None):
+def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=None, progress=None):
     """The numerics check of an ONNX file against ONNX Runtime (the steps of ``check_model``)."""
     from hwsim.extract.onnx_import import read_onnx
     from hwsim.extract.onnx_reference import onnx_reference
@@ -154,7 +183,8 @@ def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=
         from hwsim.numerics.deploy import Quantisation
         from hwsim.numerics.quality import Thresholds
 
-        report = check_plan(graph, plan, spec, reference, quantisation or Quantisation(), thresholds or Thresholds())
+        report = check_plan(graph, plan, spec, reference, quantisation or Quantisation(), thresholds or Thresholds(),
+                            progress=progress)
     except (KeyError, ValueError) as exc:
         raise UserError(f"cannot run the numerics check: {exc.args[0] if exc.args else exc}", path) from None
     streamed = sum(layer.streamed for layer in plan.layers)

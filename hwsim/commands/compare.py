@@ -1,12 +1,13 @@
 """``hwsim compare SPEC GRAPH... -o DIR [--sweep DIR] [--set KEY=VALUE ...]``: model variants side by side.
 
-Runs every GRAPH (a graph file or a zoo model name) on SPEC and writes, all or nothing:
+Runs every GRAPH (a graph file, a zoo model name, or your own model ``file.py:Name``) on SPEC and writes, all or nothing:
 ``DIR/report.md`` and a self-contained ``DIR/report.html`` (table of M_sc, SRAM peak,
 zero-spill SRAM, spill and DRAM traffic, stall share, latency, energy, MACs, parameters,
 each with its difference to the first GRAPH; figures), the figures as PNG files for slides,
 and ``DIR/compare.json`` (the table's figures). ``--sweep DIR`` (a finished ``hwsim sweep``)
 adds spill traffic and latency against SRAM size. Needs matplotlib (the ``plots`` extra).
-A zoo model name is extracted at 1x3x256x256 (needs torch) and cached in ``DIR/graphs/``.
+A model is extracted at ``--input`` (default 1x3x256x256; needs torch) and cached in
+``DIR/graphs/`` by model source and shape (``hwsim.sweep.graphs``).
 ``DIR`` and the report files in it are checked before any work, so a bad ``-o`` writes nothing.
 """
 
@@ -26,7 +27,10 @@ def add_parser(sub) -> None:
                        description="Run each GRAPH on SPEC and write a comparison report for hardware teams; "
                                    "differences are against the first GRAPH.")
     p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
-    p.add_argument("graphs", nargs="+", metavar="GRAPH", help="graph JSON file or zoo model name")
+    p.add_argument("graphs", nargs="+", metavar="GRAPH",
+                   help="graph JSON file, zoo model name, or your model: path/to/file.py:Name, package.module:Name")
+    p.add_argument("--input", metavar="SHAPE", help="input shape models are extracted at, e.g. 1x3x64x64 "
+                                                    "(default 1x3x256x256)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the report")
     p.add_argument("--sweep", metavar="DIR", help="a 'hwsim sweep' output directory (with --sram) to plot")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -34,10 +38,12 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def _graphs(args_graphs: list[str], out: Path) -> list:
-    from hwsim.sweep.graphs import resolve_graphs
+def _graphs(args_graphs: list[str], out: Path, shape_text: str | None = None) -> list:
+    from hwsim.extract.resolve import parse_shape
+    from hwsim.sweep.graphs import DEFAULT_SHAPE, resolve_graphs
 
-    resolved = resolve_graphs(args_graphs, None, out, lambda text: print(text, file=sys.stderr))
+    shape = parse_shape(shape_text) if shape_text is not None else DEFAULT_SHAPE
+    resolved = resolve_graphs(args_graphs, None, out, lambda text: print(text, file=sys.stderr), shape)
     return [resolved.graphs[label] for label in resolved.labels]
 
 
@@ -52,7 +58,7 @@ def run(args) -> int:
     out = Path(args.output)
     check_directory(out, REPORT_FILES)
     spec = load_spec(args.spec, args.overrides)
-    graphs = _graphs(args.graphs, out)
+    graphs = _graphs(args.graphs, out, args.input)
     curves = load_sweep(args.sweep, [g.name for g in graphs]) if args.sweep else []
     if args.sweep and not curves:
         raise UserError("no successful point to plot", f"--sweep {args.sweep}")

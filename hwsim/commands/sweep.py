@@ -16,6 +16,7 @@ and ``--resume`` finishes the sweep).
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
@@ -25,7 +26,19 @@ from hwsim.errors import UserError
 from hwsim.files import write_stdout
 from hwsim.sweep.grid import DEFAULT_MAX_POINTS
 
-GRID_HELP = "a YAML file of axes (any spec field by dotted path, or 'input') and fixed settings"
+GRID_HELP = ("a YAML file with the keys 'axes' (field: values, swept) and 'set' (field: value, fixed); "
+             "fields are spec fields by dotted path, or 'input' (see below)")
+GRID_EPILOG = """grid file (--grid), e.g.:
+  axes:                              # swept: every combination of these
+    sram.size: 128KiB:8MiB:x2        # a range, a YAML list or a comma list
+    dram.bandwidth: [4 GB/s, 8 GB/s]
+    input: [128, 256]                # zoo models re-extracted at each input size
+  set:                               # fixed for the whole sweep, like --set KEY=VALUE
+    dram.latency: 200 ns
+
+Writes DIR/results.csv (one row per point), DIR/summary.json (zero-spill SRAM and knee per spill
+curve), DIR/progress.jsonl (for --resume) and DIR/sweep.json. Besides the points, one zero-spill
+search runs per graph and setting of the plan-changing axes (not bandwidth, clock or energy)."""
 
 
 def add_parser(sub) -> None:
@@ -33,9 +46,13 @@ def add_parser(sub) -> None:
                                      "zero-spill SRAM, knee of the spill curve",
                        description="Run every combination of the axes for every GRAPH (a graph file or a "
                                    "zoo model name) on the accelerator SPEC. An axis is a comma list of "
-                                   "values and inclusive ranges START:STOP:xFACTOR or START:STOP:+STEP.")
+                                   "values and inclusive ranges START:STOP:xFACTOR or START:STOP:+STEP.",
+                       epilog=GRID_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", help="accelerator YAML file, e.g. accelerators/edge_npu.yaml")
-    p.add_argument("graphs", nargs="+", metavar="GRAPH", help="graph JSON file or zoo model name")
+    p.add_argument("graphs", nargs="+", metavar="GRAPH",
+                   help="graph JSON file, zoo model name, or your model: path/to/file.py:Name, package.module:Name")
+    p.add_argument("--input", metavar="SHAPE", help="input shape models are extracted at, e.g. 1x3x64x64 "
+                                                    "(default 1x3x256x256; an 'input' axis sweeps it)")
     p.add_argument("--sram", metavar="AXIS", help="SRAM sizes, e.g. 128KiB:8MiB:x2")
     p.add_argument("--bandwidth", metavar="AXIS", help="DRAM bandwidths, e.g. 4GB/s,8GB/s")
     p.add_argument("--bits", metavar="AXIS", help="activation bit-widths, e.g. 8,16")
@@ -48,6 +65,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-points", type=int, metavar="N", default=DEFAULT_MAX_POINTS,
                    help=f"refuse a sweep of more points than this (default {DEFAULT_MAX_POINTS:,})")
     p.add_argument("--resume", action="store_true", help="run only the points DIR/progress.jsonl lacks")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local process pool (default) or a Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -89,8 +107,11 @@ def render_summary(summary: dict) -> str:
         axes = " ".join(f"{k}={v}" for k, v in c["axes"].items())
         failed = f", {c['points_failed']} of {c['points']} points failed" if c["points_failed"] else ""
         search = size(c["zero_spill_sram_bytes"]) if c["zero_spill_error"] is None else "search failed"
-        lines.append(f"  {c['graph']}{' ' + axes if axes else ''}: zero-spill SRAM {search}, "
-                     f"knee {size(c['knee_sram_bytes'])} (overflow there {size(c['knee_overflow_bytes'])}){failed}")
+        knee = ("no knee in range" if c["knee_sram_bytes"] is None else
+                f"knee {size(c['knee_sram_bytes'])} (overflow there {size(c['knee_overflow_bytes'])})")
+        lines.append(f"  {c['graph']}{' ' + axes if axes else ''}: zero-spill SRAM {search}, {knee}{failed}")
+        if c.get("knee_note"):
+            lines.append(f"    {c['knee_note']}")
     return "\n".join(lines)
 
 
@@ -105,7 +126,11 @@ def _terminate(signum, frame):
 def run(args) -> int:
     from hwsim.sweep.driver import RESULTS_FILE, PROGRESS_FILE, SweepRequest, count_status, run_sweep
 
-    request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume)
+    from hwsim.extract.resolve import parse_shape
+
+    shape = parse_shape(args.input) if args.input is not None else None
+    request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume,
+                           quiet=args.quiet, input_shape=shape)
     executor = _executor(args)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
@@ -120,8 +145,10 @@ def run(args) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     counts = count_status(outcome.rows)
+    searches = outcome.searches
     print(f"wrote {Path(args.output) / RESULTS_FILE}: {len(outcome.rows)} points ({counts['ok']} ok, "
-          f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran}, "
-          f"reused {outcome.reused} from progress", file=sys.stderr)
+          f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran - searches} "
+          f"points and {searches} zero-spill search{'es' * (searches != 1)} (one per spill curve's "
+          f"plan settings, see summary.json), reused {outcome.reused} from progress", file=sys.stderr)
     write_stdout(render_summary(outcome.summary) + "\n")
     return 1 if counts["error"] else 0

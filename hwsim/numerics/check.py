@@ -166,17 +166,18 @@ def schedule_faults(graph: Graph, plan: Plan, run: PlanRun, probe: Probe) -> dic
 
 
 def check_plan(graph: Graph, plan: Plan, spec, reference, quantisation: Quantisation = Quantisation(),
-               thresholds: Thresholds = Thresholds(), calibration: tuple[dict, ...] | None = None) -> NumericsReport:
+               thresholds: Thresholds = Thresholds(), calibration: tuple[dict, ...] | None = None,
+               progress=None) -> NumericsReport:
     """Run ``plan`` on ``reference``'s input and weights (a :class:`~hwsim.numerics.reference.Reference`,
     or anything with ``values`` and ``params``): the schedule check against the quantised network,
-    and the quantised network's quality against ``reference``."""
+    and the quantised network's quality against ``reference``. ``progress``: see ``run_plan``."""
     q = quantise(graph, spec, reference, quantisation, calibration)
     spills, reloads = count_spills(plan)
     head = (graph.name, spec.name, spec.datatype.activation_bits, spec.datatype.weight_bits, quantisation, thresholds)
     probe = Probe(graph, q.run)
     error, exact, notes = None, {}, ()
     try:
-        run = run_plan(graph, plan, q.weights, q.codecs, q.inputs, spec, probe)
+        run = run_plan(graph, plan, q.weights, q.codecs, q.inputs, spec, probe, progress)
         notes = tuple(run.notes[:50])
         exact = schedule_faults(graph, plan, run, probe)
     except InterpreterError as exc:
@@ -252,7 +253,7 @@ def check_spec_bits(spec) -> None:
 
 def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
                 quantisation: Quantisation = Quantisation(), thresholds: Thresholds = Thresholds(),
-                calibration: int | str | None = None, weights: str | None = None) -> CheckResult:
+                calibration: int | str | None = None, weights: str | None = None, progress=None) -> CheckResult:
     """Extract ``model`` (seeded weights, or the state dict file ``weights``), schedule it on ``spec``,
     run the schedule check and measure the quantisation (activation ranges from ``calibration``:
     None for the checked input, N seeded random inputs, or a ``.npy`` file). User errors are
@@ -276,7 +277,8 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
 
         quantisation = replace(quantisation, calibration=reference.calibration_text)
     try:
-        report = check_plan(graph, plan, spec, reference, quantisation, thresholds, reference.calibration or None)
+        report = check_plan(graph, plan, spec, reference, quantisation, thresholds, reference.calibration or None,
+                            progress)
     except (KeyError, ValueError) as exc:
         raise UserError(f"cannot run the numerics check: {exc.args[0] if exc.args else exc}", model) from None
     streamed = sum(layer.streamed for layer in plan.layers)

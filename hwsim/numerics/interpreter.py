@@ -138,12 +138,14 @@ class Machine:
         self.rings: dict[str, Buffer] = {}  # tensor -> the live rolling buffer holding its rows
         self.operands: set[str] | None = None  # during a compute: the buffers its command reads
         self.probe_reads = True  # False while a cascade reads a buffer only partly written (it checks the rows)
+        self.progress = None  # progress(total_layers, layer_name) as each layer starts (run_plan)
 
     # ---- the run -------------------------------------------------------------------------
     def run(self, inputs: dict[str, np.ndarray]) -> PlanRun:
         for name, value in inputs.items():
             root = self.graph.root(name)
             self.mem.dram_write(root, self.codecs[root].encode(value))
+        started: set[int] = set()
         for cmd in self.plan.commands:
             self.command = cmd
             self.mem.current = cmd.id
@@ -151,6 +153,12 @@ class Machine:
                 self.step(cmd)
             except MemoryFault as exc:
                 raise InterpreterError(f"command {cmd.id} ({cmd.kind}, layer {cmd.layer}): {exc}", cmd.layer) from None
+            if self.progress is not None and cmd.kind == "compute":
+                layers = [p.layer for p in cmd.parts] if cmd.parts else [cmd.layer]
+                new = [t for t in dict.fromkeys(layers) if t not in started]
+                started.update(new)
+                for t in new:
+                    self.progress(len(self.graph.layers), self.graph.layers[t].name)
         for name in self.graph.outputs:
             root = self.graph.root(name)
             raw, found = self.mem.dram_read(root, self.nbytes(root))
@@ -369,7 +377,10 @@ def alias_value(graph: Graph, root: str, piece_value: Reader, aliases) -> np.nda
 
 
 def run_plan(graph: Graph, plan: Plan, weights: WeightStore, codecs: dict[str, Codec],
-             inputs: dict[str, np.ndarray], spec=None, probe=None) -> PlanRun:
+             inputs: dict[str, np.ndarray], spec=None, probe=None, progress=None) -> PlanRun:
     """Follow ``plan`` in a memory image (``spec`` is needed only when a layer is streamed;
-    ``probe``: an :class:`~hwsim.numerics.exact.Probe` checking the bytes moved)."""
-    return Machine(graph, plan, weights, codecs, spec, probe).run(inputs)
+    ``probe``: an :class:`~hwsim.numerics.exact.Probe` checking the bytes moved; ``progress``:
+    called as ``progress(total_layers, layer_name)`` when each layer's first compute runs)."""
+    machine = Machine(graph, plan, weights, codecs, spec, probe)
+    machine.progress = progress
+    return machine.run(inputs)

@@ -154,13 +154,33 @@ def dram_by_kind_png(bars: Sequence[tuple[str, dict[str, int]]]) -> bytes:
     return _render(_dram, bars)
 
 
+DASH = 3.0  # points: one dash of a zero-spill line
+
+
+def zero_spill_dashes(curves) -> list[tuple[float, tuple[float, float]] | None]:
+    """The dash pattern (offset, (on, off)) of each curve's zero-spill line: curves whose
+    zero-spill SRAM coincides (NAFNet and its UNet-- form, say) interleave their dashes, so each
+    colour shows along the one line instead of the last one drawn hiding the others."""
+    sizes = [c.zero_spill_bytes for c in curves]
+    patterns = []
+    for i, size in enumerate(sizes):
+        if not size:
+            patterns.append(None)
+            continue
+        same = sizes.count(size)
+        rank = sizes[:i].count(size)
+        patterns.append((rank * DASH, (DASH, DASH * (same - 1) if same > 1 else DASH)))
+    return patterns
+
+
 def _sweep_panel(ax, curves, values, ylabel, title, marks: bool) -> None:
+    dashes = zero_spill_dashes(curves)
     for i, c in enumerate(curves):
         color = COLORS[i % len(COLORS)]
         xs = [s / MIB for s in c.sram_bytes]
         ax.plot(xs, values(c), marker="o", ms=4, lw=2, color=color, label=c.label)
-        if marks and c.zero_spill_bytes:
-            ax.axvline(c.zero_spill_bytes / MIB, color=color, ls=":", lw=1.5)
+        if marks and dashes[i] is not None:
+            ax.axvline(c.zero_spill_bytes / MIB, color=color, ls=dashes[i], lw=2)
         if marks and c.knee_bytes in c.sram_bytes:
             k = list(c.sram_bytes).index(c.knee_bytes)
             ax.plot([xs[k]], [values(c)[k]], marker="o", ms=13, mfc="none", mec=color, mew=2)
@@ -182,7 +202,7 @@ def _sweep(Figure, curves):
     _sweep_panel(right, curves, lambda c: [v * 1e3 for v in c.latency_s], "ms", "Latency", False)
     for ax in (left, right):
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    keys = [Line2D([], [], color="grey", ls=":", label="zero-spill SRAM (search)"),
+    keys = [Line2D([], [], color="grey", ls=":", label="zero-spill SRAM (search;\ncoinciding ones alternate colours)"),
             Line2D([], [], color="grey", marker="o", ms=11, mfc="none", ls="", label="knee")]
     handles = left.get_legend_handles_labels()[0] + keys
     fig.legend(handles=handles, loc="outside right center")

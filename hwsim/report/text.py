@@ -128,7 +128,7 @@ def _top_tensors(m: Metrics) -> list[str]:
         return ["  no activation moved through DRAM beyond weights"]
     rows = {t.name: t for t in m.tensors}
     width = max(len(name) for name, _ in top)
-    lines = ["  most DRAM traffic (activations and input):"]
+    lines = ["  tensors with the most DRAM traffic (activations and input; per layer: layers.csv):"]
     for name, moved in top:
         row = rows.get(name)
         where = f"  {row.module or '<top>'}" if row is not None else "  network input"

@@ -23,7 +23,7 @@ from hwsim.files import check_directory
 from hwsim.spec import AcceleratorSpec, load_spec, spec_to_dict, with_overrides
 from hwsim.sweep.axes import INPUT_AXIS
 from hwsim.sweep.executors import Call
-from hwsim.sweep.graphs import SweepGraphs, graph_id, resolve_graphs
+from hwsim.sweep.graphs import DEFAULT_SHAPE, SweepGraphs, graph_id, resolve_graphs
 from hwsim.sweep.grid import Grid, Point
 from hwsim.sweep.knee import SRAM_AXIS, search_group, summarize
 from hwsim.sweep.lock import LOCK_FILE, directory_lock
@@ -31,12 +31,14 @@ from hwsim.sweep.progress import (
     MANIFEST_FILE, PROGRESS_FILE, ProgressBar, ProgressLog, check_manifest, json_text, read_progress,
     write_atomic,
 )
-from hwsim.sweep.run import STATUS_ERROR, STATUS_OK, columns, run_point, search_zero_spill, well_formed
+from hwsim.sweep.run import STATUS_ERROR, STATUS_OK, columns, search_zero_spill, well_formed
+from hwsim.sweep.share import plan_group, run_points
 
 RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.json"
 MANIFEST_VERSION = 1
 SEARCH_PREFIX = "zero_spill:"
+POINTS_PREFIX = "points:"
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,18 @@ class SweepRequest:
     grid: Grid
     out_dir: Path
     resume: bool = False
+    share_plans: bool = True
+    quiet: bool = False  # no progress bar
+    input_shape: tuple[int, ...] | None = None  # --input: models extracted at it (no input axis)  # schedule once per plan group (``share.py``); False: every point
 
 
 @dataclass(frozen=True)
 class SweepOutcome:
     rows: list[dict[str, Any]]  # results.csv rows in grid order
     summary: dict[str, Any]
-    ran: int  # units of work run now (points and searches)
+    ran: int  # units of work run now: points, and zero-spill searches
     reused: int  # taken from progress.jsonl
+    searches: int = 0  # zero-spill searches among those run now
 
 
 def _label(point: Point) -> str:
@@ -65,12 +71,14 @@ def _search_spec(spec: AcceleratorSpec, point: Point) -> AcceleratorSpec:
     return with_overrides(spec, changes) if changes else spec
 
 
-def _calls(spec: AcceleratorSpec, points: Sequence[Point], done: dict[str, dict]) -> tuple[list[Call], dict, dict]:
+def _calls(spec: AcceleratorSpec, points: Sequence[Point], done: dict[str, dict],
+           share: bool = True) -> tuple[list[Call], dict, dict]:
     """The work still to do (searches first: they are the longest), searches settled here, and a
-    progress label for each call."""
+    progress label and point count for each call. Points to run go in one call per plan group
+    (``share.py``), or one each without ``share``; a call returns its rows by point key."""
     searches: list[Call] = []
     settled: dict[str, dict] = {}
-    labels: dict[str, str] = {}
+    labels: dict[str, tuple[str, int]] = {}
     for group, point in {search_group(p): p for p in points}.items():
         tag = SEARCH_PREFIX + group
         if tag in done:
@@ -82,9 +90,17 @@ def _calls(spec: AcceleratorSpec, points: Sequence[Point], done: dict[str, dict]
             continue
         searches.append(Call(tag, search_zero_spill, graph_id(point.graph, point.input), (search_spec,)))
         kept = tuple((n, v) for n, v in point.values if n != SRAM_AXIS)
-        labels[tag] = "zero-spill search " + _label(Point(point.graph, kept))
-    runs = [Call(p.key, run_point, graph_id(p.graph, p.input), (spec, p)) for p in points if p.key not in done]
-    labels.update({p.key: _label(p) for p in points if p.key not in done})
+        labels[tag] = ("zero-spill search " + _label(Point(point.graph, kept)), 1)
+    groups: dict[str, list[Point]] = {}
+    for p in points:
+        if p.key not in done:
+            groups.setdefault(plan_group(p) if share else p.key, []).append(p)
+    runs = []
+    for group, members in groups.items():
+        tag = POINTS_PREFIX + group
+        runs.append(Call(tag, run_points, graph_id(members[0].graph, members[0].input),
+                         (spec, tuple(members), share)))
+        labels[tag] = (_label(members[-1]), len(members))
     return searches + runs, settled, labels
 
 
@@ -94,14 +110,20 @@ def _manifest(spec: AcceleratorSpec, grid: Grid, graphs: SweepGraphs) -> dict:
 
 
 def _execute(calls: list[Call], graphs: SweepGraphs, executor, log: ProgressLog, stderr: IO[str],
-             labels: dict[str, str]) -> dict[str, dict]:
+             labels: dict[str, tuple[str, int]], quiet: bool = False) -> dict[str, dict]:
+    """Run the calls; log and return each search's result and each point's row by tag."""
     results: dict[str, dict] = {}
-    bar = ProgressBar(len(calls), stderr)
+    bar = ProgressBar(sum(n for _, n in labels.values()), stderr, quiet=quiet)
     try:
         for tag, result in executor.run(graphs.graphs, calls):
-            log.append("zero_spill" if tag.startswith(SEARCH_PREFIX) else "point", tag, result)
-            results[tag] = result
-            bar.step(labels[tag])
+            if tag.startswith(SEARCH_PREFIX):
+                log.append("zero_spill", tag, result)
+                results[tag] = result
+            else:
+                for key, row in result.items():
+                    log.append("point", key, row)
+                    results[key] = row
+            bar.step(*labels[tag])
     finally:
         bar.close()
     return results
@@ -138,7 +160,10 @@ def run_sweep(request: SweepRequest, executor, stderr: IO[str] = sys.stderr) -> 
     check_directory(out, (MANIFEST_FILE, PROGRESS_FILE, RESULTS_FILE, SUMMARY_FILE, LOCK_FILE))  # before any work
     spec = load_spec(request.spec, grid.overrides)
     inputs = next((a for a in grid.axes if a.name == INPUT_AXIS), None)
-    graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr))
+    if inputs is not None and request.input_shape is not None:
+        raise UserError("an input axis and --input both set the input size; give one", "--input")
+    graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr),
+                            request.input_shape or DEFAULT_SHAPE)
     executor.check()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -155,11 +180,11 @@ def _run_locked(request: SweepRequest, spec: AcceleratorSpec, graphs: SweepGraph
     check_manifest(out, _manifest(spec, grid, graphs), request.resume)
     wanted = {p.key for p in points} | {SEARCH_PREFIX + search_group(p) for p in points}
     kept = _usable(read_progress(out / PROGRESS_FILE), wanted) if request.resume else {}
-    calls, settled, labels = _calls(spec, points, {t: r["result"] for t, r in kept.items()})
+    calls, settled, labels = _calls(spec, points, {t: r["result"] for t, r in kept.items()}, request.share_plans)
     with ProgressLog(out / PROGRESS_FILE).open(kept) as log:
         for tag, result in settled.items():
             log.append("zero_spill", tag, result)
-        results = _execute(calls, graphs, executor, log, stderr, labels)
+        results = _execute(calls, graphs, executor, log, stderr, labels, request.quiet)
     results.update(settled)
     results.update({t: r["result"] for t, r in kept.items()})
     text, rows = results_csv(grid, points, results)
@@ -168,7 +193,9 @@ def _run_locked(request: SweepRequest, spec: AcceleratorSpec, graphs: SweepGraph
     summary = summarize(points, by_key, searches, grid.axes)
     write_atomic(out / RESULTS_FILE, text)
     write_atomic(out / SUMMARY_FILE, json_text(summary))
-    return SweepOutcome(rows, summary, len(calls), len(kept))
+    searched = sum(1 for c in calls if c.tag.startswith(SEARCH_PREFIX))
+    ran = sum(n for _, n in labels.values())
+    return SweepOutcome(rows, summary, ran, len(kept), searched)
 
 
 def count_status(rows: Sequence[dict]) -> dict[str, int]:

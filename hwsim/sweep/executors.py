@@ -7,8 +7,11 @@ do not depend on where or in which order calls ran.
 
 * :class:`LocalExecutor` (``--jobs N``, default all cores): ``jobs == 1`` runs the calls
   in this process, in order; more uses a :class:`~concurrent.futures.ProcessPoolExecutor`.
-  Each graph is pickled once here and each call carries those bytes (a graph is unpickled
-  in tens of milliseconds, a point takes hundreds). Workers die with this process however
+  Each graph is pickled once here and handed to each worker once, when it starts; a worker
+  unpickles a graph the first time a call needs it and keeps it (``_WORKER_GRAPHS``, the one
+  piece of per-process state: it lives in the worker processes only), so its memoised
+  derived data (layer needs, costs, orders: ``Graph.memo``) serve every later call there
+  rather than being worked out again per point. Workers die with this process however
   it ends (on Linux the kernel kills them, ``PR_SET_PDEATHSIG``; elsewhere a thread in each
   watches its parent), ignore Ctrl-C (it reaches the whole process group: this process
   stops the pool), and are terminated when the run stops early. A worker that dies (killed,
@@ -58,8 +61,15 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _call_pickled(fn: Callable[..., Any], graph_bytes: bytes, args: tuple) -> Any:
-    return fn(pickle.loads(graph_bytes), *args)
+_WORKER_GRAPHS: dict[str, Any] = {}  # in a pool worker: graph id -> pickled bytes, then the Graph
+
+
+def _call_cached(fn: Callable[..., Any], graph: str, args: tuple) -> Any:
+    """In a pool worker: ``fn`` on the worker's copy of graph ``graph`` (unpickled on first use)."""
+    held = _WORKER_GRAPHS[graph]
+    if isinstance(held, bytes):
+        held = _WORKER_GRAPHS[graph] = pickle.loads(held)
+    return fn(held, *args)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -71,8 +81,11 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _worker_start(parent: int) -> None:
-    """Pool initializer: die with ``parent`` (the sweep's process), leave Ctrl-C to it."""
+def _worker_start(parent: int, blobs: Mapping[str, bytes] | None = None) -> None:
+    """Pool initializer: die with ``parent`` (the sweep's process), leave Ctrl-C to it; keep the
+    sweep's pickled graphs."""
+    _WORKER_GRAPHS.clear()
+    _WORKER_GRAPHS.update(blobs or {})
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
     linked = False
@@ -106,10 +119,10 @@ class LocalExecutor:
             return
         blobs = {gid: pickle.dumps(g, protocol=pickle.HIGHEST_PROTOCOL) for gid, g in graphs.items()}
         pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(calls)), initializer=_worker_start,
-                                   initargs=(os.getpid(),))
+                                   initargs=(os.getpid(), blobs))
         finished = False
         try:
-            pending = {pool.submit(_call_pickled, c.fn, blobs[c.graph], c.args): c.tag for c in calls}
+            pending = {pool.submit(_call_cached, c.fn, c.graph, c.args): c.tag for c in calls}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: pending[f]):

@@ -1,13 +1,18 @@
 """The graphs of a sweep: graph files, or zoo models extracted at each value of the ``input`` axis.
 
-A GRAPH argument is a graph JSON file (``graphs/nafnet.json``) or a zoo model name
-(``nafnet``). Its label in results is the graph's name; two graphs may not share one.
+A GRAPH argument is a graph JSON file (``graphs/nafnet.json``), a zoo model name (``nafnet``)
+or your own model, ``path/to/file.py:Name`` or ``package.module:Name`` (an ``nn.Module`` class
+or a function returning one, as ``hwsim extract`` takes it). Its label in results is the
+graph's name (``Name`` for your own model); two graphs may not share one.
 
-With an ``input`` axis every graph is re-extracted from its zoo model at each input size
-(a file stands for the zoo model of its name, with its batch and channels), so the zoo
-model must exist and torch must be installed. Extracted graphs are cached in
-``DIR/graphs/MODEL_NxCxHxW.json`` (delete them to re-extract). A zoo name without an input
-axis is extracted at 1x3x256x256, the size of the committed zoo graphs.
+With an ``input`` axis every graph is re-extracted from its model at each input size (a file
+stands for the zoo model of its name, with its batch and channels), so the model must be a
+zoo model or your own, and torch must be installed. Without one, a model is extracted at
+``--input`` (default 1x3x256x256, the size of the committed zoo graphs). Extracted graphs are
+cached in ``DIR/graphs/``: a zoo model as ``MODEL_NxCxHxW.json``, your own as
+``Name_<digest>_NxCxHxW.json``, the digest (12 hex digits of a SHA-256) taken over the model's
+source file and its reference, so an edited model file is extracted again while an unchanged
+one is read back (delete the files to re-extract anyway).
 """
 
 from __future__ import annotations
@@ -49,9 +54,42 @@ def _zoo_models() -> dict:
     return MODELS
 
 
+def is_model_ref(arg: str) -> bool:
+    """Whether a GRAPH argument names your own model (``file.py:Name``, ``package.module:Name``)."""
+    return ":" in arg and not Path(arg).is_file() and not arg.endswith(".json")
+
+
+def _ref_source(ref: str) -> Path | None:
+    """The source file of a model reference (None when it cannot be found without importing it)."""
+    source = ref.rpartition(":")[0]
+    if source.endswith(".py") or "/" in source or "\\" in source:
+        return Path(source)
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(source)
+    except (ImportError, ValueError):
+        return None
+    return Path(found.origin) if found is not None and found.origin else None
+
+
+def cache_name(model: str, shape: tuple[int, ...]) -> str:
+    """The cache file name of ``model`` extracted at ``shape`` (module docstring)."""
+    dims = "x".join(map(str, shape))
+    if not is_model_ref(model):
+        return f"{model}_{dims}.json"
+    digest = hashlib.sha256(model.encode())
+    source = _ref_source(model)
+    try:
+        digest.update(source.read_bytes() if source is not None else b"")
+    except OSError:
+        raise UserError("cannot read the model's source file", model) from None
+    return f"{model.rpartition(':')[2]}_{digest.hexdigest()[:12]}_{dims}.json"
+
+
 def _extracted(model: str, shape: tuple[int, ...], fuse: str, cache: Path,
                note: Callable[[str], None]) -> Graph:
-    path = cache / f"{model}_{'x'.join(map(str, shape))}.json"
+    path = cache / cache_name(model, shape)
     if path.exists():
         return load_graph(path)
     from hwsim.extract import extract_model
@@ -64,41 +102,45 @@ def _extracted(model: str, shape: tuple[int, ...], fuse: str, cache: Path,
 
 
 def _source(arg: str) -> tuple[Graph | None, str]:
-    """The graph of a file argument (or None for a zoo name) and the model it stands for."""
+    """The graph of a file argument (or None for a model) and the model it stands for."""
     if Path(arg).is_file():
         graph = load_graph(arg)
         return graph, graph.name
-    if arg in _zoo_models():
+    if arg in _zoo_models() or is_model_ref(arg):
         return None, arg
     if arg.endswith(".json") or "/" in arg:
         load_graph(arg)  # raises the loader's own error (no such file, ...)
     raise UserError(f"no such graph file or zoo model (zoo: {', '.join(sorted(_zoo_models()))})", arg)
 
 
-def _versions(arg: str, inputs: Axis | None, cache: Path,
-              note: Callable[[str], None]) -> tuple[str, dict[str | None, Graph]]:
+def _versions(arg: str, inputs: Axis | None, cache: Path, note: Callable[[str], None],
+              shape: tuple[int, ...]) -> tuple[str, dict[str | None, Graph]]:
     graph, model = _source(arg)
+    label = model.rpartition(":")[2] if is_model_ref(model) else model
     if inputs is None:
-        return model, {None: graph or _extracted(model, DEFAULT_SHAPE, "elementwise", cache, note)}
-    if model not in _zoo_models():
-        raise UserError(f"graph {model!r} is not a zoo model, so the input axis cannot re-extract it", arg)
+        return label, {None: graph or _extracted(model, shape, "elementwise", cache, note)}
+    if model not in _zoo_models() and not is_model_ref(model):
+        raise UserError(f"graph {model!r} is not a zoo model nor file.py:Name, so the input axis cannot "
+                        "re-extract it", arg)
     from hwsim.extract.resolve import check_input_size
 
-    base = graph.tensor[graph.inputs[0]].shape if graph is not None else DEFAULT_SHAPE
+    base = graph.tensor[graph.inputs[0]].shape if graph is not None else shape
     fuse = graph.fuse if graph is not None else "elementwise"
     shapes = {text: input_shape(text, base) for text in inputs.values}
-    for text, shape in shapes.items():  # every one before extracting any
-        check_input_size(shape, f"input {text}")
-    return model, {text: _extracted(model, shape, fuse, cache, note) for text, shape in shapes.items()}
+    for text, size in shapes.items():  # every one before extracting any
+        check_input_size(size, f"input {text}")
+    return label, {text: _extracted(model, size, fuse, cache, note) for text, size in shapes.items()}
 
 
 def resolve_graphs(args: Sequence[str], inputs: Axis | None, out_dir: Path,
-                   note: Callable[[str], None] = lambda _: None) -> SweepGraphs:
-    """Load (or extract) every graph of the sweep; ``note`` hears about each extraction."""
+                   note: Callable[[str], None] = lambda _: None,
+                   shape: tuple[int, ...] = DEFAULT_SHAPE) -> SweepGraphs:
+    """Load (or extract) every graph of the sweep; ``note`` hears about each extraction;
+    ``shape``: the input models are extracted at without an input axis (``--input``)."""
     labels: list[str] = []
     graphs: dict[str, Graph] = {}
     for arg in args:
-        label, versions = _versions(arg, inputs, out_dir / CACHE_DIR, note)
+        label, versions = _versions(arg, inputs, out_dir / CACHE_DIR, note, shape)
         if label in labels:
             raise UserError(f"two graphs are named {label!r}; each graph of a sweep needs its own name", arg)
         labels.append(label)

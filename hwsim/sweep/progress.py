@@ -1,4 +1,5 @@
-"""What a sweep keeps as it goes: ``progress.jsonl``, the atomic final files, the progress bar.
+"""What a sweep keeps as it goes: ``progress.jsonl`` and the atomic final files (the progress
+bar is ``hwsim.progress``).
 
 ``DIR/progress.jsonl`` gets one JSON line per finished unit of work (a point, or a zero-spill
 search) as soon as it finishes, flushed and fsync'ed, so an interrupted sweep keeps what it
@@ -20,12 +21,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from pathlib import Path
 from typing import IO, Any
 
 from hwsim.errors import UserError
 from hwsim.files import write_atomic
+from hwsim.progress import ProgressBar
+
+__all__ = ["MANIFEST_FILE", "PROGRESS_FILE", "ProgressBar", "ProgressLog", "check_manifest", "json_text",
+           "read_progress", "write_atomic"]
 
 PROGRESS_FILE = "progress.jsonl"
 MANIFEST_FILE = "sweep.json"
@@ -102,34 +106,3 @@ class ProgressLog:
             with contextlib.suppress(OSError):  # a full disk: the error that stopped the sweep is reported
                 self._file.close()
             self._file = None
-
-
-class ProgressBar:
-    """``[ 37/100] label`` on stderr: redrawn in place on a terminal, a line now and then otherwise."""
-
-    def __init__(self, total: int, stream: IO[str], every_s: float = 10.0):
-        self.total, self.stream, self.every_s = total, stream, every_s
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.done = 0
-        self.started = time.monotonic()
-        self.last_line = self.started
-
-    def _text(self, label: str) -> str:
-        width = len(str(self.total))
-        elapsed = time.monotonic() - self.started
-        return f"[{self.done:>{width}}/{self.total}] {elapsed:6.1f} s  {label}"
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.tty:
-            self.stream.write("\r" + self._text(label)[:119].ljust(119))
-        elif self.done == self.total or now - self.last_line >= self.every_s:
-            self.stream.write(self._text(label) + "\n")
-            self.last_line = now
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and self.done:
-            self.stream.write("\n")
-            self.stream.flush()

@@ -209,3 +209,18 @@ def test_bad_state_dict_files(capsys, tmp_path, content, needles):
         torch.save([1, 2] if content == "list" else sd, path)
     _one_line_error(capsys, ["check", SPEC, PLAIN, "--input", "1x3x32x32", "--weights", str(path)],
                     f"--weights {path}", *needles)
+
+
+def test_progress_over_layers_on_stderr_and_none_when_quiet(capsys):
+    args = ["check", SPEC, PLAIN, "--input", "1x3x32x32", "--json", *FP32]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    # not a terminal: one plain line at the last layer, every layer of the graph counted once
+    import re
+
+    from hwsim.extract import extract_model
+
+    layers = len(extract_model(PLAIN, (1, 3, 32, 32), "elementwise").layers)
+    assert re.search(rf"^{layers}/{layers} layers \(100 %\), ", captured.err, re.M), captured.err
+    assert main(args + ["--quiet"]) == 0
+    assert "layers (" not in capsys.readouterr().err

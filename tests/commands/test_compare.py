@@ -99,3 +99,15 @@ def test_sweep_without_sram_axis_is_refused(capsys, graphs, tmp_path):
     code, _, err = compare(capsys, SPEC, *graphs, "--sweep", str(tmp_path / "s"), "-o", str(tmp_path / "r"))
     assert code == 2 and "no sram.size axis" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_your_own_model_at_an_input_size(capsys, tmp_path):
+    pytest.importorskip("torch")
+    import json
+
+    code, _, err = compare(capsys, SPEC, "tests/extract/models.py:PlainUNet", "--input", "1x3x32x32",
+                           "-o", str(tmp_path))
+    assert code == 0, err
+    assert json.loads((tmp_path / "compare.json").read_text())["variants"] == ["PlainUNet"]
+    [cached] = (tmp_path / "graphs").iterdir()
+    assert cached.name.startswith("PlainUNet_") and cached.name.endswith("_1x3x32x32.json")

@@ -36,9 +36,16 @@ def test_sweep_writes_results_and_prints_the_summary(capsys, graphs, tmp_path):
                                                          "sweep.lock"]
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert len(rows) == 2 * 4 and {r["status"] for r in rows} == {"ok"}
-    assert "wrote" in err and "8 points (8 ok" in err and "[10/10]" in err  # 8 points + 2 searches
+    assert "wrote" in err and "8 points (8 ok" in err and "10/10 done (100 %)" in err  # 8 points + 2 searches
+    assert "ran 8 points and 2 zero-spill searches" in err
     assert out.startswith("knee: ") and out.count("zero-spill SRAM") == 2
     assert "u2 datatype.activation_bits=8: zero-spill SRAM " in out and "u2_again datatype" in out
+
+
+def test_quiet_sweep_prints_no_progress(capsys, graphs, tmp_path):
+    code = main(["sweep", SPEC, graphs[0], "--sram", "1KiB,8KiB", "--jobs", "1", "--quiet", "-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 0 and "done" not in err and err.startswith("wrote ")
 
 
 def test_grid_file_axis(capsys, graphs, tmp_path):
@@ -126,3 +133,10 @@ def test_input_axis_extracts_zoo_models_once(capsys, tmp_path):
     assert msc[1] * 32 * 32 == msc[0] * 48 * 48  # skip memory scales with the pixel count
     assert main(argv + ["--resume"]) == 0
     assert "extracting" not in capsys.readouterr().err
+
+
+def test_help_shows_the_grid_file_format(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    out = capsys.readouterr().out
+    assert "'axes'" in out and "'set'" in out and "\n  axes:" in out and "\n  set:" in out

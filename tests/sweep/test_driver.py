@@ -71,7 +71,11 @@ def test_summary_has_zero_spill_and_knee_per_curve(reference):
         ok = [r for r in mine if r["status"] == "ok"]
         assert c["points"] == len(mine) == 5 and c["points_failed"] == 5 - len(ok) >= 1
         sizes = [int(r["sram.size_bytes"]) for r in ok]
-        assert c["knee_sram_bytes"] in sizes
+        last = int(ok[-1]["overflow_bytes"])
+        if c["knee_sram_bytes"] is None:  # the curve still falls at the grid's end, with overflow left there
+            assert c["knee_note"].startswith("no knee in range") and last > 0
+        else:
+            assert c["knee_sram_bytes"] in sizes
         # the search's size is clean; every grid size at or above it must run without overflow
         assert c["zero_spill_sram_bytes"] > 0
         assert all(int(r["overflow_bytes"]) == 0 for r in ok if int(r["sram.size_bytes"]) >= c["zero_spill_sram_bytes"])

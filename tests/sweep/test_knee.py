@@ -1,7 +1,7 @@
 """The knee of a spill curve, worked out by hand, and the grouping of points into curves and searches."""
 
 from hwsim.sweep.grid import Point
-from hwsim.sweep.knee import KNEE_FRACTION, curve_group, knee, search_group
+from hwsim.sweep.knee import KNEE_FRACTION, curve_group, knee, knee_verdict, search_group
 
 MIB = 1 << 20
 
@@ -42,3 +42,42 @@ def test_groups():
     # a spill curve is one value of every axis but the SRAM size
     assert curve_group(a) != curve_group(b) and curve_group(a) != curve_group(c)
     assert curve_group(a) == curve_group(Point("g", (("sram.size", "8 MiB"),) + a.values[1:]))
+
+
+def test_a_knee_at_the_last_grid_size_is_no_knee_in_range():
+    # 100 -> 40 -> 5 -> 30 -> 10: range 95, limit 5 + 9.5; 30 at 8 MiB is above it, so the rule
+    # lands on 16 MiB, where 10 B of overflow are left: no knee in range.
+    curve = [(1 * MIB, 100), (2 * MIB, 40), (4 * MIB, 5), (8 * MIB, 30), (16 * MIB, 10)]
+    found, note = knee_verdict(curve, 32 * MIB)
+    assert found is None and note.startswith("no knee in range") and "16 MiB" in note
+
+
+def test_a_knee_at_the_last_grid_size_where_overflow_ends_is_kept():
+    # 100 -> 40 -> 5 -> 30 -> 0: the rule lands on 16 MiB, and nothing is left to save there.
+    curve = [(1 * MIB, 100), (2 * MIB, 40), (4 * MIB, 5), (8 * MIB, 30), (16 * MIB, 0)]
+    found, note = knee_verdict(curve, 16 * MIB)
+    assert found == 16 * MIB and note.startswith("the overflow reaches zero only at the grid's largest size")
+
+
+def test_a_grid_that_stops_before_zero_spill_says_so():
+    # the issue's case: overflow still falling at the largest size, zero spill far above the grid
+    curve = [(4 * MIB, 900 * MIB), (8 * MIB, 600 * MIB), (16 * MIB, 320 * MIB)]
+    found, note = knee_verdict(curve, 40 * MIB)
+    assert found is None and "no knee in range" in note
+    assert "stops before zero spill: 320 MiB of overflow at best (zero-spill SRAM 40 MiB)" in note
+
+
+def test_a_knee_far_below_the_zero_spill_sram_is_explained():
+    # range 1000 - 0, limit 100: 80 at 512 KiB and everything after is within it. Zero spill at
+    # 24 MiB is 48x the knee: the note names the overflow left (80 B, 8.0 % of the range).
+    curve = [(256 * 1024, 1000), (512 * 1024, 80), (1 * MIB, 60), (24 * MIB, 0)]
+    found, note = knee_verdict(curve, 24 * MIB)
+    assert found == 512 * 1024
+    assert "8.0 % of the grid's range" in note and "48.0x the knee" in note
+
+
+def test_flat_curves_are_explained():
+    assert knee_verdict([(1 * MIB, 0), (2 * MIB, 0)], 1 * MIB) == (1 * MIB, "no overflow at any grid size")
+    found, note = knee_verdict([(1 * MIB, 7), (2 * MIB, 7)], None)
+    assert found == 1 * MIB and note.startswith("flat")
+    assert knee_verdict([], None) == (None, "no point of this curve ran")
