@@ -62,15 +62,18 @@ def test_no_policy_beats_the_optimum(seed, fields, fraction):
     assert verify_plan(optimal, spec, g) == []
 
 
-def test_the_default_policy_places_the_optimum_of_unet_where_greedy_packing_cannot():
+def test_the_default_policy_places_the_optimum_of_unet_where_greedy_packing_cannot(monkeypatch):
     """``unet`` at 256x256, layer by layer, at 4,065,536 B (a third of its zero-spill SRAM):
     the optimum's evictions leave at most 3,978,880 B resident in any step, but both greedy
     packings put them 4 MiB high (its 2 MiB skip splits the SRAM; test_placement has the
     pattern by hand). The exact packing fits them, so the default policy's plan moves the
-    proven optimum, and no more than Belady's."""
+    proven optimum, and no more than Belady's. The exact packer's clock limit (0.2 s, which a
+    quiet machine meets) is raised so that a loaded test machine finds it too."""
     from hwsim.graph.io import load_graph
+    from hwsim.schedule import placement
     from hwsim.spec import load_spec, with_overrides
 
+    monkeypatch.setattr(placement, "EXACT_SECONDS", 30.0)
     g = load_graph("graphs/unet.json")
     spec = with_overrides(load_spec("accelerators/edge_npu.yaml"), {"sram.size": 4065536})
     plan = schedule(g, spec)
