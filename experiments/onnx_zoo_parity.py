@@ -4,14 +4,14 @@
 
 prints, per model, MACs, params, layers, skip tensors and M_sc (8-bit) of both front ends
 and whether they are equal, with the time each step took. Measured (torch 2.13, onnx 1.23,
-64x64): the eight U-Net and NAFNet models are equal; KBNet and KBNet-UNet-- are not read:
-their ``F.unfold`` exports as a Gather of activation pixels by index (and a Range / Shape
-chain computing the indices), which the ONNX front end reports as unsupported. The suite runs the same
-comparison on the zoo models that export in seconds (tests/extract/test_onnx.py); NAFNet
-and KBNet take 20 s to 100 s each to export at 64x64 on one core, so their full-size
-comparison lives here. The exporter is PyTorch's TorchScript one (``dynamo=False``), opset
-20 (GELU is one Gelu node there; at opset 18 it is an Erf chain, which hwsim reports as
-unsupported).
+64x64): all ten pre-MSCAN zoo models are equal; KBNet's ``F.unfold`` exports as Pad, two
+Gathers by computed indices, Transpose and Reshape, which ``hwsim.extract.onnx_unfold`` reads
+back as one unfold op. The suite runs the same comparison on the zoo models that export in
+seconds (tests/extract/test_onnx.py), and on NAFNet and KBNet with fewer blocks; NAFNet and
+KBNet take 20 s to 100 s each to export at 64x64 on one core, so their full-size comparison
+lives here. The exporter is PyTorch's TorchScript one (``dynamo=False``), opset 20 (GELU is one
+Gelu node there; at opset 18 it is an Erf chain, which ``hwsim.extract.onnx_patterns`` fuses
+back into one gelu op).
 """
 
 from __future__ import annotations

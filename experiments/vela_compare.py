@@ -121,23 +121,28 @@ Keras, converted to int8 TFLite (`tests/data/vela/NET.tflite`), compiled by Vela
 --memory-mode Sram_Only --verbose-performance` (every tensor, weights included, in SRAM, so
 Vela's cycles are compute and SRAM access only); and in PyTorch, extracted by hwsim and costed
 with `accelerators/ethos_u55.yaml` (`hwsim.schedule.cost`: the compute cycles of every layer;
-no DRAM in either). Inputs 64 x 64 x 3. Vela's op cycles are its own estimate
-(`npu_performance.py`: the largest of the NPU's cycles and the SRAM access cycles), a peer
-model, not a measurement of silicon.
+no DRAM in either). Inputs 64 x 64 x 3. Vela's op cycles are its own estimate, a peer model,
+not a measurement of silicon: Vela 5.2 compiles Ethos-U55 with its C++ core, regor
+(`ethos_u55_performance.cpp`: the largest of the NPU's cycles and the SRAM access cycles); its
+Python `npu_performance.py` is the deprecated legacy core (`--debug-force-legacy-core`), and
+differs from regor on pooling.
 
 **What the Ethos-U preset takes from Vela**: the MAC array's mappings (2 x 2 pixels x 8
 output channels x 8 input channels; input channels in blocks of 32, or part-kernel first with
-taps in steps of 4; depthwise, pooling and nearest upsampling one tap per cycle over the
-same 32 outputs, taps in steps of 4), the output stage (0.25 cycles per element), the
+taps in steps of 4; depthwise one tap per cycle over the same 32 outputs, taps in steps of 4;
+pooling and nearest upsampling, which Vela lowers to a 1x1 average pool reading its input
+upscaled, 4 cycles per step of 4 taps, as regor's `EstimateMacCyclesPerBlock` charges 8-bit
+pooling: 0.5 cycles per output element for a 2x upsampling), the output stage (0.25 cycles per element), the
 element-wise add (0.75 cycles per element, as a pass of its own), the SRAM port (8 B per
 cycle), a transposed convolution as a convolution over the zero-upsampled input, and
 concatenations copied (`policy.concat: copy`).
 
 **What remains off** (each visible per layer below):
-- *Nearest upsampling* (kind `resample`): Vela lowers it to an average pool over an upscaled
-  input with an 18 x 14 x 16 output block, which pads a 32 x 32 x 64 output by 1.48x, and
-  prices it at about 0.52 cycles per element; hwsim charges the output stage, 0.25. hwsim is
-  0.48x Vela on this kind (a strict xfail in the suite, above the 5 % bar on two networks).
+- *Nearest upsampling* (kind `resample`): 0.97x Vela. The 3 % left is Vela's first-block
+  input and last-block output latency (about 1,700 cycles an op), which hwsim's per-layer
+  bounds leave out. (Before the pooling mapping it was 0.48x: hwsim charged the output stage,
+  0.25 cycles per element.) A 3x3 pooling window is counted as 12 tap-steps where regor counts
+  max(4, 9) = 9: no such op in these networks.
 - *Concatenation*: Vela writes a concat input in place when the concat is its only reader and
   copies the others (each U-Net skip) by a DMA MemoryCopy at about 0.5 cycles per byte; hwsim's
   `copy` mode copies every input at 0.25 cycles per element: 1.0x Vela where the skip is half

@@ -82,6 +82,10 @@ def test_latency_respects_the_bounds(seed, fields, fraction, bandwidth):
     assert m.latency_cycles >= dram / bytes_per_cycle - 1
     assert m.latency_cycles == m.compute_cycles + m.stall_cycles == m.compute_cycles + sum(m.stall_by_cause.values())
     bits = spec.datatype
-    weights = sum(tensor_bytes(g.tensor[p].elements, bits.weight_bits) for io in layer_io(g) for p in io.params)
+    # biases (the third operand of a convolution or linear op) at bias_bits, the rest at weight_bits
+    biases = {g.root(op.inputs[2]) for op in g.ops if op.kind in ("conv2d", "conv_transpose2d", "linear")
+              and len(op.inputs) > 2}
+    weights = sum(tensor_bytes(g.tensor[p].elements, bits.bias_bits if p in biases else bits.weight_bits)
+                  for io in layer_io(g) for p in io.params)
     inputs = sum(tensor_bytes(g.tensor[i].elements, bits.activation_bits) for i in g.inputs)
     assert m.dram_read_bytes >= weights + inputs

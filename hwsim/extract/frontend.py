@@ -84,11 +84,17 @@ class Imported:
 
         lines = [f"{self.source}: quantised model: stored activations {show('activation')}; input {show('input')}; "
                  f"weights {show('weight')}; biases and per-channel vectors {show('bias')}"]
-        acts, weights = by_role.get("activation"), by_role.get("weight")
+        acts, weights, biases = by_role.get("activation"), by_role.get("weight"), by_role.get("bias")
         if acts and weights:
-            lines.append(f"{self.source}: run it with a spec whose datatype is activation_bits: {max(acts)}, "
-                         f"weight_bits: {max(weights)}; hwsim run gives every activation and parameter the spec's "
-                         "bit-widths (biases too)")
+            line = (f"{self.source}: run it with a spec whose datatype is activation_bits: {max(acts)}, "
+                    f"weight_bits: {max(weights)}")
+            if biases and max(biases) <= 32:
+                line += f", bias_bits: {max(biases)}"
+            line += ("; hwsim run gives every activation, weight and bias the spec's bit-widths "
+                     "(a rank-1 parameter that is no convolution's or linear layer's bias counts as a weight)")
+            if biases and max(biases) > 32:
+                line += f"; the file's {max(biases)}-bit biases are wider than bias_bits can be (32)"
+            lines.append(line)
         return lines
 
 

@@ -11,7 +11,10 @@ then walked in its (topological) node order:
   the same builder as the PyTorch front end; each op's output shape is the IR's rule
   (``opkinds.infer_shapes``), checked against ONNX shape inference's where that is known;
 * QuantizeLinear / DequantizeLinear are the identity on the graph and give the tensor
-  they touch its stored bit-width (``frontend.Imported.bits``).
+  they touch its stored bit-width (``frontend.Imported.bits``);
+* patterns an exporter writes for one PyTorch op become that op: the Erf chain of an exact
+  GELU below opset 20 (``onnx_patterns``, before the walk) and ``F.unfold``'s Pad / Gather /
+  Transpose / Reshape (``onnx_unfold``).
 
 Unsupported nodes are collected and reported together with their node names, as one
 error naming the file. Stream (``stream/frontends``) and ZigZag read ONNX the same way:
@@ -100,7 +103,9 @@ class Context:
         value = self.b.value_of.get(name)
         if isinstance(value, PendingPad) and not pad_ok:
             raise Unsupported(f"reads the output of Pad {value.node!r}: hwsim folds a zero Pad only into the "
-                              "convolution or average pooling after it")
+                              "convolution or average pooling after it, or into an unfold")
+        if value is not None and not isinstance(value, (str, PendingPad)):
+            raise Unsupported(f"reads PyTorch's unfold pattern half way (after {value.node!r})")
         return value
 
     def shape(self, ir_name: str) -> tuple[int, ...]:
@@ -294,7 +299,10 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
     require_onnx()
     from hwsim.extract import onnx_ops  # noqa: F401  (registers the converters)
 
+    from hwsim.extract.onnx_patterns import fuse_erf_gelu
+
     model, inferred = _load(path)
+    fuse_erf_gelu(model)  # exact GELU below opset 20: one Gelu node, as the PyTorch front end's op
     ctx = Context(GraphBuilder())
     for node in model.graph.node:
         for i in node.input:
@@ -363,6 +371,9 @@ def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
 
 def _graph_output(ctx: Context, name: str, where: str) -> str:
     value = ctx.b.value_of.get(name)
+    if value is not None and not isinstance(value, str):
+        raise UserError(f"graph output {name!r} is the output of {value.node!r}, part of a pattern hwsim reads "
+                        "only whole (a zero Pad before a convolution or pooling, PyTorch's unfold)", where)
     if not isinstance(value, str):
         raise UserError(f"graph output {name!r} is a constant or not computed by a supported op", where)
     root = ctx.b.root(value)

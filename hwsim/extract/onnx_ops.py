@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from hwsim.extract import onnx_eltwise  # noqa: F401  (registers the element-wise converters)
+from hwsim.extract import onnx_unfold
 from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.frontend import PendingPad, depth_to_space_dcr, space_to_depth_dcr, symmetric_padding
 from hwsim.extract.onnx_import import Context, OnnxNode, register_onnx_op
@@ -333,6 +334,10 @@ def _reshape_target(shape: tuple[int, ...], spec: list[int], allowzero: bool) ->
 
 @register_onnx_op("Reshape")
 def reshape(ctx: Context, n: OnnxNode) -> None:
+    if isinstance(raw := ctx.b.value_of.get(n.inputs[0]), onnx_unfold.PendingUnfold):
+        spec = ctx.const(n, 1)
+        onnx_unfold.reshape_step(ctx, n, raw, None if spec is None else [int(v) for v in spec.reshape(-1)])
+        return
     x, spec = ctx.tensor(n, 0), ctx.const(n, 1)
     if spec is None:
         raise Unsupported("Reshape to a shape computed at run time")
@@ -366,6 +371,9 @@ def squeeze(ctx: Context, n: OnnxNode) -> None:
 
 @register_onnx_op("Transpose")
 def transpose(ctx: Context, n: OnnxNode) -> None:
+    if isinstance(raw := ctx.b.value_of.get(n.inputs[0]), onnx_unfold.PendingUnfold):
+        onnx_unfold.transpose_step(ctx, n, raw)
+        return
     x = ctx.tensor(n, 0)
     shape = ctx.shape(x)
     perm = list(n.attrs.get("perm", range(len(shape))[::-1]))
@@ -395,10 +403,11 @@ def _pixel_shuffle_pattern(ctx: Context, n: OnnxNode, x: str, perm: list[int]) -
     return None
 
 
-@register_onnx_op("Gather", "GatherElements", "GatherND")
+@register_onnx_op("GatherElements", "GatherND")
 def gather(ctx: Context, n: OnnxNode) -> None:
-    """Reached only when the data is an activation (constant gathers are folded)."""
-    raise Unsupported("indexing an activation (PyTorch's unfold / im2col exports as such gathers)")
+    """Reached only when the data is an activation (constant gathers are folded; ``Gather``,
+    PyTorch's unfold, is ``onnx_unfold``'s)."""
+    raise Unsupported("indexing an activation")
 
 
 @register_onnx_op("Identity", "Dropout", "Cast", "CastLike")

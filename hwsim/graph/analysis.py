@@ -21,6 +21,12 @@ Definitions follow DESIGN.md:
   moves the computation anywhere (a U-Net's E_i waiting beside them is no skip); reshaped
   attention tensors of rank 4 (KBNet) are not feature maps whose last two axes are H, W.
 * **M_sc(t)**: bytes of skip tensors live at step t.
+* **Bias**: a parameter read only as the bias operand (input 2) of a convolution, transposed
+  convolution or linear op (:data:`BIAS_OPERAND`; a batch norm folded into a convolution
+  makes that convolution's bias). Deployed integer NPUs store and move biases wider than
+  weights (TFLite int8: int32; Vela's default for 8-bit inputs: int32, held in a 40-bit field
+  of its 10-byte per-channel scale/bias record): :func:`param_bytes` sizes a bias at the
+  spec's ``bias_bits``, every other parameter at ``weight_bits``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,30 @@ from hwsim.graph.opkinds import OP_KINDS
 
 def tensor_bytes(elements: int, bits: int) -> int:
     return (elements * bits + 7) // 8
+
+
+BIAS_OPERAND = {"conv2d": 2, "conv_transpose2d": 2, "linear": 2}
+"""Op kind -> the position of its bias among its inputs (the graph format's operand order)."""
+
+
+def bias_params(g: Graph) -> frozenset[str]:
+    """Parameter roots every reader of which reads as its bias operand (:data:`BIAS_OPERAND`)."""
+    def work_out(g: Graph) -> frozenset[str]:
+        bias, other = set(), set()
+        for op in g.ops:
+            for k, name in enumerate(op.inputs):
+                root = g.root(name)
+                if g.tensor[root].kind == "param":
+                    (bias if BIAS_OPERAND.get(op.kind) == k else other).add(root)
+        return frozenset(bias - other)
+    return g.memo("bias_params", work_out)
+
+
+def param_bytes(g: Graph, params, weight_bits: int, bias_bits: int) -> int:
+    """Bytes of the parameter roots ``params``: biases (:func:`bias_params`) at ``bias_bits``,
+    the rest at ``weight_bits``, each tensor rounded up to whole bytes (DESIGN: tensor bytes)."""
+    biases = bias_params(g)
+    return sum(tensor_bytes(g.tensor[p].elements, bias_bits if p in biases else weight_bits) for p in params)
 
 
 @dataclass(frozen=True)
@@ -236,6 +266,7 @@ def graph_stats(g: Graph, bits: int) -> dict:
         "vector_ops": sum(io.vector_ops for io in ios),
         "params": param_elements(g),
         "conv_params": param_elements(g, ("conv2d", "conv_transpose2d")),
+        "bias_params": sum(g.tensor[p].elements for p in bias_params(g)),
         "input_bytes": sum(tensor_bytes(g.tensor[i].elements, bits) for i in g.inputs),
         "output_bytes": sum(tensor_bytes(g.tensor[g.root(o)].elements, bits) for o in g.outputs),
         "activation_peak_bytes": max(live_curve(g, bits), default=0),

@@ -148,7 +148,8 @@ def quantise(graph: Graph, spec, reference, quantisation: Quantisation = Quantis
     runs = calibration if calibration else (reference.values,)
     ranges = value_ranges(runs, stored_tensors(graph))
     codecs = codecs_from_ranges(graph, ranges, abits, quantisation.activations == "asymmetric")
-    weights = weight_store(graph, reference.params, wbits, quantisation.weights == "per-channel")
+    weights = weight_store(graph, reference.params, wbits, quantisation.weights == "per-channel",
+                           bias_bits=spec.datatype.bias_bits)
     inputs = {graph.root(n): reference.values[graph.root(n)] for n in graph.inputs}
     return Quantised(codecs, weights, run_quantised(graph, inputs, weights.values, codecs), inputs)
 
@@ -243,7 +244,8 @@ def check_spec_bits(spec) -> None:
     from hwsim.numerics.quantize import UnsupportedBits, check_bits
 
     for field_name, bits in (("datatype.activation_bits", spec.datatype.activation_bits),
-                             ("datatype.weight_bits", spec.datatype.weight_bits)):
+                             ("datatype.weight_bits", spec.datatype.weight_bits),
+                             ("datatype.bias_bits", spec.datatype.bias_bits)):
         try:
             check_bits(bits)
         except UnsupportedBits:

@@ -2,7 +2,7 @@
 
 * **Weights**: symmetric, per output channel for convolutions and linear layers by default
   (``weights="per-channel"``), or one scale per tensor (``"per-tensor"``); every other
-  parameter (biases, norm scales) per tensor, at the spec's ``weight_bits``
+  parameter (norm scales ...) per tensor, at the spec's ``weight_bits``
   (:func:`hwsim.numerics.memory.weight_store`). Arm Vela, TFLite and TensorRT quantise
   convolution weights per output channel; per-tensor is the older TFLite scheme.
 * **Activations**: one scale per tensor (and a zero point when ``activations="asymmetric"``),
@@ -16,10 +16,12 @@
   with no requantisation. So the quantised network does not depend on whether the schedule
   concatenates in place or by copy.
 
-Not modelled: biases at 32 bits. The plan counts every parameter at ``weight_bits`` (DESIGN:
-tensor bytes), so the weight image the plan moves holds biases at that width; deployed int8
-NPUs keep int32 biases (Ethos-U: in the per-channel scale/bias stream). Counting them at 32
-bits is a scheduler change (``hwsim/schedule/storage.py`` and ``cascade.py`` weight bytes).
+* **Biases** (of convolutions, transposed convolutions and linear layers, folded batch norms
+  included) at the spec's ``bias_bits``, 32 by default, as TFLite int8 and Ethos-U store them;
+  the plan's weight images count them at the same width.
+
+Not modelled: the per-channel requantisation record (Vela: a 32-bit scale and 6-bit shift
+beside each 40-bit bias, 10 bytes per output channel); the check requantises in float.
 """
 
 from __future__ import annotations

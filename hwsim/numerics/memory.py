@@ -12,7 +12,10 @@
 * The **weight store** holds every parameter as the hardware stores it: batch norms folded
   into the convolutions before them (``attrs["folded_bn"]``), then each parameter quantised
   at ``weight_bits`` (symmetric, see ``quantize``): a convolution's or linear layer's weight
-  per output channel by default (:func:`channel_axes`), every other parameter per tensor. It also lays out each
+  per output channel by default (:func:`channel_axes`), every other parameter per tensor;
+  biases (:func:`hwsim.graph.analysis.bias_params`) at ``bias_bits`` (32 by default, as the plan
+  counts them; at 32 bits a value is kept as float32: the bytes of TFLite's int32 bias, whose
+  scale ``s_in x s_w`` makes it at least as fine as float32 over a bias's range). It also lays out each
   layer's *weight image*: the layer's parameters packed end to end in ``layer_io`` order, the
   bytes the plan's ``weights:<layer>`` loads move (chunk ``c`` of a layer loaded in chunks is
   the next ``dram_bytes`` of that image; a cascade's block is the images of its layers one
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.graph.analysis import layer_io
+from hwsim.graph.analysis import bias_params, layer_io
 from hwsim.graph.ir import Graph
 from hwsim.numerics.quantize import Codec, check_bits, codec_for
 
@@ -187,10 +190,14 @@ def channel_axes(graph: Graph) -> dict[str, int]:
     return {p: a for p, a in axes.items() if a is not None}
 
 
-def weight_store(graph: Graph, params: dict[str, np.ndarray], bits: int, per_channel: bool = True) -> WeightStore:
+def weight_store(graph: Graph, params: dict[str, np.ndarray], bits: int, per_channel: bool = True,
+                 bias_bits: int = 32) -> WeightStore:
     """Every parameter the graph reads, folded and stored at ``bits`` (symmetric; the weights of
-    :func:`channel_axes` per output channel unless ``per_channel`` is False)."""
+    :func:`channel_axes` per output channel unless ``per_channel`` is False), biases at
+    ``bias_bits`` (per tensor), as the plan sizes them."""
     check_bits(bits, "weight")
+    check_bits(bias_bits, "bias")
+    biases = bias_params(graph)
     folded = fold_batch_norms(graph, params)
     axes = channel_axes(graph) if per_channel else {}
     values, codecs, encoded = {}, {}, {}
@@ -200,7 +207,8 @@ def weight_store(graph: Graph, params: dict[str, np.ndarray], bits: int, per_cha
         if t.name not in folded:
             raise KeyError(f"no value for parameter {t.name!r}")
         v = np.asarray(folded[t.name], np.float32).reshape(t.shape)
-        codec = Codec(32) if bits == 32 else codec_for(bits, v, axes.get(t.name))
+        width = bias_bits if t.name in biases else bits
+        codec = Codec(32) if width == 32 else codec_for(width, v, None if t.name in biases else axes.get(t.name))
         codecs[t.name] = codec
         encoded[t.name] = codec.encode(v)
         values[t.name] = codec.decode(encoded[t.name], t.shape, copy=False)

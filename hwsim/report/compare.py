@@ -196,7 +196,7 @@ def spec_line(spec: AcceleratorSpec) -> str:
     return (f"{spec.name}: SRAM {format_bytes(spec.sram.size_bytes)} "
             f"(weights {spec.sram.weights}), DRAM {format_quantity(spec.dram.bandwidth_bytes_per_s, 'bandwidth')}, "
             f"{spec.compute.macs_per_cycle} MACs/cycle at {format_quantity(spec.clock_hz, 'frequency')}, "
-            f"{spec.datatype.activation_bits}-bit activations, {spec.datatype.weight_bits}-bit weights, "
+            f"{spec.datatype.activation_bits}-bit activations, {spec.datatype.weight_bits}-bit weights ({spec.datatype.bias_bits}-bit biases), "
             f"spill policy {spec.policy.spill}, concat {spec.policy.concat}, execution {spec.policy.execution}")
 
 

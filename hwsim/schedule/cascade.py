@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hwsim.graph.analysis import layer_io, skip_tensors, tensor_bytes
+from hwsim.graph.analysis import layer_io, param_bytes, skip_tensors, tensor_bytes
 from hwsim.graph.ir import Graph
 from hwsim.schedule.bands import band_model
 from hwsim.schedule.plan import Cascade, RollingBuffer
@@ -48,7 +48,8 @@ MAX_STRIPES = 256
 class _Problem:
     """The facts of one graph the grouping needs, computed once."""
 
-    def __init__(self, g: Graph, activation_bits: int, weight_bits: int, aligned, weight_buffer: int | None):
+    def __init__(self, g: Graph, activation_bits: int, weight_bits: int, bias_bits: int, aligned,
+                 weight_buffer: int | None):
         self.g, self.aligned, self.weight_buffer = g, aligned, weight_buffer
         self.io = layer_io(g)
         n = len(self.io)
@@ -63,7 +64,7 @@ class _Problem:
             self.last[g.root(o)] = n
         self.raw = {t: tensor_bytes(g.tensor[t].elements, activation_bits) for t in self.producer}
         self.nbytes = {t: aligned(b) for t, b in self.raw.items()}
-        self.weights = [sum(tensor_bytes(g.tensor[p].elements, weight_bits) for p in io.params) for io in self.io]
+        self.weights = [param_bytes(g, io.params, weight_bits, bias_bits) for io in self.io]
         shapes = {t: g.tensor[t].shape for t in g.tensor}
         self.rows = [layer_rows(band_model(g, t), t, shapes) for t in range(n)]
         self.banded_readers: dict[str, list[tuple[int, tuple]]] = {}  # tensor -> (layer, its row maps), in order
@@ -172,8 +173,10 @@ class _Table:
     finest stripes and at the other heights tried, worked out when first asked for
     (independent of the SRAM size, so a search over sizes builds it once)."""
 
-    def __init__(self, g: Graph, activation_bits: int, weight_bits: int, alignment: int, weight_buffer: int | None):
-        self.pb = _Problem(g, activation_bits, weight_bits, lambda n: -(-n // alignment) * alignment, weight_buffer)
+    def __init__(self, g: Graph, activation_bits: int, weight_bits: int, bias_bits: int, alignment: int,
+                 weight_buffer: int | None):
+        self.pb = _Problem(g, activation_bits, weight_bits, bias_bits, lambda n: -(-n // alignment) * alignment,
+                           weight_buffer)
         self.spans: dict[tuple[int, int], _Span] = {}
         self.ends: dict[int, str] = {}  # first layer -> why no longer cascade from it is possible
         self._finest: dict[tuple[int, int], Cascade] = {}
@@ -210,11 +213,12 @@ class _Table:
 
 def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: int, alignment: int,
                   weight_buffer: int | None = None, forbidden: frozenset[tuple[int, int]] = frozenset(),
-                  ) -> tuple[Cascade, ...]:
+                  *, bias_bits: int) -> tuple[Cascade, ...]:
     """The cascades of ``g`` for an SRAM of ``sram_bytes`` (the module docstring); with a
     separate weight buffer of ``weight_buffer`` bytes, a cascade's weights must fit in it.
-    ``forbidden``: (first, last) layer pairs not to run as a cascade."""
-    table = _table(g, activation_bits, weight_bits, alignment, weight_buffer)
+    ``forbidden``: (first, last) layer pairs not to run as a cascade. Biases are counted at
+    ``bias_bits``, other parameters at ``weight_bits``."""
+    table = _table(g, activation_bits, weight_bits, bias_bits, alignment, weight_buffer)
     pb = table.pb
     n = len(pb.io)
     best: list[tuple[int, int, int]] = [(0, 0, 0)]  # (peak, segments, occupancy) of layers 0..b-1
@@ -257,15 +261,16 @@ def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: 
 
 
 def finest(g: Graph, activation_bits: int, weight_bits: int, alignment: int, weight_buffer: int | None,
-           cascades: tuple[Cascade, ...]) -> tuple[Cascade, ...]:
+           cascades: tuple[Cascade, ...], *, bias_bits: int) -> tuple[Cascade, ...]:
     """The same cascades at their finest stripes (the least memory each can take)."""
-    table = _table(g, activation_bits, weight_bits, alignment, weight_buffer)
+    table = _table(g, activation_bits, weight_bits, bias_bits, alignment, weight_buffer)
     return tuple(replace(table.finest(c.first, c.last), ends=c.ends) for c in cascades)
 
 
-def _table(g: Graph, activation_bits: int, weight_bits: int, alignment: int, weight_buffer: int | None) -> _Table:
-    return g.memo(f"cascades:{activation_bits}:{weight_bits}:{alignment}:{weight_buffer}",
-                  lambda g: _Table(g, activation_bits, weight_bits, alignment, weight_buffer))
+def _table(g: Graph, activation_bits: int, weight_bits: int, bias_bits: int, alignment: int,
+           weight_buffer: int | None) -> _Table:
+    return g.memo(f"cascades:{activation_bits}:{weight_bits}:{bias_bits}:{alignment}:{weight_buffer}",
+                  lambda g: _Table(g, activation_bits, weight_bits, bias_bits, alignment, weight_buffer))
 
 
 def _bounds(table: _Table, best: list[tuple[int, int, int]], b: int, sram_bytes: int,

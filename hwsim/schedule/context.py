@@ -101,10 +101,10 @@ def _needs(g: Graph, spec: AcceleratorSpec, copied: frozenset[int]) -> tuple[Lay
 
     def work_out(_: Graph) -> tuple[Layout, tuple[LayerNeed, ...], tuple[int, ...]]:
         layout = build_layout(g, bits.activation_bits, concat, copied)
-        needs = layer_needs(g, layout, bits.weight_bits)
+        needs = layer_needs(g, layout, bits.weight_bits, bits.bias_bits)
         return layout, needs, tuple(_live_beside(g, layout, needs, spec.sram.aligned))
 
-    key = ("layer_needs", bits.activation_bits, bits.weight_bits, concat, spec.sram.alignment_bytes, copied)
+    key = ("layer_needs", bits.activation_bits, bits.weight_bits, bits.bias_bits, concat, spec.sram.alignment_bytes, copied)
     return g.memo(key, work_out)
 
 
@@ -121,7 +121,8 @@ def _cascades(g: Graph, spec: AcceleratorSpec) -> tuple[Cascade, ...]:
     forbidden: set[tuple[int, int]] = set()
     while True:
         cascades = plan_cascades(g, bits.activation_bits, bits.weight_bits, sram.size_bytes, sram.alignment_bytes,
-                                 sram.weight_buffer_bytes if sram.separate_weights else None, frozenset(forbidden))
+                                 sram.weight_buffer_bytes if sram.separate_weights else None, frozenset(forbidden),
+                                 bias_bits=bits.bias_bits)
         layout = build_layout(g, bits.activation_bits, policy.concat, frozenset(t for c in cascades for t in c.layers))
         too_big = {(c.first, c.last) for c in cascades if _storage_need(c, layout, spec) > sram.size_bytes}
         if not too_big:

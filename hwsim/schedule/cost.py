@@ -57,7 +57,9 @@ matmul             K               N                batch x M               1
 Max and average pooling (kernel taps = the window) and nearest upsampling (one tap) are the
 ``pooling`` op class, one output channel per input channel: on an array with a mapping for
 them (Ethos-U runs them on its MACs) they take its cycles and no vector ops; otherwise they
-run on the vector unit.
+run on the vector unit. Vela lowers a 2x nearest RESIZE to a 1x1 average pool that reads its
+input upscaled, and its C++ core prices 8-bit pooling at 16 cycles per 2 x 2 x 8 micro-block
+(the Ethos-U presets' ``pooling`` mapping, ``hwsim.spec.mappings``).
 
 A transposed convolution (``policy.transposed_conv``) is lowered as a compiler does:
 ``sub_pixel`` runs stride^2 small convolutions over the input grid, each with the kernel
@@ -78,7 +80,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from hwsim.graph.analysis import layer_io
+from hwsim.graph.analysis import bias_params, layer_io
 from hwsim.graph.ir import Graph, Op
 from hwsim.graph.opkinds import OP_KINDS
 from hwsim.spec.model import AcceleratorSpec
@@ -228,7 +230,7 @@ def _parts(g: Graph, index: int, separate: bool) -> tuple[list[Op], list[Op]]:
 
 def _main_part(g: Graph, main_ops: list[Op], spec: AcceleratorSpec, bounds: _Bounds) -> list[str]:
     """Add the main part's bounds; the names of the mappings its ops ran on."""
-    policy, act, wgt = spec.policy, _act_bytes(spec), _weight_bytes(spec)
+    policy, act, wgt = spec.policy, _act_bytes(spec), _weight_bytes(g, spec)
     main, separate = main_ops[0], spec.policy.eltwise == "separate"
     alias = main.kind in ALIAS_KINDS and policy.concat == "inplace"  # a view: no data moves
     made = {t for op in main_ops for t in op.outputs}
@@ -242,7 +244,7 @@ def _main_part(g: Graph, main_ops: list[Op], spec: AcceleratorSpec, bounds: _Bou
         if not pooled and not (separate and op is not main and _is_activation(g, op)):
             vops += _vector_ops(g, op)
         if not (op is main and alias):
-            read_b += sum(wgt(g.tensor[i].elements) if g.tensor[g.root(i)].kind == "param"
+            read_b += sum(wgt(i) if g.tensor[g.root(i)].kind == "param"
                           else act(g.tensor[i].elements) for i in op.inputs if i not in made)
     out_elems = 0 if alias else sum(g.tensor[t].elements for t in main.outputs)
     moved = not alias or len(main_ops) > 1
@@ -255,9 +257,9 @@ def _main_part(g: Graph, main_ops: list[Op], spec: AcceleratorSpec, bounds: _Bou
 
 def _pass(g: Graph, op: Op, spec: AcceleratorSpec, bounds: _Bounds) -> int:
     """Add one element-wise pass (its inputs read from SRAM, its output written); its cycles."""
-    act, wgt = _act_bytes(spec), _weight_bytes(spec)
+    act, wgt = _act_bytes(spec), _weight_bytes(g, spec)
     elems = sum(g.tensor[t].elements for t in op.outputs)
-    nbytes = act(elems) + sum(wgt(g.tensor[i].elements) if g.tensor[g.root(i)].kind == "param"
+    nbytes = act(elems) + sum(wgt(i) if g.tensor[g.root(i)].kind == "param"
                               else act(g.tensor[i].elements) for i in op.inputs)
     return bounds.add(output_stage=_ceil(elems, spec.compute.output_elements_per_cycle),
                       vector_unit=_ceil(_vector_ops(g, op), spec.compute.vector_ops_per_cycle),
@@ -268,9 +270,12 @@ def _act_bytes(spec: AcceleratorSpec):
     return lambda n: -(-n * spec.datatype.activation_bits // 8)
 
 
-def _weight_bytes(spec: AcceleratorSpec):
-    """Bytes of a parameter read through the SRAM port (none from a separate weight buffer)."""
-    return lambda n: 0 if spec.sram.separate_weights else -(-n * spec.datatype.weight_bits // 8)
+def _weight_bytes(g: Graph, spec: AcceleratorSpec):
+    """Bytes of a parameter (by name) read through the SRAM port (none from a separate weight
+    buffer): a bias at ``bias_bits``, any other parameter at ``weight_bits``."""
+    bits, biases = spec.datatype, bias_params(g)
+    return lambda name: 0 if spec.sram.separate_weights else (
+        bits.bias_bytes if g.root(name) in biases else bits.weight_bytes)(g.tensor[name].elements)
 
 
 def layer_cost(g: Graph, index: int, spec: AcceleratorSpec) -> LayerCost:

@@ -312,7 +312,8 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False) -> Pl
     if ctx.cascades and walk.spills():  # stripes as tall as fit left the packing no room
         sram, bits = spec.sram, spec.datatype
         fine = finest(graph, bits.activation_bits, bits.weight_bits, sram.alignment_bytes,
-                      sram.weight_buffer_bytes if sram.separate_weights else None, ctx.cascades)
+                      sram.weight_buffer_bytes if sram.separate_weights else None, ctx.cascades,
+                      bias_bits=bits.bias_bits)
         if fine != ctx.cascades:
             thin = _walk(with_cascades(ctx, fine), cascade_commands, online)
             walk = thin if thin.dram_bytes() < walk.dram_bytes() else walk

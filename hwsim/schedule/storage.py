@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from hwsim.graph.analysis import layer_io, live_ranges, tensor_bytes
+from hwsim.graph.analysis import layer_io, live_ranges, param_bytes, tensor_bytes
 from hwsim.graph.ir import Graph, Op
 
 if TYPE_CHECKING:
@@ -167,11 +167,11 @@ class LayerNeed:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     storages: tuple[str, ...]
-    weight_bytes: int  # its parameters at weight_bits
+    weight_bytes: int  # its parameters: biases at bias_bits, the rest at weight_bits
     out_channels: int  # output channels of its main op (weight chunks split these)
 
 
-def layer_needs(g: Graph, layout: Layout, weight_bits: int) -> tuple[LayerNeed, ...]:
+def layer_needs(g: Graph, layout: Layout, weight_bits: int, bias_bits: int) -> tuple[LayerNeed, ...]:
     needs = []
     for io in layer_io(g):
         if io.index in layout.alias_layers:
@@ -180,7 +180,7 @@ def layer_needs(g: Graph, layout: Layout, weight_bits: int) -> tuple[LayerNeed, 
             reads = tuple(dict.fromkeys(p for t in io.reads for p in layout.covers[t]))
             writes = tuple(w for w in io.writes if not layout.is_alias(w))
         storages = tuple(dict.fromkeys(layout.storage_of[p] for p in reads + writes))
-        weights = sum(tensor_bytes(g.tensor[p].elements, weight_bits) for p in io.params)
+        weights = param_bytes(g, io.params, weight_bits, bias_bits)
         shape = g.tensor[g.op[g.layers[io.index].ops[0]].outputs[0]].shape
         channels = shape[1] if len(shape) == 4 else (shape[-1] if shape else 1)
         needs.append(LayerNeed(reads, writes, storages, weights, max(1, channels)))

@@ -14,6 +14,8 @@ dimensions are walked in time. YAML (``compute.array.mappings``, a list)::
       steps: {kernel_taps: 4}        # optional: a dimension is padded to a multiple of n
                                      # (a 3x3 kernel's 9 taps take 3 steps of 4; 48 input
                                      # channels in steps of 32 take 64 rows' worth)
+      cycles_per_step: 1             # optional (default 1): cycles one step of the array
+                                     # takes (Ethos-U pooling: 4 at 8 bits, below)
 
 ``rows_over: none`` leaves the rows idle (a mapping that uses only the columns, as Ethos-U
 runs a depthwise convolution). The legacy form ``rows_over: D1`` / ``cols_over: D2`` directly
@@ -23,7 +25,8 @@ under ``compute.array`` is the one mapping ``{name: D1 x D2, ops: [dense, depthw
 a mapped one then divided by its extent, rounded up)::
 
     padded_d = ceil(dim_d / step_d) x step_d
-    cycles = groups x prod over mapped d of ceil(padded_d / extent_d) x prod over walked d of padded_d
+    cycles = cycles_per_step x groups x prod over mapped d of ceil(padded_d / extent_d)
+             x prod over walked d of padded_d
 
 **Op classes**: ``dense`` (convolutions with more than one input channel per group, linear,
 matmul, and transposed convolutions once lowered to a convolution), ``depthwise``
@@ -42,6 +45,15 @@ configuration computes a micro-block of 2 x 2 output pixels x 8 output channels 
 input channels per cycle, and runs depthwise convolutions on the same MACs over 2 x 2 pixels
 x 8 channels, one kernel tap at a time, the taps in steps of 4 (so 32 of its 256 MACs are
 busy). Timeloop/Stream describe the same choice as a spatial unrolling per layer.
+
+Pooling on Ethos-U (Vela 5.2's C++ core, regor, ``ethos_u55_performance.cpp``
+``EstimateMacCyclesPerBlock``, the estimate its cycle figures come from; the Python
+``npu_performance`` is its deprecated legacy core): ``max(4, taps) x micro-blocks x
+(ifm bits / 2)`` cycles on every Ethos-U55/U65 but the 32-MAC U55, i.e. 16 cycles per 2 x 2 x 8
+micro-block for an 8-bit window of up to 4 taps: 4x the depthwise rate. The presets write it
+as ``steps: {kernel_taps: 4}`` with ``cycles_per_step: 4``, exact for windows of 1, 2, 4, 8 ...
+taps; a 3x3 window takes 12 tap-steps where Vela counts max(4, 9) = 9 (hwsim 4/3 x Vela on
+that op's array cycles).
 """
 
 from __future__ import annotations
@@ -60,26 +72,28 @@ ARRAY_DIMS = ("input_channels", "output_channels", "output_pixels", "kernel_taps
 OP_CLASSES = ("dense", "depthwise", "pooling")
 REQUIRED_CLASSES = ("dense", "depthwise")
 IDLE = "none"
-MAPPING_KEYS = ("name", "ops", "rows_over", "cols_over", "steps")
+MAPPING_KEYS = ("name", "ops", "rows_over", "cols_over", "steps", "cycles_per_step")
 
 
 @dataclass(frozen=True)
 class ArrayMapping:
     """One dataflow: ``rows`` / ``cols`` are ``(dimension, extent)`` pairs whose extents
     multiply to the side (an empty tuple: the side is idle); ``steps`` the walked dimensions'
-    granularities; ``ops`` the op classes it may run."""
+    granularities; ``ops`` the op classes it may run; ``cycles_per_step`` the cycles one step
+    of the array takes."""
 
     name: str
     ops: tuple[str, ...]
     rows: tuple[tuple[str, int], ...]
     cols: tuple[tuple[str, int], ...]
     steps: tuple[tuple[str, int], ...] = ()
+    cycles_per_step: int = 1
 
     def cycles(self, groups: int, dims: Mapping[str, int]) -> int:
         """Cycles of ``groups`` repetitions of the loop nest ``dims`` (the module formula)."""
         mapped = dict(self.rows + self.cols)
         step = dict(self.steps)
-        total = groups
+        total = groups * self.cycles_per_step
         for d in ARRAY_DIMS:
             s = step.get(d, 1)
             padded = -(-dims[d] // s) * s
@@ -160,8 +174,11 @@ def parse_mappings(value: object, rows: int | None, cols: int | None, where: str
         name = entry.get("name", f"mapping {i}")
         if not isinstance(name, str) or not name.strip():
             problems.append(f"{at}.name: must be a non-empty string")
+        per_step = entry.get("cycles_per_step", 1)
+        if isinstance(per_step, bool) or not isinstance(per_step, int) or not 1 <= per_step <= 1024:
+            problems.append(f"{at}.cycles_per_step: must be an integer from 1 to 1024, got {per_step!r}")
         if len(problems) == before:
-            found.append(ArrayMapping(name.strip(), tuple(ops), r, c, steps))
+            found.append(ArrayMapping(name.strip(), tuple(ops), r, c, steps, per_step))
     names = [f.name for f in found]
     if len(set(names)) != len(names):
         problems.append(f"{where}: two mappings share a name ({', '.join(names)})")
@@ -182,4 +199,6 @@ def mapping_to_dict(mp: ArrayMapping, rows: int, cols: int) -> dict:
     out = {"name": mp.name, "ops": list(mp.ops), "rows_over": side(mp.rows, rows), "cols_over": side(mp.cols, cols)}
     if mp.steps:
         out["steps"] = dict(mp.steps)
+    if mp.cycles_per_step != 1:
+        out["cycles_per_step"] = mp.cycles_per_step
     return out

@@ -135,20 +135,30 @@ class DatatypeSpec:
     """Bit-widths (YAML ``datatype``), 1 to 32 each.
 
     ``activation_bits`` (``activation_bits``): every activation tensor.
-    ``weight_bits`` (``weight_bits``): every parameter tensor.
+    ``weight_bits`` (``weight_bits``): every parameter tensor but the biases.
+    ``bias_bits`` (``bias_bits``, default 32): the bias of a convolution, transposed convolution
+    or linear layer (:func:`hwsim.graph.analysis.bias_params`), as TFLite int8 and Arm Vela
+    store it (int32 for 8-bit inputs; Vela packs it, with the channel's 32-bit requantisation
+    scale and 6-bit shift, into a 10-byte record per output channel: the scale and shift are
+    not counted here).
     Tensor bytes = ceil(elements x bits / 8).
     """
 
     activation_bits: int
     weight_bits: int
+    bias_bits: int = 32
 
     def activation_bytes(self, elements: int) -> int:
         """Bytes of an activation tensor of ``elements`` elements."""
         return -(-elements * self.activation_bits // 8)
 
     def weight_bytes(self, elements: int) -> int:
-        """Bytes of a parameter tensor of ``elements`` elements."""
+        """Bytes of a parameter tensor (not a bias) of ``elements`` elements."""
         return -(-elements * self.weight_bits // 8)
+
+    def bias_bytes(self, elements: int) -> int:
+        """Bytes of a bias of ``elements`` elements."""
+        return -(-elements * self.bias_bits // 8)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("dram.turnaround", Field("time", "0 s", low="1 ps", high="1 ms", zero=True)),
     ("datatype.activation_bits", Field("bits")),
     ("datatype.weight_bits", Field("bits")),
+    ("datatype.bias_bits", Field("bits", 32)),
     ("policy.order", Field("choice", "graph", m.ORDER_POLICIES)),
     ("policy.spill", Field("choice", "optimal", m.SPILL_POLICIES)),
     ("policy.prefetch", Field("count", 1, low=0, high=1000)),

@@ -152,18 +152,20 @@ def _stage(c: int, blocks: int) -> nn.Sequential:
 class KBNet(nn.Module):
     """KBNet U-Net; ``forward`` runs the encoder, middle and decoder with additive skips."""
 
-    def __init__(self, width: int = WIDTH, img_channels: int = 3):
+    def __init__(self, width: int = WIDTH, img_channels: int = 3, enc_blocks: tuple[int, ...] = ENC_BLOCKS,
+                 middle_blocks: int = MIDDLE_BLOCKS, dec_blocks: tuple[int, ...] = DEC_BLOCKS):
+        """The SIDD configuration by default; other block counts make smaller test models."""
         super().__init__()
         self.intro = _conv(img_channels, width, 3)
         self.encoders, self.downs = nn.ModuleList(), nn.ModuleList()
         self.ups, self.decoders = nn.ModuleList(), nn.ModuleList()
         c = width
-        for blocks in ENC_BLOCKS:
+        for blocks in enc_blocks:
             self.encoders.append(_stage(c, blocks))
             self.downs.append(nn.Conv2d(c, 2 * c, 2, stride=2))
             c *= 2
-        self.middle = _stage(c, MIDDLE_BLOCKS)
-        for blocks in DEC_BLOCKS:
+        self.middle = _stage(c, middle_blocks)
+        for blocks in dec_blocks:
             self.ups.append(nn.Sequential(_conv(c, 2 * c, bias=False), nn.PixelShuffle(2)))
             c //= 2
             self.decoders.append(_stage(c, blocks))
@@ -185,9 +187,10 @@ class KBNet(nn.Module):
 class KBNetUNetMM(KBNet):
     """KBNet whose four skips are replaced by UNet--'s MSIAM (one fused map at H/8) and IEM headers."""
 
-    def __init__(self, width: int = WIDTH, img_channels: int = 3):
-        super().__init__(width, img_channels)
-        levels = len(ENC_BLOCKS)
+    def __init__(self, width: int = WIDTH, img_channels: int = 3, enc_blocks: tuple[int, ...] = ENC_BLOCKS,
+                 middle_blocks: int = MIDDLE_BLOCKS, dec_blocks: tuple[int, ...] = DEC_BLOCKS):
+        super().__init__(width, img_channels, enc_blocks, middle_blocks, dec_blocks)
+        levels = len(enc_blocks)
         config = UNetMMConfig(levels - 1, MM_REDUCED, MM_FUSED)  # aggregate at the coarsest skip, H/8
         self.msiam, self.iem = config.build(tuple(width * 2**i for i in range(levels)))
 

@@ -93,3 +93,65 @@ def test_pixel_unshuffle_export_becomes_one_op(tmp_path):
     g = read_onnx(str(tmp_path / "m.onnx")).graph
     assert [o.kind for o in g.ops] == ["conv2d", "pixel_unshuffle", "conv2d", "pixel_shuffle"]
     assert got["macs"] == 16 * 16 * 4 * 27 + 8 * 8 * 4 * 16
+
+
+class _Unfold(torch.nn.Module):
+    """F.unfold as KBNet uses it (3x3, padding 1), and a strided, dilated, unpadded one."""
+
+    def __init__(self, **unfold):
+        super().__init__()
+        self.conv, self.unfold = torch.nn.Conv2d(3, 4, 3, padding=1), unfold
+
+    def forward(self, x):
+        y = self.conv(x)
+        return torch.nn.functional.unfold(y, **self.unfold).sum(dim=1)
+
+
+@pytest.mark.parametrize("unfold", [{"kernel_size": 3, "padding": 1},
+                                    {"kernel_size": 2, "stride": 2},
+                                    {"kernel_size": 3, "dilation": 2, "padding": 2, "stride": 2}])
+def test_unfold_export_becomes_one_unfold_op(unfold, tmp_path):
+    # torch's exporter writes F.unfold as Pad, two Gathers of index rows i * d + j * s, a
+    # Transpose and a Reshape; read back as the one unfold op the PyTorch extraction has
+    same_figures(_Unfold(**unfold), (1, 3, 12, 12), tmp_path)
+    g = read_onnx(str(tmp_path / "m.onnx")).graph
+    (op,) = [o for o in g.ops if o.kind == "unfold"]
+    k = unfold["kernel_size"]
+    assert (list(op.attrs["kernel_size"]), list(op.attrs["padding"]), list(op.attrs["stride"])) == \
+        ([k, k], [unfold.get("padding", 0)] * 2, [unfold.get("stride", 1)] * 2)
+    assert "gather" not in {o.kind for o in g.ops}
+
+
+def test_a_gather_that_is_no_unfold_is_one_clear_error(tmp_path):
+    from hwsim.errors import UserError
+
+    class Pick(torch.nn.Module):
+        def forward(self, x):
+            return torch.relu(x)[:, :, torch.tensor([[0, 3], [1, 0]])]  # rows no unfold reads
+
+    path = export(Pick(), (1, 3, 4, 4), tmp_path / "pick.onnx")
+    with pytest.raises(UserError, match="Gather .*not PyTorch's unfold|other than PyTorch's unfold"):
+        read_onnx(path)
+
+
+def test_erf_gelu_below_opset_20_becomes_one_gelu_op(tmp_path):
+    # opset 18 has no Gelu: the exporter writes x * (1 + erf(x / sqrt 2)) * 0.5
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 1), torch.nn.GELU(), torch.nn.Conv2d(8, 3, 1)).eval()
+    path = tmp_path / "gelu.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(1, 3, 8, 8),), str(path), dynamo=False, opset_version=18)
+    assert "Erf" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    g = read_onnx(str(path)).graph
+    assert [o.kind for o in g.ops] == ["conv2d", "gelu", "conv2d"]
+    assert figures(g) == figures(extract_module(model, (1, 3, 8, 8), "gelu"))
+
+
+def test_kbnet_two_levels_matches_pytorch(tmp_path):
+    # KBNet's kernel-basis attention (F.unfold, grouped per-pixel matmuls), one block per stage
+    from hwsim.zoo.kbnet import KBNet
+
+    torch.manual_seed(0)
+    model = KBNet(width=8, enc_blocks=(1, 1), middle_blocks=1, dec_blocks=(1, 1)).eval()
+    got = same_figures(model, (1, 3, 32, 32), tmp_path, "kbnet_small")
+    assert got["skips"] == [(16 * 16 * 16, True), (8 * 32 * 32, True)]  # E2, E1 wait for the decoder

@@ -53,7 +53,7 @@ def test_memory_starts_poisoned_and_checks_bounds():
 def test_weight_store_packs_a_layers_parameters_in_order():
     g = _graph("conv2d", (2, 2, 1, 1), {})
     params = {"w": np.arange(4, dtype=np.float32).reshape(2, 2, 1, 1) - 1.5, "b": np.array([0.25, -0.5], np.float32)}
-    store = weight_store(g, params, 8)
+    store = weight_store(g, params, 8, bias_bits=8)  # the bias at 8 bits too (32, the default: test_bias_bytes)
     image = store.image(g, 0)
     assert image.entries == (("w", 0, 4), ("b", 4, 2))
     # w in [-1.5, 1.5] -> scale 1.5/127: -1.5 -> -127, -0.5 -> -42.33 -> -42, 0.5 -> 42, 1.5 -> 127

@@ -92,7 +92,9 @@ def _cases(model: str, graph, ref, bits: int, labels) -> dict:
     peak = live_piece_peak(graph, spec)
     roomy = with_sram(spec, schedule(graph, with_sram(spec, 1 << 40)).sram_peak_bytes)
     tight = with_sram(spec, peak // 2 // 64 * 64)
-    weights = sum(tensor_bytes(t.elements, bits) for t in graph.tensors if t.kind == "param" and t.view_of is None)
+    # every rank-1 parameter at 32 bits (biases are; norm vectors are not): a bound for sizing the buffer
+    weights = sum(tensor_bytes(t.elements, 32 if len(t.shape) == 1 else bits)
+                  for t in graph.tensors if t.kind == "param" and t.view_of is None)
     cascade = dataclasses.replace(spec, sram=dataclasses.replace(
         spec.sram, weights="separate", weight_buffer_bytes=-(-weights // (1 << 20)) << 20),
         policy=dataclasses.replace(spec.policy, execution="cascade"))

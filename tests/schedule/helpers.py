@@ -14,15 +14,17 @@ from tests.graph.handmade import Net
 def make_spec(sram: int = 1 << 20, align: int = 1, weights: str = "separate", weight_buffer: int = 1 << 20,
               spill: str = "belady", prefetch: int = 1, concat: str = "inplace", array: ArraySpec | None = None,
               macs_per_cycle: int = 1024, vector_ops_per_cycle: int = 256, bits: int = 8,
-              weight_bits: int = 8, execution: str = "layer") -> AcceleratorSpec:
+              weight_bits: int = 8, execution: str = "layer", bias_bits: int | None = None) -> AcceleratorSpec:
     """A 1 GHz accelerator; by default weights live in a 1 MiB buffer of their own, so that
-    activation SRAM figures can be worked out without them."""
+    activation SRAM figures can be worked out without them. Biases are at ``weight_bits``
+    unless ``bias_bits`` is given (the hand-worked figures of these tests count every
+    parameter at one width; ``test_bias_bytes.py`` works out the 32-bit default)."""
     return AcceleratorSpec(
         name="test-npu", clock_hz=10**9,
         compute=ComputeSpec(macs_per_cycle, vector_ops_per_cycle, array),
         sram=SramSpec(sram, align, weights, weight_buffer if weights == "separate" else 0),
         dram=DramSpec(16 * 10**9, 1e-7, 1),
-        datatype=DatatypeSpec(bits, weight_bits),
+        datatype=DatatypeSpec(bits, weight_bits, weight_bits if bias_bits is None else bias_bits),
         policy=PolicySpec("graph", spill, prefetch, concat, execution),
         energy=EnergySpec(1.0, 0.5, 10.0, 0.25),
     )

@@ -31,7 +31,7 @@ def test_three_3x3_convs_keep_a_stripe_plus_two_halo_rows():
     # tallest stripes that fit are 8 stripes of 4 rows (S = 1, 2, 4 give h = 32, 16, 8).
     # Progress: c 4 rows a stripe; b one row ahead of c, a one ahead of b (to the end).
     g = three_convs().graph()
-    (c,) = plan_cascades(g, 8, 8, 8 * 1024, 1, weight_buffer=1 << 20)
+    (c,) = plan_cascades(g, 8, 8, 8 * 1024, 1, weight_buffer=1 << 20, bias_bits=32)
     assert (c.first, c.last, c.stripes) == (0, 2, 8)
     assert c.progress == ((0, 6, 10, 14, 18, 22, 26, 30, 32),
                           (0, 5, 9, 13, 17, 21, 25, 29, 32),
@@ -85,7 +85,7 @@ def test_a_skip_inside_a_cascade_is_a_delay_line_of_the_rows_the_deeper_path_kee
     g = u_one_level().graph()
     rows = 4 * 32  # bytes of one row of a 4-channel map
     spec = make_spec(sram=2 * 1024 + 26 * rows, execution="cascade")  # x, d whole + 8+4+3+6+... rows
-    (c,) = plan_cascades(g, 8, 8, spec.sram.size_bytes, 1, weight_buffer=1 << 20)
+    (c,) = plan_cascades(g, 8, 8, spec.sram.size_bytes, 1, weight_buffer=1 << 20, bias_bits=32)
     assert c.stripes == 8 and (c.first, c.last) == (0, 4)
     assert c.progress[0] == (0, 8, 12, 16, 20, 24, 28, 32, 32)
     held = {r.tensor: (r.rows, r.delay_line) for r in c.rolling}
@@ -112,7 +112,7 @@ def test_a_global_pooling_ends_its_cascade_and_its_input_is_kept_whole():
     # that cascade's peak: it runs on its own; the cascade says it could go no further anyway.)
     g = pooled_block().graph()
     assert [la.name for la in g.layers] == ["c0", "a", "g", "s", "b"]
-    first, second = plan_cascades(g, 8, 8, 12 * 1024, 1, weight_buffer=1 << 20)
+    first, second = plan_cascades(g, 8, 8, 12 * 1024, 1, weight_buffer=1 << 20, bias_bits=32)
     assert (first.first, first.last) == (0, 1) and "a" in first.writes
     assert first.ends.endswith("(none could go further: layer 's' needs 'g' whole)")
     assert (second.first, second.last) == (3, 4) and {"a", "g"} <= set(second.reads)
@@ -126,7 +126,8 @@ def test_the_same_cascades_in_other_stripes_make_the_context_build_context_makes
     g = u_one_level().graph()
     spec = make_spec(sram=2 * 1024 + 26 * 128, execution="cascade")
     ctx = build_context(g, spec)
-    fine = finest(g, 8, 8, spec.sram.alignment_bytes, spec.sram.weight_buffer_bytes, ctx.cascades)
+    fine = finest(g, 8, 8, spec.sram.alignment_bytes, spec.sram.weight_buffer_bytes, ctx.cascades,
+                  bias_bits=spec.datatype.bias_bits)
     assert [c.stripes for c in fine] == [32] and [c.stripes for c in ctx.cascades] == [8]  # d's 32 rows, one a stripe
     assert with_cascades(ctx, fine) == build_context(g, spec, cascades=fine)
     with pytest.raises(ValueError):

@@ -198,3 +198,20 @@ def test_separate_weight_buffer_reads_no_weights_through_the_sram_port():
 def test_split_cycles_add_up():
     parts = [split_cycles(10, a, b, 7) for a, b in [(0, 2), (2, 3), (3, 7)]]
     assert parts == [3, 2, 5] and sum(parts) == 10  # ceil(20/7)=3, ceil(30/7)=5, 10
+
+
+def test_cycles_per_step_multiplies_a_mappings_cycles_and_is_checked():
+    from hwsim.spec.mappings import mapping_to_dict, parse_mappings
+
+    entry = {"name": "pooling", "ops": ["pooling"], "rows_over": "none",
+             "cols_over": {"output_pixels": 4, "output_channels": 8}, "steps": {"kernel_taps": 4},
+             "cycles_per_step": 4}
+    problems: list[str] = []
+    extra = [{"name": "dw", "ops": ["dense", "depthwise"], "rows_over": "none", "cols_over": "output_channels"}]
+    (pool, _) = parse_mappings([entry] + extra, 8, 32, "compute.array.mappings", problems)
+    assert problems == []
+    # a 2x2 window over 1 x 8 x 4 x 4 outputs: 16 / 4 pixel steps x 8 / 8 channel steps x 4 taps x 4 cycles
+    assert pool.cycles(1, {"input_channels": 1, "output_channels": 8, "output_pixels": 16, "kernel_taps": 4}) == 64
+    assert mapping_to_dict(pool, 8, 32)["cycles_per_step"] == 4
+    parse_mappings([dict(entry, cycles_per_step=0)] + extra, 8, 32, "compute.array.mappings", problems)
+    assert problems == ["compute.array.mappings[0].cycles_per_step: must be an integer from 1 to 1024, got 0"]

@@ -162,7 +162,10 @@ def test_weights_and_input_are_read(seed, fields, fraction):
     g = build(seed)
     plan, spec = plan_at(g, fields, fraction)
     assume(plan is not None)
-    weights = sum(tensor_bytes(g.tensor[p].elements, spec.datatype.weight_bits)
+    # biases (the third operand of a convolution or linear op) at bias_bits, the rest at weight_bits
+    biases = {g.root(op.inputs[2]) for op in g.ops if op.kind in ("conv2d", "conv_transpose2d", "linear")
+              and len(op.inputs) > 2}
+    weights = sum(tensor_bytes(g.tensor[p].elements, spec.datatype.bias_bits if p in biases else spec.datatype.weight_bits)
                   for io in layer_io(g) for p in io.params)
     inputs = sum(tensor_bytes(g.tensor[x].elements, spec.datatype.activation_bits) for x in g.inputs)
     reads = sum(c.dram_bytes for c in expand(plan).commands if c.kind == "load")
