@@ -96,7 +96,12 @@ class _Blame:
             raise RuntimeError(f"compute command {command_id} started at cycle {gap_end} after an idle gap, "
                                "but no dependency finished then: the simulator left the engine idle")
         end = gap_end
+        seen: set[int] = set()
         while end > gap_start:
+            if last in seen:  # transfers that took no time, each released when the other was issued
+                by_cause[_own_cause(plan, last)] += end - gap_start
+                return
+            seen.add(last)
             command = plan.commands[last]
             if command.kind == "free":
                 last = _last_finished(command.deps, ends, plan)

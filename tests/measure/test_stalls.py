@@ -125,3 +125,20 @@ def test_a_trace_that_contradicts_itself_is_an_internal_error():
     events = tuple(dataclasses.replace(e, start=e.start - 10) if e.command == 5 else e for e in trace.events)
     with pytest.raises(RuntimeError, match="before the previous compute ended"):
         account_stalls(dataclasses.replace(trace, events=events), plan)
+
+
+def test_transfers_that_release_each_other_in_no_time_end_the_walk():
+    # Two loads that take no time, both at cycle 10 (B after A), and a compute after B that
+    # starts at 10 after an idle 0..10. Walking back: B waited for A (its dependency, done at
+    # 10); A was issued when B released the channel at 10: each holds the other, no time
+    # passes. The walk stops there and charges the gap to the transfer it came back to (B).
+    b = PlanBuilder()
+    b.load(0, 0, "weights", "weights")
+    b.load(0, 0, "input", "input", deps=[0])
+    b.compute(0, 10, deps=[1])
+    plan = b.plan()
+    trace = simulate(plan, make_spec())
+    events = tuple(dataclasses.replace(e, start=10, end=10 if e.kind == "load" else 20) for e in trace.events)
+    a = account_stalls(dataclasses.replace(trace, events=events), plan)
+    assert (a.latency_cycles, a.compute_cycles, a.stall_cycles) == (20, 10, 10)
+    assert a.by_cause["input"] == 10 and sum(a.by_cause.values()) == 10
