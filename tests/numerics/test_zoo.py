@@ -24,7 +24,11 @@ from tests.numerics.zoo_cases import run_cases
 pytestmark = pytest.mark.torch
 pytest.importorskip("torch")
 
-ORDER = sorted(MODELS, key=lambda m: (not m.startswith("kbnet"), not m.startswith("nafnet"), m))
+# kbnet_unetmm (KBNet's blocks, as kbnet, with UNet--'s skips, as nafnet_unetmm) is left to
+# experiments/numerics_zoo_matrix.py, which runs every zoo model at 8, 16 and 32 bits: here it
+# cost a minute of the suite's ten
+ORDER = sorted((m for m in MODELS if m != "kbnet_unetmm"),
+               key=lambda m: (not m.startswith("kbnet"), not m.startswith("nafnet"), m))
 LOW_BITS = {"unet": (8,), "nafnet": (8,), "unet_sat": (8,), "nafnet_unetmm": (16,)}
 LOW_CASES = [(m, b) for m, bits in LOW_BITS.items() for b in bits]
 
