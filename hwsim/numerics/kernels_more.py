@@ -18,7 +18,7 @@ import numpy as np
 
 from hwsim.graph.opkinds_more import pad_amounts
 from hwsim.numerics.kernels_conv import pair
-from hwsim.numerics.kernels_resample import _scale, _scales
+from hwsim.numerics.kernels_resample import _scale, _scales, adaptive_pool2d
 
 _CUBIC_A = -0.75
 
@@ -68,16 +68,8 @@ def upsample_bicubic2d(x: np.ndarray, size, align_corners: bool = False, scales=
 
 
 def adaptive_max_pool2d(x: np.ndarray, output_size) -> np.ndarray:
-    """Output cell i covers input [floor(i*in/out), ceil((i+1)*in/out)), as adaptive average pooling."""
-    oh, ow = pair(output_size)
-    h, w = x.shape[2:]
-    out = np.empty(x.shape[:2] + (oh, ow), np.float32)
-    for i in range(oh):
-        r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
-        for j in range(ow):
-            c0, c1 = (j * w) // ow, -(-((j + 1) * w) // ow)
-            out[:, :, i, j] = x[:, :, r0:r1, c0:c1].max(axis=(2, 3))
-    return out
+    """The cells of adaptive average pooling, their maximum."""
+    return adaptive_pool2d(x, output_size, lambda cell: cell.max(axis=(2, 3)))
 
 
 def gather(x: np.ndarray, axis: int, indices) -> np.ndarray:

@@ -139,7 +139,11 @@ def avg_pool2d(x: np.ndarray, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 
 def adaptive_avg_pool2d(x: np.ndarray, output_size) -> np.ndarray:
-    """Output cell i covers input [floor(i*in/out), ceil((i+1)*in/out))."""
+    return adaptive_pool2d(x, output_size, lambda cell: cell.mean(axis=(2, 3), dtype=np.float64))
+
+
+def adaptive_pool2d(x: np.ndarray, output_size, reduce) -> np.ndarray:
+    """``reduce`` of each output cell: cell i covers input [floor(i*in/out), ceil((i+1)*in/out))."""
     oh, ow = pair(output_size)
     h, w = x.shape[2:]
     out = np.empty(x.shape[:2] + (oh, ow), np.float32)
@@ -147,7 +151,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size) -> np.ndarray:
         r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
         for j in range(ow):
             c0, c1 = (j * w) // ow, -(-((j + 1) * w) // ow)
-            out[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3), dtype=np.float64)
+            out[:, :, i, j] = reduce(x[:, :, r0:r1, c0:c1])
     return out
 
 
