@@ -101,12 +101,25 @@ class Context:
                 self.b.add_tensor(name, self.consts[name].shape, "param")
             return name
         value = self.b.value_of.get(name)
-        if isinstance(value, PendingPad) and not pad_ok:
-            raise Unsupported(f"reads the output of Pad {value.node!r}: hwsim folds a zero Pad only into the "
-                              "convolution or average pooling after it, or into an unfold")
+        if isinstance(value, PendingPad) and not pad_ok:  # a zero Pad nothing absorbs: a pad op of its own
+            value = self.b.value_of[name] = self.lone_pad(name, value)
         if value is not None and not isinstance(value, (str, PendingPad)):
             raise Unsupported(f"reads PyTorch's unfold pattern half way (after {value.node!r})")
         return value
+
+    def lone_pad(self, name: str, pending: PendingPad) -> str:
+        """The ``pad`` op (constant zeros) of a zero Pad that no convolution, pooling or unfold
+        absorbed, written where its first such reader needs it; later readers share it."""
+        from hwsim.graph.opkinds import ShapeError, infer_shapes
+
+        top, left, bottom, right = pending.pads
+        attrs = {"pads": [left, right, top, bottom], "mode": "constant", "value": 0.0}
+        try:
+            shape = infer_shapes("pad", [self.shape(pending.source)], attrs)[0]
+        except ShapeError as exc:
+            raise Unsupported(f"pad: {exc}") from None
+        return self.b.emit(self._unique_op(pending.node or name), "pad", [pending.source], attrs, pending.node,
+                           [shape], [name])[0]
 
     def shape(self, ir_name: str) -> tuple[int, ...]:
         return self.b.tensors[ir_name].shape
@@ -371,9 +384,11 @@ def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
 
 def _graph_output(ctx: Context, name: str, where: str) -> str:
     value = ctx.b.value_of.get(name)
+    if isinstance(value, PendingPad):  # a zero Pad that is an output: written as a pad op
+        value = ctx.b.value_of[name] = ctx.lone_pad(name, value)
     if value is not None and not isinstance(value, str):
         raise UserError(f"graph output {name!r} is the output of {value.node!r}, part of a pattern hwsim reads "
-                        "only whole (a zero Pad before a convolution or pooling, PyTorch's unfold)", where)
+                        "only whole (PyTorch's unfold)", where)
     if not isinstance(value, str):
         raise UserError(f"graph output {name!r} is a constant or not computed by a supported op", where)
     root = ctx.b.root(value)

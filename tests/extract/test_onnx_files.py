@@ -122,14 +122,31 @@ def test_unsupported_ops_one_error_naming_the_file_and_every_node(tmp_path, caps
     assert not out.exists()
 
 
-def test_pad_that_no_convolution_absorbs_is_named(tmp_path, capsys):
+def test_a_pad_that_no_convolution_absorbs_is_a_pad_op(tmp_path):
+    # Pad 1 row above and below and 1 column each side of a 1x3x8x8 map, read by a Relu (which
+    # cannot absorb it) and by a 3x3 convolution (which can, but the map is already padded for
+    # the Relu's sake, so both read the one pad op): 1x3x10x10 out of the pad, 3x10x10 = 300
+    # elements into the Relu, and the convolution's own padding 0 over the 10x10 map gives 8x8.
     nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="the_pad"),
-             helper.make_node("Relu", ["p"], ["y"], name="relu")]
-    path = _save(tmp_path, nodes, [_vi("x", [1, 3, 8, 8])], [_vi("y", [1, 3, 10, 10])],
-                 {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)})
-    assert main(["extract", path]) == 2
-    err = capsys.readouterr().err
-    assert "Relu (reads the output of Pad 'the_pad'" in err and err.count("\n") == 1
+             helper.make_node("Relu", ["p"], ["y"], name="relu"),
+             helper.make_node("Conv", ["p", "w"], ["z"], name="conv")]
+    path = _save(tmp_path, nodes, [_vi("x", [1, 3, 8, 8])], [_vi("y", [1, 3, 10, 10]), _vi("z", [1, 4, 8, 8])],
+                 {"pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "w": _w(4, 3, 3, 3)})
+    g = read_onnx(path).graph
+    pads = [op for op in g.ops if op.kind == "pad"]
+    assert len(pads) == 1 and list(pads[0].attrs["pads"]) == [1, 1, 1, 1] and pads[0].attrs.get("mode") == "constant"
+    assert g.tensor[pads[0].outputs[0]].shape == (1, 3, 10, 10)
+    assert {op.kind for op in g.ops} >= {"pad", "relu", "conv2d"}
+    assert graph_stats(g, 8)["macs"] == 4 * 8 * 8 * 3 * 9
+
+
+def test_a_pad_that_is_a_graph_output_is_a_pad_op(tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], name="the_pad")]
+    path = _save(tmp_path, nodes, [_vi("x", [1, 3, 8, 8])], [_vi("y", [1, 3, 8, 10])],
+                 {"pads": np.array([0, 0, 0, 2, 0, 0, 0, 0], np.int64)})
+    g = read_onnx(path).graph
+    assert [op.kind for op in g.ops] == ["pad"] and list(g.ops[0].attrs["pads"]) == [2, 0, 0, 0]
+    assert g.tensor[g.outputs[0]].shape == (1, 3, 8, 10)
 
 
 def test_dynamic_input_needs_input_shape(tmp_path, capsys):
