@@ -149,6 +149,27 @@ def test_a_pad_that_is_a_graph_output_is_a_pad_op(tmp_path):
     assert g.tensor[g.outputs[0]].shape == (1, 3, 8, 10)
 
 
+@pytest.mark.parametrize("mode, value, expected", [("reflect", None, "reflect"), ("edge", None, "replicate"),
+                                                    ("constant", 1.5, "constant")])
+def test_a_pad_of_another_mode_or_value_is_a_pad_op(tmp_path, mode, value, expected, capsys):
+    # 2 rows above, 1 column right of a 1x3x8x8 map: 1x3x10x9, then a Relu; the check runs it
+    # against ONNX Runtime's Pad (the schedule bit for bit, and the values at 32 bits)
+    inputs = ["x", "pads"] + (["v"] if value is not None else [])
+    nodes = [helper.make_node("Pad", inputs, ["p"], name="the_pad", mode=mode),
+             helper.make_node("Relu", ["p"], ["y"], name="relu")]
+    consts = {"pads": np.array([0, 0, 2, 0, 0, 0, 0, 1], np.int64)}
+    if value is not None:
+        consts["v"] = np.array(value, np.float32)
+    path = _save(tmp_path, nodes, [_vi("x", [1, 3, 8, 8])], [_vi("y", [1, 3, 10, 9])], consts)
+    g = read_onnx(path).graph
+    (pad,) = [op for op in g.ops if op.kind == "pad"]
+    assert list(pad.attrs["pads"]) == [0, 1, 2, 0] and pad.attrs["mode"] == expected
+    assert pad.attrs.get("value", 0.0) == (value or 0.0)
+    assert g.tensor[pad.outputs[0]].shape == (1, 3, 10, 9)
+    spec = str(Path(__file__).resolve().parents[2] / "accelerators" / "edge_npu.yaml")
+    assert main(["check", spec, path, "--set", "datatype.activation_bits=32", "--set", "datatype.weight_bits=32", "--max-rel", "1e-5"]) == 0
+
+
 def test_dynamic_input_needs_input_shape(tmp_path, capsys):
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
     path = _save(tmp_path, nodes, [_vi("x", ["N", 3, "H", "W"])], [_vi("y", ["N", 4, None, None])],
