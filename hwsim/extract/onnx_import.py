@@ -118,8 +118,10 @@ class Context:
             shape = infer_shapes("pad", [self.shape(pending.source)], attrs)[0]
         except ShapeError as exc:
             raise Unsupported(f"pad: {exc}") from None
-        return self.b.emit(self._unique_op(pending.node or name), "pad", [pending.source], attrs, pending.node,
-                           [shape], [name])[0]
+        out = self.b.emit(self._unique_op(pending.node or name), "pad", [pending.source], attrs, pending.node,
+                          [shape], [name])[0]
+        self.b.users[out] = self.readers.get(name, 0)
+        return out
 
     def shape(self, ir_name: str) -> tuple[int, ...]:
         return self.b.tensors[ir_name].shape
