@@ -7,6 +7,7 @@ from hypothesis import assume, given, strategies as st
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.context import build_context
 from hwsim.schedule.optimum import plan_spill_bytes, solve, spill_problem
+from hwsim.spec import with_overrides
 from hwsim.spec.model import SPILL_POLICIES
 from tests.schedule.helpers import make_spec, two_waits
 from tests.schedule.test_properties import SETTINGS, build, plan_at, specs
@@ -62,6 +63,19 @@ def test_no_policy_beats_the_optimum(seed, fields, fraction):
     assert verify_plan(optimal, spec, g) == []
 
 
+def unet_at(monkeypatch, sram: int, **limits):
+    """``graphs/unet.json`` (256x256) and ``edge_npu`` at ``sram`` bytes, layer by layer, with
+    the exact packer's ``limits`` (``placement`` constants) set for the test."""
+    from hwsim.graph.io import load_graph
+    from hwsim.schedule import placement
+    from hwsim.spec import load_spec, with_overrides
+
+    for name, value in limits.items():
+        monkeypatch.setattr(placement, name, value)
+    return load_graph("graphs/unet.json"), with_overrides(load_spec("accelerators/edge_npu.yaml"),
+                                                          {"sram.size": sram})
+
+
 def test_the_default_policy_places_the_optimum_of_unet_where_greedy_packing_cannot(monkeypatch):
     """``unet`` at 256x256, layer by layer, at 4,065,536 B (a third of its zero-spill SRAM):
     the optimum's evictions leave at most 3,978,880 B resident in any step, but both greedy
@@ -69,13 +83,7 @@ def test_the_default_policy_places_the_optimum_of_unet_where_greedy_packing_cann
     pattern by hand). The exact packing fits them, so the default policy's plan moves the
     proven optimum, and no more than Belady's. The exact packer's clock limit (0.2 s, which a
     quiet machine meets) is raised so that a loaded test machine finds it too."""
-    from hwsim.graph.io import load_graph
-    from hwsim.schedule import placement
-    from hwsim.spec import load_spec, with_overrides
-
-    monkeypatch.setattr(placement, "EXACT_SECONDS", 30.0)
-    g = load_graph("graphs/unet.json")
-    spec = with_overrides(load_spec("accelerators/edge_npu.yaml"), {"sram.size": 4065536})
+    g, spec = unet_at(monkeypatch, 4065536, EXACT_SECONDS=30.0)
     plan = schedule(g, spec)
     assert plan.spill_bounds.optimal
     assert plan_spill_bytes(plan) == plan.spill_bounds.best_bytes
@@ -90,13 +98,7 @@ def test_the_default_policy_places_the_optimum_of_unet_at_half_its_knee(monkeypa
     packings need 8 MiB. Placing the longest-lived first fits them, with the exact packing
     switched off (so on any machine, however loaded), and the plan moves the proven optimum
     (which Belady's evictions miss by 95 %, docs/policy_gap.md)."""
-    from hwsim.graph.io import load_graph
-    from hwsim.schedule import placement
-    from hwsim.spec import load_spec, with_overrides
-
-    monkeypatch.setattr(placement, "EXACT_BLOCKS", 0)
-    g = load_graph("graphs/unet.json")
-    spec = with_overrides(load_spec("accelerators/edge_npu.yaml"), {"sram.size": 8131072})
+    g, spec = unet_at(monkeypatch, 8131072, EXACT_BLOCKS=0)
     plan = schedule(g, spec)
     assert plan.spill_bounds.optimal
     assert plan_spill_bytes(plan) == plan.spill_bounds.best_bytes
@@ -107,13 +109,7 @@ def test_a_plan_says_when_the_exact_packing_stopped_at_its_limits(monkeypatch):
     """The same ``unet`` case with the exact packing given no time: HiGHS stops at its clock
     limit without a packing, so the plan (online placement, or Belady's evictions) is one a
     quicker machine would not make; the plan must say so, since nothing else marks it."""
-    from hwsim.graph.io import load_graph
-    from hwsim.schedule import placement
-    from hwsim.spec import load_spec, with_overrides
-
-    monkeypatch.setattr(placement, "EXACT_SECONDS", 1e-6)
-    g = load_graph("graphs/unet.json")
-    spec = with_overrides(load_spec("accelerators/edge_npu.yaml"), {"sram.size": 4065536})
+    g, spec = unet_at(monkeypatch, 4065536, EXACT_SECONDS=1e-6)
     plan = schedule(g, spec)
     assert plan_spill_bytes(plan) > plan.spill_bounds.best_bytes  # the optimum was not placed
     assert any(n.startswith("placement: the exact packing stopped at its limits") for n in plan.notes)
