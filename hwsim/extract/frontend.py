@@ -106,7 +106,9 @@ def unsupported_error(unsupported: dict[str, list[str]], where: str) -> UserErro
         more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
         parts.append(f"{target} at {shown}{more}")
     total = sum(len(v) for v in unsupported.values())
-    return UserError(f"{total} unsupported op(s) of {len(unsupported)} kind(s): {'; '.join(parts)}", where)
+    from hwsim.extract.fallback import SUGGESTION
+
+    return UserError(f"{total} unsupported op(s) of {len(unsupported)} kind(s): {'; '.join(parts)}{SUGGESTION}", where)
 
 
 @dataclass(frozen=True)

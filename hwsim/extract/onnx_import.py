@@ -33,6 +33,7 @@ import numpy as np
 from hwsim.errors import UserError
 from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.builder import GraphBuilder
+from hwsim.extract.fallback import onnx_host
 from hwsim.extract.frontend import Imported, PendingPad, unsupported_error
 
 ONNX_CONVERTERS: dict[str, Any] = {}
@@ -309,8 +310,10 @@ def _check_shapes(ctx: Context, n: OnnxNode) -> None:
                               f"inference's {list(want)}")
 
 
-def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise") -> Imported:
-    """The Graph of the ONNX file at ``path``, with its tensors' bit-widths."""
+def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise",
+              fallback: str = "none") -> Imported:
+    """The Graph of the ONNX file at ``path``, with its tensors' bit-widths (``fallback="host"``:
+    unmapped nodes become host ops, ``hwsim.extract.fallback``)."""
     require_onnx()
     from hwsim.extract import onnx_ops  # noqa: F401  (registers the converters)
 
@@ -339,7 +342,7 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
     for k, node in enumerate(model.graph.node):
         n = OnnxNode(node.name or f"{node.op_type}_{k}", node.op_type, list(node.input), list(node.output),
                      _attrs(node))
-        _walk_node(ctx, node, n)
+        _walk_node(ctx, node, n, fallback)
     if ctx.b.unsupported:
         raise unsupported_error(ctx.b.unsupported, path)
     outputs = [_graph_output(ctx, o.name, path) for o in model.graph.output]
@@ -365,7 +368,7 @@ def _stored_bits(ctx: Context, graph, types: dict[str, int]) -> dict[str, int]:
     return bits
 
 
-def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
+def _walk_node(ctx: Context, node, n: OnnxNode, fallback: str = "none") -> None:
     key = n.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{n.op_type}"
     if key == n.op_type and _fold(ctx, node, n):
         return
@@ -373,7 +376,8 @@ def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
         return  # of a value an unsupported node did not compute: reported there
     convert = ONNX_CONVERTERS.get(key)
     if convert is None:
-        ctx.b.mark_unsupported(key, n.name)
+        if fallback != "host" or not onnx_host(ctx, n, key):
+            ctx.b.mark_unsupported(key, n.name)
         return
     if any(i and i not in ctx.consts and ctx.b.value_of.get(i) is None for i in n.inputs):
         return  # downstream of an unsupported node: already reported there
@@ -381,7 +385,9 @@ def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
         convert(ctx, n)
         _check_shapes(ctx, n)
     except Unsupported as exc:
-        ctx.b.mark_unsupported(f"{n.op_type} ({exc})", n.name)
+        if fallback != "host" or not onnx_host(ctx, n, key, str(exc)):
+            ctx.b.mark_unsupported(f"{n.op_type} ({exc})", n.name)
+
 
 
 def _graph_output(ctx: Context, name: str, where: str) -> str:
