@@ -79,6 +79,9 @@ def plan_graph(graph: Graph, spec: AcceleratorSpec, where: str | None = None) ->
     try:
         plan = schedule(graph, spec)
     except UserError as exc:  # the SRAM cannot hold one tile of some layer: a problem of the spec
+        if exc.where == "host":  # host ops and no host section: the spec file's field
+            spec_file = where.rpartition(": ")[0] if where else f"spec '{spec.name}'"
+            raise UserError(exc.what, f"{spec_file}: host") from None
         raise UserError(exc.what, exc.where or where) from None
     _check_plan(plan, graph, spec)
     return Planned(graph, spec, plan, ordering.summary)

@@ -7,7 +7,9 @@ time":
 * ``compute_cycles``: the sum of the layers' compute cycles (the array is never faster);
 * ``dram_cycles``: every DRAM byte the plan moves, at full bandwidth (the bus is shared by
   reads and writes, so it cannot move them faster);
-* ``roofline_cycles``: the larger of the two;
+* ``host_cycles``: the time of the host ops (``--fallback host``), during which the
+  accelerator does nothing (neither computes nor moves data), so it adds to any bound;
+* ``roofline_cycles``: the larger of the two, plus ``host_cycles``;
 * ``min_dram_cycles``: the bytes no schedule can avoid (every weight once, the network
   input once, the output once: ``floor_dram_bytes``) at full bandwidth, latency excluded.
 
@@ -52,10 +54,11 @@ class Bounds:
     dram_bound_cycles: int | None = None
     spill_status: str = ""
     zero_spill_sram_bytes: int | None = None  # peak live bytes (layer mode)
+    host_cycles: int = 0  # the host ops' time: the accelerator waits through it
 
     @property
     def roofline_cycles(self) -> int:
-        return max(self.compute_cycles, self.dram_cycles)
+        return max(self.compute_cycles, self.dram_cycles) + self.host_cycles
 
     @property
     def spill_gap_pct(self) -> float | None:
@@ -82,7 +85,8 @@ def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:
     moved = sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store", "tiles"))
     unavoidable = unavoidable_dram_bytes(plan, graph, spec.datatype.activation_bits)
     own = plan.decided_bytes()
-    bounds = Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable), unavoidable, own)
+    bounds = Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable), unavoidable, own,
+                    host_cycles=sum(h.cycles for h in plan.hosts))
     s = plan.spill_bounds
     if s is None or s.status.startswith("not computed"):
         return replace(bounds, spill_status=s.status if s is not None else "")
