@@ -6,8 +6,9 @@ name, its host operations (and what they count: ``hwsim.graph.host``), the time 
 
 * ``bytes_out``: the accelerator's stores of its inputs (``host_write``), each charged to the
   first host op after it that reads the piece;
-* ``bytes_in``: the accelerator's loads of its outputs (``host_read``); a later reload after
-  an eviction is spill traffic, not the host op's.
+* ``bytes_in``: the accelerator's loads of its outputs (``host_read``, also the bands a
+  streamed layer reads of one, halo rows included); a later reload after an eviction is
+  spill traffic, not the host op's.
 
 The host's own accesses to DRAM (reading the inputs, writing the outputs) are part of its
 time, not of these bytes: they are the accelerator's DMA, as in every other DRAM figure.
@@ -44,6 +45,9 @@ def host_metrics(trace: Trace, plan: Plan) -> tuple[HostMetrics, ...]:
     in_bytes = {h.layer: 0 for h in order}
     writer = {p: h.layer for h in order for p in h.writes}
     for e in trace.events:
+        for tensor, kind, nbytes in e.moves:  # a streamed layer reading a host op's output in bands
+            if kind == "host_read":
+                in_bytes[writer[tensor]] += nbytes
         if e.traffic == "host_write":
             reader = next((h.layer for h in order if e.tensor in h.reads and command_of[h.layer].command > e.command),
                           None)

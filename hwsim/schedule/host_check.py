@@ -5,8 +5,9 @@ Like ``verify.py`` it shares no code with the scheduler (``host_run``): it reads
 
 * one ``host`` command at its step, of its cycles, reading and allocating no buffer;
 * **inputs in DRAM before it**: each piece it reads is in DRAM from the start (a network
-  input, and then the graph says so) or has a store of it, or an earlier host op that wrote
-  it, among the host command's transitive deps;
+  input, and then the graph says so) or has a store of it (a ``store``, or the bands a
+  streamed layer's ``tiles`` wrote), or an earlier host op that wrote it, among the host
+  command's transitive deps;
 * **outputs in DRAM after it**: no compute or ``tiles`` command ever allocates a buffer
   holding one of its outputs (the accelerator never computes them), and every load of one
   has the host command among its transitive deps;
@@ -38,6 +39,8 @@ def check_hosts(plan: Plan, reaches: Callable[[int, int], bool], graph=None) -> 
     for c in cmds:
         if c.kind == "store" and c.tensor is not None:
             stores.setdefault(c.tensor, []).append(c.id)
+        for s in c.run.writes if c.kind == "tiles" else ():  # a streamed layer stores its bands
+            stores.setdefault(s.tensor, []).append(c.id)
     written: dict[str, int] = {}  # host output piece -> its host command
     for h in sorted(plan.hosts, key=lambda h: by_layer[h.layer]):
         cid = by_layer[h.layer]

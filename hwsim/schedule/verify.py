@@ -208,7 +208,7 @@ class _Checker:
     def dram_source(self, c: Command) -> None:
         if c.kind == "tiles":
             for s in c.run.reads:
-                if s.traffic == "streamed_read":
+                if s.traffic in ("streamed_read", "host_read"):
                     self.sourced(c, s.tensor)
         if c.kind == "load" and c.traffic == "input":
             self.inputs.add(c.tensor)
