@@ -60,6 +60,17 @@ def _check_metrics(metrics: Metrics) -> None:
                            f"bound {metrics.bounds.roofline_cycles}: the simulator is too optimistic")
 
 
+def require_host(graph: Graph, spec: AcceleratorSpec, spec_file: str) -> None:
+    """A UserError at ``spec_file``'s ``host`` field when ``graph`` has host ops and the spec no
+    host section (before any work)."""
+    from hwsim.schedule.host_run import host_cycles
+
+    try:
+        host_cycles(graph, spec)
+    except UserError as exc:
+        raise UserError(exc.what, f"{spec_file}: host") from None
+
+
 class Planned(NamedTuple):
     """The first half of :func:`run`: the graph in the order used, its plan (verified), and the
     order's summary. A plan depends only on the spec fields the scheduler reads
