@@ -4,9 +4,11 @@ An op that no front end can map onto an accelerator op (``torch.cumsum``, ``sort
 ONNX ``CumSum``, a TFLite ``CUSTOM`` op ...) becomes, with ``hwsim extract --fallback host``,
 one op of kind ``host``: a layer of its own (never fused with the element-wise ops around
 it, never in a cascade, never streamed in bands), as Arm's Vela leaves an operator it
-cannot place on the Ethos-U NPU to the Cortex-M CPU: Vela splits the network into NPU
-subgraphs, each compiled into one command stream, with the CPU op between them, and its
-summary lists the CPU operators by name. hwsim keeps one schedule and puts the host op
+cannot place on the Ethos-U NPU to the Cortex-M CPU: it prints "<op> '<name>' is not
+supported on the NPU. Placing on CPU instead" with the constraint that failed, splits the
+network into NPU subgraphs (each one command stream) with the CPU operators between them, and
+its network summary counts them ("CPU operators = N (p%)") and, verbose, lists each by name
+with its output shape. hwsim keeps one schedule and puts the host op
 between two layers of it: the accelerator stores the host op's inputs to DRAM, waits while
 the host runs, and reads the outputs back from DRAM when a later layer needs them
 (``hwsim.schedule.scheduler``). What else the SRAM holds stays there (Vela, which compiles
@@ -31,7 +33,8 @@ What "ops" means (stated in every report that shows host time): where PyTorch's
 input activations' and the outputs' element counts (``ops_rule`` ``elements``): a lower
 bound for every op that touches its data once, and an underestimate for a sort (n log n
 comparisons). Vela reports no time for CPU operators at all (its performance estimate
-covers the NPU only); hwsim charges ``host.per_op + ops / host.ops_per_second``.
+covers the NPU's command streams only); hwsim charges ``host.per_op + ops /
+host.ops_per_second`` and reports each host op's time and DRAM bytes beside the rest.
 """
 
 from __future__ import annotations
