@@ -11,7 +11,9 @@ time":
   accelerator does nothing (neither computes nor moves data), so it adds to any bound;
 * ``roofline_cycles``: the larger of the two, plus ``host_cycles``;
 * ``min_dram_cycles``: the bytes no schedule can avoid (every weight once, the network
-  input once, the output once: ``floor_dram_bytes``) at full bandwidth, latency excluded.
+  input once, the output once: ``floor_dram_bytes``; with host ops, also each host op's
+  input the accelerator made, out once, and its output the accelerator reads, back once,
+  while what only the host reads or writes is left out) at full bandwidth, latency excluded.
 
 The simulation is never faster than ``roofline_cycles`` (the pipeline checks it). These use
 the plan's own bytes, so they cannot flag a wasteful schedule; the spill bounds do
@@ -71,12 +73,27 @@ class Bounds:
 
 
 def unavoidable_dram_bytes(plan: Plan, graph: Graph, activation_bits: int) -> int:
-    """Weights once + network input once + network output once."""
+    """Weights once + network input once + network output once; with host ops (``--fallback
+    host``), what the accelerator itself must move: the network inputs some accelerator layer
+    reads, the outputs an accelerator layer produces, every host op's input an accelerator layer
+    produced (stored once) and every host op's output an accelerator layer reads (loaded once)."""
     weights = sum(layer.weight_bytes for layer in plan.layers)
-    inputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits) for name in graph.inputs)
-    outputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits)
-                  for name in dict.fromkeys(graph.root(o) for o in graph.outputs))
-    return weights + inputs + outputs
+    host_steps = {h.layer for h in plan.hosts}
+    if not host_steps:
+        inputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits) for name in graph.inputs)
+        outputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits)
+                      for name in dict.fromkeys(graph.root(o) for o in graph.outputs))
+        return weights + inputs + outputs
+    from hwsim.graph.analysis import layer_io
+
+    io = layer_io(graph)
+    read_here = {t for x in io if x.index not in host_steps for t in x.reads}
+    made_here = {t for x in io if x.index not in host_steps for t in x.writes}
+    host_in = {t for x in io if x.index in host_steps for t in x.reads}
+    host_out = {t for x in io if x.index in host_steps for t in x.writes}
+    moved = ({graph.root(i) for i in graph.inputs} & read_here) | ({graph.root(o) for o in graph.outputs} & made_here)
+    moved |= (host_in & made_here) | (host_out & read_here)
+    return weights + sum(tensor_bytes(graph.tensor[t].elements, activation_bits) for t in moved)
 
 
 def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:

@@ -135,3 +135,40 @@ def test_a_graph_with_host_ops_on_a_spec_without_host_is_a_user_error_naming_the
     err = capsys.readouterr().err
     assert err.startswith(f"hwsim: error: {SPEC}: host: ") and err.count("\n") == 1
     assert "aten.cumsum.default" in err and "ops_per_second" in err
+
+
+def _edge(name: str) -> tuple[Net, list[str] | None]:
+    """(a) a host op reading the network input; (b) one making the output; (c) one reading a
+    convolution's output and the input, its output both a graph output and read by an add."""
+    attrs = host_attrs("aten.cumsum.default", "torch", "h", [(1, 4, 8, 8)], 256, "elements")
+    n = Net(name).input("x", 1, 4, 8, 8)
+    if name == "a":
+        return n.op("h", "host", ["x"], [1, 4, 8, 8], **attrs).conv("c", "h", 4, k=3), None
+    n.conv("c", "x", 4, k=3)
+    if name == "b":
+        return n.op("h", "host", ["c"], [1, 4, 8, 8], **attrs), None
+    n.op("h", "host", ["c", "x"], [1, 4, 8, 8], **attrs).conv("d", "c", 4, k=1).binary("e", "add", "d", "h")
+    return n, ["e", "h"]
+
+
+# 4x8x8 = 256 B per map at 8 bits; the 3x3 convolution's weights 4x4x3x3 = 144 B at 8 bits and its bias 4 x 32 bits
+# = 16 B: 160 B; (c)'s 1x1 convolution 16 + 16 B more: 192 B
+EDGES = {
+    "a": {"weights": 160, "output": 256, "host_read": 256},  # the input only the host reads: no input traffic
+    "b": {"weights": 160, "input": 256, "host_write": 256},  # the output only the host writes: no output traffic
+    "c": {"weights": 192, "input": 256, "output": 256, "host_write": 256, "host_read": 256},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_host_ops_at_the_edges_of_the_graph(name):
+    n, outputs = _edge(name)
+    r = run(n.build(outputs), SPEC, host_spec("1 us"))
+    assert verify_plan(r.plan, r.spec, r.graph) == []
+    assert {k: v for k, v in r.metrics.dram_bytes_by_kind.items() if v} == EDGES[name]
+    # the DRAM floor counts what the accelerator itself must move: here, all of it
+    assert r.metrics.bounds.floor_dram_bytes == r.metrics.dram_bytes
+    for kib in ("512B", "1KiB"):
+        small = run(n.build(outputs), SPEC, host_spec("1 us", "64 Mop/s", f"sram.size={kib}"))
+        assert verify_plan(small.plan, small.spec, small.graph) == []
+        assert small.metrics.dram_bytes >= small.metrics.bounds.floor_dram_bytes
