@@ -111,3 +111,16 @@ class CumUNet(nn.Module):
         e2 = torch.relu(self.enc2(F.max_pool2d(e1, 2)))
         b = self.bottleneck(e2)
         return self.dec(torch.cat([e1, F.interpolate(b, scale_factor=2.0, mode="nearest")], 1))
+
+
+class Baddbmm(nn.Module):
+    """``torch.baddbmm`` (no converter: a host op), whose flops ``FlopCounterMode`` knows."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.w = nn.Parameter(torch.randn(1, 64, 64))
+
+    def forward(self, x):
+        a = self.conv(x).flatten(2)  # 1 x 4 x 64
+        return torch.baddbmm(a, a, self.w).view(1, 4, 8, 8)

@@ -133,3 +133,20 @@ def test_a_tflite_file_with_unsupported_operators(tmp_path, capsys):
     assert sorted(o.attrs["op"] for o in hosts) == ["CUMSUM", "ELU"]
     assert all(o.attrs["source"] == "tflite" and o.attrs["op"] in o.module for o in hosts)  # "#2 CUMSUM -> ..."
     assert main(["run", SPEC, str(out), *HOST]) == 0
+
+
+def test_a_host_op_torch_counts_flops_for_carries_those_flops(torch):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hwsim.extract import extract_model
+    from tests.extract.models import Baddbmm
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        Baddbmm().eval()(torch.zeros(1, 3, 8, 8))
+    flops = counter.get_flop_counts()["Global"][torch.ops.aten.baddbmm]
+    assert flops == 2 * 4 * 64 * 64
+    g = extract_model(f"{MODELS}:Baddbmm", (1, 3, 8, 8), fallback="host")
+    (host,) = [o for o in g.ops if o.kind == "host"]
+    assert host.attrs["op"] == "aten.baddbmm.default"
+    assert (host.attrs["ops"], host.attrs["ops_rule"]) == (flops, "flop_counter")
