@@ -18,6 +18,13 @@ from hwsim.graph.host import HOST, element_ops, host_attrs
 
 FALLBACKS = ("none", "host")
 SUGGESTION = "; to run them on the host CPU instead, extract with --fallback host (and give the spec a host: section)"
+NOT_HOSTED = ("; --fallback host could not make host ops of them (an output whose shape the front end does not "
+              "know, or an input that is no tensor)")
+
+
+def suggestion(fallback: str) -> str:
+    """What the unsupported-op error ends with: the flag, or why the flag did not help."""
+    return NOT_HOSTED if fallback == "host" else SUGGESTION
 
 
 def check_fallback(value: str) -> str:

@@ -258,6 +258,11 @@ def _inputs(model, ctx: Context, input_shape: tuple[int, ...] | None, where: str
     return names
 
 
+def _first_input(model):
+    init = {i.name for i in model.graph.initializer}
+    return next(vi for vi in model.graph.input if vi.name not in init)
+
+
 def _constant_value(node, n: OnnxNode) -> np.ndarray:
     from onnx import numpy_helper
 
@@ -336,15 +341,15 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
     for init in model.graph.initializer:
         ctx.consts[init.name] = _constant(init)
     inputs = _inputs(model, ctx, input_shape, path)
-    if input_shape is not None:
-        ctx.inferred.clear()  # inferred for the file's own input shape
+    if input_shape is not None and _static_shape(_first_input(model)) != tuple(input_shape):
+        ctx.inferred.clear()  # inferred for the file's own (dynamic) input shape
     ctx.onnx_values = {o for node in model.graph.node for o in node.output} | {i.name for i in model.graph.input}
     for k, node in enumerate(model.graph.node):
         n = OnnxNode(node.name or f"{node.op_type}_{k}", node.op_type, list(node.input), list(node.output),
                      _attrs(node))
         _walk_node(ctx, node, n, fallback)
     if ctx.b.unsupported:
-        raise unsupported_error(ctx.b.unsupported, path)
+        raise unsupported_error(ctx.b.unsupported, path, fallback)
     outputs = [_graph_output(ctx, o.name, path) for o in model.graph.output]
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = _stored_bits(ctx, graph, types)

@@ -251,7 +251,7 @@ def read_tflite(path: str, input_shape: tuple[int, ...] | None = None, fuse: str
         label = f"#{k} {opname} -> {ctx.t(outs[0]).Name().decode(errors='replace') if outs else '?'}"
         _walk(ctx, TflOp(k, label, opname, ins, outs, _options(op, opname)), fallback)
     if ctx.b.unsupported:
-        raise unsupported_error(ctx.b.unsupported, path)
+        raise unsupported_error(ctx.b.unsupported, path, fallback)
     outputs = [_graph_output(ctx, i, path) for i in graph_outs]
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = {t.name: ctx.bits.get(t.name, 32) for t in graph.tensors}

@@ -234,9 +234,9 @@ def program_to_graph(ep, name: str, fuse: str, where: str, fallback: str = "none
     if b.unsupported:
         listed = "; ".join(f"{t} at {', '.join(p or '<top>' for p in paths[:3])}"
                            f"{' ...' if len(paths) > 3 else ''}" for t, paths in b.unsupported.items())
-        from hwsim.extract.fallback import SUGGESTION
+        from hwsim.extract.fallback import suggestion
 
-        raise UserError(f"{len(b.unsupported)} unsupported op(s): {listed}{SUGGESTION}", where)
+        raise UserError(f"{len(b.unsupported)} unsupported op(s): {listed}{suggestion(fallback)}", where)
     if any(o is None for o in outputs):
         raise UserError("the model returns something that is not a tensor", where)
     outputs = [_materialise(b, o) for o in outputs]

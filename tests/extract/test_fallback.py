@@ -81,7 +81,7 @@ def test_check_refuses_host_ops_naming_them(torch, capsys):
     assert err.count("\n") == 1 and "1 host op(s)" in err and "aten.cumsum.default at bottleneck.1" in err
 
 
-def _onnx_with_cumsum(tmp_path) -> str:
+def _onnx_with_cumsum(tmp_path, batch=1) -> str:
     onnx = pytest.importorskip("onnx")
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
@@ -95,7 +95,7 @@ def _onnx_with_cumsum(tmp_path) -> str:
              helper.make_node("Conv", ["r", "w2"], ["y"], name="conv2")]
     inits = {"w1": np.zeros((4, 3, 3, 3), np.float32), "w2": np.zeros((2, 4, 1, 1), np.float32),
              "axis": np.array(3, np.int64)}
-    graph = helper.make_graph(nodes, "cum", [vi("x", [1, 3, 16, 16])], [vi("y", [1, 2, 16, 16])],
+    graph = helper.make_graph(nodes, "cum", [vi("x", [batch, 3, 16, 16])], [vi("y", [batch, 2, 16, 16])],
                               [numpy_helper.from_array(v, k) for k, v in inits.items()])
     path = tmp_path / "cum.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
@@ -150,3 +150,12 @@ def test_a_host_op_torch_counts_flops_for_carries_those_flops(torch):
     (host,) = [o for o in g.ops if o.kind == "host"]
     assert host.attrs["op"] == "aten.baddbmm.default"
     assert (host.attrs["ops"], host.attrs["ops_rule"]) == (flops, "flop_counter")
+
+
+def test_an_onnx_node_whose_shapes_are_unknown_cannot_be_a_host_op(tmp_path, capsys):
+    """With a dynamic batch fixed by --input, ONNX shape inference's shapes (for the file's own
+    input) are not used, so the CumSum's output shape is unknown: the error says the flag did not help."""
+    path = _onnx_with_cumsum(tmp_path, batch="N")
+    assert main(["extract", path, "--input", "1x3x16x16", "--fallback", "host"]) == 2
+    err = capsys.readouterr().err
+    assert "CumSum at cumsum; --fallback host could not make host ops of them" in err and err.count("\n") == 1
