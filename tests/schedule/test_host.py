@@ -172,3 +172,4 @@ def test_host_ops_at_the_edges_of_the_graph(name):
         small = run(n.build(outputs), SPEC, host_spec("1 us", "64 Mop/s", f"sram.size={kib}"))
         assert verify_plan(small.plan, small.spec, small.graph) == []
         assert small.metrics.dram_bytes >= small.metrics.bounds.floor_dram_bytes
+
