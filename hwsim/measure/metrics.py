@@ -81,7 +81,7 @@ class Metrics:
     latency_cycles: int
     compute_cycles: int
     stall_cycles: int
-    stall_by_cause: dict[str, int]  # every cause of STALL_CAUSES (host included), zeros included (read-only by convention)
+    stall_by_cause: dict[str, int]  # every cause of STALL_CAUSES (host included), zeros included (read-only)
     dram_bytes_by_kind: dict[str, int]  # every kind of TRAFFIC_KINDS (host_write, host_read included), zeros included
     sram_peak_bytes: int
     live_peak_bytes: int

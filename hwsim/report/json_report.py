@@ -112,7 +112,7 @@ def report_dict(m: Metrics) -> dict[str, Any]:
                               "sram_to_zero_spill": _div(m.sram_bytes, b.zero_spill_sram_bytes)}},
         "layers": [_layer(la) for la in m.layers],
         "tensors": [_tensor(t) for t in m.tensors],
-        "host_ops": [_host(h, m.clock_hz) for h in m.hosts], "host_cycles": m.host_cycles, "host": m.host_name,
+        "host_ops": [_host(h, m.clock_hz) for h in m.hosts], "host_cycles": m.host_cycles, "host_name": m.host_name,
     }
 
 

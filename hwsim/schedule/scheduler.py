@@ -22,8 +22,9 @@ For each layer ``t`` (``policy.order: graph``):
    are freed, and every storage whose last use this was is freed (a piece that a later
    streamed layer reads from DRAM is stored first).
 
-Streamed layers run in ``stream``, host ops (``--fallback host``) in ``host_run``; layers that move no data (in-place concat and slice,
-see ``storage``) are a one-cycle compute that reads nothing.
+Streamed layers run in ``stream``, host ops (``--fallback host``) in ``host_run``; layers that
+move no data (in-place concat and slice, see ``storage``) are a one-cycle compute that reads
+nothing.
 
 **Placement.** The walk runs first with the SRAM placed *offline* (``placement``): the
 SRAM counts bytes but chooses no address (a request, a prefetch's included, is refused
