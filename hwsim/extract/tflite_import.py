@@ -132,10 +132,32 @@ class Context:
         if self.const(i) is not None:
             return self.param(i, nchw(self.file_shape(i)))
         value = self.b.value_of.get(i)
-        if isinstance(value, PendingPad) and not pad_ok:
-            raise Unsupported(f"reads the output of PAD {value.node!r}: hwsim folds a zero PAD only into the "
-                              "convolution or average pooling after it")
+        if isinstance(value, PendingPad) and not pad_ok:  # a zero PAD nothing absorbs: a pad op of its own
+            value = self.b.value_of[i] = self.lone_pad(i, value)
         return value
+
+    def lone_pad(self, i: int, pending: PendingPad) -> str:
+        """The ``pad`` op (real zeros: the zero point) of a zero PAD that no convolution or
+        average pooling absorbed, written where its first such reader needs it (a max pooling,
+        an addition, a graph output ...); later readers share it."""
+        top, left, bottom, right = pending.pads
+        return self.pad_op(i, pending.source, [left, right, top, bottom], "constant", 0.0, pending.node)
+
+    def pad_op(self, i: int, source: str, pads: list[int], mode: str, value: float, node: str) -> str:
+        """A ``pad`` op writing tensor ``i``; ``pads`` in PyTorch's order (left, right, top, bottom)."""
+        from hwsim.graph.opkinds import ShapeError, infer_shapes
+
+        attrs = {"pads": pads, "mode": mode}
+        if mode == "constant":
+            attrs["value"] = value
+        try:
+            shape = infer_shapes("pad", [self.shape(source)], attrs)[0]
+        except ShapeError as exc:
+            raise Unsupported(f"pad: {exc}") from None
+        name = self.tensor_name(i)
+        out = self.b.emit(name, "pad", [source], attrs, node, [shape], [name])[0]
+        self.b.users[out] = self.readers.get(i, 0)
+        return out
 
     def param(self, i: int, shape) -> str:
         name = self.tensor_name(i)
@@ -288,6 +310,8 @@ def _walk(ctx: Context, op: TflOp) -> None:
 
 def _graph_output(ctx: Context, i: int, where: str) -> str:
     value = ctx.b.value_of.get(i)
+    if isinstance(value, PendingPad):  # a zero PAD that is an output: written as a pad op
+        value = ctx.b.value_of[i] = ctx.lone_pad(i, value)
     if not isinstance(value, str):
         raise UserError(f"graph output {ctx.tensor_name(i)!r} is not computed by a supported op", where)
     root = ctx.b.root(value)
