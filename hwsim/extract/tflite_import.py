@@ -32,6 +32,7 @@ from hwsim.errors import UserError
 from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.builder import GraphBuilder
 from hwsim.extract.frontend import Imported, PendingPad, unsupported_error
+from hwsim.graph.widths import with_widths
 
 TFLITE_CONVERTERS: dict[str, object] = {}
 TYPE_BITS = {0: 32, 1: 16, 2: 32, 3: 8, 4: 64, 6: 8, 7: 16, 9: 8, 10: 64, 15: 32, 16: 16, 17: 4, 18: 16}
@@ -276,6 +277,8 @@ def read_tflite(path: str, input_shape: tuple[int, ...] | None = None, fuse: str
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = {t.name: ctx.bits.get(t.name, 32) for t in graph.tensors}
     quantised = any(ctx.t(i).Type() in INT_TYPES for i in range(sg.TensorsLength()) if ctx.const(i) is None)
+    if quantised:  # the graph carries its file's widths (hwsim.graph.widths)
+        graph = with_widths(graph, bits)
     return Imported(graph, "tflite", bits, quantised)
 
 

@@ -15,6 +15,7 @@ pytest.importorskip("tflite")
 from hwsim.cli import main  # noqa: E402
 from hwsim.extract.tflite_import import read_tflite  # noqa: E402
 from hwsim.graph.analysis import graph_stats  # noqa: E402
+from hwsim.graph.io import load_graph  # noqa: E402
 from hwsim.graph.validate import validate  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -149,7 +150,8 @@ def test_extract_cli_reports_bit_widths(capsys, tmp_path):
     out = tmp_path / "g.json"
     assert main(["extract", str(DATA / "unet_a16w8.tflite"), "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "stored activations 18 at 16 bits" in err and "activation_bits: 16, weight_bits: 8" in err
+    assert "stored activations 18 at 16 bits" in err and "(activation 16, weight 8, bias 64 bits)" in err
+    assert load_graph(out).tensor["serving_default_keras_tensor_19:0"].bits == 16  # the input, as the file stores it
     assert main(["extract", str(DATA / "unet_int8.tflite"), "--input", "1x3x64x64"]) == 2
     assert "differs from the file's input of shape 1x3x32x32" in capsys.readouterr().err
 
