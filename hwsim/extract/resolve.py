@@ -120,7 +120,7 @@ def _attribute(module, source: str, attr: str, spec_text: str):
     except AttributeError:
         raise UserError(f"{source!r} has no attribute {attr!r}", spec_text) from None
     except (Exception, SystemExit) as exc:
-        raise UserError(f"importing {source}.{attr} failed: {_first_line(exc)}", spec_text) from None
+        raise UserError(f"getting {attr!r} from {source!r} failed: {_first_line(exc)}", spec_text) from None
 
 
 def _with_torchvision(fn, *args, **kwargs):

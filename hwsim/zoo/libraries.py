@@ -103,16 +103,17 @@ def smp_unet_convnext(encoder: str = "tu-convnext_atto", classes: int = 1, in_ch
     return smp_unet(encoder=encoder, classes=classes, in_channels=in_channels)
 
 
-def diffusers_unet2d(sample_size: int = 64, channels: int = 3, block_out_channels=(32, 64, 64),
-                     layers_per_block: int = 1, norm_num_groups: int = 8, attention_head_dim: int = 8,
+def diffusers_unet2d(sample_size: int = 64, channels: int = 3, block_out_channels=(32, 64, 64, 128),
+                     layers_per_block: int = 1, norm_num_groups: int = 8, attention_head_dim: int = 32,
                      attention: bool = True):
     """diffusers ``UNet2DModel`` in a small configuration, random weights; forward(sample, timestep).
 
-    Down blocks ``DownBlock2D, AttnDownBlock2D, DownBlock2D`` (the middle one with self-attention
-    when ``attention``), the mirror on the way up, a mid block with attention; GroupNorm with
-    ``norm_num_groups`` groups and SiLU throughout, the sinusoidal timestep embedding added to
-    every resnet block. ``timestep`` is a second input of shape (batch,) or (1,): extract with
-    ``--input sample=1x3x64x64,timestep=1``.
+    One ``DownBlock2D`` per entry of ``block_out_channels`` (each halving the map but the last),
+    the deepest an ``AttnDownBlock2D`` when ``attention``, as DDPM-style U-Nets keep
+    self-attention at the coarsest resolutions (where its L x L scores stay small); the mirror on
+    the way up, a mid block with attention; GroupNorm with ``norm_num_groups`` groups and SiLU
+    throughout, the sinusoidal timestep embedding added to every resnet block. ``timestep`` is a
+    second input of shape (batch,) or (1,): ``--input sample=1x3x64x64,timestep=1``.
     """
     import torch.nn as nn
 
@@ -120,8 +121,8 @@ def diffusers_unet2d(sample_size: int = 64, channels: int = 3, block_out_channel
     from diffusers import UNet2DModel
 
     n = len(block_out_channels)
-    middle = "AttnDownBlock2D" if attention else "DownBlock2D"
-    down = tuple(middle if i == 1 and n > 2 else "DownBlock2D" for i in range(n))
+    deepest = "AttnDownBlock2D" if attention else "DownBlock2D"
+    down = tuple(deepest if i == n - 1 else "DownBlock2D" for i in range(n))
     up = tuple(b.replace("Down", "Up") for b in reversed(down))
     unet = UNet2DModel(sample_size=sample_size, in_channels=channels, out_channels=channels,
                        block_out_channels=tuple(block_out_channels), layers_per_block=layers_per_block,

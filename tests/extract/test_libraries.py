@@ -8,8 +8,8 @@ out from the architecture below, it runs on every preset in both execution modes
 (the ``hwsim[libs]`` extra). Inputs are small: 64x64 for smp (its encoders reduce by 32, and
 at 32x32 the deepest stage would be 1x1, which the skip rule does not count as a resolution),
 16x16 for diffusers: its GroupNorm layers need their whole maps in SRAM at once (hwsim does not
-stream a norm over the whole map), and at 32x32 the layer of the concatenation in its last up
-block (cat + GroupNorm + SiLU, 288 KiB at 8 bits) does not fit the 256 KiB MCU preset."""
+stream a norm over the whole map), and at 32x32 the layer of a concatenation in its last up
+block (cat + GroupNorm + SiLU) does not fit the 256 KiB MCU preset."""
 
 import glob
 
@@ -114,14 +114,18 @@ def smp_unet_convnext_skips(g, model):
 
 
 def diffusers_unet2d_skips(g, model):
-    """Down blocks (32, 64, 64 channels; layers_per_block 1) push conv_in's output, each resnet or
-    attention output and each downsampler output; the up blocks pop them in reverse. Those that
-    wait across another resolution: conv_in and down block 0's resnet (32 at 16x16), its
-    downsampler (32 at 8x8), down block 1's attention (64 at 8x8). Down block 1's downsampler
-    and down block 2's resnet (64 at 4x4) wait only across 4x4 layers (block 2, the mid block)."""
+    """Down blocks (32, 64, 64, 128 channels at 16, 8, 4, 2; layers_per_block 1; attention in the
+    last) push conv_in's output, each resnet or attention output and each downsampler output; the
+    up blocks pop them in reverse. Those that wait across another resolution: conv_in and block
+    0's resnet (32 at 16x16), block 0's downsampler and block 1's resnet (32, 64 at 8x8), block 1's
+    downsampler and block 2's resnet (64 at 4x4, waiting across block 2's 2x2 downsampler). Block
+    2's downsampler (64 at 2x2) and block 3's attention (128 at 2x2) wait only across 2x2 layers
+    (block 3, the mid block, up block 0's first resnet)."""
     assert _skips(g) == sorted([("unet.conv_in", (32, 16, 16)), ("unet.down_blocks.0.resnets.0", (32, 16, 16)),
                                 ("unet.down_blocks.0.downsamplers.0.conv", (32, 8, 8)),
-                                ("unet.down_blocks.1.attentions.0", (64, 8, 8))])
+                                ("unet.down_blocks.1.resnets.0", (64, 8, 8)),
+                                ("unet.down_blocks.1.downsamplers.0.conv", (64, 4, 4)),
+                                ("unet.down_blocks.2.resnets.0", (64, 4, 4))])
 
 
 SKIPS = {"smp_unet": smp_unet_skips, "smp_unetpp": smp_unetpp_skips, "smp_unet_convnext": smp_unet_convnext_skips,
