@@ -38,7 +38,7 @@ MODELS = [
     ("smp `Unet`, ResNet-18", f"{LIB}:smp_unet", "1x3x256x256"),
     ("smp `UnetPlusPlus`, ResNet-18", f"{LIB}:smp_unetpp", "1x3x256x256"),
     ("smp `Unet`, timm ConvNeXt-atto", f"{LIB}:smp_unet_convnext", "1x3x256x256"),
-    ("diffusers `UNet2DModel` (32, 64, 64)", f"{LIB}:diffusers_unet2d(sample_size=256)",
+    ("diffusers `UNet2DModel` (32, 64, 64, 128)", f"{LIB}:diffusers_unet2d(sample_size=256)",
      "sample=1x3x256x256,timestep=1"),
 ]
 
@@ -50,16 +50,22 @@ def _zero_spill(graph, spec, execution: str) -> str:
         return f"none ({exc.what})"
 
 
+PRESETS = sorted(glob.glob(str(ROOT / "accelerators" / "*.yaml")))
+
+
 def _presets(graph) -> list[str]:
+    """One cell per preset: latency and spill layer by layer / in cascades, or why it cannot run."""
     out = []
-    for preset in sorted(glob.glob(str(ROOT / "accelerators" / "*.yaml"))):
-        name = Path(preset).stem
+    for preset in PRESETS:
+        cells = []
         for execution in ("layer", "cascade"):
             try:
                 m = run(graph, load_spec(preset, [f"policy.execution={execution}"])).metrics
-                out.append(f"{name} ({execution}): {m.latency_cycles:,} cycles, spill {format_bytes(m.spill_bytes)}")
+                cells.append(f"{m.latency_s * 1e3:.2f} ms, DRAM {format_bytes(m.dram_read_bytes + m.dram_write_bytes)}"
+                             f" (spill {format_bytes(m.spill_bytes)})")
             except UserError as exc:
-                out.append(f"{name} ({execution}): does not run: {exc.what}")
+                cells.append(f"does not run: {exc.what}")
+        out.append(cells[0] if cells[0] == cells[1] and cells[0].startswith("does not") else " / ".join(cells))
     return out
 
 
@@ -80,7 +86,7 @@ def main(argv=None) -> int:
                     f"| {_zero_spill(g, args.spec, 'layer')} | {_zero_spill(g, args.spec, 'cascade')} | none |")
         skips.append(f"- {label}: " + "; ".join(f"`{t['module']}` {'x'.join(map(str, t['shape'][1:]))} "
                                               f"{format_bytes(t['bytes'])}" for t in s["skip_tensors"]))
-        presets.append(f"- {label}: " + "; ".join(_presets(g)))
+        presets.append(f"| {label} | " + " | ".join(_presets(g)) + " |")
         print(f"{model}: {time.time() - start:.1f} s", file=sys.stderr)
     text = "\n".join([
         "# Library U-Nets at 256x256",
@@ -111,12 +117,35 @@ def main(argv=None) -> int:
         "",
         *skips,
         "",
-        "GroupNorm (diffusers) needs statistics over the whole map: its layer is never streamed in",
-        "row bands and ends a cascade (docs/op_coverage.md), so its input and output must fit in SRAM",
-        "at once; that, not the skips, sets the diffusers U-Net's zero-spill SRAM in both modes.",
+        "## Against what compilers do",
+        "",
+        "- **Batch norm** is folded into the convolution before it, as Arm's Vela (via the TFLite",
+        "  converter) and every deployment compiler do: the table's params are the deployed ones.",
+        "- **GroupNorm** (diffusers) needs statistics over the whole map. hwsim models no statistics",
+        "  pass, so its layer is never streamed in row bands and ends a cascade (docs/op_coverage.md):",
+        "  its input and output must be in SRAM at once. That, not the skips, sets the diffusers",
+        "  U-Net's zero-spill SRAM in both modes, and at 256x256 no preset holds it. TFLite has no",
+        "  GroupNorm op: a converted model computes it with MEAN, SUB, MUL and RSQRT, which Vela runs",
+        "  as separate whole-tensor passes through DRAM when they do not fit, so such a model does run",
+        "  there, with one or two more reads and writes of the map per norm. hwsim's \"does not run\"",
+        "  is a statement about its one-pass model of the norm, not about the silicon; a streamed",
+        "  two-pass GroupNorm is not modelled yet.",
+        "- **Attention** (diffusers' deepest level and mid block) keeps its L x L scores as a tensor,",
+        "  as Vela's lowering to BATCH_MATMUL + SOFTMAX does; a fused (flash) attention unit would",
+        "  need less SRAM. At 256x256 the deepest level is 32x32: 1,024 tokens, 4 heads of 32",
+        "  channels, 4 MiB of scores at 8 bits.",
+        "- **smp on ConvNeXt**: smp gives an encoder without a stride-2 stage a zero-channel",
+        "  stand-in feature (`torch.empty(B, 0, H/2, W/2)`) that the decoder concatenates; it holds",
+        "  no data, and hwsim drops it from the concatenation.",
         "",
         "## On every preset, at 256x256",
         "",
+        "Latency, DRAM traffic (weights, input, output, spill and streamed bands) and the spill in it",
+        "(activations stored for lack of SRAM and read back) of `hwsim run PRESET GRAPH`, layer by",
+        "layer / in cascades (`--set policy.execution=cascade`), at the preset's own bit-widths and SRAM.",
+        "",
+        "| model | " + " | ".join(Path(p).stem for p in PRESETS) + " |",
+        "| --- |" + " --- |" * len(PRESETS),
         *presets,
         "",
     ])
