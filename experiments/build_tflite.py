@@ -1,9 +1,9 @@
 """Build the TFLite test files once, with TensorFlow's own converter (never run by the suite).
 
     python -m venv /tmp/tfvenv && /tmp/tfvenv/bin/pip install tensorflow-cpu==2.21.0
-    /tmp/tfvenv/bin/python experiments/build_tflite.py
+    /tmp/tfvenv/bin/python experiments/build_tflite.py [FILE_STEM ...]
 
-writes, with fixed seeds:
+writes, with fixed seeds (only the files named by their stems, if any are given):
 
 * ``tests/extract/data/unet_int8.tflite``: a two-level U-Net (1x32x32x3): 3x3 convolutions,
   max pooling, a transposed convolution, bilinear upsampling, concatenated skips; full
@@ -18,6 +18,10 @@ writes, with fixed seeds:
   pooling; int8.
 * ``tests/extract/data/unsupported_ops.tflite``: a float model with ELU and CUMSUM, which
   hwsim does not model (the error test).
+* ``tests/extract/data/unet_pad_int8.tflite``: paddings nothing folds (1x16x16x3): a zero
+  padding before a 3x3/2 VALID max pooling (a lone PAD), a reflect padding
+  (``tf.pad(mode="REFLECT")``: MIRROR_PAD) before a VALID convolution, a transposed
+  convolution and a concatenated skip; int8.
 * ``experiments/data/unet_vela_int8.tflite``: the first U-Net at 1x128x128x3 and widths
   16/32/64, the file of ``experiments/vela_side_by_side.py``.
 
@@ -73,6 +77,21 @@ def unet_dw() -> tf.keras.Model:
     return tf.keras.Model(x, conv(u, 3, k=1, act=None))
 
 
+class ReflectPad(L.Layer):
+    def call(self, x):
+        return tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+
+
+def unet_pad() -> tf.keras.Model:
+    x = L.Input((16, 16, 3), batch_size=1)
+    e1 = conv(x, 8)  # 16x16x8
+    p = L.MaxPooling2D(3, strides=2, padding="valid")(L.ZeroPadding2D(1)(e1))  # 18x18 -> 8x8
+    b = conv(p, 16)  # 8x8x16
+    u = L.Conv2DTranspose(8, 2, strides=2)(b)  # 16x16x8
+    d = conv(L.Concatenate()([u, e1]), 8)  # 16x16x8
+    return tf.keras.Model(x, conv(ReflectPad()(d), 3, padding="valid", act=None))  # 18x18 -> 16x16x3
+
+
 class Cumsum(L.Layer):
     def call(self, x):
         return tf.math.cumsum(x, axis=3)
@@ -114,9 +133,13 @@ def main() -> int:
         DATA / "unet_a16w8.tflite": (lambda: unet(32, (8, 16, 32)), "16x8"),
         DATA / "unet_dw_int8.tflite": (unet_dw, "int8"),
         DATA / "unsupported_ops.tflite": (unsupported, "float"),
+        DATA / "unet_pad_int8.tflite": (unet_pad, "int8"),
         ROOT / "experiments" / "data" / "unet_vela_int8.tflite": (lambda: unet(128, (16, 32, 64)), "int8"),
     }
+    wanted = set(sys.argv[1:])
     for path, (build, mode) in outputs.items():
+        if wanted and path.stem not in wanted:
+            continue
         tf.keras.utils.set_random_seed(0)
         data = convert(build(), mode)
         path.write_bytes(data)

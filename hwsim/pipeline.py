@@ -14,6 +14,7 @@ from typing import NamedTuple, Sequence
 from hwsim.errors import UserError
 from hwsim.graph.io import load_graph
 from hwsim.graph.ir import Graph
+from hwsim.graph.widths import effective_spec
 from hwsim.measure import Metrics, measure
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.order import order_layers
@@ -84,7 +85,9 @@ class Planned(NamedTuple):
 
 def plan_graph(graph: Graph, spec: AcceleratorSpec, where: str | None = None) -> Planned:
     """Order, schedule and verify ``graph`` on ``spec`` (UserError when the SRAM cannot hold one
-    tile of some layer, located at ``where``)."""
+    tile of some layer, located at ``where``). A graph that carries its file's bit-widths is
+    planned at them unless ``datatype.widths`` is ``spec`` (``hwsim.graph.widths``)."""
+    spec = effective_spec(graph, spec)
     ordering = order_layers(graph, spec)  # policy.order: the graph with its layers in the order used
     graph = ordering.graph
     try:
@@ -101,6 +104,7 @@ def plan_graph(graph: Graph, spec: AcceleratorSpec, where: str | None = None) ->
 def simulate_plan(planned: Planned, spec: AcceleratorSpec) -> RunResult:
     """Simulate and measure a plan on ``spec`` (``planned.spec`` itself, or one that differs from
     it only in fields the scheduler does not read: the caller's promise)."""
+    spec = effective_spec(planned.graph, spec)
     plan = planned.plan
     trace = simulate(plan, spec)
     _check_trace(trace, plan)

@@ -167,10 +167,13 @@ def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=
     from hwsim.schedule import schedule, verify_plan
     from hwsim.schedule.order import order_layers
 
-    check_spec_bits(spec)
+    from hwsim.graph.widths import effective_spec
+
     imported = read_onnx(path, shape, fallback=fallback)
     graph = imported.graph
     refuse_host_ops(graph, path)
+    spec = effective_spec(graph, spec)  # a quantised file is checked at its own widths
+    check_spec_bits(spec)
     if imported.inexact:
         raise UserError(f"hwsim's graph computes other numbers than the file at {len(imported.inexact)} node(s) "
                         f"(same shapes and MACs): {'; '.join(imported.inexact[:3])}", path)

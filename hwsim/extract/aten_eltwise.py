@@ -14,7 +14,7 @@ from hwsim.extract.builder import GraphBuilder
 _UNARY = {
     "relu": "relu", "gelu": "gelu", "sigmoid": "sigmoid", "tanh": "tanh", "sqrt": "sqrt", "rsqrt": "rsqrt",
     "neg": "neg", "exp": "exp", "abs": "abs", "silu": "silu", "hardswish": "hardswish",
-    "hardsigmoid": "hardsigmoid",
+    "hardsigmoid": "hardsigmoid", "sin": "sin", "cos": "cos",
 }
 
 

@@ -265,5 +265,22 @@ def index_select(b: GraphBuilder, n: Node) -> None:
 def constant(b: GraphBuilder, n: Node) -> None:
     shape = n.out_shapes[0]
     if math.prod(shape) == 0:
-        raise Unsupported("an empty tensor")
+        _no_elements(b, n)
+        return
     b.value_of[n.name] = b.add_tensor(n.name, shape, "param")
+
+
+@register_aten_op("aten.empty.memory_format", "aten.empty_like.default", "aten.new_empty.default")
+def empty(b: GraphBuilder, n: Node) -> None:
+    """``torch.empty`` of no elements (smp's zero-channel stride-2 feature of encoders without
+    one, e.g. timm's ConvNeXt): a tensor with no data; with elements its contents are undefined."""
+    shape = n.out_shapes[0]
+    if math.prod(shape) != 0:
+        raise Unsupported(f"torch.empty of shape {tuple(shape)}: its contents are undefined")
+    _no_elements(b, n)
+
+
+def _no_elements(b: GraphBuilder, n: Node) -> None:
+    """A created tensor with no elements: a tensor of the builder that no op produces, holding
+    no bytes; ``cat`` drops it (``aten_table.cat``), any other reader is refused there."""
+    b.value_of[n.name] = b.add_tensor(n.name, n.out_shapes[0], "param")

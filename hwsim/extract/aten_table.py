@@ -172,7 +172,15 @@ def adaptive_avg_pool2d(b: GraphBuilder, n: Node) -> None:
 # ---- concatenation and slicing ---------------------------------------------------------------
 @register_aten_op("aten.cat.default")
 def cat(b: GraphBuilder, n: Node) -> None:
-    _emit(b, n, "concat", list(n.args["tensors"]), {"axis": int(n.args["dim"])})
+    """A concatenation; parts with no elements (an empty created tensor) add nothing and are
+    dropped, and a concatenation left with one part is that part."""
+    parts = [t for t in n.args["tensors"] if math.prod(b.tensors[t].shape) > 0]
+    if not parts:
+        raise Unsupported("a concatenation of empty tensors")
+    if len(parts) == 1:
+        b.value_of[n.name] = parts[0]
+        return
+    _emit(b, n, "concat", parts, {"axis": int(n.args["dim"])})
 
 
 def _slice_into(b: GraphBuilder, n: Node, x: str, axis: int, bounds: list[tuple[int, int]]) -> list[str]:

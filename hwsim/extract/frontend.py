@@ -5,11 +5,10 @@ A front end reads a deployment file and writes IR ops through the same
 grouping, skip tensors and M_sc follow one rule whatever the source (DESIGN.md, "Layer").
 
 Bit-widths: a quantised file says how many bits each tensor is stored with (the zero
-point's type of a QuantizeLinear/QLinearConv in ONNX, the tensor type in TFLite). The IR
-holds element counts only (DESIGN.md: bytes depend on the accelerator), so the bit-widths
-are returned beside the graph in :class:`Imported` and the ``extract`` command reports
-them, with the spec ``datatype`` that reproduces them; ``hwsim run`` sizes every tensor by
-the spec's ``activation_bits`` / ``weight_bits``.
+point's type of a QuantizeLinear/QLinearConv in ONNX, the tensor type in TFLite). The graph
+of a quantised file carries them (``Tensor.bits``), the ``extract`` command reports them,
+and ``hwsim run`` sizes tensors at them unless the spec says ``datatype.widths: spec``
+(:mod:`hwsim.graph.widths`); a float file's graph carries none (the spec decides).
 
 Padding: the IR's convolution and pooling take one symmetric padding per axis, as
 PyTorch does. An explicit zero Pad before a convolution is folded into it (as Vela and
@@ -84,17 +83,17 @@ class Imported:
 
         lines = [f"{self.source}: quantised model: stored activations {show('activation')}; input {show('input')}; "
                  f"weights {show('weight')}; biases and per-channel vectors {show('bias')}"]
-        acts, weights, biases = by_role.get("activation"), by_role.get("weight"), by_role.get("bias")
-        if acts and weights:
-            line = (f"{self.source}: run it with a spec whose datatype is activation_bits: {max(acts)}, "
-                    f"weight_bits: {max(weights)}")
-            if biases and max(biases) <= 32:
-                line += f", bias_bits: {max(biases)}"
-            line += ("; hwsim run gives every activation, weight and bias the spec's bit-widths "
-                     "(a rank-1 parameter that is no convolution's or linear layer's bias counts as a weight)")
-            if biases and max(biases) > 32:
-                line += f"; the file's {max(biases)}-bit biases are wider than bias_bits can be (32)"
-            lines.append(line)
+        from hwsim.graph.widths import graph_widths
+
+        try:
+            widths = graph_widths(self.graph)
+        except UserError as err:
+            lines.append(f"{self.source}: {err.what}")
+            return lines
+        shown = ", ".join(f"{role} {widths[role]}" for role in ("activation", "weight", "bias") if role in widths)
+        lines.append(f"{self.source}: the graph carries these widths; hwsim run sizes tensors at them ({shown} bits) "
+                     "unless the spec says datatype.widths: spec (a rank-1 parameter that is no convolution's or "
+                     "linear layer's bias is sized as a weight)")
         return lines
 
 

@@ -35,6 +35,7 @@ from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.builder import GraphBuilder
 from hwsim.extract.fallback import onnx_host
 from hwsim.extract.frontend import Imported, PendingPad, unsupported_error
+from hwsim.graph.widths import with_widths
 
 ONNX_CONVERTERS: dict[str, Any] = {}
 NOT_FOLDED = {"QuantizeLinear", "DequantizeLinear"}  # bit-widths are read from them, even on constants
@@ -354,6 +355,8 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = _stored_bits(ctx, graph, types)
     quantised = ctx.quantised or any(types.get(t.name) in QUANTISED_TYPES for t in graph.tensors)
+    if quantised:  # the graph carries its file's widths (hwsim.graph.widths)
+        graph = with_widths(graph, bits)
     return Imported(graph, "onnx", bits, quantised, ctx.values_from, tuple(ctx.inexact))
 
 

@@ -108,9 +108,34 @@ def _import_file(path: Path, spec_text: str):
 
 def _import_module(module_name: str, spec_text: str):
     try:
-        return importlib.import_module(module_name)
+        return _with_torchvision(importlib.import_module, module_name)
     except (Exception, SystemExit) as exc:
         raise UserError(f"cannot import {module_name!r}: {_first_line(exc)}", spec_text) from None
+
+
+def _attribute(module, source: str, attr: str, spec_text: str):
+    """``module.attr``; a lazy module (diffusers, transformers) imports it here, and may fail."""
+    try:
+        return _with_torchvision(getattr, module, attr)
+    except AttributeError:
+        raise UserError(f"{source!r} has no attribute {attr!r}", spec_text) from None
+    except (Exception, SystemExit) as exc:
+        raise UserError(f"getting {attr!r} from {source!r} failed: {_first_line(exc)}", spec_text) from None
+
+
+def _with_torchvision(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, once more after :func:`hwsim.zoo.libraries.import_torchvision` if it
+    failed on torchvision's C++ ops (PyPI's CUDA-linked torchvision beside CPU torch, which timm,
+    segmentation_models_pytorch and diffusers import)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        if "torchvision::nms" not in str(exc):
+            raise
+    from hwsim.zoo.libraries import import_torchvision
+
+    import_torchvision()
+    return fn(*args, **kwargs)
 
 
 def _call_parts(text: str, spec_text: str) -> tuple[str, tuple, dict]:
@@ -152,9 +177,7 @@ def resolve_model(spec_text: str):
             raise UserError("expected a name after ':' (path/to/file.py:Name)", spec_text)
         is_file = source.endswith(".py") or "/" in source or "\\" in source
         module = _import_file(Path(source), spec_text) if is_file else _import_module(source, spec_text)
-        if not hasattr(module, attr):
-            raise UserError(f"{source!r} has no attribute {attr!r}", spec_text)
-        target, name = getattr(module, attr), attr
+        target, name = _attribute(module, source, attr, spec_text), attr
     else:
         zoo = ", ".join(sorted(MODELS))
         raise UserError(f"not a zoo model ({zoo}) nor path/to/file.py:Name nor package.module:Name", spec_text)
@@ -166,7 +189,7 @@ def resolve_model(spec_text: str):
         if inspect.isclass(target) and not issubclass(target, nn.Module):
             raise UserError(f"{name!r} is a class but not an nn.Module", spec_text)
         try:
-            model = target(*args, **kwargs)
+            model = _with_torchvision(target, *args, **kwargs)
         except (Exception, SystemExit) as exc:
             raise UserError(f"building {name!r} failed: {_first_line(exc)}", spec_text) from None
     else:

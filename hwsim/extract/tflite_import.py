@@ -32,6 +32,7 @@ from hwsim.errors import UserError
 from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.builder import GraphBuilder
 from hwsim.extract.frontend import Imported, PendingPad, unsupported_error
+from hwsim.graph.widths import with_widths
 
 TFLITE_CONVERTERS: dict[str, object] = {}
 TYPE_BITS = {0: 32, 1: 16, 2: 32, 3: 8, 4: 64, 6: 8, 7: 16, 9: 8, 10: 64, 15: 32, 16: 16, 17: 4, 18: 16}
@@ -132,10 +133,32 @@ class Context:
         if self.const(i) is not None:
             return self.param(i, nchw(self.file_shape(i)))
         value = self.b.value_of.get(i)
-        if isinstance(value, PendingPad) and not pad_ok:
-            raise Unsupported(f"reads the output of PAD {value.node!r}: hwsim folds a zero PAD only into the "
-                              "convolution or average pooling after it")
+        if isinstance(value, PendingPad) and not pad_ok:  # a zero PAD nothing absorbs: a pad op of its own
+            value = self.b.value_of[i] = self.lone_pad(i, value)
         return value
+
+    def lone_pad(self, i: int, pending: PendingPad) -> str:
+        """The ``pad`` op (real zeros: the zero point) of a zero PAD that no convolution or
+        average pooling absorbed, written where its first such reader needs it (a max pooling,
+        an addition, a graph output ...); later readers share it."""
+        top, left, bottom, right = pending.pads
+        return self.pad_op(i, pending.source, [left, right, top, bottom], "constant", 0.0, pending.node)
+
+    def pad_op(self, i: int, source: str, pads: list[int], mode: str, value: float, node: str) -> str:
+        """A ``pad`` op writing tensor ``i``; ``pads`` in PyTorch's order (left, right, top, bottom)."""
+        from hwsim.graph.opkinds import ShapeError, infer_shapes
+
+        attrs = {"pads": pads, "mode": mode}
+        if mode == "constant":
+            attrs["value"] = value
+        try:
+            shape = infer_shapes("pad", [self.shape(source)], attrs)[0]
+        except ShapeError as exc:
+            raise Unsupported(f"pad: {exc}") from None
+        name = self.tensor_name(i)
+        out = self.b.emit(name, "pad", [source], attrs, node, [shape], [name])[0]
+        self.b.users[out] = self.readers.get(i, 0)
+        return out
 
     def param(self, i: int, shape) -> str:
         name = self.tensor_name(i)
@@ -256,6 +279,8 @@ def read_tflite(path: str, input_shape: tuple[int, ...] | None = None, fuse: str
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = {t.name: ctx.bits.get(t.name, 32) for t in graph.tensors}
     quantised = any(ctx.t(i).Type() in INT_TYPES for i in range(sg.TensorsLength()) if ctx.const(i) is None)
+    if quantised:  # the graph carries its file's widths (hwsim.graph.widths)
+        graph = with_widths(graph, bits)
     return Imported(graph, "tflite", bits, quantised)
 
 
@@ -312,6 +337,8 @@ def _host(ctx: Context, op: TflOp, reason: str | None = None) -> bool:
 
 def _graph_output(ctx: Context, i: int, where: str) -> str:
     value = ctx.b.value_of.get(i)
+    if isinstance(value, PendingPad):  # a zero PAD that is an output: written as a pad op
+        value = ctx.b.value_of[i] = ctx.lone_pad(i, value)
     if not isinstance(value, str):
         raise UserError(f"graph output {ctx.tensor_name(i)!r} is not computed by a supported op", where)
     root = ctx.b.root(value)

@@ -3,7 +3,8 @@
 Padding: SAME is TensorFlow's (the odd row after), turned into the IR's symmetric padding
 that gives the same output size (``frontend.symmetric_padding``); an explicit zero PAD
 (PADV2 whose value is the zero point, i.e. real 0) is folded into the convolution or
-average pooling that reads it.
+average pooling that reads it; any other reader (a max pooling, an addition, a graph output)
+reads a ``pad`` op of its own, as do other constant paddings and MIRROR_PAD (``pad``).
 """
 
 from __future__ import annotations
@@ -197,13 +198,26 @@ def resize(ctx: Context, op: TflOp) -> None:
                              {"size": size, "align_corners": bool(op.options.AlignCorners())}))
 
 
-@register_tflite_op("PAD", "PADV2")
+@register_tflite_op("PAD", "PADV2", "MIRROR_PAD")
 def pad(ctx: Context, op: TflOp) -> None:
+    """Padding of a map's spatial axes. A zero PAD (PADV2 whose value is the zero point: real 0)
+    waits to be folded into the convolution or average pooling that reads it; anything else
+    reading it gets a ``pad`` op (``Context.lone_pad``). PADV2 with another value is a constant
+    ``pad`` of that real value; MIRROR_PAD in REFLECT mode is PyTorch's reflect padding (TF's
+    SYMMETRIC mode, which repeats the edge row, has no IR mode)."""
     x, p = ctx.x(op.inputs[0]), ctx.const(op.inputs[1])
     if p is None or p.shape != (4, 2) or p[0].any() or p[3].any() or (p < 0).any():
-        raise Unsupported("PAD other than a zero padding of the spatial axes of a map")
+        raise Unsupported("PAD other than a padding of the spatial axes of a map")
+    pads = [int(p[2, 0]), int(p[2, 1]), int(p[1, 0]), int(p[1, 1])]  # left, right, top, bottom
+    if op.opname == "MIRROR_PAD":
+        if op.options is None or op.options.Mode() != 0:
+            raise Unsupported("MIRROR_PAD in SYMMETRIC mode (only REFLECT is modelled)")
+        ctx.set(op, ctx.pad_op(op.outputs[0], x, pads, "reflect", 0.0, op.name))
+        return
     if op.opname == "PADV2" and int(ctx.const(op.inputs[2]).reshape(-1)[0]) != ctx.zero_point(op.inputs[0]):
-        raise Unsupported("PADV2 with a value other than zero")
+        value = float(ctx.real(op.inputs[2]).reshape(-1)[0])
+        ctx.set(op, ctx.pad_op(op.outputs[0], x, pads, "constant", value, op.name))
+        return
     ctx.set(op, PendingPad(x, (int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1])), op.name))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import operator
 from typing import Any, Iterator
 
@@ -163,6 +164,10 @@ def _call(node, b: GraphBuilder, fallback: str = "none") -> None:
         return  # downstream of an unsupported op: already reported there
     n = Node(node.name, target, args, _shapes(node.meta.get("val")), module)
     try:
+        if target != "aten.cat.default" and any(
+                math.prod(b.tensors[b.value_of[t.name]].shape) == 0 for t in tensor_args
+                if isinstance(b.value_of[t.name], str)):
+            raise Unsupported("reads a tensor with no elements (only a concatenation drops one)")
         convert(b, n)
     except Unsupported as exc:
         if fallback != "host" or not _host(node, b, target, module, str(exc)):

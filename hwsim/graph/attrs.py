@@ -191,7 +191,7 @@ ATTR_RULES: Mapping[str, Mapping[str, Rule]] = {
     "slice": {"axis": _r(_AXIS, True), "start": _r(integer(-MAX_EXTENT), True),
               "end": _r(integer(-MAX_EXTENT), True), "step": _r(integer(1))},
     **{k: {} for k in ("relu", "sigmoid", "tanh", "sqrt", "rsqrt", "neg", "exp", "abs", "silu", "hardswish",
-                       "hardsigmoid")},
+                       "hardsigmoid", "sin", "cos")},
     "gelu": {"approximate": _r(word("none", "tanh"))},
     "clamp": {"min": _r(optional(number(finite=False))), "max": _r(optional(number(finite=False)))},
     "leaky_relu": {"negative_slope": _r(number())},

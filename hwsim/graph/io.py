@@ -36,6 +36,8 @@ def graph_to_dict(g: Graph) -> dict[str, Any]:
         d: dict[str, Any] = {"name": t.name, "shape": list(t.shape), "kind": t.kind}
         if t.view_of is not None:
             d["view_of"] = t.view_of
+        if t.bits is not None:
+            d["bits"] = t.bits
         return d
 
     def op(o: Op) -> dict[str, Any]:
@@ -88,7 +90,7 @@ def write_graph(g: Graph, path: str | os.PathLike) -> None:
 _TOP = {"schema_version": int, "name": str, "inputs": list, "outputs": list, "tensors": list,
         "ops": list, "layers": list}
 _ITEM = {
-    "tensors": ({"name": str, "shape": list, "kind": str}, {"view_of": str}),
+    "tensors": ({"name": str, "shape": list, "kind": str}, {"view_of": str, "bits": int}),
     "ops": ({"name": str, "kind": str, "inputs": list, "outputs": list}, {"attrs": dict, "module": str}),
     "layers": ({"name": str, "ops": list}, {}),
 }
@@ -153,7 +155,8 @@ def graph_from_dict(d: dict[str, Any], where: str = "graph") -> Graph:
         raise UserError("; ".join(problems), where)
     g = Graph(
         name=d["name"],
-        tensors=tuple(Tensor(t["name"], tuple(t["shape"]), t["kind"], t.get("view_of")) for t in d["tensors"]),
+        tensors=tuple(Tensor(t["name"], tuple(t["shape"]), t["kind"], t.get("view_of"), t.get("bits"))
+                      for t in d["tensors"]),
         ops=tuple(Op(o["name"], o["kind"], tuple(o["inputs"]), tuple(o["outputs"]),
                      _freeze(o.get("attrs", {})), o.get("module", "")) for o in d["ops"]),
         layers=tuple(Layer(la["name"], tuple(la["ops"])) for la in d["layers"]),

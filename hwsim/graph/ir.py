@@ -1,7 +1,8 @@
 """The graph IR: tensors, ops and layers as frozen, torch-free records.
 
 A :class:`Graph` holds element counts only (shapes), never bytes: bytes depend on the
-accelerator's bit-widths. Derived look-ups (producers, consumers, layer of an op) are
+accelerator's bit-widths, or on the widths a quantised file stores its tensors with, which
+a graph read from such a file carries per tensor (``Tensor.bits``, :mod:`hwsim.graph.widths`). Derived look-ups (producers, consumers, layer of an op) are
 computed once on first use; consumers that need a networkx view build one from them.
 
 Views: a tensor with ``view_of`` set is a reshape of another tensor (same elements, no
@@ -27,6 +28,9 @@ class Tensor:
     shape: tuple[int, ...]
     kind: str
     view_of: str | None = None
+    bits: int | None = None
+    """The bit-width a quantised file stores this tensor with (None: the spec's datatype
+    decides); see :mod:`hwsim.graph.widths`."""
 
     @property
     def elements(self) -> int:

@@ -322,7 +322,7 @@ _MAIN = [
     _kind("slice", "main", (1, 1), _slice_infer, required=["axis", "start", "end"]),
 ]
 _UNARY = ["relu", "gelu", "sigmoid", "tanh", "sqrt", "rsqrt", "neg", "exp", "abs", "clamp", "silu",
-          "hardswish", "hardsigmoid", "leaky_relu", "pow"]
+          "hardswish", "hardsigmoid", "leaky_relu", "pow", "sin", "cos"]
 _BINARY = ["add", "sub", "mul", "div", "maximum", "minimum"]
 _ELTWISE = (
     [_kind(n, "elementwise", (1, 1), _same_infer, vector_ops=_per_out(1)) for n in _UNARY]

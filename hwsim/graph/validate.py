@@ -80,6 +80,10 @@ def view_roots(g: Graph, tix: dict[str, int]) -> tuple[dict[str, str], list[int]
     return {k: v for k, v in roots.items() if v is not None}, cycles
 
 
+MAX_TENSOR_BITS = 64
+"""Widest stored tensor a file may declare (TFLite's 16x8 mode stores int64 biases)."""
+
+
 def _check_tensors(g: Graph, tix: dict[str, int], problems: list[str]) -> dict[str, str]:
     roots, cycles = view_roots(g, tix)
     for i, t in enumerate(g.tensors):
@@ -88,6 +92,8 @@ def _check_tensors(g: Graph, tix: dict[str, int], problems: list[str]) -> dict[s
             problems.append(f"{where}.kind: {t.kind!r} is not one of {list(TENSOR_KINDS)}")
         if (reason := _shape_problem(t.shape)) is not None:
             problems.append(f"{where}.shape: {reason}")
+        if t.bits is not None and not (isinstance(t.bits, int) and 1 <= t.bits <= MAX_TENSOR_BITS):
+            problems.append(f"{where}.bits: {t.bits!r} is not a bit-width from 1 to {MAX_TENSOR_BITS}")
         if t.view_of is not None:
             base = g.tensors[tix[t.view_of]] if t.view_of in tix else None
             if base is None:

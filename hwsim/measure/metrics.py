@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from hwsim.graph.analysis import msc_curve
 from hwsim.graph.ir import Graph
+from hwsim.graph.widths import widths_note
 from hwsim.measure.bounds import Bounds, roofline
 from hwsim.measure.energy import Energy, run_energy
 from hwsim.measure.host import HostMetrics, host_metrics
@@ -94,6 +95,8 @@ class Metrics:
     tensor_dram_bytes: tuple[tuple[str, int], ...]  # every non-weight tensor moved, most bytes first
     order: OrderSummary | None = None  # the layer order used (policy.order) and its peak of live bytes
     peak_macs_per_cycle: int = 0  # compute.macs_per_cycle (for utilisation)
+    bit_widths: tuple[int, int, int] = (0, 0, 0)  # activation, weight, bias bits the run sized tensors at
+    widths_note: str = ""  # where they come from, when the graph's file set them (hwsim.graph.widths)
     hosts: tuple[HostMetrics, ...] = ()  # the host ops (--fallback host), in step order
     host_name: str | None = None  # the spec's host.name
 
@@ -255,4 +258,6 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
         peak_macs_per_cycle=spec.compute.macs_per_cycle,
         hosts=host_metrics(trace, plan),
         host_name=spec.host.name if spec.host is not None else None,
+        bit_widths=(spec.datatype.activation_bits, spec.datatype.weight_bits, spec.datatype.bias_bits),
+        widths_note=widths_note(graph, spec),
     )

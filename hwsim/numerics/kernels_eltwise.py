@@ -80,6 +80,8 @@ UNARY = {
     "rsqrt": lambda x, a: np.float32(1) / np.sqrt(x),
     "neg": lambda x, a: -x,
     "exp": lambda x, a: np.exp(x),
+    "sin": lambda x, a: np.sin(x),
+    "cos": lambda x, a: np.cos(x),
     "abs": lambda x, a: np.abs(x),
     "clamp": lambda x, a: clamp(x, a.get("min"), a.get("max")),
     "silu": lambda x, a: x * sigmoid(x),

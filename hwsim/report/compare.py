@@ -82,7 +82,7 @@ def run_variant(graph: Graph, spec: AcceleratorSpec, both_modes: bool = True) ->
 
     result = run(graph, spec)
     graph = result.graph  # its layers in the order the run used (policy.order): the curves follow it
-    bits = spec.datatype.activation_bits
+    bits = result.spec.datatype.activation_bits  # the graph's own, if it carries its file's widths
     other = None
     if both_modes:
         mode = "cascade" if spec.policy.execution == "layer" else "layer"

@@ -88,6 +88,8 @@ def report_dict(m: Metrics) -> dict[str, Any]:
         "execution": m.execution, "order": _order(m),
         "cascades": [_cascade(c, {la.index: la.name for la in m.layers}) for c in m.cascades],
         "clock_hz": m.clock_hz, "sram_bytes": m.sram_bytes,
+        "datatype": {"activation_bits": m.bit_widths[0], "weight_bits": m.bit_widths[1],
+                     "bias_bits": m.bit_widths[2], "from_graph": bool(m.widths_note)},
         "latency_cycles": m.latency_cycles, "latency_s": m.latency_s,
         "compute_cycles": m.compute_cycles, "stall_cycles": m.stall_cycles,
         "array_utilisation": m.array_utilisation,

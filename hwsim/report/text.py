@@ -214,6 +214,7 @@ def _bounds(m: Metrics) -> list[str]:
 def render(m: Metrics) -> str:
     """The summary as text lines."""
     head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat}, execution {m.execution})"
-    return "\n".join([head, *_time(m), *_compute(m), *_dram(m), *_sram(m), *_order(m), *_execution(m), *_hosts(m), *_energy(m),
-                      *_bounds(m),
+    widths = [f"  {m.widths_note}"] if m.widths_note else []
+    return "\n".join([head, *widths, *_time(m), *_compute(m), *_dram(m), *_sram(m), *_order(m), *_execution(m),
+                      *_hosts(m), *_energy(m), *_bounds(m),
                       *_top_tensors(m)])

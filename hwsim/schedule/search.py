@@ -66,7 +66,10 @@ def _clean_at(graph: Graph, spec: AcceleratorSpec, size_bytes: int) -> bool:
 
 def zero_spill_sram(graph: Graph, spec: AcceleratorSpec) -> int:
     """The smallest clean SRAM size found by the search in the module docstring (the graph's
-    layers in the order ``policy.order`` gives)."""
+    layers in the order ``policy.order`` gives; its own bit-widths if it carries them)."""
+    from hwsim.graph.widths import effective_spec
+
+    spec = effective_spec(graph, spec)
     graph = order_layers(graph, spec).graph
     align = spec.sram.alignment_bytes
     hi = schedule(graph, with_sram(spec, UNLIMITED)).sram_peak_bytes

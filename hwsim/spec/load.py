@@ -78,6 +78,8 @@ def _apply(doc: dict, changes: Sequence[tuple[str, object]], problems: list[str]
     return applied
 
 
+BITS_FIELDS = frozenset({"datatype.activation_bits", "datatype.weight_bits", "datatype.bias_bits"})
+
 # --- validation ---
 
 def _sections(doc: dict, problems: list[str]) -> dict[str, dict]:
@@ -203,7 +205,7 @@ def _build(v: Mapping[str, object]) -> m.AcceleratorSpec:
         dram=m.DramSpec(v["dram.bandwidth"], v["dram.latency"], v["dram.channels"], v["dram.efficiency"],
                         v["dram.turnaround"]),
         datatype=m.DatatypeSpec(v["datatype.activation_bits"], v["datatype.weight_bits"],
-                                v["datatype.bias_bits"]),
+                                v["datatype.bias_bits"], v["datatype.widths"]),
         policy=m.PolicySpec(v["policy.order"], v["policy.spill"], v["policy.prefetch"],
                             v["policy.concat"], v["policy.execution"], v["policy.solver_time"],
                             v["policy.eltwise"], v["policy.transposed_conv"]),
@@ -241,6 +243,9 @@ def _validate(data: object, where: str, changes: Sequence[tuple[str, object]],
         raise UserError("this is a graph file (JSON), expected an accelerator spec (YAML); "
                         "commands take the SPEC first, then the GRAPH", where)
     doc = copy.deepcopy(data)
+    keys = {key for key, _ in changes}
+    if keys & BITS_FIELDS and "datatype.widths" not in keys:  # an explicit width wins over a graph's
+        changes = [*changes, ("datatype.widths", "spec")]
     overridden = _apply(doc, changes, problems)
     sections = _sections(doc, problems)
     _unknown_keys(sections, problems)
@@ -341,7 +346,8 @@ def spec_to_dict(spec: m.AcceleratorSpec) -> dict:
                  "efficiency": f"{spec.dram.efficiency.numerator}/{spec.dram.efficiency.denominator}",
                  "turnaround": format_quantity(spec.dram.turnaround_s, "time")},
         "datatype": {"activation_bits": spec.datatype.activation_bits,
-                     "weight_bits": spec.datatype.weight_bits, "bias_bits": spec.datatype.bias_bits},
+                     "weight_bits": spec.datatype.weight_bits, "bias_bits": spec.datatype.bias_bits,
+                     "widths": spec.datatype.widths},
         "policy": {"order": spec.policy.order, "spill": spec.policy.spill,
                    "prefetch": spec.policy.prefetch, "concat": spec.policy.concat,
                    "execution": spec.policy.execution,

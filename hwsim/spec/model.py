@@ -25,6 +25,7 @@ CONCAT_MODES = ("inplace", "copy")
 ELTWISE_MODES = ("fused", "separate")  # hwsim.schedule.cost: element-wise ops in the epilogue or as passes
 TRANSPOSED_CONV_MODES = ("sub_pixel", "zero_insertion")  # hwsim.schedule.cost: how a transposed conv is lowered
 EXECUTION_MODES = ("layer", "cascade")
+WIDTH_SOURCES = ("graph", "spec")  # hwsim.graph.widths
 
 
 def _exact(seconds: float) -> Fraction:
@@ -142,11 +143,16 @@ class DatatypeSpec:
     scale and 6-bit shift, into a 10-byte record per output channel: the scale and shift are
     not counted here).
     Tensor bytes = ceil(elements x bits / 8).
+    ``widths`` (``widths``, default ``graph``): ``graph`` runs a graph that carries the widths of
+    its quantised file at those (:func:`hwsim.graph.widths.effective_spec`; then a bias may be up
+    to 64 bits, as TFLite's 16x8 mode stores it); ``spec`` always at these. Any override of a
+    ``*_bits`` field (``--set``, a sweep axis) implies ``spec`` unless ``widths`` is set too.
     """
 
     activation_bits: int
     weight_bits: int
     bias_bits: int = 32
+    widths: str = "graph"
 
     def activation_bytes(self, elements: int) -> int:
         """Bytes of an activation tensor of ``elements`` elements."""

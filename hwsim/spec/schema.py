@@ -95,6 +95,7 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("datatype.activation_bits", Field("bits")),
     ("datatype.weight_bits", Field("bits")),
     ("datatype.bias_bits", Field("bits", 32)),
+    ("datatype.widths", Field("choice", "graph", m.WIDTH_SOURCES)),
     ("policy.order", Field("choice", "graph", m.ORDER_POLICIES)),
     ("policy.spill", Field("choice", "optimal", m.SPILL_POLICIES)),
     ("policy.prefetch", Field("count", 1, low=0, high=1000)),

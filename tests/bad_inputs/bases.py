@@ -88,6 +88,8 @@ _ALL_KINDS = [
     ("ai", "amin", ["wh"], [1, 1, 8, 8], {"dims": [1], "keepdim": True}),
     ("fl", "flip", ["ax"], [1, 1, 8, 8], {"dims": [3]}),
     ("ro", "roll", ["fl"], [1, 1, 8, 8], {"dims": [3], "shifts": [2]}),
+    ("sn", "sin", ["ro"], [1, 1, 8, 8], {}),
+    ("cs", "cos", ["sn"], [1, 1, 8, 8], {}),
     # a host op (--fallback host): run by the host CPU, a layer of its own
     ("ho", "host", ["ro"], [1, 1, 8, 8], {"op": "aten.cumsum.default", "source": "torch", "node": "cumsum",
                                           "out_shapes": [[1, 1, 8, 8]], "ops": 64, "ops_rule": "elements"}),

@@ -232,6 +232,26 @@ class Created(_Wrap):
         return x * ramp + torch.ones(1, 4, 1, 1) + torch.full((16,), 0.5) - torch.zeros_like(x)
 
 
+class SinCos(_Wrap):
+    """A sinusoidal embedding, as diffusers' get_timestep_embedding: sin and cos of scaled inputs."""
+
+    def op(self, x):
+        return torch.cat([torch.sin(x * 3.0), torch.cos(x)], dim=1)
+
+
+class EmptyConcat(_Wrap):
+    """smp's stand-in feature of encoders without a stride-2 stage: a zero-channel torch.empty,
+    concatenated (it adds nothing)."""
+
+    def op(self, x):
+        return torch.cat([x, torch.empty(1, 0, 16, 16)], dim=1) + torch.cat([torch.zeros(1, 0, 16, 16), x], dim=1)
+
+
+class EmptyRead(_Wrap):
+    def op(self, x):
+        return x + torch.empty(1, 0, 16, 16).sum()
+
+
 class EinsumEllipsis(_Wrap):
     def op(self, x):
         t = x.flatten(2)  # (N, C, HW)

@@ -34,7 +34,8 @@ CASES = {
     "Roll": {"roll"}, "Conv1d": {"conv2d", "pad"}, "Stack": {"concat"},
     "WhereCompare": {"where", "gt", "le", "ge", "ne", "logical_not"}, "AMax": {"amax", "amin", "adaptive_max_pool2d"},
     "Flip": {"flip"}, "Indexing": {"gather", "slice"}, "Select": {"slice"},
-    "AdaptiveMaxPool": {"adaptive_max_pool2d"}, "Created": {"mul"},
+    "AdaptiveMaxPool": {"adaptive_max_pool2d"}, "Created": {"mul"}, "SinCos": {"sin", "cos"},
+    "EmptyConcat": {"add"},
 }
 
 
@@ -120,3 +121,14 @@ def test_refused_forms_are_named_with_their_module(tmp_path):
         extract_model(f"{src}:M", SHAPE)
     assert "aten.scaled_dot_product_attention.default (is_causal=True" in str(err.value)
     assert "at <top>" in str(err.value)
+
+
+def test_empty_tensors_leave_concatenations_and_are_refused_elsewhere():
+    """A zero-element created tensor adds nothing to a concatenation: no concat op is left, and
+    no tensor of no elements is in the graph; any other reader is named in the error."""
+    g = extract_model(f"{FILE}:EmptyConcat", SHAPE)
+    assert {op.kind for op in g.ops} == {"conv2d", "add"}
+    assert all(t.elements > 0 for t in g.tensors)
+    with pytest.raises(UserError) as err:
+        extract_model(f"{FILE}:EmptyRead", SHAPE)
+    assert "aten.sum.default (reads a tensor with no elements" in str(err.value)

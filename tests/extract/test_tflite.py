@@ -15,6 +15,7 @@ pytest.importorskip("tflite")
 from hwsim.cli import main  # noqa: E402
 from hwsim.extract.tflite_import import read_tflite  # noqa: E402
 from hwsim.graph.analysis import graph_stats  # noqa: E402
+from hwsim.graph.io import load_graph  # noqa: E402
 from hwsim.graph.validate import validate  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -44,6 +45,13 @@ UNET_DW = [
     (32 * 8, 8 * 32), (8 * 32, 32 * 8),             # squeeze-and-excitation: two fully connected
     (conv(16 * 16, 16, 32, 3), 16 * 32 * 9),        # after the first added skip
     (conv(32 * 32, 3, 16, 1), 3 * 16),              # head
+]
+UNET_PAD = [
+    (conv(16 * 16, 8, 3, 3), 8 * 3 * 9),            # e1
+    (conv(8 * 8, 16, 8, 3), 16 * 8 * 9),            # after the padded 3x3/2 max pooling
+    (8 * 8 * (16 * 8 * 2 * 2), 16 * 8 * 4),         # transposed 2x2 s2
+    (conv(16 * 16, 8, 16, 3), 8 * 16 * 9),          # after the concatenated skip
+    (conv(16 * 16, 3, 8, 3), 3 * 8 * 9),            # VALID, after the reflect padding
 ]
 
 
@@ -101,6 +109,32 @@ def test_unet_dw_macs_skips_and_ops():
     assert pool.attrs["count_include_pad"] is False  # TensorFlow's SAME average leaves padding out
 
 
+def test_paddings_nothing_folds_are_pad_ops(tmp_path):
+    """A zero PAD read by a max pooling (which cannot absorb it: its padding is -inf) and a
+    MIRROR_PAD (REFLECT) are ``pad`` ops of their own; they run through the schedule."""
+    from hwsim.graph.io import load_graph, write_graph
+    from hwsim.pipeline import run
+
+    g = read_tflite(str(DATA / "unet_pad_int8.tflite")).graph
+    assert validate(g) == []
+    s = graph_stats(g, 8)
+    assert s["macs"] == sum(m for m, _ in UNET_PAD)
+    assert weights(g) == sum(w for _, w in UNET_PAD)
+    assert [t["bytes"] for t in s["skip_tensors"]] == [8 * 16 * 16]  # e1, across the 8x8 work
+    pads = [o for o in g.ops if o.kind == "pad"]
+    assert [(o.attrs["mode"], tuple(o.attrs["pads"])) for o in pads] == [("constant", (1, 1, 1, 1)),
+                                                                          ("reflect", (1, 1, 1, 1))]
+    assert [g.tensor[o.outputs[0]].shape for o in pads] == [(1, 8, 18, 18)] * 2
+    assert pads[0].attrs["value"] == 0.0  # the int8 zero point: real zero
+    pool = next(o for o in g.ops if o.kind == "max_pool2d")
+    assert pool.inputs == pads[0].outputs and tuple(pool.attrs["padding"]) == (0, 0)
+    path = tmp_path / "g.json"
+    write_graph(g, path)
+    for execution in ("layer", "cascade"):
+        result = run(load_graph(path), "accelerators/edge_npu.yaml", [f"policy.execution={execution}"])
+        assert sum(la.macs for la in result.metrics.layers) == sum(m for m, _ in UNET_PAD)
+
+
 def test_unsupported_ops_one_error_naming_the_file_and_every_op(capsys, tmp_path):
     path = DATA / "unsupported_ops.tflite"
     out = tmp_path / "g.json"
@@ -116,7 +150,8 @@ def test_extract_cli_reports_bit_widths(capsys, tmp_path):
     out = tmp_path / "g.json"
     assert main(["extract", str(DATA / "unet_a16w8.tflite"), "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "stored activations 18 at 16 bits" in err and "activation_bits: 16, weight_bits: 8" in err
+    assert "stored activations 18 at 16 bits" in err and "(activation 16, weight 8, bias 64 bits)" in err
+    assert load_graph(out).tensor["serving_default_keras_tensor_19:0"].bits == 16  # the input, as the file stores it
     assert main(["extract", str(DATA / "unet_int8.tflite"), "--input", "1x3x64x64"]) == 2
     assert "differs from the file's input of shape 1x3x32x32" in capsys.readouterr().err
 

@@ -113,6 +113,8 @@ CASES = [
     ("rsqrt", [(3, 4, POS)], {}, torch.rsqrt),
     ("neg", [(3, 4, 5)], {}, torch.neg),
     ("exp", [(3, 4, 5)], {}, torch.exp),
+    ("sin", [(3, 4, 50)], {}, torch.sin),
+    ("cos", [(3, 4, 50)], {}, torch.cos),
     ("abs", [(3, 4, 5)], {}, torch.abs),
     ("clamp", [(3, 4, 5)], {"min": -0.5, "max": 0.7}, lambda x, min, max: torch.clamp(x, min, max)),
     ("clamp", [(3, 4, 5)], {"min": 0.0, "max": None}, lambda x, min, max: torch.clamp(x, min, max)),
