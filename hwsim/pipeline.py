@@ -61,6 +61,17 @@ def _check_metrics(metrics: Metrics) -> None:
                            f"bound {metrics.bounds.roofline_cycles}: the simulator is too optimistic")
 
 
+def require_host(graph: Graph, spec: AcceleratorSpec, spec_file: str) -> None:
+    """A UserError at ``spec_file``'s ``host`` field when ``graph`` has host ops and the spec no
+    host section (before any work)."""
+    from hwsim.schedule.host_run import host_cycles
+
+    try:
+        host_cycles(graph, spec)
+    except UserError as exc:
+        raise UserError(exc.what, f"{spec_file}: host") from None
+
+
 class Planned(NamedTuple):
     """The first half of :func:`run`: the graph in the order used, its plan (verified), and the
     order's summary. A plan depends only on the spec fields the scheduler reads
@@ -82,6 +93,9 @@ def plan_graph(graph: Graph, spec: AcceleratorSpec, where: str | None = None) ->
     try:
         plan = schedule(graph, spec)
     except UserError as exc:  # the SRAM cannot hold one tile of some layer: a problem of the spec
+        if exc.where == "host":  # host ops and no host section: the spec file's field
+            spec_file = where.rpartition(": ")[0] if where else f"spec '{spec.name}'"
+            raise UserError(exc.what, f"{spec_file}: host") from None
         raise UserError(exc.what, exc.where or where) from None
     _check_plan(plan, graph, spec)
     return Planned(graph, spec, plan, ordering.summary)

@@ -14,6 +14,7 @@ time           s ms us µs ns ps                                   :func:`parse_
 energy         J mJ uJ µJ nJ pJ fJ                                :func:`parse_energy` → J, float
 power_per_size W mW uW µW nW, ``/`` and a size unit               :func:`parse_power_per_size`
                                                                   → W per byte, float
+throughput     op/s kop/s Mop/s Gop/s Top/s (``ops/s`` ... too)   operations per second, exact
 =============  ================================================  ==========================
 
 Bandwidth and frequency come back as ``int`` when the value is a whole number (it almost
@@ -59,10 +60,16 @@ POWER_UNITS: Mapping[str, Fraction] = MappingProxyType({
     "µW": Fraction(1, 10**6), "nW": Fraction(1, 10**9),
 })
 
-KINDS = ("size", "bandwidth", "frequency", "time", "energy", "power_per_size")
+OP_RATE_UNITS: Mapping[str, int] = MappingProxyType({
+    f"{prefix}{op}/s": factor for prefix, factor in (("", 1), ("k", 10**3), ("M", 10**6), ("G", 10**9), ("T", 10**12))
+    for op in ("op", "ops")
+})
+"""Operations per second (a host CPU's throughput, ``host.ops_per_second``)."""
+
+KINDS = ("size", "bandwidth", "frequency", "time", "energy", "power_per_size", "throughput")
 EXAMPLES: Mapping[str, str] = MappingProxyType({
     "size": "8 MiB", "bandwidth": "12.8 GB/s", "frequency": "1 GHz", "time": "100 ns",
-    "energy": "0.2 pJ", "power_per_size": "0.5 mW/MiB",
+    "energy": "0.2 pJ", "power_per_size": "0.5 mW/MiB", "throughput": "200 Mop/s",
 })
 _NUMBER = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?)\s*(.*?)\s*$")
 MAX_DIGITS = 100
@@ -90,6 +97,8 @@ def _unit_table(kind: str) -> dict[str, Fraction]:
     if kind == "power_per_size":
         return {f"{p}/{s}": pf / sf for p, pf in POWER_UNITS.items()
                 for s, sf in SIZE_UNITS.items()}
+    if kind == "throughput":
+        return {u: Fraction(f) for u, f in OP_RATE_UNITS.items()}
     raise ValueError(f"unknown quantity kind {kind!r}")
 
 
@@ -221,10 +230,11 @@ _WRITE_BACK_UNITS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "time": ("ns", "us", "ms", "s", "ps"),
     "energy": ("pJ", "nJ", "uJ", "mJ", "J"),
     "power_per_size": ("mW/MiB", "W/MiB", "mW/KiB", "W/KiB", "mW/B", "W/B"),
+    "throughput": ("Gop/s", "Mop/s", "kop/s", "Top/s", "op/s"),
 })
 _ZERO_UNIT = MappingProxyType({
     "size": "B", "bandwidth": "B/s", "frequency": "Hz", "time": "s", "energy": "pJ",
-    "power_per_size": "mW/MiB",
+    "power_per_size": "mW/MiB", "throughput": "op/s",
 })
 
 

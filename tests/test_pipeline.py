@@ -35,7 +35,7 @@ def test_chain_latency_and_stalls_by_hand():
     # queued behind w0 on the one channel, [0,102) weights; l1's [222,308) is w1's, weights.
     assert m.latency_cycles == 428 and m.compute_cycles == 32
     assert m.stall_by_cause == {"input": 104, "weights": 102 + 308 - 222, "drain": 104,
-                                "reload": 0, "spill_store": 0, "streamed": 0}
+                                "reload": 0, "spill_store": 0, "streamed": 0, "host": 0}
     # at 4 B/cycle: w0 [0,105), x [105,221) -> l0 [221,237); w1 [221,326) -> l1 [326,342); store 116
     slow = dataclasses.replace(spec, dram=DramSpec(4 * 10**9, 1e-7, 1))
     m = run(g, slow)

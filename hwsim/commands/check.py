@@ -67,6 +67,9 @@ def add_parser(sub) -> None:
     p.add_argument("--min-sqnr", metavar="DB", help="fail when a tensor's SQNR is below this, e.g. 20dB")
     p.add_argument("--max-rel", metavar="X", help="fail when a tensor's max abs error exceeds X x max|torch|")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    from hwsim.commands.extract import add_fallback
+
+    add_fallback(p)
     p.set_defaults(handler=run)
 
 
@@ -141,12 +144,12 @@ def _run(args, progress) -> int:
             if given is not None:
                 raise UserError("is for PyTorch models; an ONNX file is checked with its own weights and "
                                 "the checked input's ranges", flag)
-        result = check_onnx(spec, args.model, shape, args.seed, quantisation, thresholds, progress)
+        result = check_onnx(spec, args.model, shape, args.seed, quantisation, thresholds, progress, args.fallback)
     elif shape is None:
         raise UserError("is required for a PyTorch model (e.g. --input 1x3x64x64)", "--input")
     else:
         result = check_model(spec, args.model, shape, args.seed, quantisation, thresholds, calibration,
-                             args.weights, progress)
+                             args.weights, progress, fallback=args.fallback)
     data = result.to_dict()
     if args.json:
         write_stdout(json.dumps(data, sort_keys=True, indent=1) + "\n")
@@ -155,18 +158,20 @@ def _run(args, progress) -> int:
     return 0 if data["passed"] else 1
 
 
-def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=None, progress=None):
+def check_onnx(spec, path: str, shape, seed: int, quantisation=None, thresholds=None, progress=None,
+               fallback: str = "none"):
     """The numerics check of an ONNX file against ONNX Runtime (the steps of ``check_model``)."""
     from hwsim.extract.onnx_import import read_onnx
     from hwsim.extract.onnx_reference import onnx_reference
-    from hwsim.numerics.check import CheckResult, check_plan, check_spec_bits, missing_kernels
+    from hwsim.numerics.check import CheckResult, check_plan, check_spec_bits, missing_kernels, refuse_host_ops
     from hwsim.schedule import schedule, verify_plan
     from hwsim.schedule.order import order_layers
 
     from hwsim.graph.widths import effective_spec
 
-    imported = read_onnx(path, shape)
+    imported = read_onnx(path, shape, fallback=fallback)
     graph = imported.graph
+    refuse_host_ops(graph, path)
     spec = effective_spec(graph, spec)  # a quantised file is checked at its own widths
     check_spec_bits(spec)
     if imported.inexact:

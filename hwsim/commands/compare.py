@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
                    help="graph JSON file, zoo model name, or your model: path/to/file.py:Name, package.module:Name")
     p.add_argument("--input", metavar="SHAPE", help="input shape models are extracted at, e.g. 1x3x64x64 "
                                                     "(default 1x3x256x256)")
+    from hwsim.commands.extract import add_fallback
+
+    add_fallback(p)
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the report")
     p.add_argument("--sweep", metavar="DIR", help="a 'hwsim sweep' output directory (with --sram) to plot")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -38,12 +41,12 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def _graphs(args_graphs: list[str], out: Path, shape_text: str | None = None) -> list:
+def _graphs(args_graphs: list[str], out: Path, shape_text: str | None = None, fallback: str = "none") -> list:
     from hwsim.extract.resolve import parse_shape
     from hwsim.sweep.graphs import DEFAULT_SHAPE, resolve_graphs
 
     shape = parse_shape(shape_text) if shape_text is not None else DEFAULT_SHAPE
-    resolved = resolve_graphs(args_graphs, None, out, lambda text: print(text, file=sys.stderr), shape)
+    resolved = resolve_graphs(args_graphs, None, out, lambda text: print(text, file=sys.stderr), shape, fallback)
     return [resolved.graphs[label] for label in resolved.labels]
 
 
@@ -58,7 +61,11 @@ def run(args) -> int:
     out = Path(args.output)
     check_directory(out, REPORT_FILES)
     spec = load_spec(args.spec, args.overrides)
-    graphs = _graphs(args.graphs, out, args.input)
+    graphs = _graphs(args.graphs, out, args.input, args.fallback)
+    from hwsim.pipeline import require_host
+
+    for graph in graphs:
+        require_host(graph, spec, args.spec)
     curves = load_sweep(args.sweep, [g.name for g in graphs]) if args.sweep else []
     if args.sweep and not curves:
         raise UserError("no successful point to plot", f"--sweep {args.sweep}")

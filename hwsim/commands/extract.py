@@ -21,8 +21,17 @@ def add_parser(sub) -> None:
                                    "optional for a file (it fixes the dynamic dimensions of an ONNX input)")
     p.add_argument("--fuse", choices=FUSE_MODES, default="elementwise",
                    help="group element-wise ops into the layer before them (default) or not at all")
+    add_fallback(p)
     p.add_argument("-o", "--output", help="graph file to write (default: standard output)")
     p.set_defaults(handler=run)
+
+
+def add_fallback(p) -> None:
+    """The ``--fallback`` option of every command that extracts a model."""
+    p.add_argument("--fallback", choices=("none", "host"), default="none",
+                   help="what to do with ops hwsim cannot map: 'none' (default) reports them all as one error; "
+                        "'host' runs each on the host CPU, as a layer of its own whose inputs and outputs go "
+                        "through DRAM (needs a host: section in the spec)")
 
 
 def run(args) -> int:
@@ -35,17 +44,27 @@ def run(args) -> int:
     notes: list[str] = []
     if file_format(args.model):
         shape = parse_shape(args.input) if args.input is not None else None
-        imported = extract_file(args.model, shape, args.fuse)
+        imported = extract_file(args.model, shape, args.fuse, args.fallback)
         graph, notes = imported.graph, imported.report_lines()
     elif args.input is None:
         raise UserError("is required for a PyTorch model (e.g. --input 1x3x256x256)", "--input")
     else:
-        graph = extract_model(args.model, parse_inputs(args.input), args.fuse)
+        graph = extract_model(args.model, parse_inputs(args.input), args.fuse, args.fallback)
     if args.output:
         write_graph(graph, args.output)
         print(f"wrote {args.output}: {len(graph.ops)} ops, {len(graph.layers)} layers", file=sys.stderr)
     else:
         write_stdout(graph_to_json(graph))
-    for line in notes:
+    for line in notes + host_lines(graph):
         print(line, file=sys.stderr)
     return 0
+
+
+def host_lines(graph) -> list[str]:
+    """What ``extract`` says of the host ops it wrote (none without ``--fallback host``)."""
+    hosts = [o for o in graph.ops if o.kind == "host"]
+    if not hosts:
+        return []
+    listed = "; ".join(f"{o.attrs['op']} at {o.module or '<top>'}" for o in hosts[:8])
+    more = f" and {len(hosts) - 8} more" if len(hosts) > 8 else ""
+    return [f"{len(hosts)} host op(s), run on the host CPU (--fallback host): {listed}{more}"]

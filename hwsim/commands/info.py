@@ -50,4 +50,7 @@ def render(s: dict) -> str:
                          f"{t['producer']} -> {t['last_consumer']}  ({t['module'] or '<top>'})")
         curve = ", ".join(format_bytes(v) for v in dedupe_runs(s["msc_curve_bytes"]))
         lines.append(f"  M_sc(t), repeats removed: [{curve}]")
+    if s.get("host_ops"):
+        listed = "; ".join(f"{h['op']} at {h['module'] or '<top>'} ({h['ops']:,} ops)" for h in s["host_ops"])
+        lines.append(f"  host ops    {len(s['host_ops'])} run on the host CPU (--fallback host): {listed}")
     return "\n".join(lines)

@@ -53,6 +53,9 @@ def add_parser(sub) -> None:
                    help="graph JSON file, zoo model name, or your model: path/to/file.py:Name, package.module:Name")
     p.add_argument("--input", metavar="SHAPE", help="input shape models are extracted at, e.g. 1x3x64x64 "
                                                     "(default 1x3x256x256; an 'input' axis sweeps it)")
+    from hwsim.commands.extract import add_fallback
+
+    add_fallback(p)
     p.add_argument("--sram", metavar="AXIS", help="SRAM sizes, e.g. 128KiB:8MiB:x2")
     p.add_argument("--bandwidth", metavar="AXIS", help="DRAM bandwidths, e.g. 4GB/s,8GB/s")
     p.add_argument("--bits", metavar="AXIS", help="activation bit-widths, e.g. 8,16")
@@ -130,7 +133,7 @@ def run(args) -> int:
 
     shape = parse_shape(args.input) if args.input is not None else None
     request = SweepRequest(args.spec, tuple(args.graphs), _grid(args), Path(args.output), args.resume,
-                           quiet=args.quiet, input_shape=shape)
+                           quiet=args.quiet, input_shape=shape, fallback=args.fallback)
     executor = _executor(args)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

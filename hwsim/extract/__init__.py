@@ -27,9 +27,10 @@ def example_inputs(inputs, seed: int = 0) -> list:
 
 
 def extract_module(model, input_shape, name: str, fuse: str = "elementwise",
-                   where: str | None = None) -> Graph:
+                   where: str | None = None, fallback: str = "none") -> Graph:
     """The Graph of ``model`` on seeded example inputs: ``input_shape`` is one shape or an
-    InputSpec (``hwsim.extract.resolve.parse_inputs``)."""
+    InputSpec (``hwsim.extract.resolve.parse_inputs``); ``fallback="host"``: ops hwsim cannot
+    map become host ops (``hwsim.extract.fallback``) instead of an error."""
     require_torch("extraction")
     from hwsim.extract.resolve import as_inputs
     from hwsim.extract.torch_export import export_program, program_to_graph
@@ -37,16 +38,16 @@ def extract_module(model, input_shape, name: str, fuse: str = "elementwise",
     where = where or name
     inputs = as_inputs(input_shape)
     ep = export_program(model, example_inputs(inputs), where, [n for n, _ in inputs])
-    return program_to_graph(ep, name, fuse, where)
+    return program_to_graph(ep, name, fuse, where, fallback)
 
 
-def extract_model(model_spec: str, input_shape, fuse: str = "elementwise") -> Graph:
+def extract_model(model_spec: str, input_shape, fuse: str = "elementwise", fallback: str = "none") -> Graph:
     """Resolve MODEL (zoo name, file.py:name, package.module:name) and extract it."""
     require_torch("extraction")
     from hwsim.extract.resolve import resolve_model
 
     model, name = resolve_model(model_spec)
-    return extract_module(model, input_shape, name, fuse, where=model_spec)
+    return extract_module(model, input_shape, name, fuse, where=model_spec, fallback=fallback)
 
 
 FILE_SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
@@ -59,15 +60,16 @@ def file_format(model_spec: str) -> str | None:
     return FILE_SUFFIXES.get(Path(model_spec).suffix.lower())
 
 
-def extract_file(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise"):
+def extract_file(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise",
+                 fallback: str = "none"):
     """The :class:`~hwsim.extract.frontend.Imported` graph of an ONNX or TFLite file."""
     kind = file_format(path)
     if kind == "onnx":
         from hwsim.extract.onnx_import import read_onnx
 
-        return read_onnx(path, input_shape, fuse)
+        return read_onnx(path, input_shape, fuse, fallback)
     if kind == "tflite":
         from hwsim.extract.tflite_import import read_tflite
 
-        return read_tflite(path, input_shape, fuse)
+        return read_tflite(path, input_shape, fuse, fallback)
     raise UserError("not an .onnx or .tflite file", path)

@@ -97,15 +97,19 @@ class Imported:
         return lines
 
 
-def unsupported_error(unsupported: dict[str, list[str]], where: str) -> UserError:
-    """One error listing every unsupported op type with the nodes it occurs at."""
+def unsupported_error(unsupported: dict[str, list[str]], where: str, fallback: str = "none") -> UserError:
+    """One error listing every unsupported op type with the nodes it occurs at (suggesting
+    ``--fallback host`` unless it was given: then these are ops that could not be host ops)."""
     parts = []
     for target, names in unsupported.items():
         shown = ", ".join(n or "<unnamed>" for n in names[:MAX_NAMES])
         more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
         parts.append(f"{target} at {shown}{more}")
     total = sum(len(v) for v in unsupported.values())
-    return UserError(f"{total} unsupported op(s) of {len(unsupported)} kind(s): {'; '.join(parts)}", where)
+    from hwsim.extract.fallback import suggestion
+
+    return UserError(f"{total} unsupported op(s) of {len(unsupported)} kind(s): {'; '.join(parts)}"
+                     f"{suggestion(fallback)}", where)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import numpy as np
 from hwsim.errors import UserError
 from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.builder import GraphBuilder
+from hwsim.extract.fallback import onnx_host
 from hwsim.extract.frontend import Imported, PendingPad, unsupported_error
 from hwsim.graph.widths import with_widths
 
@@ -258,6 +259,11 @@ def _inputs(model, ctx: Context, input_shape: tuple[int, ...] | None, where: str
     return names
 
 
+def _first_input(model):
+    init = {i.name for i in model.graph.initializer}
+    return next(vi for vi in model.graph.input if vi.name not in init)
+
+
 def _constant_value(node, n: OnnxNode) -> np.ndarray:
     from onnx import numpy_helper
 
@@ -310,8 +316,10 @@ def _check_shapes(ctx: Context, n: OnnxNode) -> None:
                               f"inference's {list(want)}")
 
 
-def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise") -> Imported:
-    """The Graph of the ONNX file at ``path``, with its tensors' bit-widths."""
+def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise",
+              fallback: str = "none") -> Imported:
+    """The Graph of the ONNX file at ``path``, with its tensors' bit-widths (``fallback="host"``:
+    unmapped nodes become host ops, ``hwsim.extract.fallback``)."""
     require_onnx()
     from hwsim.extract import onnx_ops  # noqa: F401  (registers the converters)
 
@@ -334,15 +342,15 @@ def read_onnx(path: str, input_shape: tuple[int, ...] | None = None, fuse: str =
     for init in model.graph.initializer:
         ctx.consts[init.name] = _constant(init)
     inputs = _inputs(model, ctx, input_shape, path)
-    if input_shape is not None:
-        ctx.inferred.clear()  # inferred for the file's own input shape
+    if input_shape is not None and _static_shape(_first_input(model)) != tuple(input_shape):
+        ctx.inferred.clear()  # inferred for the file's own (dynamic) input shape
     ctx.onnx_values = {o for node in model.graph.node for o in node.output} | {i.name for i in model.graph.input}
     for k, node in enumerate(model.graph.node):
         n = OnnxNode(node.name or f"{node.op_type}_{k}", node.op_type, list(node.input), list(node.output),
                      _attrs(node))
-        _walk_node(ctx, node, n)
+        _walk_node(ctx, node, n, fallback)
     if ctx.b.unsupported:
-        raise unsupported_error(ctx.b.unsupported, path)
+        raise unsupported_error(ctx.b.unsupported, path, fallback)
     outputs = [_graph_output(ctx, o.name, path) for o in model.graph.output]
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = _stored_bits(ctx, graph, types)
@@ -368,7 +376,7 @@ def _stored_bits(ctx: Context, graph, types: dict[str, int]) -> dict[str, int]:
     return bits
 
 
-def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
+def _walk_node(ctx: Context, node, n: OnnxNode, fallback: str = "none") -> None:
     key = n.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{n.op_type}"
     if key == n.op_type and _fold(ctx, node, n):
         return
@@ -376,7 +384,8 @@ def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
         return  # of a value an unsupported node did not compute: reported there
     convert = ONNX_CONVERTERS.get(key)
     if convert is None:
-        ctx.b.mark_unsupported(key, n.name)
+        if fallback != "host" or not onnx_host(ctx, n, key):
+            ctx.b.mark_unsupported(key, n.name)
         return
     if any(i and i not in ctx.consts and ctx.b.value_of.get(i) is None for i in n.inputs):
         return  # downstream of an unsupported node: already reported there
@@ -384,7 +393,9 @@ def _walk_node(ctx: Context, node, n: OnnxNode) -> None:
         convert(ctx, n)
         _check_shapes(ctx, n)
     except Unsupported as exc:
-        ctx.b.mark_unsupported(f"{n.op_type} ({exc})", n.name)
+        if fallback != "host" or not onnx_host(ctx, n, key, str(exc)):
+            ctx.b.mark_unsupported(f"{n.op_type} ({exc})", n.name)
+
 
 
 def _graph_output(ctx: Context, name: str, where: str) -> str:

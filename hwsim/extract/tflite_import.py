@@ -242,8 +242,10 @@ def _options(op, opname: str):
     return opts
 
 
-def read_tflite(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise") -> Imported:
-    """The Graph of the first subgraph of the TFLite file at ``path``, with its bit-widths."""
+def read_tflite(path: str, input_shape: tuple[int, ...] | None = None, fuse: str = "elementwise",
+                fallback: str = "none") -> Imported:
+    """The Graph of the first subgraph of the TFLite file at ``path``, with its bit-widths
+    (``fallback="host"``: unmapped operators become host ops, ``hwsim.extract.fallback``)."""
     require_tflite()
     from hwsim.extract import tflite_ops  # noqa: F401  (registers the converters)
 
@@ -270,9 +272,9 @@ def read_tflite(path: str, input_shape: tuple[int, ...] | None = None, fuse: str
     inputs = _inputs(ctx, sg, input_shape, path)
     for k, (op, opname, ins, outs) in enumerate(ops):
         label = f"#{k} {opname} -> {ctx.t(outs[0]).Name().decode(errors='replace') if outs else '?'}"
-        _walk(ctx, TflOp(k, label, opname, ins, outs, _options(op, opname)))
+        _walk(ctx, TflOp(k, label, opname, ins, outs, _options(op, opname)), fallback)
     if ctx.b.unsupported:
-        raise unsupported_error(ctx.b.unsupported, path)
+        raise unsupported_error(ctx.b.unsupported, path, fallback)
     outputs = [_graph_output(ctx, i, path) for i in graph_outs]
     graph = ctx.b.build(Path(path).stem, inputs, list(dict.fromkeys(outputs)), fuse)
     bits = {t.name: ctx.bits.get(t.name, 32) for t in graph.tensors}
@@ -298,17 +300,39 @@ def _inputs(ctx: Context, sg, input_shape, where: str) -> list[str]:
     return names
 
 
-def _walk(ctx: Context, op: TflOp) -> None:
+def _walk(ctx: Context, op: TflOp, fallback: str = "none") -> None:
     convert = TFLITE_CONVERTERS.get(op.opname)
     if convert is None:
-        ctx.b.mark_unsupported(op.opname, op.name)
+        if fallback != "host" or not _host(ctx, op):
+            ctx.b.mark_unsupported(op.opname, op.name)
         return
     if any(i >= 0 and ctx.const(i) is None and ctx.b.value_of.get(i) is None for i in op.inputs):
         return  # downstream of an unsupported op: reported there
     try:
         convert(ctx, op)
     except Unsupported as exc:
-        ctx.b.mark_unsupported(f"{op.opname} ({exc})", op.name)
+        if fallback != "host" or not _host(ctx, op, str(exc)):
+            ctx.b.mark_unsupported(f"{op.opname} ({exc})", op.name)
+
+
+def _host(ctx: Context, op: TflOp, reason: str | None = None) -> bool:
+    """Operator ``op`` as a host op (``--fallback host``), its output shapes the file's (IR
+    layout); False when an input is not a tensor hwsim holds."""
+    from hwsim.extract.fallback import emit_host
+
+    try:
+        inputs = [ctx.x(i) for i in op.inputs if i >= 0]
+    except Unsupported:
+        return False
+    if not op.outputs or any(not isinstance(i, str) for i in inputs):
+        return False
+    names = [ctx.tensor_name(i) for i in op.outputs]
+    outs = emit_host(ctx.b, name=names[0], op=op.opname, source="tflite", node=op.name, module=op.name,
+                     inputs=inputs, out_shapes=[nchw(ctx.file_shape(i)) for i in op.outputs], out_names=names,
+                     reason=reason)
+    for k, out in enumerate(outs):
+        ctx.set(op, out, k)
+    return True
 
 
 def _graph_output(ctx: Context, i: int, where: str) -> str:

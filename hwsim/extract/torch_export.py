@@ -143,7 +143,7 @@ def _keep_indices(b: GraphBuilder, name: str, value) -> None:
     b.constants[name] = [int(v) for v in value.tolist()]
 
 
-def _call(node, b: GraphBuilder) -> None:
+def _call(node, b: GraphBuilder, fallback: str = "none") -> None:
     module = _module_path(node)
     if node.target is operator.getitem:
         src, index = node.args
@@ -155,7 +155,8 @@ def _call(node, b: GraphBuilder) -> None:
         return
     convert = CONVERTERS.get(target) or CONVERTERS.get(target.rsplit(".", 1)[0])
     if convert is None or not hasattr(node.target, "_schema"):
-        b.mark_unsupported(target, module)
+        if fallback != "host" or not _host(node, b, target, module):
+            b.mark_unsupported(target, module)
         return
     args = _bind(node, b)
     tensor_args = [n for n in node.all_input_nodes]
@@ -169,7 +170,8 @@ def _call(node, b: GraphBuilder) -> None:
             raise Unsupported("reads a tensor with no elements (only a concatenation drops one)")
         convert(b, n)
     except Unsupported as exc:
-        b.mark_unsupported(f"{target} ({exc})", module)
+        if fallback != "host" or not _host(node, b, target, module, str(exc)):
+            b.mark_unsupported(f"{target} ({exc})", module)
         return
     value = b.value_of.get(node.name)
     if isinstance(value, str):
@@ -178,26 +180,68 @@ def _call(node, b: GraphBuilder) -> None:
             b.booleans.add(b.root(value))
 
 
+def _host(node, b: GraphBuilder, target: str, module: str, reason: str | None = None) -> bool:
+    """Write ``node`` as a host op (``--fallback host``); False when it cannot be one (an input
+    that is no tensor hwsim holds, an output without a shape)."""
+    from hwsim.extract.fallback import emit_host
+
+    inputs = [b.value_of.get(n.name) for n in node.all_input_nodes]
+    val = node.meta.get("val")
+    shapes = _shapes(val)
+    if any(not isinstance(i, str) for i in inputs) or not shapes or \
+            (isinstance(val, (list, tuple)) and len(shapes) != len(val)):
+        return False
+    outs = emit_host(b, name=node.name, op=target, source="torch", node=node.name, module=module, inputs=inputs,
+                     out_shapes=shapes, ops=_flop_count(node), reason=reason)
+    b.value_of[node.name] = outs if isinstance(val, (list, tuple)) else outs[0]
+    for out in outs:
+        b.users[out] = b.users.get(out, 0) + len(node.users)
+    return True
+
+
+def _flop_count(node) -> int | None:
+    """FlopCounterMode's flops for ``node`` where torch has a formula for its op, else None."""
+    import torch
+    from torch.utils.flop_counter import flop_registry
+
+    packet = getattr(node.target, "overloadpacket", None)
+    formula = flop_registry.get(packet) if packet is not None else None
+    if formula is None:
+        return None
+
+    def value(a):
+        return a.meta.get("val") if isinstance(a, torch.fx.Node) else a
+
+    try:
+        args = torch.utils._pytree.tree_map(value, (node.args, node.kwargs))
+        return int(formula(*args[0], out_val=node.meta.get("val"), **args[1]))
+    except Exception:  # a formula that does not take this form: count elements instead
+        return None
+
+
 def _is_bool(val) -> bool:
     import torch
 
     return isinstance(val, torch.Tensor) and val.dtype == torch.bool
 
 
-def program_to_graph(ep, name: str, fuse: str, where: str) -> Graph:
+def program_to_graph(ep, name: str, fuse: str, where: str, fallback: str = "none") -> Graph:
+    """The graph of an exported program; ``fallback="host"``: unmapped ops become host ops."""
     b = GraphBuilder()
     inputs = _placeholders(ep, b)
     outputs: list[str] = []
     for node in ep.graph.nodes:
         if node.op == "call_function":
-            _call(node, b)
+            _call(node, b, fallback)
         elif node.op == "output":
             flat = node.args[0] if isinstance(node.args[0], (list, tuple)) else [node.args[0]]
             outputs = [b.value_of.get(getattr(x, "name", None)) for x in flat]
     if b.unsupported:
         listed = "; ".join(f"{t} at {', '.join(p or '<top>' for p in paths[:3])}"
                            f"{' ...' if len(paths) > 3 else ''}" for t, paths in b.unsupported.items())
-        raise UserError(f"{len(b.unsupported)} unsupported op(s): {listed}", where)
+        from hwsim.extract.fallback import suggestion
+
+        raise UserError(f"{len(b.unsupported)} unsupported op(s): {listed}{suggestion(fallback)}", where)
     if any(o is None for o in outputs):
         raise UserError("the model returns something that is not a tensor", where)
     outputs = [_materialise(b, o) for o in outputs]

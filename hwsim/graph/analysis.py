@@ -273,6 +273,8 @@ def graph_stats(g: Graph, bits: int) -> dict:
         "skip_tensors": skips,
         "msc_bytes": max(curve, default=0),
         "msc_curve_bytes": curve,
+        "host_ops": [{"name": o.name, "op": o.attrs["op"], "module": o.module, "ops": o.attrs["ops"],
+                      "ops_rule": o.attrs.get("ops_rule", "elements")} for o in g.ops if o.kind == "host"],
     }
 
 

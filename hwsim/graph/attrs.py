@@ -31,6 +31,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from hwsim.graph.host import OPS_RULES as _HOST_RULES, SOURCES as _HOST_SOURCES, out_shapes_rule
+
 MAX_EXTENT = 2**31 - 1
 """The largest tensor dimension, and the largest integer attribute, hwsim accepts."""
 FLOAT32_MAX = 3.4028234663852886e38
@@ -221,6 +223,9 @@ ATTR_RULES: Mapping[str, Mapping[str, Rule]] = {
     "flip": {"dims": _r(integers(-MAX_EXTENT, min_items=1), True)},
     "roll": {"dims": _r(integers(-MAX_EXTENT, min_items=1), True), "shifts": _r(integers(-MAX_EXTENT, min_items=1),
                                                                                   True)},
+    "host": {"op": _r(text, True), "source": _r(word(*_HOST_SOURCES)), "node": _r(text),
+             "out_shapes": _r(out_shapes_rule, True), "ops": _r(integer(0, 2**62), True),
+             "ops_rule": _r(word(*_HOST_RULES)), "reason": _r(text)},
 }
 """Op kind -> attribute name -> rule. Every op kind of ``opkinds.OP_KINDS`` has an entry."""
 

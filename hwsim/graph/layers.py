@@ -9,6 +9,8 @@ The rule (DESIGN.md, "Layer"), applied to the ops in execution order:
   latest layer when that layer produced one of its inputs; its other inputs are then
   parameters, the network input, or activations already produced (resident in SRAM).
   Otherwise it starts a layer of its own, which later element-wise ops may join.
+* a *host* op (``host.py``: an op run by the host CPU, ``--fallback host``) is a layer of
+  its own that nothing joins: its outputs come back through DRAM, never fused.
 
 Tensors produced and consumed inside one layer never touch SRAM. With ``fuse="none"``
 every op is its own layer.
@@ -49,5 +51,8 @@ def group_layers(ops: Iterable[Op], tensors: Iterable[Tensor], fuse: str = "elem
         else:
             groups.append([op])
             latest_outputs = set()
+        if OP_KINDS[op.kind].category == "host":
+            latest_outputs = set()  # nothing fuses into a host op's layer
+            continue
         latest_outputs.update(op.outputs)
     return tuple(Layer(g[0].name, tuple(o.name for o in g)) for g in groups)

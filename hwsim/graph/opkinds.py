@@ -21,7 +21,8 @@ The kinds added for the ops of issue 13 (padding, bicubic upsampling, group norm
 their rules in ``opkinds_more.py``.
 
 Categories: ``main`` ops start a layer; ``elementwise`` ops (reductions over axes and
-permutes included) fuse into the layer that produced one of their inputs (see layers.py).
+permutes included) fuse into the layer that produced one of their inputs (see layers.py);
+a ``host`` op (``host.py``, ``--fallback host``) is a layer of its own that nothing joins.
 """
 
 from __future__ import annotations
@@ -339,7 +340,11 @@ _ELTWISE = (
 )
 from hwsim.graph.opkinds_more import MORE_ELTWISE, MORE_MAIN  # noqa: E402  (its rules use the helpers above)
 
-OP_KINDS: dict[str, OpKind] = {k.name: k for k in _MAIN + MORE_MAIN + _ELTWISE + MORE_ELTWISE}
+from hwsim.graph.host import HOST, host_infer  # noqa: E402
+
+# A host op (``host.py``): run by the host CPU, its own layer; no MACs, no vector work on the accelerator.
+_HOST = [_kind(HOST, "host", (0, 64), host_infer, required=["op", "out_shapes", "ops"])]
+OP_KINDS: dict[str, OpKind] = {k.name: k for k in _MAIN + MORE_MAIN + _ELTWISE + MORE_ELTWISE + _HOST}
 
 
 def infer_shapes(kind: str, in_shapes: Sequence[Shape], attrs: Attrs) -> list[Shape]:

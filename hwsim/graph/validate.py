@@ -184,6 +184,8 @@ def _check_layers(g: Graph, oix: dict[str, int], problems: list[str]) -> None:
             else:
                 seen[name] = i
                 order.append(oix[name])
+        if len(layer.ops) > 1 and any(n in oix and g.ops[oix[n]].kind == "host" for n in layer.ops):
+            problems.append(f"$.layers[{i}].ops: a host op is a layer of its own (it runs on the host CPU)")
     missing = [op.name for op in g.ops if op.name not in seen]
     if missing:
         problems.append(f"$.layers: ops in no layer: {missing[:5]}{' ...' if len(missing) > 5 else ''}")

@@ -7,9 +7,13 @@ time":
 * ``compute_cycles``: the sum of the layers' compute cycles (the array is never faster);
 * ``dram_cycles``: every DRAM byte the plan moves, at full bandwidth (the bus is shared by
   reads and writes, so it cannot move them faster);
-* ``roofline_cycles``: the larger of the two;
+* ``host_cycles``: the time of the host ops (``--fallback host``), during which the
+  accelerator does nothing (neither computes nor moves data), so it adds to any bound;
+* ``roofline_cycles``: the larger of the two, plus ``host_cycles``;
 * ``min_dram_cycles``: the bytes no schedule can avoid (every weight once, the network
-  input once, the output once: ``floor_dram_bytes``) at full bandwidth, latency excluded.
+  input once, the output once: ``floor_dram_bytes``; with host ops, also each host op's
+  input the accelerator made, out once, and its output the accelerator reads, back once,
+  while what only the host reads or writes is left out) at full bandwidth, latency excluded.
 
 The simulation is never faster than ``roofline_cycles`` (the pipeline checks it). These use
 the plan's own bytes, so they cannot flag a wasteful schedule; the spill bounds do
@@ -52,10 +56,11 @@ class Bounds:
     dram_bound_cycles: int | None = None
     spill_status: str = ""
     zero_spill_sram_bytes: int | None = None  # peak live bytes (layer mode)
+    host_cycles: int = 0  # the host ops' time: the accelerator waits through it
 
     @property
     def roofline_cycles(self) -> int:
-        return max(self.compute_cycles, self.dram_cycles)
+        return max(self.compute_cycles, self.dram_cycles) + self.host_cycles
 
     @property
     def spill_gap_pct(self) -> float | None:
@@ -68,12 +73,27 @@ class Bounds:
 
 
 def unavoidable_dram_bytes(plan: Plan, graph: Graph, activation_bits: int) -> int:
-    """Weights once + network input once + network output once."""
+    """Weights once + network input once + network output once; with host ops (``--fallback
+    host``), what the accelerator itself must move: the network inputs some accelerator layer
+    reads, the outputs an accelerator layer produces, every host op's input an accelerator layer
+    produced (stored once) and every host op's output an accelerator layer reads (loaded once)."""
     weights = sum(layer.weight_bytes for layer in plan.layers)
-    inputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits) for name in graph.inputs)
-    outputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits)
-                  for name in dict.fromkeys(graph.root(o) for o in graph.outputs))
-    return weights + inputs + outputs
+    host_steps = {h.layer for h in plan.hosts}
+    if not host_steps:
+        inputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits) for name in graph.inputs)
+        outputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits)
+                      for name in dict.fromkeys(graph.root(o) for o in graph.outputs))
+        return weights + inputs + outputs
+    from hwsim.graph.analysis import layer_io
+
+    io = layer_io(graph)
+    read_here = {t for x in io if x.index not in host_steps for t in x.reads}
+    made_here = {t for x in io if x.index not in host_steps for t in x.writes}
+    host_in = {t for x in io if x.index in host_steps for t in x.reads}
+    host_out = {t for x in io if x.index in host_steps for t in x.writes}
+    moved = ({graph.root(i) for i in graph.inputs} & read_here) | ({graph.root(o) for o in graph.outputs} & made_here)
+    moved |= (host_in & made_here) | (host_out & read_here)
+    return weights + sum(tensor_bytes(graph.tensor[t].elements, activation_bits) for t in moved)
 
 
 def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:
@@ -82,7 +102,8 @@ def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:
     moved = sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store", "tiles"))
     unavoidable = unavoidable_dram_bytes(plan, graph, spec.datatype.activation_bits)
     own = plan.decided_bytes()
-    bounds = Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable), unavoidable, own)
+    bounds = Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable), unavoidable, own,
+                    host_cycles=sum(h.cycles for h in plan.hosts))
     s = plan.spill_bounds
     if s is None or s.status.startswith("not computed"):
         return replace(bounds, spill_status=s.status if s is not None else "")

@@ -18,6 +18,7 @@ from hwsim.graph.ir import Graph
 from hwsim.graph.widths import widths_note
 from hwsim.measure.bounds import Bounds, roofline
 from hwsim.measure.energy import Energy, run_energy
+from hwsim.measure.host import HostMetrics, host_metrics
 from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
 from hwsim.measure.stalls import account_stalls
 from hwsim.schedule.order import OrderSummary
@@ -26,8 +27,8 @@ from hwsim.records import stored_at_once
 from hwsim.sim.trace import Trace
 from hwsim.spec.model import AcceleratorSpec
 
-READ_KINDS = ("weights", "input", "spill_read", "streamed_read")
-WRITE_KINDS = ("output", "spill_write", "streamed_write")
+READ_KINDS = ("weights", "input", "spill_read", "streamed_read", "host_read")
+WRITE_KINDS = ("output", "spill_write", "streamed_write", "host_write")
 
 
 @stored_at_once
@@ -81,8 +82,8 @@ class Metrics:
     latency_cycles: int
     compute_cycles: int
     stall_cycles: int
-    stall_by_cause: dict[str, int]  # the six causes, zeros included (read-only by convention)
-    dram_bytes_by_kind: dict[str, int]  # the seven traffic kinds, zeros included
+    stall_by_cause: dict[str, int]  # every cause of STALL_CAUSES (host included), zeros included (read-only)
+    dram_bytes_by_kind: dict[str, int]  # every kind of TRAFFIC_KINDS (host_write, host_read included), zeros included
     sram_peak_bytes: int
     live_peak_bytes: int
     sram_peak: SramPeak
@@ -96,6 +97,13 @@ class Metrics:
     peak_macs_per_cycle: int = 0  # compute.macs_per_cycle (for utilisation)
     bit_widths: tuple[int, int, int] = (0, 0, 0)  # activation, weight, bias bits the run sized tensors at
     widths_note: str = ""  # where they come from, when the graph's file set them (hwsim.graph.widths)
+    hosts: tuple[HostMetrics, ...] = ()  # the host ops (--fallback host), in step order
+    host_name: str | None = None  # the spec's host.name
+
+    @property
+    def host_cycles(self) -> int:
+        """Cycles the host CPU ran host ops, the accelerator waiting (part of ``stall_by_cause['host']``)."""
+        return sum(h.cycles for h in self.hosts)
 
     @property
     def array_utilisation(self) -> float | None:
@@ -248,6 +256,8 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
         tensor_dram_bytes=tuple(sorted(moved.items(), key=lambda kv: (-kv[1], kv[0]))),
         order=order,
         peak_macs_per_cycle=spec.compute.macs_per_cycle,
+        hosts=host_metrics(trace, plan),
+        host_name=spec.host.name if spec.host is not None else None,
         bit_widths=(spec.datatype.activation_bits, spec.datatype.weight_bits, spec.datatype.bias_bits),
         widths_note=widths_note(graph, spec),
     )

@@ -17,6 +17,10 @@ transfer its engine issued just before it (in-order issue). A free is looked thr
 own last-finishing dependency (waiting for space is waiting for what freed it). Ties between
 dependencies that finished at the same cycle go to a load or store before a free, then to
 the later command. The time after the last compute until the end of the run is ``drain``.
+A ``host`` command (a host op, ``--fallback host``) is no compute: the accelerator waits
+while the host CPU runs, and that time is a stall of cause ``host``, as are the waits for
+the stores of its inputs and the loads of its outputs (traffic ``host_write`` /
+``host_read``).
 
 The two are checked to agree (sum of causes == measured stall, busy + stall == latency);
 a mismatch is a bug in the simulator or in this module, reported as a RuntimeError.
@@ -32,6 +36,7 @@ from hwsim.sim.trace import Event, Trace
 CAUSE_OF_TRAFFIC = {
     "weights": "weights", "input": "input", "spill_read": "reload", "spill_write": "spill_store",
     "output": "spill_store", "streamed_read": "streamed", "streamed_write": "streamed",
+    "host_write": "host", "host_read": "host",
 }
 
 
@@ -152,7 +157,7 @@ def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tu
         if command.kind == "tiles":
             previous_end = _tiles_stalls(plan, tiles[command.id], previous_end, starts, ends, by_cause, by_layer)
             continue
-        if command.kind != "compute":
+        if command.kind not in ("compute", "host"):
             continue
         gap = starts[command.id] - previous_end
         if gap < 0:
@@ -161,6 +166,8 @@ def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tu
         if gap:
             blame.charge(command.id, previous_end, starts[command.id], by_cause)
             by_layer[command.layer] = by_layer.get(command.layer, 0) + gap
+        if command.kind == "host":  # the host CPU runs, the accelerator waits
+            by_cause["host"] += ends[command.id] - starts[command.id]
         previous_end = ends[command.id]
     by_cause["drain"] += latency - previous_end
     return by_cause, by_layer

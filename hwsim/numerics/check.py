@@ -227,6 +227,22 @@ class CheckResult:
         return d
 
 
+def refuse_host_ops(graph: Graph, where: str) -> None:
+    """Raise a ``UserError`` naming every host op (``--fallback host``) of ``graph``, if it has any.
+
+    The check compares the accelerator's arithmetic through the simulated memory with the
+    framework's; a host op's arithmetic is the host CPU's (float, the framework's own op), which
+    hwsim does not model, so a graph holding one is refused rather than passed over it."""
+    from hwsim.errors import UserError
+
+    hosts = [o for o in graph.ops if o.kind == "host"]
+    if hosts:
+        listed = "; ".join(f"{o.attrs['op']} at {o.module or '<top>'}" for o in hosts[:8])
+        raise UserError(f"the numerics check runs only graphs the accelerator runs whole; this one has "
+                        f"{len(hosts)} host op(s) (--fallback host), run on the host CPU: {listed}"
+                        f"{' ...' if len(hosts) > 8 else ''}", where)
+
+
 def missing_kernels(graph: Graph) -> dict[str, list[str]]:
     """Op kinds of ``graph`` without a numerics kernel -> the modules of their ops."""
     from hwsim.numerics.kernels import KERNELS
@@ -255,7 +271,8 @@ def check_spec_bits(spec) -> None:
 
 def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
                 quantisation: Quantisation = Quantisation(), thresholds: Thresholds = Thresholds(),
-                calibration: int | str | None = None, weights: str | None = None, progress=None) -> CheckResult:
+                calibration: int | str | None = None, weights: str | None = None, progress=None,
+                fallback: str = "none") -> CheckResult:
     """Extract ``model`` (seeded weights, or the state dict file ``weights``), schedule it on ``spec``,
     run the schedule check and measure the quantisation (activation ranges from ``calibration``:
     None for the checked input, N seeded random inputs, or a ``.npy`` file). User errors are
@@ -266,7 +283,8 @@ def check_model(spec, model: str, input_shape: tuple[int, ...], seed: int = 0,
     from hwsim.schedule.order import order_layers
 
     check_spec_bits(spec)
-    graph, reference = prepare(model, input_shape, seed, weights=weights, calibration=calibration)
+    graph, reference = prepare(model, input_shape, seed, weights=weights, calibration=calibration, fallback=fallback)
+    refuse_host_ops(graph, model)
     missing = missing_kernels(graph)
     if missing:
         listed = "; ".join(f"{k} at {', '.join(v[:3])}" for k, v in missing.items())

@@ -230,7 +230,8 @@ def calibration_inputs(calibration: int | str, input_shape: tuple[int, ...], see
 
 
 def prepare(model_spec: str, input_shape, seed: int = 0, fuse: str = "elementwise",
-            weights: str | None = None, calibration: int | str | None = None) -> tuple[Graph, Reference]:
+            weights: str | None = None, calibration: int | str | None = None,
+            fallback: str = "none") -> tuple[Graph, Reference]:
     """Resolve MODEL, seed it (or load the state dict file ``weights``), export once, and return its
     graph and its reference run (with the float runs of the ``calibration`` inputs, if any).
     ``input_shape``: one shape, or an InputSpec (several inputs: input i seeded with ``seed + i``)."""
@@ -251,7 +252,9 @@ def prepare(model_spec: str, input_shape, seed: int = 0, fuse: str = "elementwis
     names = [n for n, _ in inputs]
     xs = [seeded_input(shape, (seed + i) % 2**64) for i, (_, shape) in enumerate(inputs)]
     ep = export_program(model, xs, model_spec, names)
-    graph = program_to_graph(ep, name, fuse, model_spec)
+    graph = program_to_graph(ep, name, fuse, model_spec, fallback)
+    if any(op.kind == "host" for op in graph.ops):
+        return graph, None  # refused by the check (``check.refuse_host_ops``): no reference run
     if len(graph.inputs) != len(inputs):
         raise UserError(f"the model takes {len(graph.inputs)} tensor input(s), --input gives {len(inputs)}",
                         model_spec)

@@ -222,11 +222,34 @@ def render_markdown(spec: AcceleratorSpec, variants: Sequence[Variant], figures:
         "(pp: percentage points).", "",
         table_markdown(variants, rows), "",
     ]
-    parts += [peak_markdown(variants), bottleneck_markdown(variants)]
+    parts += [peak_markdown(variants), bottleneck_markdown(variants)] + host_markdown(variants)
     for name in figures:
         parts += [f"![{FIGURES[name]}]({name})", "", f"*{FIGURES[name]}*", ""]
     parts += [definitions_markdown()]
     return "\n".join(parts)
+
+
+HOST_HEAD = ("variant", "host op", "op", "module", "ops", "host cycles", "DRAM out B", "DRAM back B")
+
+
+def host_rows(variants: Sequence[Variant]) -> list[tuple]:
+    """One row per host op (``--fallback host``) of each variant: HOST_HEAD's columns."""
+    return [(v.label, h.name, h.op, h.module or "<top>", h.ops, h.cycles, h.bytes_out, h.bytes_in)
+            for v in variants for h in v.metrics.hosts]
+
+
+def host_markdown(variants: Sequence[Variant]) -> list[str]:
+    """The host ops section (none when no variant has one)."""
+    rows = host_rows(variants)
+    if not rows:
+        return []
+    from hwsim.report.text import HOST_OPS_MEANING
+
+    lines = ["## Host ops (--fallback host)", "", f"Run on the host CPU while the accelerator waits; {HOST_OPS_MEANING}; "
+             "DRAM out: the accelerator's stores of their inputs, back: its loads of their outputs.", "",
+             "| " + " | ".join(HOST_HEAD) + " |", "|" + "---|" * len(HOST_HEAD)]
+    lines += ["| " + " | ".join(f"{c:,}" if isinstance(c, int) else str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
 
 
 def bottleneck_markdown(variants: Sequence[Variant]) -> str:

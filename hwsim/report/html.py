@@ -14,7 +14,7 @@ import html
 from typing import Sequence
 
 from hwsim.report.compare import (
-    DEFINITIONS, FIGURES, Variant, cell, comparison_table, difference, peak_markdown, spec_line,
+    DEFINITIONS, FIGURES, HOST_HEAD, Variant, cell, comparison_table, difference, host_rows, peak_markdown, spec_line,
 )
 from hwsim.spec import AcceleratorSpec
 
@@ -88,6 +88,23 @@ def _peaks(variants: Sequence[Variant]) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(item[2:]).replace('**', '')}</li>" for item in items if item) + "</ul>"
 
 
+def _hosts(variants: Sequence[Variant]) -> list[str]:
+    """The host ops (``--fallback host``) as a table, or nothing when no variant has one."""
+    rows = host_rows(variants)
+    if not rows:
+        return []
+    from hwsim.report.text import HOST_OPS_MEANING
+
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in HOST_HEAD)
+    body = "".join("<tr>" + "".join(f"<td>{esc(f'{c:,}' if isinstance(c, int) else str(c))}</td>" for c in row)
+                   + "</tr>" for row in rows)
+    return ["<h2>Host ops (--fallback host)</h2>",
+            f"<p>Run on the host CPU while the accelerator waits; {esc(HOST_OPS_MEANING)}; DRAM out: the "
+            "accelerator's stores of their inputs, back: its loads of their outputs.</p>",
+            f'<table id="host-ops"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>']
+
+
 def render_html(spec: AcceleratorSpec, variants: Sequence[Variant], figures: dict[str, bytes]) -> str:
     """The whole page; ``figures`` are PNG bytes by file name, shown in that order."""
     esc = html.escape
@@ -100,7 +117,7 @@ def render_html(spec: AcceleratorSpec, variants: Sequence[Variant], figures: dic
         f"<p>Baseline: <strong>{esc(variants[0].label)}</strong>. Δ is each variant's difference to it "
         "(pp: percentage points); green: lower is better and it is lower.</p>",
         _table(variants),
-        "<h2>What sets the SRAM peak</h2>", _peaks(variants),
+        "<h2>What sets the SRAM peak</h2>", _peaks(variants), *_hosts(variants),
         "<h2>Figures</h2>", *(_figure(name, png) for name, png in figures.items()),
         "<h2>Definitions</h2>", _definitions(),
         "</body></html>", ""])

@@ -67,6 +67,18 @@ def _order(m: Metrics) -> dict[str, Any] | None:
     }
 
 
+OPS_MEANING = {"flop_counter": "FlopCounterMode's flops of the op",
+               "elements": "one per element read or written (the larger of the inputs' and the outputs' elements)"}
+"""What a host op's ``ops`` count (``hwsim.graph.host``), by its ``ops_rule``."""
+
+
+def _host(h, clock_hz: int) -> dict[str, Any]:
+    return {"layer": h.name, "step": h.layer, "op": h.op, "module": h.module, "ops": h.ops,
+            "ops_rule": h.ops_rule, "ops_meaning": OPS_MEANING.get(h.ops_rule, h.ops_rule), "cycles": h.cycles,
+            "seconds": h.cycles / clock_hz, "dram_write_bytes": h.bytes_out, "dram_read_bytes": h.bytes_in,
+            "dram_bytes": h.bytes_out + h.bytes_in}
+
+
 def report_dict(m: Metrics) -> dict[str, Any]:
     """Every figure of one run, under DESIGN.md's key names."""
     e, b = m.energy, m.bounds
@@ -95,13 +107,14 @@ def report_dict(m: Metrics) -> dict[str, Any]:
                    "spill_lp_bytes": b.spill_lp_bytes, "spill_optimum_bytes": b.spill_optimum_bytes,
                    "spill_solver_bound_bytes": b.spill_solver_bound_bytes, "spill_gap_pct": b.spill_gap_pct,
                    "dram_bound_cycles": b.dram_bound_cycles, "spill_status": b.spill_status,
-                   "zero_spill_sram_bytes": b.zero_spill_sram_bytes,
+                   "zero_spill_sram_bytes": b.zero_spill_sram_bytes, "host_cycles": b.host_cycles,
                    "ratios": {"latency_to_compute": _div(m.latency_cycles, b.compute_cycles),
                               "dram_to_floor": _div(m.dram_bytes, b.floor_dram_bytes),
                               "latency_to_dram_bound": _div(m.latency_cycles, b.dram_bound_cycles),
                               "sram_to_zero_spill": _div(m.sram_bytes, b.zero_spill_sram_bytes)}},
         "layers": [_layer(la) for la in m.layers],
         "tensors": [_tensor(t) for t in m.tensors],
+        "host_ops": [_host(h, m.clock_hz) for h in m.hosts], "host_cycles": m.host_cycles, "host_name": m.host_name,
     }
 
 

@@ -21,7 +21,8 @@ COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#00
 KIND_COLORS = {"skip": "#D55E00", "activation": "#0072B2", "tile": "#56B4E9", "input": "#999999",
                "weights": "#009E73", "rows": "#CC79A7"}
 TRAFFIC_COLORS = {"weights": "#009E73", "input": "#999999", "output": "#555555", "spill_write": "#D55E00",
-                  "spill_read": "#E69F00", "streamed_read": "#56B4E9", "streamed_write": "#0072B2"}
+                  "spill_read": "#E69F00", "streamed_read": "#56B4E9", "streamed_write": "#0072B2",
+                  "host_write": "#CC79A7", "host_read": "#F0E442"}
 STYLE = {"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11, "legend.fontsize": 10,
          "figure.titlesize": 15, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False}

@@ -41,7 +41,7 @@ def _time(m: Metrics) -> list[str]:
         f"  stalls      {m.stall_cycles:>14,} cycles  {_pct(m.stall_cycles, m.latency_cycles)}",
     ]
     lines += [f"    {cause:<12}{m.stall_by_cause[cause]:>12,} cycles  {_pct(m.stall_by_cause[cause], m.latency_cycles)}"
-              for cause in STALL_CAUSES]
+              for cause in STALL_CAUSES if m.hosts or cause != "host"]
     return lines
 
 
@@ -75,7 +75,29 @@ def _dram(m: Metrics) -> list[str]:
              f"spill {format_bytes(m.spill_bytes)} (weights, input and output once alone take "
              f"{m.bounds.min_dram_cycles:,} cycles)"]
     lines += [f"    {kind:<15}{m.dram_bytes_by_kind[kind]:>14,} B  {_pct(m.dram_bytes_by_kind[kind], m.dram_bytes)}"
-              for kind in TRAFFIC_KINDS]
+              for kind in TRAFFIC_KINDS if m.hosts or not kind.startswith("host_")]
+    return lines
+
+
+HOST_OPS_MEANING = ("host ops counted as FlopCounterMode's flops where torch has a formula for the op, else one per "
+                    "element read or written (the larger of its input activations' and its outputs' elements)")
+
+
+def _hosts(m: Metrics) -> list[str]:
+    """The host ops (``--fallback host``): what each cost the run."""
+    if not m.hosts:
+        return []
+    out, back = sum(h.bytes_out for h in m.hosts), sum(h.bytes_in for h in m.hosts)
+    cpu = f" ({m.host_name})" if m.host_name else ""
+    lines = [f"  host ops    {len(m.hosts)} run on the host CPU{cpu}, the accelerator waiting: "
+             f"{m.host_cycles:,} cycles = {format_ms(m.host_cycles / m.clock_hz)} "
+             f"({_pct(m.host_cycles, m.latency_cycles).strip()} of latency); DRAM out {format_bytes(out)}, "
+             f"back {format_bytes(back)}",
+             f"    {HOST_OPS_MEANING}"]
+    width = max(len(h.name) for h in m.hosts)
+    for h in m.hosts:
+        lines.append(f"    {h.name:<{width}}  {h.op}  at {h.module or '<top>'}: {h.ops:,} ops, {h.cycles:,} cycles; "
+                     f"DRAM out {h.bytes_out:,} B (its inputs), back {h.bytes_in:,} B (its outputs)")
     return lines
 
 
@@ -165,16 +187,19 @@ def _ratio(measured: int, bound: int | None) -> str:
 def _bounds(m: Metrics) -> list[str]:
     """Lower bounds beside the measured figures (``hwsim.measure.bounds``)."""
     b = m.bounds
+    host = b.host_cycles  # the accelerator waits through the host ops: they add to every latency bound
     lines = ["  bounds (no schedule does better; the ratio: how far this one is)",
-             f"    compute-bound latency      {b.compute_cycles:>14,} cycles{_ratio(m.latency_cycles, b.compute_cycles)}",
+             f"    compute-bound latency      {b.compute_cycles + host:>14,} cycles"
+             f"{' (with the host ops)' if host else ''}{_ratio(m.latency_cycles, b.compute_cycles + host)}",
              f"    DRAM floor                 {b.min_dram_cycles:>14,} cycles: weights, input and output once, "
              f"{format_bytes(b.floor_dram_bytes)}{_ratio(m.dram_bytes, b.floor_dram_bytes)}"]
     if b.spill_solver_bound_bytes is not None:
         best = (f"optimum {format_bytes(b.spill_optimum_bytes)}" if b.spill_optimum_bytes is not None
                 else f"solver stopped ({b.spill_status}), bound {format_bytes(b.spill_solver_bound_bytes)}")
         gap = b.spill_gap_pct
-        lines += [f"    DRAM for this mode         {b.dram_bound_cycles:>14,} cycles: the spill bound on top of "
-                  f"weights and streamed bands{_ratio(m.latency_cycles, b.dram_bound_cycles)}",
+        lines += [f"    DRAM for this mode         {b.dram_bound_cycles + host:>14,} cycles: the spill bound on top of "
+                  f"weights and streamed bands{' (with the host ops)' if host else ''}"
+                  f"{_ratio(m.latency_cycles, b.dram_bound_cycles + host)}",
                   f"    loads+stores besides weights: this plan {format_bytes(b.plan_spill_bytes)}, {best}"
                   + (f", LP bound {format_bytes(b.spill_lp_bytes)}" if b.spill_lp_bytes is not None else "")
                   + (f"; {gap:.1f} % above" if gap is not None else "")]
@@ -190,5 +215,6 @@ def render(m: Metrics) -> str:
     """The summary as text lines."""
     head = f"{m.graph} on {m.spec} (spill policy {m.policy}, concat {m.concat}, execution {m.execution})"
     widths = [f"  {m.widths_note}"] if m.widths_note else []
-    return "\n".join([head, *widths, *_time(m), *_compute(m), *_dram(m), *_sram(m), *_order(m), *_execution(m), *_energy(m), *_bounds(m),
+    return "\n".join([head, *widths, *_time(m), *_compute(m), *_dram(m), *_sram(m), *_order(m), *_execution(m),
+                      *_hosts(m), *_energy(m), *_bounds(m),
                       *_top_tensors(m)])

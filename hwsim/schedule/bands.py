@@ -391,6 +391,8 @@ class _Builder:
 
 
 def _band_model(g: Graph, index: int) -> BandModel | None:
+    if any(g.op[name].kind == "host" for name in g.layers[index].ops):
+        return None  # a host op runs on the host CPU: never in row bands nor in a cascade
     try:
         return _Builder(g, index).model()
     except _Unbandable:

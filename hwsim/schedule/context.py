@@ -8,12 +8,14 @@ needed (``Usage``). The walk (``scheduler``) then places, spills and emits comma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from hwsim.graph.analysis import LayerIO, layer_io, live_ranges, skip_tensors
 from hwsim.graph.ir import Graph
 from hwsim.schedule.cascade import plan_cascades
 from hwsim.schedule.cost import LayerCost, layer_costs
+from hwsim.schedule.host_run import host_cycles, host_mode
 from hwsim.schedule.memory import Usage
 from hwsim.schedule.order import order_layers
 from hwsim.schedule.plan import Cascade
@@ -42,6 +44,7 @@ class Context:
     inside: frozenset[int] = frozenset()  # the other layers of the cascades
     storages: tuple[tuple[str, ...], ...] = ()  # the storages each step's mode keeps resident
     blocks: tuple[str, ...] = ()  # each layer's weight block name
+    host_cycles: Mapping[int, int] = field(default_factory=dict)  # host layer (``host_run``) -> its host cycles
 
     def block(self, t: int) -> str:
         return self.blocks[t]
@@ -75,16 +78,18 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
                 spec.dram_transfer_cycles, spec.dram_latency_cycles())
     outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
     costs = layer_costs(g, spec)
+    hosts = host_cycles(g, spec)
     beside = [b + slack for b in live_beside]
-    modes = list(_modes(g, layout, needs, room, outputs, costs, beside, inside))
+    modes = list(_modes(g, layout, needs, room, outputs, costs, beside, inside, frozenset(hosts)))
     for c in cascades:
         modes[c.first] = _cascade_mode(c, layout, room)
     modes = tuple(modes)
     storages = tuple(need.storages if (mode.resident_reads, mode.resident_writes) == (need.reads, need.writes)
                      else resident_storages(layout, mode) for mode, need in zip(modes, needs))
-    usage, dies_at = _usage(g, layout, modes, storages)
+    usage, dies_at = _usage(g, layout, modes, storages, frozenset(hosts))
     return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs, layer_io(g), cascades,
-                   {c.first: c for c in cascades}, inside, storages, tuple(f"weights:{la.name}" for la in g.layers))
+                   {c.first: c for c in cascades}, inside, storages, tuple(f"weights:{la.name}" for la in g.layers),
+                   hosts)
 
 
 def resident_storages(layout: Layout, mode: Mode) -> tuple[str, ...]:
@@ -173,14 +178,20 @@ def _cascade_mode(c: Cascade, layout: Layout, room: Room) -> Mode:
 
 
 def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, outputs: frozenset[str],
-           costs: tuple[LayerCost, ...], beside: list[int], inside: frozenset[int]) -> tuple[Mode, ...]:
+           costs: tuple[LayerCost, ...], beside: list[int], inside: frozenset[int],
+           hosts: frozenset[int] = frozenset()) -> tuple[Mode, ...]:
     """Each layer's mode, in order: a streamed layer's choices depend on what DRAM holds
-    already (the network input, and what earlier streamed layers sent out in bands)."""
+    already (the network input, what earlier streamed layers sent out in bands, what host
+    ops read and wrote)."""
     in_dram = {g.root(i) for i in g.inputs}
     modes = []
     for t, need in enumerate(needs):
         if t in inside:
             modes.append(_idle())
+            continue
+        if t in hosts:
+            modes.append(host_mode(g, t))
+            in_dram.update(modes[-1].band_reads + modes[-1].band_writes)
             continue
         modes.append(choose_mode(g, t, need, layout, room, beside=beside[t], in_dram=frozenset(in_dram),
                                  outputs=outputs, cycles=costs[t].cycles))
@@ -188,8 +199,8 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, o
     return tuple(modes)
 
 
-def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...],
-           storages: tuple[tuple[str, ...], ...]) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
+def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...], storages: tuple[tuple[str, ...], ...],
+           hosts: frozenset[int] = frozenset()) -> tuple[Usage, tuple[tuple[str, ...], ...]]:
     touches: dict[str, list[int]] = {}
     reads: dict[str, list[int]] = {}
     for t, mode in enumerate(modes):
@@ -202,4 +213,4 @@ def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...],
     for s, steps in touches.items():
         dies[steps[-1]].append(s)
     skips = frozenset(layout.storage_of[p] for t in skip_tensors(g) for p in layout.covers[t])
-    return Usage(touches, reads, skips), tuple(tuple(d) for d in dies)
+    return Usage(touches, reads, skips, hosts), tuple(tuple(d) for d in dies)

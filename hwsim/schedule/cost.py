@@ -279,7 +279,11 @@ def _weight_bytes(g: Graph, spec: AcceleratorSpec):
 
 
 def layer_cost(g: Graph, index: int, spec: AcceleratorSpec) -> LayerCost:
-    """Cycles, bounds, mapping and utilisation of layer ``index`` (the module docstring)."""
+    """Cycles, bounds, mapping and utilisation of layer ``index`` (the module docstring). A host
+    op's layer (``--fallback host``) takes no accelerator cycles: its time is the host's
+    (``AcceleratorSpec.host_cycles``), during which the accelerator waits."""
+    if any(g.op[n].kind == "host" for n in g.layers[index].ops):
+        return LayerCost(0, 0, 0, 0, 0, 0.0)
     main_ops, passes = _parts(g, index, spec.policy.eltwise == "separate")
     bounds = _Bounds()
     names = _main_part(g, main_ops, spec, bounds)

@@ -18,7 +18,11 @@ and any other that emits decisions):
   or an action listing it in ``writes``);
 * a ``free`` depends on the buffer's writers, its last compute reader and its stores;
 * a compute (or ``tiles``) depends on the previous one (the compute engine runs in
-  program order).
+  program order);
+* a ``host`` command (a host op, ``hwsim.schedule.host_run``) is a barrier: it depends on
+  every load, store, compute and ``tiles`` since the previous barrier, and the first command
+  of each engine after it depends on it (engines issue in program order, so nothing after it
+  starts before it ends).
 
 Lowering checks what it relies on: a buffer is never allocated twice while live, never
 over a live buffer's bytes, and only live buffers are read or freed (an ``AssertionError``
@@ -118,8 +122,20 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
     last_compute: int | None = None
     keys = itertools.count()
     commands = []
+    since_barrier: list[int] = []  # non-free commands since the last host command
+    barrier: int | None = None
+    synced: set[str] = set()  # engines whose first command after the barrier depends on it
     for cid, a in enumerate(actions):
         deps = set(a.after)
+        if a.kind == "host":
+            deps.update(since_barrier)
+            barrier, synced, since_barrier = cid, set(), []
+        elif a.kind != "free":
+            since_barrier.append(cid)
+            engines = ("compute", "dma_read", "dma_write") if a.kind == "tiles" else (ENGINE_OF[a.kind],)
+            if barrier is not None and not synced.issuperset(engines):
+                deps.add(barrier)
+                synced.update(engines)
         for b in a.allocs:
             if b.name in live:
                 raise AssertionError(f"buffer {b.name!r} allocated twice")

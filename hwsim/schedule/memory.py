@@ -36,7 +36,8 @@ from hwsim.schedule.program import Program
 from hwsim.schedule.spill import NEVER, Candidate, VictimQueue
 from hwsim.schedule.storage import Layout
 
-READ_BACK = {"input": ("input", "input"), "spill": ("spill_read", "reload"), "streamed": ("streamed_read", "streamed")}
+READ_BACK = {"input": ("input", "input"), "spill": ("spill_read", "reload"), "streamed": ("streamed_read", "streamed"),
+             "host": ("host_read", "host")}
 
 
 class NoRoom(Exception):
@@ -51,7 +52,7 @@ class DramCopy:
     ``rows``, sorted by start, so a band read depends only on the stores it overlaps.
     """
 
-    origin: str  # "input" | "spill" | "streamed"
+    origin: str  # "input" | "spill" | "streamed" | "host" (written by a host op: ``host_run``)
     writers: tuple[int, ...]  # the stores that wrote it (none for the network input)
     starts: tuple[int, ...] = ()
     ends: tuple[int, ...] = ()
@@ -72,8 +73,9 @@ class Usage:
     """When each storage is needed resident and when each piece is read (sorted steps)."""
 
     touches: dict[str, list[int]]  # storage -> steps it must be resident
-    reads: dict[str, list[int]]  # piece -> steps that read it (resident or streamed)
+    reads: dict[str, list[int]]  # piece -> steps that read it (resident, streamed or by the host)
     skip_storages: frozenset[str]
+    host_steps: frozenset[int] = frozenset()  # host layers (``host_run``): they read their inputs from DRAM
 
 
 class Memory:
@@ -178,12 +180,21 @@ class Memory:
     def clean(self, piece: str, layer: int, from_step: int, cause: str) -> None:
         """Store ``piece`` if it is resident, not in DRAM, and read at ``from_step`` or later:
         ``spill_write`` when SRAM is full (cause ``spill_store``), ``streamed_write`` when a
-        streamed layer reads it from DRAM in bands (cause ``streamed``)."""
+        streamed layer reads it from DRAM in bands (cause ``streamed``), ``host_write`` when the
+        next reader from DRAM is a host op (cause ``host``; read back later, a reload)."""
         if piece in self.present and piece not in self.dram and self.read_later(piece, from_step):
-            if cause == "streamed":
+            if cause == "streamed" and self.next_read(piece, from_step) in self.usage.host_steps:
+                self.store(piece, layer, "host_write", "host", "spill")
+            elif cause == "streamed":
                 self.store(piece, layer, "streamed_write", cause, "streamed")
             else:
                 self.store(piece, layer, "spill_write", cause, "spill")
+
+    def next_read(self, piece: str, step: int) -> int | None:
+        """The first step at ``step`` or later that reads ``piece`` (None: none)."""
+        steps = self.usage.reads.get(piece, [])
+        i = bisect.bisect_left(steps, step)
+        return steps[i] if i < len(steps) else None
 
     def drop(self, storage: str, layer: int, from_step: int, cause: str) -> None:
         """Store what is read at ``from_step`` or later, then free the storage's buffers and block."""

@@ -14,6 +14,11 @@ Commands and their engines:
   destination buffer when it starts.
 * ``store`` (engine ``dma_write``): SRAM -> DRAM, ``dram_bytes`` bytes; allocates nothing.
 * ``free`` (engine ``none``, instantaneous): releases ``frees`` once its deps are done.
+* ``host`` (engine ``compute``: the accelerator waits): a host op (``--fallback host``,
+  ``hwsim.schedule.host_run``) running ``cycles`` cycles on the host CPU; it reads and
+  allocates no buffer (its inputs were stored to DRAM, its outputs are loaded from DRAM
+  after it, ``host_write`` / ``host_read`` traffic) and it is a barrier: it depends on every
+  earlier load, store and compute, and every engine's first command after it depends on it.
 * ``tiles`` (engine ``tiles``: it occupies the compute engine and both DMA engines): all the
   tiles of one streamed layer, described compactly by its :class:`TileRun` (``run``); it
   allocates the layer's tile arena (and the outputs the layer writes in place) when it
@@ -33,7 +38,9 @@ Plan invariants (checked by ``verify.py``, independently of how the plan was mad
    (their free depends on it);
 5. a store reads a resident buffer and its free depends on the store;
 6. a cascade's parts, in program order, are each of its layers in each stripe where it has
-   rows, stripe by stripe; a compute's parts add up to its cycles and read only its reads.
+   rows, stripe by stripe; a compute's parts add up to its cycles and read only its reads;
+7. a host command (``hosts``) follows a store of every input piece not in DRAM from the
+   start, no compute writes its outputs, every load of one follows it, and it is a barrier.
 """
 
 from __future__ import annotations
@@ -44,11 +51,13 @@ from typing import Iterator, NamedTuple
 from hwsim.records import stored_at_once
 
 ENGINES = ("compute", "dma_read", "dma_write", "none", "tiles")
-COMMAND_KINDS = ("compute", "load", "store", "free", "tiles")
-ENGINE_OF = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
-TRAFFIC_KINDS = ("weights", "input", "output", "spill_write", "spill_read", "streamed_read", "streamed_write")
+COMMAND_KINDS = ("compute", "load", "store", "free", "tiles", "host")
+ENGINE_OF = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles",
+             "host": "compute"}
+TRAFFIC_KINDS = ("weights", "input", "output", "spill_write", "spill_read", "streamed_read", "streamed_write",
+                 "host_write", "host_read")
 BUFFER_ROLES = ("activation", "weights", "arena", "tile", "rows")
-STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain")
+STALL_CAUSES = ("weights", "reload", "spill_store", "streamed", "input", "drain", "host")
 
 
 @stored_at_once
@@ -288,6 +297,22 @@ class SpillBounds:
 
 
 @dataclass(frozen=True)
+class HostOp:
+    """A host op's step (``hwsim.schedule.host_run``): what the host runs and what it moves."""
+
+    layer: int  # its step
+    name: str  # its layer's name
+    op: str  # the original op (``aten.cumsum.default``, ONNX ``CumSum``, TFLite ``CUMSUM``)
+    module: str  # the nn.Module path (PyTorch) or the node name (files)
+    ops: int  # host operations (``hwsim.graph.host``)
+    ops_rule: str  # "flop_counter" | "elements"
+    cycles: int  # accelerator cycles the host takes (``AcceleratorSpec.host_cycles``)
+    reads: tuple[str, ...]  # the pieces it reads from DRAM
+    writes: tuple[str, ...]  # the pieces it writes to DRAM (read by later layers, or graph outputs)
+    in_dram: tuple[str, ...] = ()  # of ``reads``, those in DRAM from the start (network inputs)
+
+
+@dataclass(frozen=True)
 class Plan:
     graph: str
     spec: str
@@ -307,6 +332,7 @@ class Plan:
     cascades: tuple[Cascade, ...] = field(default=())
     lowered: tuple[TileRun, ...] = field(default=())  # the runs ``expand`` lowered to per-tile commands
     spill_bounds: SpillBounds | None = None
+    hosts: tuple[HostOp, ...] = field(default=())  # the host ops (``--fallback host``), in step order
 
     def decided_bytes(self) -> int:
         """Bytes of its loads and stores besides weights: what a spill policy decides (the

@@ -22,8 +22,9 @@ For each layer ``t`` (``policy.order: graph``):
    are freed, and every storage whose last use this was is freed (a piece that a later
    streamed layer reads from DRAM is stored first).
 
-Streamed layers run in ``stream``; layers that move no data (in-place concat and slice,
-see ``storage``) are a one-cycle compute that reads nothing.
+Streamed layers run in ``stream``, host ops (``--fallback host``) in ``host_run``; layers that
+move no data (in-place concat and slice, see ``storage``) are a one-cycle compute that reads
+nothing.
 
 **Placement.** The walk runs first with the SRAM placed *offline* (``placement``): the
 SRAM counts bytes but chooses no address (a request, a prefetch's included, is refused
@@ -49,6 +50,7 @@ from hwsim.schedule.cascade import finest
 from hwsim.schedule.cascade_run import run_cascade
 from hwsim.schedule.context import Context, build_context, resident_storages
 from hwsim.schedule.cost import split_cycles
+from hwsim.schedule.host_run import host_ops, run_host
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
 from hwsim.schedule.optimum import out_of_sram, solved, spill_bounds
@@ -99,6 +101,8 @@ class Walk:
                 self.tiles[u] = count
         elif t in ctx.inside:
             pass  # run by its cascade
+        elif t in ctx.host_cycles:
+            run_host(self, t)  # on the host CPU, through DRAM, the accelerator waiting
         elif t in ctx.layout.alias_layers:
             self.program.emit("compute", t, cycles=ctx.costs[t].cycles)
         elif ctx.modes[t].streamed:
@@ -273,8 +277,9 @@ class Walk:
                        ctx.spec.sram.size_bytes, ctx.spec.sram.weight_buffer_bytes if ctx.spec.sram.separate_weights
                        else 0, ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
                        self._aliases(), ctx.spec.policy.execution, ctx.cascades,
-                       spill_bounds=spill_bounds(ctx))
+                       spill_bounds=spill_bounds(ctx), hosts=host_ops(ctx))
         return Decisions(self.program.finish(), outline)
+
 
     def _tensors(self) -> tuple[TensorPlan, ...]:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph

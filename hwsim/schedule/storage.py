@@ -174,13 +174,14 @@ class LayerNeed:
 def layer_needs(g: Graph, layout: Layout, weight_bits: int, bias_bits: int) -> tuple[LayerNeed, ...]:
     needs = []
     for io in layer_io(g):
-        if io.index in layout.alias_layers:
-            reads, writes = (), ()
+        host = any(g.op[n].kind == "host" for n in g.layers[io.index].ops)
+        if io.index in layout.alias_layers or host:
+            reads, writes = (), ()  # moves no data, or runs on the host CPU (through DRAM: ``host_run``)
         else:
             reads = tuple(dict.fromkeys(p for t in io.reads for p in layout.covers[t]))
             writes = tuple(w for w in io.writes if not layout.is_alias(w))
         storages = tuple(dict.fromkeys(layout.storage_of[p] for p in reads + writes))
-        weights = param_bytes(g, io.params, weight_bits, bias_bits)
+        weights = 0 if host else param_bytes(g, io.params, weight_bits, bias_bits)  # the host reads its own
         shape = g.tensor[g.op[g.layers[io.index].ops[0]].outputs[0]].shape
         channels = shape[1] if len(shape) == 4 else (shape[-1] if shape else 1)
         needs.append(LayerNeed(reads, writes, storages, weights, max(1, channels)))

@@ -19,7 +19,8 @@ operands stay resident and how many tile slots: ``tiling``).
    numerics check and the tests, and timed in bulk by ``hwsim.sim.pipeline``: tile ``k``'s buffers are
    ``<tensor>@tile<k>/L<layer>`` (typed: ``Buffer.tensor``, ``Buffer.tile``) in slot ``k % slots``
    of their tensor. With two slots the bands of every banded input for tile ``k + 1`` are
-   loaded (halo rows included: ``streamed_read``, or ``input`` for the network input)
+   loaded (halo rows included: ``streamed_read``, or ``input`` for the network input,
+   ``host_read`` for a host op's output)
    before compute ``k`` in program order and into the other slot, so the DMA runs while
    tile ``k`` computes; a slot is reused only after the tile that used it two tiles before
    is freed (the program's address dependencies). With one slot, a tile's loads come
@@ -117,11 +118,13 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     cycles = (-(-total * hi // den)) - (-(-total * lo // den))
     size = {n: sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in mode.band_reads + mode.band_writes}
     inputs = {ctx.graph.root(i) for i in ctx.graph.inputs}
+    hosted = {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes for p in layout.covers[n]}
     aligned = mem.sram.aligned
     reads = []
     for name in mode.band_reads:
         band = each(model.bands_bytes(name, size[name], o0, o1))
-        traffic = "input" if set(layout.covers[name]) <= inputs else "streamed_read"
+        covers = set(layout.covers[name])
+        traffic = "input" if covers <= inputs else "host_read" if covers <= hosted else "streamed_read"
         reads.append(BandStream(name, traffic, tuple(band.tolist()), offsets[name], aligned(mode.tile_bytes[name])))
     writes = []
     for name in mode.band_writes:

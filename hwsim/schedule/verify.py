@@ -24,6 +24,11 @@ buffers allocated in each space and who last held every byte, and checks:
 8. a compute's parts (a cascade's) add up to its cycles, start at its layer and tile and
    read only buffers it lists; a cascade's parts, in program order, are each of its
    layers in each stripe where it has rows (``Cascade.progress``), stripe by stripe;
+9. a host op (``Plan.hosts``; ``host_check``) runs as one ``host`` command of its cycles that
+   reads and allocates nothing, after a store of every input piece not in DRAM from the start
+   (or after the host op that wrote it); no compute writes its outputs and every load of one
+   follows it; it is a barrier (every earlier transfer and compute before it, the first
+   command of each engine after it depending on it);
 
 and, given the graph, that every layer's computes read every tensor the layer reads (its
 buffer, the buffers an alias lives in, a band tile or a cascade's rolling buffer holding its
@@ -43,7 +48,8 @@ from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph
 from hwsim.schedule.plan import COMMAND_KINDS, STALL_CAUSES, TRAFFIC_KINDS, Buffer, Command, Plan
 
-ENGINE = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
+ENGINE = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles",
+          "host": "compute"}
 COMPUTING = ("compute", "tiles")
 
 
@@ -192,14 +198,21 @@ class _Checker:
             for s in c.run.writes:
                 self.stores_of.setdefault(s.tensor, []).append(c.id)
 
+    def host_wrote(self, c: Command) -> None:
+        """A host command is the writer of its outputs' DRAM copies (``sourced``)."""
+        for h in self.plan.hosts:
+            if h.layer == c.layer and c.kind == "host":
+                for piece in h.writes:
+                    self.stores_of.setdefault(piece, []).append(c.id)
+
     def dram_source(self, c: Command) -> None:
         if c.kind == "tiles":
             for s in c.run.reads:
-                if s.traffic == "streamed_read":
+                if s.traffic in ("streamed_read", "host_read"):
                     self.sourced(c, s.tensor)
         if c.kind == "load" and c.traffic == "input":
             self.inputs.add(c.tensor)
-        if c.kind != "load" or c.traffic not in ("spill_read", "streamed_read"):
+        if c.kind != "load" or c.traffic not in ("spill_read", "streamed_read", "host_read"):
             return
         self.sourced(c, c.tensor)
 
@@ -258,6 +271,7 @@ class _Checker:
         for c in self.cmds:
             self.read(c)
             self.dram_source(c)
+            self.host_wrote(c)
             self.allocate(c)
             self.release(c)
         if self.live:
@@ -279,8 +293,9 @@ def _check_layer_reads(plan: Plan, graph: Graph) -> list[str]:
             reads_of.setdefault(c.layer, set()).update(c.run.resident)
             banded.setdefault(c.layer, set()).update(s.tensor for s in c.run.reads)
     problems = []
+    hosts = {h.layer for h in plan.hosts}  # read from DRAM by the host: ``host_check``
     for io in layer_io(graph):
-        if io.writes and all(w in aliases for w in io.writes):
+        if io.writes and all(w in aliases for w in io.writes) or io.index in hosts:
             continue  # moves no data
         got = reads_of.get(io.index, set())
         for t in io.reads:
@@ -322,7 +337,12 @@ def verify_plan(plan: Plan, spec=None, graph: Graph | None = None) -> list[str]:
     problems = []
     if spec is not None and spec.sram.size_bytes != plan.sram_bytes:
         problems.append(f"plan made for {plan.sram_bytes} B of SRAM, spec has {spec.sram.size_bytes} B")
-    problems += _Checker(plan).run() + _check_parts(plan)
+    checker = _Checker(plan)
+    problems += checker.run() + _check_parts(plan)
+    if plan.hosts and not problems:
+        from hwsim.schedule.host_check import check_hosts
+
+        problems += check_hosts(plan, checker.reaches, graph)
     if graph is not None:
         problems += _check_layer_reads(plan, graph)
     return problems

@@ -3,7 +3,9 @@
 The model, in integer cycles:
 
 * **compute** engine: runs its commands in program order. A command starts when the
-  previous compute command has finished and all of its deps have; it takes ``cycles``.
+  previous compute command has finished and all of its deps have; it takes ``cycles``. A
+  ``host`` command (a host op, ``--fallback host``) runs on it the same way: the accelerator
+  waits ``cycles`` while the host CPU runs (its barrier deps keep the DMA engines idle too).
 * **dma_read** / **dma_write** engines: *issue* their loads / stores in program order. A
   command is issued when the engine has issued the previous one, all its deps are done and
   a DMA channel is free. ``dram.channels`` channels are shared by the two engines: a
@@ -49,7 +51,8 @@ from hwsim.sim.trace import Event, OccupancySample, Trace
 from hwsim.spec.model import AcceleratorSpec
 
 ENGINE_ORDER = ("compute", "dma_read", "dma_write")
-ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles"}
+ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write", "free": "none", "tiles": "tiles",
+                  "host": "compute"}
 
 
 class _Run:

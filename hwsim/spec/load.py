@@ -162,6 +162,9 @@ def _cross_checks(values: Mapping[str, object], sections: Mapping[str, dict],
         problems.append("sram.weight_buffer: missing, needed when sram.weights is 'separate'")
     if weights == "shared" and has_buffer:
         problems.append("sram.weight_buffer: only allowed when sram.weights is 'separate'")
+    host = sections.get("host")
+    if host is not None and "ops_per_second" not in host and "per_op" not in host:
+        problems.append("host: needs ops_per_second (e.g. '200 Mop/s') or per_op (e.g. '50 us') or both")
 
 
 def _array_mappings(v: dict, section: Mapping, problems: list[str]) -> None:
@@ -209,7 +212,14 @@ def _build(v: Mapping[str, object]) -> m.AcceleratorSpec:
         energy=m.EnergySpec(v["energy.mac"], v["energy.sram_byte"], v["energy.dram_byte"],
                             v.get("energy.vector_op", v["energy.mac"]),
                             v["energy.sram_leakage"]),
+        host=_host(v),
     )
+
+
+def _host(v: Mapping[str, object]) -> m.HostSpec | None:
+    if not any(k in v for k in ("host.name", "host.ops_per_second", "host.per_op")):
+        return None
+    return m.HostSpec(v.get("host.name"), v.get("host.ops_per_second"), v.get("host.per_op", 0.0))
 
 
 def _int_if_whole(rate: Fraction | None) -> int | Fraction | None:
@@ -323,6 +333,7 @@ def spec_to_dict(spec: m.AcceleratorSpec) -> dict:
     if spec.sram.port_bytes_per_cycle is not None:
         sram["port_bytes"] = spec.sram.port_bytes_per_cycle
     e = spec.energy
+    host = _host_dict(spec.host)
     pj = lambda value: format_quantity(Fraction(repr(value)) / 10**12, "energy")  # noqa: E731
     return {
         "name": spec.name,
@@ -346,4 +357,18 @@ def spec_to_dict(spec: m.AcceleratorSpec) -> dict:
                    "sram_byte": pj(e.sram_byte_pj), "dram_byte": pj(e.dram_byte_pj),
                    "sram_leakage": format_quantity(e.sram_leakage_w_per_byte,
                                                    "power_per_size")},
+        **({"host": host} if host else {}),
     }
+
+
+def _host_dict(host: m.HostSpec | None) -> dict:
+    if host is None:
+        return {}
+    out: dict = {}
+    if host.name is not None:
+        out["name"] = host.name
+    if host.ops_per_second is not None:
+        out["ops_per_second"] = format_quantity(host.ops_per_second, "throughput")
+    if host.per_op_s or host.ops_per_second is None:
+        out["per_op"] = format_quantity(host.per_op_s, "time")
+    return out

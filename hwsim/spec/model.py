@@ -226,6 +226,24 @@ class EnergySpec:
 
 
 @dataclass(frozen=True)
+class HostSpec:
+    """The host CPU that runs the ops of ``--fallback host`` (YAML ``host``, optional).
+
+    ``name`` (``name``, optional): what it is, for reports (e.g. ``Cortex-M55``).
+    ``ops_per_second`` (``ops_per_second``, e.g. ``200 Mop/s``): host operations per second
+    (what a host op's ``ops`` counts: ``hwsim.graph.host``); None: not part of the cost.
+    ``per_op_s`` (``per_op``, e.g. ``50 us``): a fixed cost per host op (the call, the cache
+    misses of a cold op, handing control back); 0 when not given. At least one is given.
+    A host op takes ``per_op + ops / ops_per_second`` seconds, during which the accelerator
+    waits (:meth:`AcceleratorSpec.host_cycles`).
+    """
+
+    name: str | None = None
+    ops_per_second: Fraction | None = None
+    per_op_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class AcceleratorSpec:
     """One accelerator: the whole YAML file (``name``, ``clock`` and the sections)."""
 
@@ -237,6 +255,17 @@ class AcceleratorSpec:
     datatype: DatatypeSpec
     policy: PolicySpec
     energy: EnergySpec
+    host: HostSpec | None = None  # None: the spec has no host section (a graph with host ops is refused)
+
+    def host_cycles(self, ops: int) -> int:
+        """Accelerator cycles a host op of ``ops`` operations takes: ``(per_op + ops / ops_per_second)
+        x clock``, rounded up (exact arithmetic). Raises ValueError without a ``host`` section."""
+        if self.host is None:
+            raise ValueError("the spec has no host section")
+        seconds = _exact(self.host.per_op_s)
+        if self.host.ops_per_second is not None:
+            seconds += Fraction(ops) / self.host.ops_per_second
+        return math.ceil(seconds * self.clock_hz)
 
     def dram_bytes_per_cycle(self) -> float:
         """Peak DRAM bytes per clock cycle (may be fractional: 12.8 at 12.8 GB/s, 1 GHz)."""

@@ -33,7 +33,9 @@ energy.mac, .vector_op,   0, or 0.001 fJ .. 1 uJ                 free, or near L
 energy.sram_byte,                                                a millijoule per thousand ops
 energy.dram_byte
 energy.sram_leakage       0, or 1 nW/TiB .. 1 W/KiB
-name                      1 .. 1024 printable characters         printed in reports and errors
+host.ops_per_second       1 op/s .. 1000 Top/s                   a slow MCU .. beyond any CPU
+host.per_op               0, or 1 ns .. 1 s                      a call's overhead .. a stalled OS
+name, host.name           1 .. 1024 printable characters         printed in reports and errors
 ========================  =====================================  ==============================
 """
 
@@ -107,13 +109,18 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("energy.dram_byte", Field("energy", **_ENERGY)),
     ("energy.vector_op", Field("energy", None, **_ENERGY)),
     ("energy.sram_leakage", Field("power_per_size", "0 mW/MiB", low="1 nW/TiB", high="1 W/KiB", zero=True)),
+    ("host.name", Field("name", None)),
+    ("host.ops_per_second", Field("throughput", None, low="1 op/s", high="1000 Top/s")),
+    ("host.per_op", Field("time", None, low="1 ns", high="1 s", zero=True)),
 )
 """Every YAML key by dotted path. ``energy.vector_op`` defaults to ``energy.mac``;
-``sram.weight_buffer`` is required exactly when ``sram.weights`` is ``separate``."""
+``sram.weight_buffer`` is required exactly when ``sram.weights`` is ``separate``; the ``host``
+section (optional: the host CPU that runs the ops of ``--fallback host``) needs
+``ops_per_second`` or ``per_op`` or both."""
 
 FIELDS: Mapping[str, Field] = MappingProxyType(dict(SCHEMA))
-SECTIONS = ("", "compute", "compute.array", "sram", "dram", "datatype", "policy", "energy")
-OPTIONAL_SECTIONS = ("compute.array", "policy")
+SECTIONS = ("", "compute", "compute.array", "sram", "dram", "datatype", "policy", "energy", "host")
+OPTIONAL_SECTIONS = ("compute.array", "policy", "host")
 UNIT_KINDS = ("size", "bandwidth", "frequency")
 """Field kinds whose value may also be given as a plain int (bytes, B/s, Hz) in code."""
 
@@ -220,7 +227,7 @@ _PARSERS: Mapping[str, Callable[[object], object]] = MappingProxyType({
     "share": _parse_share,
     "mappings": _parse_mappings,
 })
-_POSITIVE = ("size", "bandwidth", "frequency")
+_POSITIVE = ("size", "bandwidth", "frequency", "throughput")
 """Quantity kinds that must be above zero whatever their range says."""
 _FINISH: Mapping[str, Callable[[Fraction, object], object]] = MappingProxyType({
     "frequency": _whole_hz,
@@ -229,8 +236,10 @@ _FINISH: Mapping[str, Callable[[Fraction, object], object]] = MappingProxyType({
     "time": lambda seconds, text: float(seconds),
     "energy": lambda joules, text: float(joules * 10**12),
     "power_per_size": lambda w_per_byte, text: float(w_per_byte),
+    "throughput": lambda rate, text: rate,
 })
-"""Quantity kind -> the exact value (in range) as the spec holds it: ints, or floats of s, pJ, W/B."""
+"""Quantity kind -> the exact value (in range) as the spec holds it: ints, or floats of s, pJ, W/B (an
+operation rate: the exact Fraction)."""
 
 
 def _bound(kind: str, bound: str | int) -> Fraction | int:

@@ -50,7 +50,8 @@ class SweepRequest:
     resume: bool = False
     share_plans: bool = True
     quiet: bool = False  # no progress bar
-    input_shape: tuple[int, ...] | None = None  # --input: models extracted at it (no input axis)  # schedule once per plan group (``share.py``); False: every point
+    input_shape: tuple[int, ...] | None = None  # --input: models extracted at it (no input axis)
+    fallback: str = "none"  # --fallback: "host" extracts unmapped ops as host ops  # schedule once per plan group (``share.py``); False: every point
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,12 @@ def run_sweep(request: SweepRequest, executor, stderr: IO[str] = sys.stderr) -> 
     if inputs is not None and request.input_shape is not None:
         raise UserError("an input axis and --input both set the input size; give one", "--input")
     graphs = resolve_graphs(request.graphs, inputs, out, lambda text: print(text, file=stderr),
-                            request.input_shape or DEFAULT_SHAPE)
+                            request.input_shape or DEFAULT_SHAPE, request.fallback)
+    if not any(a.name.startswith("host.") for a in grid.axes):  # host ops and no host section: before any work
+        from hwsim.pipeline import require_host
+
+        for graph in graphs.graphs.values():
+            require_host(graph, spec, request.spec)
     executor.check()
     try:
         out.mkdir(parents=True, exist_ok=True)

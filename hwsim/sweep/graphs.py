@@ -12,7 +12,8 @@ zoo model or your own, and torch must be installed. Without one, a model is extr
 cached in ``DIR/graphs/``: a zoo model as ``MODEL_NxCxHxW.json``, your own as
 ``Name_<digest>_NxCxHxW.json``, the digest (12 hex digits of a SHA-256) taken over the model's
 source file and its reference, so an edited model file is extracted again while an unchanged
-one is read back (delete the files to re-extract anyway).
+one is read back (delete the files to re-extract anyway). Extracted with ``--fallback host``
+(unmapped ops as host ops), a model's cache file name ends in ``_host``.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ def _ref_source(ref: str) -> Path | None:
     return Path(found.origin) if found is not None and found.origin else None
 
 
-def cache_name(model: str, shape: tuple[int, ...]) -> str:
+def cache_name(model: str, shape: tuple[int, ...], fallback: str = "none") -> str:
     """The cache file name of ``model`` extracted at ``shape`` (module docstring)."""
-    dims = "x".join(map(str, shape))
+    dims = "x".join(map(str, shape)) + ("_host" if fallback == "host" else "")
     if not is_model_ref(model):
         return f"{model}_{dims}.json"
     digest = hashlib.sha256(model.encode())
@@ -88,14 +89,14 @@ def cache_name(model: str, shape: tuple[int, ...]) -> str:
 
 
 def _extracted(model: str, shape: tuple[int, ...], fuse: str, cache: Path,
-               note: Callable[[str], None]) -> Graph:
-    path = cache / cache_name(model, shape)
+               note: Callable[[str], None], fallback: str = "none") -> Graph:
+    path = cache / cache_name(model, shape, fallback)
     if path.exists():
         return load_graph(path)
     from hwsim.extract import extract_model
 
     note(f"extracting {model} at {'x'.join(map(str, shape))} into {path}")
-    graph = extract_model(model, shape, fuse)
+    graph = extract_model(model, shape, fuse, fallback)
     cache.mkdir(parents=True, exist_ok=True)
     write_graph(graph, path)
     return graph
@@ -114,11 +115,11 @@ def _source(arg: str) -> tuple[Graph | None, str]:
 
 
 def _versions(arg: str, inputs: Axis | None, cache: Path, note: Callable[[str], None],
-              shape: tuple[int, ...]) -> tuple[str, dict[str | None, Graph]]:
+              shape: tuple[int, ...], fallback: str = "none") -> tuple[str, dict[str | None, Graph]]:
     graph, model = _source(arg)
     label = model.rpartition(":")[2] if is_model_ref(model) else model
     if inputs is None:
-        return label, {None: graph or _extracted(model, shape, "elementwise", cache, note)}
+        return label, {None: graph or _extracted(model, shape, "elementwise", cache, note, fallback)}
     if model not in _zoo_models() and not is_model_ref(model):
         raise UserError(f"graph {model!r} is not a zoo model nor file.py:Name, so the input axis cannot "
                         "re-extract it", arg)
@@ -129,18 +130,19 @@ def _versions(arg: str, inputs: Axis | None, cache: Path, note: Callable[[str], 
     shapes = {text: input_shape(text, base) for text in inputs.values}
     for text, size in shapes.items():  # every one before extracting any
         check_input_size(size, f"input {text}")
-    return label, {text: _extracted(model, size, fuse, cache, note) for text, size in shapes.items()}
+    return label, {text: _extracted(model, size, fuse, cache, note, fallback) for text, size in shapes.items()}
 
 
 def resolve_graphs(args: Sequence[str], inputs: Axis | None, out_dir: Path,
                    note: Callable[[str], None] = lambda _: None,
-                   shape: tuple[int, ...] = DEFAULT_SHAPE) -> SweepGraphs:
+                   shape: tuple[int, ...] = DEFAULT_SHAPE, fallback: str = "none") -> SweepGraphs:
     """Load (or extract) every graph of the sweep; ``note`` hears about each extraction;
-    ``shape``: the input models are extracted at without an input axis (``--input``)."""
+    ``shape``: the input models are extracted at without an input axis (``--input``);
+    ``fallback="host"``: unmapped ops become host ops (``--fallback host``)."""
     labels: list[str] = []
     graphs: dict[str, Graph] = {}
     for arg in args:
-        label, versions = _versions(arg, inputs, out_dir / CACHE_DIR, note, shape)
+        label, versions = _versions(arg, inputs, out_dir / CACHE_DIR, note, shape, fallback)
         if label in labels:
             raise UserError(f"two graphs are named {label!r}; each graph of a sweep needs its own name", arg)
         labels.append(label)

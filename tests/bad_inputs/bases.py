@@ -90,6 +90,9 @@ _ALL_KINDS = [
     ("ro", "roll", ["fl"], [1, 1, 8, 8], {"dims": [3], "shifts": [2]}),
     ("sn", "sin", ["ro"], [1, 1, 8, 8], {}),
     ("cs", "cos", ["sn"], [1, 1, 8, 8], {}),
+    # a host op (--fallback host): run by the host CPU, a layer of its own
+    ("ho", "host", ["ro"], [1, 1, 8, 8], {"op": "aten.cumsum.default", "source": "torch", "node": "cumsum",
+                                          "out_shapes": [[1, 1, 8, 8]], "ops": 64, "ops_rule": "elements"}),
 ]
 _PARAMS = {"c1.w": [8, 4, 3, 3], "c1.b": [8], "bn.w": [8], "bn.b": [8], "bn.m": [8], "bn.v": [8],
            "t1.w": [8, 4, 2, 2], "ln.w": [16, 36], "ln.b": [16], "lnm.w": [16], "lnm.b": [16], "mm.w": [16, 8],

@@ -84,3 +84,43 @@ class Unsupported(nn.Module):
 
 def broken():
     raise RuntimeError("this factory is broken")
+
+
+class CumSum(nn.Module):
+    """``torch.cumsum`` along the width: no accelerator op (hwsim maps none), a host op with ``--fallback host``."""
+
+    def forward(self, x):
+        return torch.cumsum(x, dim=3)
+
+
+class CumUNet(nn.Module):
+    """A two-level U-Net whose bottleneck ends in a cumulative sum (module ``bottleneck.1``).
+
+    At 1x3x64x64: e1 4x64x64 (the skip), e2 8x32x32, the cumsum's input and output 8x32x32
+    (8192 elements each), decoder at 64x64."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.enc2 = nn.Conv2d(4, 8, 3, padding=1)
+        self.bottleneck = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), CumSum())
+        self.dec = nn.Conv2d(12, 3, 3, padding=1)
+
+    def forward(self, x):
+        e1 = torch.relu(self.enc1(x))
+        e2 = torch.relu(self.enc2(F.max_pool2d(e1, 2)))
+        b = self.bottleneck(e2)
+        return self.dec(torch.cat([e1, F.interpolate(b, scale_factor=2.0, mode="nearest")], 1))
+
+
+class Baddbmm(nn.Module):
+    """``torch.baddbmm`` (no converter: a host op), whose flops ``FlopCounterMode`` knows."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.w = nn.Parameter(torch.randn(1, 64, 64))
+
+    def forward(self, x):
+        a = self.conv(x).flatten(2)  # 1 x 4 x 64
+        return torch.baddbmm(a, a, self.w).view(1, 4, 8, 8)

@@ -118,7 +118,8 @@ def test_unsupported_ops_one_error_naming_the_file_and_every_node(tmp_path, caps
     out = tmp_path / "g.json"
     assert main(["extract", path, "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err == f"hwsim: error: {path}: 3 unsupported op(s) of 2 kind(s): Erf at erf_a, erf_b; Mod at mod\n"
+    assert err == (f"hwsim: error: {path}: 3 unsupported op(s) of 2 kind(s): Erf at erf_a, erf_b; Mod at mod; to run "
+                   "them on the host CPU instead, extract with --fallback host (and give the spec a host: section)\n")
     assert not out.exists()
 
 

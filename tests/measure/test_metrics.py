@@ -34,7 +34,8 @@ def test_time(metrics):
 
 def test_dram(metrics):
     assert metrics.dram_bytes_by_kind == {"weights": 300, "input": 200, "output": 300, "spill_write": 0,
-                                          "spill_read": 0, "streamed_read": 0, "streamed_write": 0}
+                                          "spill_read": 0, "streamed_read": 0, "streamed_write": 0,
+                                          "host_write": 0, "host_read": 0}
     assert (metrics.dram_read_bytes, metrics.dram_write_bytes, metrics.spill_bytes) == (500, 300, 0)
     assert metrics.tensor_dram_bytes == (("l2", 300), ("x", 200))
 

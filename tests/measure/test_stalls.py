@@ -41,7 +41,8 @@ def test_prefetched_weights_only_the_first_layer_waits_then_the_output_drains():
     # behind x: 0..25 = 25 input. Layers run 40..190 back to back; the output store 190..225
     # is the drain
     assert (a.latency_cycles, a.compute_cycles, a.stall_cycles) == (225, 150, 75)
-    assert a.by_cause == {"weights": 15, "reload": 0, "spill_store": 0, "streamed": 0, "input": 25, "drain": 35}
+    assert a.by_cause == {"weights": 15, "reload": 0, "spill_store": 0, "streamed": 0, "input": 25, "drain": 35,
+                          "host": 0}
 
 
 def test_a_wait_is_split_along_the_transfers_that_held_it():
@@ -50,7 +51,7 @@ def test_a_wait_is_split_along_the_transfers_that_held_it():
     b.load(0, 200, "input", "input")       # 15..40: issued when the weights freed the channel
     b.compute(0, 10, deps=[0, 1])
     assert account(b).by_cause == {"weights": 15, "reload": 0, "spill_store": 0, "streamed": 0, "input": 25,
-                                   "drain": 0}
+                                   "drain": 0, "host": 0}
 
 
 def test_a_weight_load_waiting_behind_a_spill_store_is_charged_to_the_store():
@@ -65,7 +66,8 @@ def test_a_weight_load_waiting_behind_a_spill_store_is_charged_to_the_store():
     b.compute(1, 10, deps=[c0, w1])
     a = account(b)
     assert (a.latency_cycles, a.stall_cycles) == (150, 130)
-    assert a.by_cause == {"weights": 25, "reload": 0, "spill_store": 105, "streamed": 0, "input": 0, "drain": 0}
+    assert a.by_cause == {"weights": 25, "reload": 0, "spill_store": 105, "streamed": 0, "input": 0, "drain": 0,
+                          "host": 0}
     assert a.by_layer == {1: 130}
 
 

@@ -220,8 +220,9 @@ def test_kernel_matches_torch(case):
 
 
 def test_every_op_kind_has_a_kernel_and_a_case():
-    assert set(KERNELS) == set(OP_KINDS)
-    assert {c[0] for c in CASES} == set(OP_KINDS)
+    # a host op (--fallback host) has no kernel by design: hwsim check refuses a graph holding one
+    assert set(KERNELS) == set(OP_KINDS) - {"host"}
+    assert {c[0] for c in CASES} == set(OP_KINDS) - {"host"}
 
 
 def test_unknown_kind_is_reported():

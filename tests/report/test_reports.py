@@ -31,9 +31,9 @@ def test_json_has_every_design_key_and_the_hand_figures(metrics):
     assert d["latency_s"] == pytest.approx(225e-9)
     # the first layer's 40-cycle wait: w0's transfer 25..40, then x ahead of it 0..25 (test_stalls.py)
     assert d["stall_by_cause"] == {"weights": 15, "reload": 0, "spill_store": 0, "streamed": 0, "input": 25,
-                                   "drain": 35}
+                                   "drain": 35, "host": 0}
     assert set(d["dram_bytes_by_kind"]) == {"weights", "input", "output", "spill_write", "spill_read",
-                                            "streamed_read", "streamed_write"}
+                                            "streamed_read", "streamed_write", "host_write", "host_read"}
     assert (d["dram_read_bytes"], d["dram_write_bytes"], d["spill_bytes"]) == (500, 300, 0)
     assert set(d["energy_pj"]) == {"total", "mac", "sram", "dram", "leakage"}
     assert {"step", "layer", "tensors"} <= set(d["sram_peak"])
