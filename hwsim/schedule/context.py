@@ -75,7 +75,7 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     inside = frozenset(t for c in cascades for t in c.layers if t != c.first)
     layout, needs, live_beside = _needs(g, spec, frozenset(t for c in cascades for t in c.layers))
     room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned,
-                spec.dram_transfer_cycles, spec.dram_latency_cycles())
+                spec.dram_transfer_cycles, spec.dram_latency_cycles(), spec.policy.stream_objective)
     outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
     costs = layer_costs(g, spec)
     hosts = host_cycles(g, spec)

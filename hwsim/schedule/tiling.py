@@ -131,6 +131,7 @@ class Room:
     aligned: Callable[[int], int]
     transfer: Callable[[int], int] = lambda nbytes: 0  # DRAM cycles of a transfer, latency excluded
     latency: int = 0  # DRAM cycles paid once per transfer
+    objective: str = "latency"  # policy.stream_objective: how a streamed layer picks its tile slots
 
 
 def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *, beside: int = 0,
@@ -159,6 +160,19 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
     return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles)
 
 
+def _two_slots(shape: "_Shape", best: dict, cycles: int) -> bool:
+    """Whether two tile slots beat one (``policy.stream_objective``): ``latency``, when the
+    layer's estimated time is no longer; ``traffic``, when they move no more DRAM bytes (then
+    no longer), so the layer moves the least bytes of all its choices with either slot count.
+    That least can only fall as the SRAM grows (every band that fits a smaller SRAM fits a
+    larger one), so under ``traffic`` a streamed layer's traffic does not grow with the SRAM
+    (given what DRAM already holds before it)."""
+    time = (shape.time(best[2], 2, cycles), shape.time(best[1], 1, cycles))
+    if shape.room.objective == "traffic":
+        return (best[2][0], time[0]) <= (best[1][0], time[1])
+    return time[0] <= time[1]
+
+
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
     """Bytes the largest chunk takes (alignment rounds up, so the largest chunk's is the largest)."""
     return room.aligned(max([c.nbytes for c in chunks])) if chunks else 0
@@ -177,8 +191,7 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
     best = {slots: found for slots in (2, 1) if (found := shape.best(slots)) is not None}
     if not best:
         raise UserError(f"layer {name!r} needs {shape.one_tile():,} B for one tile, SRAM is {room.sram:,} B")
-    slots = 2 if 2 in best and (1 not in best or shape.time(best[2], 2, cycles) <= shape.time(best[1], 1, cycles)) \
-        else 1
+    slots = 2 if 2 in best and (1 not in best or _two_slots(shape, best, cycles)) else 1
     *_, kept, height, chunks = best[slots]
     banded_reads = tuple(r for r in model.reads if r not in kept)
     banded_writes = tuple(w for w in model.writes if w not in kept)

@@ -26,6 +26,7 @@ ELTWISE_MODES = ("fused", "separate")  # hwsim.schedule.cost: element-wise ops i
 TRANSPOSED_CONV_MODES = ("sub_pixel", "zero_insertion")  # hwsim.schedule.cost: how a transposed conv is lowered
 EXECUTION_MODES = ("layer", "cascade")
 WIDTH_SOURCES = ("graph", "spec")  # hwsim.graph.widths
+STREAM_OBJECTIVES = ("latency", "traffic")  # hwsim.schedule.tiling
 
 
 def _exact(seconds: float) -> Fraction:
@@ -194,6 +195,12 @@ class PolicySpec:
     convolution runs as ``sub_pixel`` convolutions (stride^2 convolutions over the input
     grid, kernel ceil(k / stride) each) or as a ``zero_insertion`` convolution over the
     upsampled grid with the whole kernel (Vela's lowering).
+    ``stream_objective`` (default ``latency``): how a streamed layer chooses between one tile
+    slot and two (double-buffered, so that DMA overlaps compute, but each band half as tall):
+    ``latency`` takes two when the layer's estimated time is no longer, as a compiler that
+    minimises cycles does, though shorter bands re-read more halo rows, so a larger SRAM that
+    makes double-buffering possible can move more DRAM bytes; ``traffic`` takes two only when
+    they move no more bytes than one, so a layer's traffic never grows with the SRAM.
     """
 
     order: str = "graph"
@@ -204,6 +211,7 @@ class PolicySpec:
     solver_seconds: float = 60.0
     eltwise: str = "fused"
     transposed_conv: str = "sub_pixel"
+    stream_objective: str = "latency"
 
 
 @dataclass(frozen=True)

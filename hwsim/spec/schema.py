@@ -104,6 +104,7 @@ SCHEMA: tuple[tuple[str, Field], ...] = (
     ("policy.solver_time", Field("time", "60 s", low="1 ms", high="86400 s")),
     ("policy.eltwise", Field("choice", "fused", m.ELTWISE_MODES)),
     ("policy.transposed_conv", Field("choice", "sub_pixel", m.TRANSPOSED_CONV_MODES)),
+    ("policy.stream_objective", Field("choice", "latency", m.STREAM_OBJECTIVES)),
     ("energy.mac", Field("energy", **_ENERGY)),
     ("energy.sram_byte", Field("energy", **_ENERGY)),
     ("energy.dram_byte", Field("energy", **_ENERGY)),

@@ -79,7 +79,7 @@ def test_latency_cycles_are_exact(tmp_path):
 
 def test_defaults(tmp_path):
     spec = load_spec(write(tmp_path, BASE))
-    assert dataclasses.astuple(spec.policy) == ("graph", "optimal", 1, "inplace", "layer", 60.0, "fused", "sub_pixel")
+    assert dataclasses.astuple(spec.policy) == ("graph", "optimal", 1, "inplace", "layer", 60.0, "fused", "sub_pixel", "latency")
     assert spec.sram.alignment_bytes == 64
     assert spec.sram.weights == "shared" and spec.sram.weight_buffer_bytes == 0
     assert spec.dram.channels == 1
@@ -173,7 +173,7 @@ def test_policy_mistakes(tmp_path, policy, expected):
 def test_policy_values(tmp_path):
     text = BASE + "policy: {order: memory, spill: skip_first, prefetch: 0, concat: copy, execution: cascade}\n"
     assert dataclasses.astuple(load_spec(write(tmp_path, text)).policy) == (
-        "memory", "skip_first", 0, "copy", "cascade", 60.0, "fused", "sub_pixel")
+        "memory", "skip_first", 0, "copy", "cascade", 60.0, "fused", "sub_pixel", "latency")
 
 
 def test_missing_section_and_keys(tmp_path):
