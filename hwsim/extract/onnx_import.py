@@ -6,7 +6,7 @@ then walked in its (topological) node order:
 * nodes whose inputs are all constants (initializers, ``Constant``, ``Shape`` of a tensor
   whose shape is known) are evaluated with ``onnx.reference`` on the spot: the shape
   arithmetic that exporters write (``Shape -> Gather -> Div -> Slice``) disappears, as in
-  onnx-simplifier;
+  onnx-simplifier (``onnx_fold``);
 * every other node goes through the op table (``onnx_ops.py``), which emits IR ops through
   the same builder as the PyTorch front end; each op's output shape is the IR's rule
   (``opkinds.infer_shapes``), checked against ONNX shape inference's where that is known;
@@ -35,10 +35,10 @@ from hwsim.extract.aten_table import Unsupported
 from hwsim.extract.builder import GraphBuilder
 from hwsim.extract.fallback import onnx_host
 from hwsim.extract.frontend import Imported, PendingPad, unsupported_error
+from hwsim.extract.onnx_fold import fold
 from hwsim.graph.widths import with_widths
 
 ONNX_CONVERTERS: dict[str, Any] = {}
-NOT_FOLDED = {"QuantizeLinear", "DequantizeLinear"}  # bit-widths are read from them, even on constants
 INT_BITS = {1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 10: 16, 11: 64, 12: 32, 13: 64, 16: 16, 21: 4, 22: 4}
 """ONNX TensorProto data type -> bits (FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, FLOAT16, DOUBLE, UINT32,
 UINT64, BFLOAT16, UINT4, INT4)."""
@@ -264,49 +264,6 @@ def _first_input(model):
     return next(vi for vi in model.graph.input if vi.name not in init)
 
 
-def _constant_value(node, n: OnnxNode) -> np.ndarray:
-    from onnx import numpy_helper
-
-    if len(n.attrs) == 1:
-        (key, v), = n.attrs.items()
-        if key == "value":
-            return numpy_helper.to_array(node.attribute[0].t)
-        if key in ("value_float", "value_floats"):
-            return np.asarray(v, dtype=np.float32)
-        if key in ("value_int", "value_ints"):
-            return np.asarray(v, dtype=np.int64)
-    from onnx.reference import ReferenceEvaluator
-
-    return np.asarray(ReferenceEvaluator(node).run(None, {})[0])
-
-
-def _fold(ctx: Context, node, n: OnnxNode) -> bool:
-    """Evaluate ``node`` when all its inputs are constant (or it asks only for a known shape)."""
-    if n.op_type == "Constant":
-        ctx.consts[n.outputs[0]] = _constant_value(node, n)
-        return True
-    if n.op_type in ("Shape", "Size") and isinstance(ctx.b.value_of.get(n.inputs[0]), str):
-        shape = np.array(ctx.shape(ctx.b.value_of[n.inputs[0]]), dtype=np.int64)
-        if n.op_type == "Size":
-            ctx.consts[n.outputs[0]] = np.array(math.prod(shape), dtype=np.int64)
-        else:
-            start, end = n.attrs.get("start", 0), n.attrs.get("end", len(shape))
-            ctx.consts[n.outputs[0]] = shape[start:end]
-        return True
-    if n.op_type in NOT_FOLDED or not all(not i or i in ctx.consts for i in n.inputs):
-        return False
-    from onnx.reference import ReferenceEvaluator
-
-    feeds = {i: ctx.consts[i] for i in n.inputs if i}
-    try:
-        values = ReferenceEvaluator(node).run(None, feeds)
-    except Exception:
-        return False  # left to the op table, which reports it if it cannot take it
-    for name, v in zip(n.outputs, values):
-        ctx.consts[name] = np.asarray(v)
-    return True
-
-
 def _check_shapes(ctx: Context, n: OnnxNode) -> None:
     for name in n.outputs:
         value = ctx.b.value_of.get(name)
@@ -378,7 +335,7 @@ def _stored_bits(ctx: Context, graph, types: dict[str, int]) -> dict[str, int]:
 
 def _walk_node(ctx: Context, node, n: OnnxNode, fallback: str = "none") -> None:
     key = n.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{n.op_type}"
-    if key == n.op_type and _fold(ctx, node, n):
+    if key == n.op_type and fold(ctx, node, n):
         return
     if key in ("Shape", "Size"):
         return  # of a value an unsupported node did not compute: reported there

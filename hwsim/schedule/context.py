@@ -8,7 +8,7 @@ needed (``Usage``). The walk (``scheduler``) then places, spills and emits comma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from hwsim.graph.analysis import LayerIO, layer_io, live_ranges, skip_tensors
@@ -214,3 +214,13 @@ def _usage(g: Graph, layout: Layout, modes: tuple[Mode, ...], storages: tuple[tu
         dies[steps[-1]].append(s)
     skips = frozenset(layout.storage_of[p] for t in skip_tensors(g) for p in layout.covers[t])
     return Usage(touches, reads, skips, hosts), tuple(tuple(d) for d in dies)
+
+
+def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
+    """``ctx`` with the same layers in cascades of other stripes: what ``build_context`` would
+    make of them, for a cascade's layers, whole reads and writes and weights do not depend on
+    its stripes (nor, then, the layout, the modes or the usage)."""
+    if [(c.first, c.last, c.reads, c.writes, c.weight_bytes) for c in cascades] != \
+            [(c.first, c.last, c.reads, c.writes, c.weight_bytes) for c in ctx.cascades]:
+        raise ValueError("other cascades than the context's, not the same ones in other stripes")
+    return replace(ctx, cascades=cascades, cascade_at={c.first: c for c in cascades})

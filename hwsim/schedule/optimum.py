@@ -296,3 +296,23 @@ def spill_bounds(ctx: Context) -> SpillBounds:
 def plan_spill_bytes(plan: Plan) -> int:
     """The plan's figure the optimum bounds: bytes of its loads and stores other than weights."""
     return plan.decided_bytes()
+
+
+def optimum_decisions(ctx: Context, margin: int = 0):
+    """Notes, and (step -> the storages out of SRAM then, step -> those that leave it then) of
+    the spill program's best solution (``optimum``) within the spec's time limit (policy
+    ``optimal``): the walk evicts the latter at the start of each step, and picks among the
+    former first when it must evict more. ``margin``: solved with that many bytes left free
+    (``SpillProblem.margin``)."""
+    problem, found = solved(ctx, margin)
+    if found is None:
+        return ("spill policy 'optimal': a step needs more than the SRAM in the spill model; evictions by Belady",), None
+    out = out_of_sram(problem, found)
+    if found.bytes is None:
+        return ((f"spill policy 'optimal': the solver found no solution in {found.seconds:.1f} s "
+                 f"({found.status}); evictions by Belady"),), None
+    what = "the optimum" if found.optimal else \
+        f"the best found in {found.seconds:.1f} s (bound {found.bound:,} B, gap {found.gap_pct:.1f} %)"
+    program = f"the spill program with {margin:,} B left free per step" if margin else "the spill program"
+    return ((f"spill policy 'optimal': evicts what {what} of {program} evicts: {found.bytes:,} B of "
+             f"loads and stores besides weights, without addresses"),), out

@@ -41,21 +41,19 @@ moves fewer DRAM bytes (``_walk``).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from hwsim.graph.analysis import layer_io, live_ranges, skip_tensors, tensor_bytes
 from hwsim.graph.ir import Graph
 from hwsim.schedule.allocate import Allocator
 from hwsim.schedule.cascade import finest
 from hwsim.schedule.cascade_run import run_cascade
-from hwsim.schedule.context import Context, build_context, resident_storages
+from hwsim.schedule.context import Context, build_context, resident_storages, with_cascades
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.host_run import host_ops, run_host
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
-from hwsim.schedule.optimum import out_of_sram, solved, spill_bounds
+from hwsim.schedule.optimum import optimum_decisions, spill_bounds
 from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full, Reservations
-from hwsim.schedule.plan import Cascade, LayerPlan, Plan, TensorPlan
+from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
 from hwsim.schedule.stream import run_streamed
 from hwsim.schedule.tiling import Chunk, Mode
@@ -331,16 +329,6 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False) -> Pl
     return lower(walk.decisions())
 
 
-def with_cascades(ctx: Context, cascades: tuple[Cascade, ...]) -> Context:
-    """``ctx`` with the same layers in cascades of other stripes: what ``build_context`` would
-    make of them, for a cascade's layers, whole reads and writes and weights do not depend on
-    its stripes (nor, then, the layout, the modes or the usage)."""
-    if [(c.first, c.last, c.reads, c.writes, c.weight_bytes) for c in cascades] != \
-            [(c.first, c.last, c.reads, c.writes, c.weight_bytes) for c in ctx.cascades]:
-        raise ValueError("other cascades than the context's, not the same ones in other stripes")
-    return replace(ctx, cascades=cascades, cascade_at={c.first: c for c in cascades})
-
-
 def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
     """The walk of ``ctx`` under its spill policy, placed (``_placed``). Policy ``optimal``:
     when the optimum's decisions could not be placed as they are (they needed a margin, or
@@ -374,12 +362,12 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     optimal = policy == "optimal"
     margin, tries = 0, 0 if online else MARGIN_TRIES + 1
     stopped: tuple[str, ...] = ()
-    notes, out_at = _optimum(ctx) if optimal else ((), None)
+    notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     while tries:
         tries -= 1
         attempt = build_context(graph, ctx.spec, ctx.cascades, margin) if margin else ctx
         if margin and optimal:
-            notes, out_at = _optimum(attempt, margin)
+            notes, out_at = optimum_decisions(attempt, margin)
         limit = 0 if not tries else capacity - margin if margin else None  # the last try prefetches nothing
         walk = Walk(attempt, offline=True, optional_limit=limit, cascade_commands=cascade_commands,
                     out_at=out_at, policy=policy)
@@ -402,7 +390,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
         margin += walk.mem.sram.high_water - capacity
         if margin >= capacity // 2:
             break
-    notes, out_at = _optimum(ctx) if optimal else ((), None)
+    notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at, policy=policy)
     for t in range(len(graph.layers)):
         walk.step(t)
@@ -410,23 +398,3 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     if not online:
         walk.compromise = "its evictions could not be packed into the SRAM offline, placed online"
     return walk
-
-
-def _optimum(ctx: Context, margin: int = 0):
-    """Notes, and (step -> the storages out of SRAM then, step -> those that leave it then) of
-    the spill program's best solution (``optimum``) within the spec's time limit (policy
-    ``optimal``): the walk evicts the latter at the start of each step, and picks among the
-    former first when it must evict more. ``margin``: solved with that many bytes left free
-    (``SpillProblem.margin``)."""
-    problem, found = solved(ctx, margin)
-    if found is None:
-        return ("spill policy 'optimal': a step needs more than the SRAM in the spill model; evictions by Belady",), None
-    out = out_of_sram(problem, found)
-    if found.bytes is None:
-        return ((f"spill policy 'optimal': the solver found no solution in {found.seconds:.1f} s "
-                 f"({found.status}); evictions by Belady"),), None
-    what = "the optimum" if found.optimal else \
-        f"the best found in {found.seconds:.1f} s (bound {found.bound:,} B, gap {found.gap_pct:.1f} %)"
-    program = f"the spill program with {margin:,} B left free per step" if margin else "the spill program"
-    return ((f"spill policy 'optimal': evicts what {what} of {program} evicts: {found.bytes:,} B of "
-             f"loads and stores besides weights, without addresses"),), out

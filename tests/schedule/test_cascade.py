@@ -14,7 +14,8 @@ import pytest
 
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.cascade import finest, plan_cascades
-from hwsim.schedule.scheduler import build_context, with_cascades
+from hwsim.schedule.scheduler import build_context
+from hwsim.schedule.context import with_cascades
 from tests.graph.handmade import Net
 from tests.schedule.helpers import make_spec, traffic
 
