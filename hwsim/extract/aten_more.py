@@ -134,13 +134,9 @@ def extreme(b: GraphBuilder, n: Node) -> None:
 # ---- resampling, pooling, padding --------------------------------------------------------------
 @register_aten_op("aten.upsample_bicubic2d.vec", "aten.upsample_bicubic2d.default")
 def upsample_bicubic(b: GraphBuilder, n: Node) -> None:
-    from hwsim.extract.aten_table import _scales
+    from hwsim.extract.aten_table import emit_resize
 
-    x = n.args.get("input", n.args.get("self"))
-    attrs = {"size": list(n.out_shapes[0][2:]), "align_corners": bool(n.args["align_corners"])}
-    if (s := _scales(n.args)) is not None:
-        attrs["scales"] = s
-    _emit(b, n, "upsample_bicubic2d", [x], attrs)
+    emit_resize(b, n, "upsample_bicubic2d")
 
 
 @register_aten_op("aten.adaptive_max_pool2d.default")

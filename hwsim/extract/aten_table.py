@@ -126,22 +126,26 @@ def _scales(a: dict) -> list[float] | None:
     return None if s is None else [float(v) for v in s]
 
 
-@register_aten_op("aten.upsample_nearest2d.vec", "aten.upsample_nearest2d.default")
-def upsample_nearest(b: GraphBuilder, n: Node) -> None:
+def emit_resize(b: GraphBuilder, n: Node, kind: str) -> None:
+    """An ``upsample_*2d`` op of ``kind`` to the node's output size (its scales kept when given;
+    ``align_corners`` for the interpolating kinds)."""
     x = n.args.get("input", n.args.get("self"))
     attrs = {"size": list(n.out_shapes[0][2:])}
+    if kind != "upsample_nearest2d":
+        attrs["align_corners"] = bool(n.args["align_corners"])
     if (s := _scales(n.args)) is not None:
         attrs["scales"] = s
-    _emit(b, n, "upsample_nearest2d", [x], attrs)
+    _emit(b, n, kind, [x], attrs)
+
+
+@register_aten_op("aten.upsample_nearest2d.vec", "aten.upsample_nearest2d.default")
+def upsample_nearest(b: GraphBuilder, n: Node) -> None:
+    emit_resize(b, n, "upsample_nearest2d")
 
 
 @register_aten_op("aten.upsample_bilinear2d.vec", "aten.upsample_bilinear2d.default")
 def upsample_bilinear(b: GraphBuilder, n: Node) -> None:
-    x = n.args.get("input", n.args.get("self"))
-    attrs = {"size": list(n.out_shapes[0][2:]), "align_corners": bool(n.args["align_corners"])}
-    if (s := _scales(n.args)) is not None:
-        attrs["scales"] = s
-    _emit(b, n, "upsample_bilinear2d", [x], attrs)
+    emit_resize(b, n, "upsample_bilinear2d")
 
 
 @register_aten_op("aten.max_pool2d.default", "aten.max_pool2d_with_indices.default")

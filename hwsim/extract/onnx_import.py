@@ -7,7 +7,7 @@ then walked in its (topological) node order:
   whose shape is known) are evaluated with ``onnx.reference`` on the spot: the shape
   arithmetic that exporters write (``Shape -> Gather -> Div -> Slice``) disappears, as in
   onnx-simplifier (``onnx_fold``);
-* every other node goes through the op table (``onnx_ops.py``), which emits IR ops through
+* every other node goes through the op table (``onnx_ops.py``, ``onnx_layout.py``, ...), which emits IR ops through
   the same builder as the PyTorch front end; each op's output shape is the IR's rule
   (``opkinds.infer_shapes``), checked against ONNX shape inference's where that is known;
 * QuantizeLinear / DequantizeLinear are the identity on the graph and give the tensor
