@@ -8,7 +8,8 @@ bytes and the height. A :class:`BandTable` computes them once: for a layer of at
 ``ALL_HEIGHTS`` driver rows, for every height in one vectorised pass over all the bands of all
 heights (about ``rows x ln(rows)`` bands); for a taller layer, each height when first asked
 (the bands of one height in one pass), as most heights of a long layer are never asked for.
-Tables are memoised per graph, layer and tensor bytes (:func:`band_table`).
+Tables are memoised per graph, layer and tensor bytes (:func:`band_table`); they also keep, per
+height asked, what every band moves (:meth:`BandTable.moved`, for the tiles of a streamed layer).
 The figures are exactly :meth:`~hwsim.schedule.bands.BandModel.bands_bytes` of the bands
 :func:`~hwsim.schedule.bands.bands` cuts: its maximum and its sum.
 """
@@ -30,6 +31,7 @@ class BandTable:
         self.model, self.names, self.sizes = model, names, sizes
         self._at: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # height -> (tiles, sums)
         self._all: tuple[np.ndarray, np.ndarray] | None = None  # every height: (tiles, sums), one row each
+        self._moved: dict[int, tuple[np.ndarray, ...]] = {}  # height -> each tensor's bytes per band
         if model.rows <= ALL_HEIGHTS:
             self._all = self._compute(np.arange(1, model.rows + 1, dtype=np.int64))
         # each tensor's fewest band bytes over every height (zeros when not every height is known)
@@ -42,6 +44,20 @@ class BandTable:
     def sums(self, height: int) -> tuple[int, ...]:
         """Each tensor's bytes summed over the bands of ``height`` driver rows."""
         return self._figures(height)[1]
+
+    def moved(self, height: int) -> tuple[np.ndarray, ...]:
+        """Each tensor's bytes in every band of ``height`` driver rows, in band order (what a
+        streamed layer's tiles move: ``hwsim.schedule.stream``). Read-only arrays."""
+        found = self._moved.get(height)
+        if found is None:
+            rows = self.model.rows
+            o0 = np.arange(0, rows, height, dtype=np.int64)
+            o1 = np.minimum(o0 + height, rows)
+            found = tuple(self.model.bands_bytes(name, nbytes, o0, o1) for name, nbytes in zip(self.names, self.sizes))
+            for a in found:
+                a.flags.writeable = False
+            self._moved[height] = found
+        return found
 
     def _figures(self, height: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         found = self._at.get(height)

@@ -195,11 +195,12 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
     *_, kept, height, chunks = best[slots]
     banded_reads = tuple(r for r in model.reads if r not in kept)
     banded_writes = tuple(w for w in model.writes if w not in kept)
-    if len(bands(model.rows, height)) * max(len(chunks), 1) == 1:
+    cut = bands(model.rows, height)
+    if len(cut) * max(len(chunks), 1) == 1:
         slots = 1  # one tile: nothing to overlap
     tiles = shape.tiles(height)
     return Mode(True, chunks, need.out_channels, _region(chunks, room), *shape.resident(kept),
-                banded_reads, banded_writes, tuple(bands(model.rows, height)), model.rows, model,
+                banded_reads, banded_writes, cut, model.rows, model,
                 {n: tiles[n] for n in banded_reads + banded_writes}, slots)
 
 
