@@ -32,6 +32,7 @@ class BandTable:
         self._at: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # height -> (tiles, sums)
         self._all: tuple[np.ndarray, np.ndarray] | None = None  # every height: (tiles, sums), one row each
         self._moved: dict[int, tuple[np.ndarray, ...]] = {}  # height -> each tensor's bytes per band
+        self._aligned: dict[int, np.ndarray] = {}  # alignment -> every height's aligned tiles
         if model.rows <= ALL_HEIGHTS:
             self._all = self._compute(np.arange(1, model.rows + 1, dtype=np.int64))
         # each tensor's fewest band bytes over every height (zeros when not every height is known)
@@ -44,6 +45,17 @@ class BandTable:
     def sums(self, height: int) -> tuple[int, ...]:
         """Each tensor's bytes summed over the bands of ``height`` driver rows."""
         return self._figures(height)[1]
+
+    def aligned_tiles(self, alignment: int) -> np.ndarray | None:
+        """Every height's tile bytes rounded up to ``alignment`` (a row per height from 1, a column
+        per tensor; None for a layer taller than ``ALL_HEIGHTS``). Read-only."""
+        if self._all is None:
+            return None
+        found = self._aligned.get(alignment)
+        if found is None:
+            found = self._aligned[alignment] = -(-self._all[0] // alignment) * alignment
+            found.flags.writeable = False
+        return found
 
     def moved(self, height: int) -> tuple[np.ndarray, ...]:
         """Each tensor's bytes in every band of ``height`` driver rows, in band order (what a
