@@ -33,6 +33,7 @@ class BandTable:
         self._all: tuple[np.ndarray, np.ndarray] | None = None  # every height: (tiles, sums), one row each
         self._moved: dict[int, tuple[np.ndarray, ...]] = {}  # height -> each tensor's bytes per band
         self._aligned: dict[int, np.ndarray] = {}  # alignment -> every height's aligned tiles
+        self._lines: dict[tuple[int, tuple[int, ...]], list[int] | None] = {}  # (alignment, columns) -> arena
         if model.rows <= ALL_HEIGHTS:
             self._all = self._compute(np.arange(1, model.rows + 1, dtype=np.int64))
         # each tensor's fewest band bytes over every height (zeros when not every height is known)
@@ -55,6 +56,18 @@ class BandTable:
         if found is None:
             found = self._aligned[alignment] = -(-self._all[0] // alignment) * alignment
             found.flags.writeable = False
+        return found
+
+    def arena_line(self, alignment: int, columns: tuple[int, ...]) -> list[int] | None:
+        """One tile slot of each tensor of ``columns`` (positions in ``names``), aligned and summed,
+        at every height from 1 (index ``height - 1``); None as :meth:`aligned_tiles`."""
+        key = (alignment, columns)
+        found = self._lines.get(key, False)
+        if found is False:
+            tiles = self.aligned_tiles(alignment)
+            found = None if tiles is None else \
+                tiles[:, list(columns)].sum(axis=1).tolist() if columns else [0] * len(tiles)
+            self._lines[key] = found
         return found
 
     def moved(self, height: int) -> tuple[np.ndarray, ...]:

@@ -310,8 +310,8 @@ class _Shape:
     def arena(self, banded: tuple[int, ...], height: int, slots: int) -> int:
         """Bytes of the tile slots of the ``banded`` tensors (positions in ``self.banded``)."""
         line = self._lines.get(banded, False)
-        if line is False:
-            line = self._lines[banded] = self._line(banded)
+        if line is False:  # one slot at every height, when the table has them all
+            line = self._lines[banded] = self.table.arena_line(self.room.aligned(1), banded)
         if line is not None:
             return slots * line[height - 1]
         terms = self._terms.get(height)
@@ -319,14 +319,6 @@ class _Shape:
             aligned = self.room.aligned
             terms = self._terms[height] = tuple(aligned(b) if b else 0 for b in self.table.tiles(height))
         return slots * sum(map(terms.__getitem__, banded))
-
-    def _line(self, banded: tuple[int, ...]) -> list[int] | None:
-        """One slot of the ``banded`` tensors' tiles at every height from 1, from the band table's
-        aligned tiles (None when the table has no row for every height)."""
-        tiles = self.table.aligned_tiles(self.room.aligned(1))
-        if tiles is None:
-            return None
-        return tiles[:, list(banded)].sum(axis=1).tolist() if banded else [0] * len(tiles)
 
     def fit(self, kept, slots: int):
         """(DRAM bytes, tiles, -bytes of inputs kept, bytes the layer itself moves, kept, height,
