@@ -25,6 +25,7 @@ from typing import Mapping
 
 import numpy as np
 
+from hwsim.gc_pause import paused
 from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph
 from hwsim.numerics.kernels import run_op
@@ -46,6 +47,7 @@ class QuantisedRun:
         return self._bytes[name]
 
 
+@paused
 def run_quantised(graph: Graph, inputs: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray],
                   codecs: Mapping[str, Codec]) -> QuantisedRun:
     """The quantised network run layer by layer on ``inputs`` (tensor -> float array), with

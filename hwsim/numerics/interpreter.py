@@ -40,6 +40,7 @@ from typing import Callable
 
 import numpy as np
 
+from hwsim.gc_pause import paused
 from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph
 from hwsim.numerics.kernels import MissingKernel, run_op
@@ -376,6 +377,7 @@ def alias_value(graph: Graph, root: str, piece_value: Reader, aliases) -> np.nda
     return run_op("slice", [value(src)], op.attrs)
 
 
+@paused
 def run_plan(graph: Graph, plan: Plan, weights: WeightStore, codecs: dict[str, Codec],
              inputs: dict[str, np.ndarray], spec=None, probe=None, progress=None) -> PlanRun:
     """Follow ``plan`` in a memory image (``spec`` is needed only when a layer is streamed;
