@@ -20,6 +20,7 @@ from hwsim.extract import aten_eltwise  # noqa: F401  (registers the element-wis
 from hwsim.extract import aten_attention, aten_more  # noqa: F401  (register issue 13's converters)
 from hwsim.extract.aten_table import CONVERTERS, Node, Unsupported
 from hwsim.extract.builder import GraphBuilder
+from hwsim.gc_pause import paused
 from hwsim.graph.ir import Graph
 
 _IGNORED = ("aten._assert_tensor_metadata", "aten.sym_size", "aten._assert_scalar", "aten.sym_constrain_range")
@@ -37,6 +38,7 @@ def _logging_silenced() -> Iterator[None]:
         logging.disable(previous)
 
 
+@paused
 def export_program(model, example: Any, where: str, names: list | None = None):
     """``torch.export`` of ``model`` on ``example`` (one tensor, or a list of them: positional,
     or passed by the ``names`` of ``forward``'s parameters; other parameters keep their defaults)."""
@@ -225,6 +227,7 @@ def _is_bool(val) -> bool:
     return isinstance(val, torch.Tensor) and val.dtype == torch.bool
 
 
+@paused
 def program_to_graph(ep, name: str, fuse: str, where: str, fallback: str = "none") -> Graph:
     """The graph of an exported program; ``fallback="host"``: unmapped ops become host ops."""
     b = GraphBuilder()

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import UserError
+from hwsim.gc_pause import paused
 from hwsim.graph.ir import Graph
 
 
@@ -229,6 +230,7 @@ def calibration_inputs(calibration: int | str, input_shape: tuple[int, ...], see
     return [torch.from_numpy(a.copy()) for a in arrays], f"{Path(calibration).name} ({len(arrays)} input{plural})"
 
 
+@paused
 def prepare(model_spec: str, input_shape, seed: int = 0, fuse: str = "elementwise",
             weights: str | None = None, calibration: int | str | None = None,
             fallback: str = "none") -> tuple[Graph, Reference]:
