@@ -56,11 +56,12 @@ def test_no_policy_beats_the_optimum(seed, fields, fraction):
     best = solve(problem, time_limit=20)
     assert best.optimal
     assert solve(problem, relax=True).bound <= best.bytes
+    plans = {fields["spill"]: plan}  # plan_at's, under the drawn policy
     for policy in SPILL_POLICIES:
-        other = schedule(g, make_spec(sram=spec.sram.size_bytes, **{**fields, "spill": policy}))
-        assert plan_spill_bytes(other) >= best.bytes, policy
-    optimal = schedule(g, make_spec(sram=spec.sram.size_bytes, **{**fields, "spill": "optimal"}))
-    assert verify_plan(optimal, spec, g) == []
+        if policy not in plans:
+            plans[policy] = schedule(g, make_spec(sram=spec.sram.size_bytes, **{**fields, "spill": policy}))
+        assert plan_spill_bytes(plans[policy]) >= best.bytes, policy
+    assert verify_plan(plans["optimal"], spec, g) == []
 
 
 def unet_at(monkeypatch, sram: int, **limits):
