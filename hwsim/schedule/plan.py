@@ -46,6 +46,7 @@ Plan invariants (checked by ``verify.py``, independently of how the plan was mad
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterator, NamedTuple
 
 from hwsim.records import stored_at_once
@@ -191,6 +192,10 @@ class TileRun:
 
     def moves(self) -> tuple[tuple[str, str, int], ...]:
         """``(tensor, traffic kind, DRAM bytes)`` of every banded tensor, then the weight chunks."""
+        return self._moves
+
+    @cached_property
+    def _moves(self) -> tuple[tuple[str, str, int], ...]:  # summed once: a run is read many times
         moved = tuple((s.tensor, s.traffic, sum(s.nbytes)) for s in self.reads + self.writes)
         return moved + (((self.weight_block, "weights", sum(self.chunk_bytes)),) if sum(self.chunk_bytes) else ())
 

@@ -134,7 +134,8 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     writes = []
     for name in mode.band_writes:
         band = each(moved[name])
-        share = band * end // channels - band * first // channels
+        share = band if len(chunks) == 1 and (first, end) == (0, channels) else \
+            band * end // channels - band * first // channels  # a chunk's share of the channels
         traffic = "output" if name in ctx.outputs else "streamed_write"
         writes.append(BandStream(name, traffic, tuple(share.tolist()), offsets[name], aligned(mode.tile_bytes[name])))
     chunk_bytes = tuple(c.nbytes for c in chunks) if mode.chunks else ()
