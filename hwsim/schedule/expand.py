@@ -52,9 +52,10 @@ class _Emitter:
 def tile_commands(command: Command, first_id: int) -> list[Command]:
     """The per-tile commands of ``tiles`` command ``command``, numbered from ``first_id``.
 
-    The run's own deps go to every load and to the computes of the first ``slots`` tiles (they
-    hold the writers of the bands it reads, the frees of what last used its arena, its
-    resident operands).
+    The run's own deps go to every load, to the computes of the first ``slots`` tiles, and to
+    a compute that is the first to write an output tile into its slot (a band may write no
+    rows of an output, so that can come later): they hold the writers of the bands it reads,
+    the frees of what last used its arena, its resident operands.
     """
     run: TileRun = command.run
     sram = [b for b in command.allocs if b.space == "sram"]
@@ -99,7 +100,9 @@ def tile_commands(command: Command, first_id: int) -> list[Command]:
                    for s in run.writes if s.nbytes[k]]
         deps = [cid for _, cid in loaded] + [out_free[s.tensor, k % run.slots] for s, _ in written
                                             if (s.tensor, k % run.slots) in out_free]
-        deps += ([last_compute] if last_compute is not None else []) + (list(ext) if k < run.slots else [])
+        first_in_slot = any((s.tensor, k % run.slots) not in out_free for s, _ in written)
+        deps += ([last_compute] if last_compute is not None else []) + \
+            (list(ext) if k < run.slots or first_in_slot else [])  # what last used the arena
         deps += [weight_load] if weight is not None else []
         reads = tuple(b.name for b, _ in loaded) + run.resident + ((weight.name,) if weight is not None else ())
         last_compute = out.emit("compute", deps, allocs=tuple(b for _, b in written) + (outs if k == 0 else ()),
