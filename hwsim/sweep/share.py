@@ -36,7 +36,8 @@ fields: none of these):
    commands). A plan with host ops is reused only where its host cycles are the point's own.
 3. The ``policy.solver_seconds`` and placement time limits read the wall clock, not the spec:
    a plan whose exact packing stopped at its limit says so in its notes, and may differ from
-   run to run whether shared or not.
+   run to run whether shared or not. The spill solver's time (``Plan.spill_bounds.seconds``)
+   is a measurement the plan carries, different at every run; no results.csv column holds it.
 
 **Why a plan whose guards hold is the point's own plan.** The scheduler is a deterministic
 function of the graph and the spec (no randomness; the time limits of 3. aside), and reads the
@@ -52,7 +53,7 @@ flips may change everything after it, so that point is scheduled again (and its 
 own guards, offered to the next). A plan with no streamed layer has no guard: it is the plan of
 every bandwidth, efficiency, latency and clock. ``tests/sweep/test_share.py`` checks it
 directly (plans scheduled at each bandwidth against the guards' verdict) and byte for byte
-(a sweep with ``share=False``).
+(a sweep with ``share=False``); ``experiments/share_guards_nafnet.py`` on NAFNet.
 
 A failed schedule (a UserError: the SRAM cannot hold one tile) is shared the same way (its
 guards are those made before it failed); an internal error is shared only with the points
