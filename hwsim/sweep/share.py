@@ -1,7 +1,7 @@
 """Plans shared between sweep points: schedule once, simulate under each point's spec.
 
-Scheduling is most of a point's time (NAFNet on ``edge_npu``: 0.1 to 2 s of scheduling against
-40 to 100 ms of simulation and measurement), so points whose plans are provably the same are
+Scheduling is most of a point's time (NAFNet on ``edge_npu``: 0.1 to 1.2 s of scheduling against
+40 to 300 ms of simulation and measurement), so points whose plans are provably the same are
 scheduled once. Which spec fields the scheduler reads:
 
 * **never**: ``energy.*`` (energy is only measured) and ``dram.channels``, ``dram.turnaround``
@@ -58,6 +58,17 @@ directly (plans scheduled at each bandwidth against the guards' verdict) and byt
 A failed schedule (a UserError: the SRAM cannot hold one tile) is shared the same way (its
 guards are those made before it failed); an internal error is shared only with the points
 that differ from it in energy alone.
+
+**Measured** (``experiments/bench_sweep.py --points 100 --jobs 2``: 96 points of issue 17's
+NAFNet grid, 24 plan groups of 4 bandwidths): 36 schedules (60 bandwidth settings took a plan
+made at another) where sharing only plans without a streamed layer made 78; 540-587 ms of CPU
+per point against 1,010-1,069 ms (load average 4.5-9.4), so the 10,008-point grid takes about
+45-49 min on two idle cores, 9-10x the issue's 5 minutes. What is left
+(``experiments/sweep_cost_breakdown.py``): scheduling 65 % of the CPU (about a second per NAFNet
+plan below 1 MiB of SRAM, where guards flip between some of the four bandwidths, so two or three
+of them are scheduled), simulation 20 % and measurement 12 % (needed at every bandwidth: they
+are its timing). On NAFNet the guards are exact: over 80 pairs of plans made at the four
+bandwidths they held exactly where the plans were equal (``experiments/share_guards_nafnet.py``).
 
 This is the same split as Timeloop's mapper and model (a mapping is searched once; energy
 tables are applied after) and Stream's, where the cost model's energy figures do not enter
