@@ -27,9 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-OBJECTIVES = ("latency", "traffic")
-
-
 @dataclass(frozen=True)
 class SlotChoice:
     """One slot count's best way to stream a layer, as far as its estimated time needs it."""
