@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hwsim.gc_pause import paused
 from hwsim.graph.analysis import msc_curve
 from hwsim.graph.ir import Graph
 from hwsim.graph.widths import widths_note
@@ -227,6 +228,7 @@ def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMet
     return tuple(rows)
 
 
+@paused
 def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
             order: OrderSummary | None = None) -> Metrics:
     """All figures of one run (``order``: how the graph's layers were ordered, reported as is).

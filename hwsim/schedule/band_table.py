@@ -8,7 +8,8 @@ bytes and the height. A :class:`BandTable` computes them once: for a layer of at
 ``ALL_HEIGHTS`` driver rows, for every height in one vectorised pass over all the bands of all
 heights (about ``rows x ln(rows)`` bands); for a taller layer, each height when first asked
 (the bands of one height in one pass), as most heights of a long layer are never asked for.
-Tables are memoised per graph, layer and tensor bytes (:func:`band_table`).
+Tables are memoised per graph, layer and tensor bytes (:func:`band_table`); they also keep, per
+height asked, what every band moves (:meth:`BandTable.moved`, for the tiles of a streamed layer).
 The figures are exactly :meth:`~hwsim.schedule.bands.BandModel.bands_bytes` of the bands
 :func:`~hwsim.schedule.bands.bands` cuts: its maximum and its sum.
 """
@@ -30,6 +31,9 @@ class BandTable:
         self.model, self.names, self.sizes = model, names, sizes
         self._at: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # height -> (tiles, sums)
         self._all: tuple[np.ndarray, np.ndarray] | None = None  # every height: (tiles, sums), one row each
+        self._moved: dict[int, tuple[np.ndarray, ...]] = {}  # height -> each tensor's bytes per band
+        self._aligned: dict[int, np.ndarray] = {}  # alignment -> every height's aligned tiles
+        self._lines: dict[tuple[int, tuple[int, ...]], list[int] | None] = {}  # (alignment, columns) -> arena
         if model.rows <= ALL_HEIGHTS:
             self._all = self._compute(np.arange(1, model.rows + 1, dtype=np.int64))
         # each tensor's fewest band bytes over every height (zeros when not every height is known)
@@ -42,6 +46,43 @@ class BandTable:
     def sums(self, height: int) -> tuple[int, ...]:
         """Each tensor's bytes summed over the bands of ``height`` driver rows."""
         return self._figures(height)[1]
+
+    def aligned_tiles(self, alignment: int) -> np.ndarray | None:
+        """Every height's tile bytes rounded up to ``alignment`` (a row per height from 1, a column
+        per tensor; None for a layer taller than ``ALL_HEIGHTS``). Read-only."""
+        if self._all is None:
+            return None
+        found = self._aligned.get(alignment)
+        if found is None:
+            found = self._aligned[alignment] = -(-self._all[0] // alignment) * alignment
+            found.flags.writeable = False
+        return found
+
+    def arena_line(self, alignment: int, columns: tuple[int, ...]) -> list[int] | None:
+        """One tile slot of each tensor of ``columns`` (positions in ``names``), aligned and summed,
+        at every height from 1 (index ``height - 1``); None as :meth:`aligned_tiles`."""
+        key = (alignment, columns)
+        found = self._lines.get(key, False)
+        if found is False:
+            tiles = self.aligned_tiles(alignment)
+            found = None if tiles is None else \
+                tiles[:, list(columns)].sum(axis=1).tolist() if columns else [0] * len(tiles)
+            self._lines[key] = found
+        return found
+
+    def moved(self, height: int) -> tuple[np.ndarray, ...]:
+        """Each tensor's bytes in every band of ``height`` driver rows, in band order (what a
+        streamed layer's tiles move: ``hwsim.schedule.stream``). Read-only arrays."""
+        found = self._moved.get(height)
+        if found is None:
+            rows = self.model.rows
+            o0 = np.arange(0, rows, height, dtype=np.int64)
+            o1 = np.minimum(o0 + height, rows)
+            found = tuple(self.model.bands_bytes(name, nbytes, o0, o1) for name, nbytes in zip(self.names, self.sizes))
+            for a in found:
+                a.flags.writeable = False
+            self._moved[height] = found
+        return found
 
     def _figures(self, height: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         found = self._at.get(height)

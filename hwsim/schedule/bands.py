@@ -38,6 +38,7 @@ Bytes of a band of rows of a tensor are taken as the same share of the tensor's 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -420,6 +421,7 @@ def _fused_axis(g: Graph, op: Op, axes: dict[str, int | None]) -> int | None:
     return found[0]
 
 
-def bands(rows: int, height: int) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=4096)
+def bands(rows: int, height: int) -> tuple[tuple[int, int], ...]:
     """Driver rows ``[0, rows)`` cut into bands of ``height`` rows (the last may be shorter)."""
-    return [(o0, min(o0 + height, rows)) for o0 in range(0, rows, height)]
+    return tuple((o0, min(o0 + height, rows)) for o0 in range(0, rows, height))

@@ -242,9 +242,11 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
                         else result.message, seconds, n, keep)
 
 
-def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[int], frozenset[str]], ...]:
+def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[int], frozenset[str]],
+                                                                     Callable[[int], tuple[str, ...]]]:
     """Two maps of the solution ``found`` (its gaps not kept): step -> the storages out of SRAM
-    then, and step -> the storages that leave SRAM then (the first step of their gap)."""
+    then, and step -> the storages that leave SRAM then (the first step of their gap), in name
+    order (the walk evicts them in that order: a set's order would vary with the hash seed)."""
     out: dict[int, set[str]] = {}
     leave: dict[int, set[str]] = {}
     for gap, kept in zip(problem.gaps, found.keep):
@@ -253,8 +255,8 @@ def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[i
             for u in range(gap.after + 1, gap.before):
                 out.setdefault(u, set()).add(gap.storage)
     frozen_out = {u: frozenset(s) for u, s in out.items()}
-    frozen_leave = {u: frozenset(sorted(s)) for u, s in leave.items()}
-    return (lambda step: frozen_out.get(step, frozenset())), (lambda step: frozen_leave.get(step, frozenset()))
+    frozen_leave = {u: tuple(sorted(s)) for u, s in leave.items()}
+    return (lambda step: frozen_out.get(step, frozenset())), (lambda step: frozen_leave.get(step, ()))
 
 
 _SOLVED: dict[tuple[int, int], tuple[Context, SpillProblem, SpillOptimum]] = {}  # the last few

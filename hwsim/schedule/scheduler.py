@@ -41,6 +41,7 @@ moves fewer DRAM bytes (``_walk``).
 
 from __future__ import annotations
 
+from hwsim.gc_pause import paused
 from hwsim.graph.analysis import layer_io, live_ranges, skip_tensors, tensor_bytes
 from hwsim.graph.ir import Graph
 from hwsim.schedule.allocate import Allocator
@@ -299,6 +300,7 @@ class Walk:
                      for t, pieces in layout.covers.items() if pieces != (t,))
 
 
+@paused
 def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False, guards: list | None = None) -> Plan:
     """The plan of ``graph`` on ``spec`` (see the module docstring). ``online``: place the SRAM
     online from the start, as the fallback does (a compiler without a static memory planner;

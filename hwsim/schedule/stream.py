@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hwsim.schedule.band_table import band_table
 from hwsim.schedule.memory import DramCopy
 from hwsim.schedule.plan import BandStream, Buffer, TileRun
 from hwsim.schedule.tiling import Chunk, Mode
@@ -104,7 +105,9 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     layout, model = ctx.layout, mode.model
     chunks = mode.chunks or (Chunk(0, 1, 0),)
     channels = mode.out_channels if mode.chunks else 1
-    o0, o1 = np.array(mode.bands, dtype=np.int64).T
+    height, rows = mode.bands[0][1] - mode.bands[0][0], mode.rows
+    o0 = np.arange(0, rows, height, dtype=np.int64)
+    o1 = np.minimum(o0 + height, rows)
     if len(chunks) == 1:
         first, end, each = chunks[0].first, chunks[0].end, lambda a: a
     else:
@@ -116,19 +119,21 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     lo, hi = first * mode.rows + (end - first) * each(o0), first * mode.rows + (end - first) * each(o1)
     total, den = ctx.costs[t].cycles, channels * mode.rows
     cycles = (-(-total * hi // den)) - (-(-total * lo // den))
-    size = {n: sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in mode.band_reads + mode.band_writes}
+    banded = tuple(model.reads) + tuple(model.writes)  # the table ``tiling`` chose the bands by
+    table = band_table(ctx.graph, t, banded, tuple(sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in banded))
+    moved = dict(zip(banded, table.moved(height)))
     inputs = {ctx.graph.root(i) for i in ctx.graph.inputs}
     hosted = {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes for p in layout.covers[n]}
     aligned = mem.sram.aligned
     reads = []
     for name in mode.band_reads:
-        band = each(model.bands_bytes(name, size[name], o0, o1))
+        band = each(moved[name])
         covers = set(layout.covers[name])
         traffic = "input" if covers <= inputs else "host_read" if covers <= hosted else "streamed_read"
         reads.append(BandStream(name, traffic, tuple(band.tolist()), offsets[name], aligned(mode.tile_bytes[name])))
     writes = []
     for name in mode.band_writes:
-        band = each(model.bands_bytes(name, size[name], o0, o1))
+        band = each(moved[name])
         share = band * end // channels - band * first // channels
         traffic = "output" if name in ctx.outputs else "streamed_write"
         writes.append(BandStream(name, traffic, tuple(share.tolist()), offsets[name], aligned(mode.tile_bytes[name])))

@@ -199,11 +199,12 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
     *_, kept, height, chunks = best[slots]
     banded_reads = tuple(r for r in model.reads if r not in kept)
     banded_writes = tuple(w for w in model.writes if w not in kept)
-    if len(bands(model.rows, height)) * max(len(chunks), 1) == 1:
+    cut = bands(model.rows, height)
+    if len(cut) * max(len(chunks), 1) == 1:
         slots = 1  # one tile: nothing to overlap
     tiles = shape.tiles(height)
     return Mode(True, chunks, need.out_channels, _region(chunks, room), *shape.resident(kept),
-                banded_reads, banded_writes, tuple(bands(model.rows, height)), model.rows, model,
+                banded_reads, banded_writes, cut, model.rows, model,
                 {n: tiles[n] for n in banded_reads + banded_writes}, slots)
 
 
@@ -222,6 +223,7 @@ class _Shape:
         self.sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in self.banded}
         self.table = band_table(g, index, self.banded, tuple(self.sizes[t] for t in self.banded))
         self._terms: dict[int, tuple[int, ...]] = {}  # height -> each banded tensor's aligned tile (0: none)
+        self._lines: dict[tuple[int, ...], list[int] | None] = {}  # banded positions -> arena at each height
         storages = layout.storage_of
         self._whole = frozenset(storages[p] for p in self.whole_reads + self.whole_writes)
         self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
@@ -311,6 +313,11 @@ class _Shape:
 
     def arena(self, banded: tuple[int, ...], height: int, slots: int) -> int:
         """Bytes of the tile slots of the ``banded`` tensors (positions in ``self.banded``)."""
+        line = self._lines.get(banded, False)
+        if line is False:  # one slot at every height, when the table has them all
+            line = self._lines[banded] = self.table.arena_line(self.room.aligned(1), banded)
+        if line is not None:
+            return slots * line[height - 1]
         terms = self._terms.get(height)
         if terms is None:
             aligned = self.room.aligned

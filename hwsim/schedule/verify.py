@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import bisect
 
+from hwsim.gc_pause import paused
 from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph
 from hwsim.schedule.plan import COMMAND_KINDS, STALL_CAUSES, TRAFFIC_KINDS, Buffer, Command, Plan
@@ -327,6 +328,7 @@ def _check_parts(plan: Plan) -> list[str]:
     return problems
 
 
+@paused
 def verify_plan(plan: Plan, spec=None, graph: Graph | None = None) -> list[str]:
     """Every problem found in ``plan`` (empty: it satisfies the plan invariants).
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from hwsim.gc_pause import paused
 from hwsim.schedule.plan import Command, Plan
 from hwsim.sim.kernel import Loop, Process, Signal, Slots, all_of
 from hwsim.sim.pipeline import RunTimer, RunTiming
@@ -286,6 +287,7 @@ def occupancy(events: tuple[Event, ...], plan: Plan) -> tuple[OccupancySample, .
     return tuple(samples)
 
 
+@paused
 def simulate(plan: Plan, spec: AcceleratorSpec) -> Trace:
     """Run ``plan`` on ``spec`` and record every command as an event (see the module docstring)."""
     queues = _queues(plan)
