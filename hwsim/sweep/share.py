@@ -62,13 +62,14 @@ that differ from it in energy alone.
 **Measured** (``experiments/bench_sweep.py --points 100 --jobs 2``: 96 points of issue 17's
 NAFNet grid, 24 plan groups of 4 bandwidths): 36 schedules (60 bandwidth settings took a plan
 made at another) where sharing only plans without a streamed layer made 78; 540-587 ms of CPU
-per point against 1,010-1,069 ms (load average 4.5-9.4), so the 10,008-point grid takes about
-45-49 min on two idle cores, 9-10x the issue's 5 minutes. What is left
-(``experiments/sweep_cost_breakdown.py``): scheduling 65 % of the CPU (about a second per NAFNet
-plan below 1 MiB of SRAM, where guards flip between some of the four bandwidths, so two or three
-of them are scheduled), simulation 20 % and measurement 12 % (needed at every bandwidth: they
-are its timing). On NAFNet the guards are exact: over 80 pairs of plans made at the four
-bandwidths they held exactly where the plans were equal (``experiments/share_guards_nafnet.py``).
+per point against 1,010-1,069 ms at commit eb36e8f, 338 ms against 584 ms (``--no-share``) with
+the faster walk of 652438b, so the 10,008-point grid takes about 28 min on two idle cores, 6x
+the issue's 5 minutes. What is left (``experiments/sweep_cost_breakdown.py``, 306 ms a point):
+scheduling 61 % (about 0.6 s per NAFNet plan below 1 MiB of SRAM, where guards flip between some
+of the four bandwidths, so two or three of them are scheduled), simulation 20 % and measurement
+13 % (needed at every bandwidth: they are its timing). On NAFNet the guards are exact: over 80
+pairs of plans made at the four bandwidths they held exactly where the plans were equal
+(``experiments/share_guards_nafnet.py``).
 
 This is the same split as Timeloop's mapper and model (a mapping is searched once; energy
 tables are applied after) and Stream's, where the cost model's energy figures do not enter
