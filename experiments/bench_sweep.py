@@ -101,12 +101,15 @@ def main() -> int:
     if not args.no_searches:
         s_wall, s_cpu, _ = timed(executor, graphs, searches, sys.stderr)
     p_wall, p_cpu, results = timed(executor, graphs, runs, sys.stderr)
-    rows = [row for result in results.values() for row in result.values()]
+    rows = [row for result in results.values() for row in result.rows.values()]
+    schedules = sum(result.schedules for result in results.values())
+    reused = sum(result.reused for result in results.values())
     ok = sum(1 for r in rows if r["status"] == "ok")
     n, cores = len(rows), args.jobs
     print(f"grid: NAFNet, {full:,} points in full; ran {n:,} ({ok:,} ok) in {len(runs):,} work units "
           f"({'one per point' if args.no_share else 'one per plan group'}) on {cores} workers "
-          f"({os.cpu_count()} cores here, load average {os.getloadavg()[0]:.1f})")
+          f"({os.cpu_count()} cores here, load average {os.getloadavg()[0]:.1f}); {schedules:,} schedules "
+          f"({reused:,} DRAM bandwidth settings took a plan made at another, its guards holding)")
     if not args.no_searches:
         print(f"zero-spill searches: {len(searches)} in {s_wall:.1f} s wall, {s_cpu:.1f} s CPU")
     print(f"points: {p_wall:.1f} s wall, {p_cpu:.1f} s CPU: {n / p_wall:.2f} points/s, "

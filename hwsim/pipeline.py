@@ -83,15 +83,17 @@ class Planned(NamedTuple):
     order_summary: object
 
 
-def plan_graph(graph: Graph, spec: AcceleratorSpec, where: str | None = None) -> Planned:
+def plan_graph(graph: Graph, spec: AcceleratorSpec, where: str | None = None, guards: list | None = None) -> Planned:
     """Order, schedule and verify ``graph`` on ``spec`` (UserError when the SRAM cannot hold one
     tile of some layer, located at ``where``). A graph that carries its file's bit-widths is
-    planned at them unless ``datatype.widths`` is ``spec`` (``hwsim.graph.widths``)."""
+    planned at them unless ``datatype.widths`` is ``spec`` (``hwsim.graph.widths``). ``guards``:
+    a list receiving the schedule's reads of DRAM timing (``hwsim.schedule.guards``), for a
+    sweep that shares the plan."""
     spec = effective_spec(graph, spec)
     ordering = order_layers(graph, spec)  # policy.order: the graph with its layers in the order used
     graph = ordering.graph
     try:
-        plan = schedule(graph, spec)
+        plan = schedule(graph, spec, guards=guards)
     except UserError as exc:  # the SRAM cannot hold one tile of some layer: a problem of the spec
         if exc.where == "host":  # host ops and no host section: the spec file's field
             spec_file = where.rpartition(": ")[0] if where else f"spec '{spec.name}'"

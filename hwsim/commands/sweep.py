@@ -152,6 +152,8 @@ def run(args) -> int:
     print(f"wrote {Path(args.output) / RESULTS_FILE}: {len(outcome.rows)} points ({counts['ok']} ok, "
           f"{counts['invalid']} invalid, {counts['error']} internal errors); ran {outcome.ran - searches} "
           f"points and {searches} zero-spill search{'es' * (searches != 1)} (one per spill curve's "
-          f"plan settings, see summary.json), reused {outcome.reused} from progress", file=sys.stderr)
+          f"plan settings, see summary.json), reused {outcome.reused} from progress; {outcome.schedules} "
+          f"schedule{'s' * (outcome.schedules != 1)} for the points run ({outcome.plans_reused} DRAM/clock "
+          f"setting{'s' * (outcome.plans_reused != 1)} took a plan made at another)", file=sys.stderr)
     write_stdout(render_summary(outcome.summary) + "\n")
     return 1 if counts["error"] else 0

@@ -45,6 +45,7 @@ class Context:
     storages: tuple[tuple[str, ...], ...] = ()  # the storages each step's mode keeps resident
     blocks: tuple[str, ...] = ()  # each layer's weight block name
     host_cycles: Mapping[int, int] = field(default_factory=dict)  # host layer (``host_run``) -> its host cycles
+    guards: list | None = None  # where the modes' tile slots choices are recorded (``guards``), if anywhere
 
     def block(self, t: int) -> str:
         return self.blocks[t]
@@ -60,10 +61,11 @@ class Context:
 
 
 def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...] | None = None,
-                  slack: int = 0) -> Context:
+                  slack: int = 0, guards: list | None = None) -> Context:
     """The scheduling problem; ``cascades``: those of a plan already made (None: plan them
     when the spec's execution mode is ``cascade``); ``slack``: bytes that weight chunks leave
-    free beside everything live (room for the offline packing)."""
+    free beside everything live (room for the offline packing); ``guards``: a list to record
+    the streamed layers' tile slots choices in (``guards``)."""
     policy = spec.policy
     if policy.order != "graph" and order_layers(g, spec).graph is not g:
         raise ValueError(f"policy.order {policy.order!r}: schedule the graph order_layers gives, not {g.name!r}'s")
@@ -75,7 +77,7 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     inside = frozenset(t for c in cascades for t in c.layers if t != c.first)
     layout, needs, live_beside = _needs(g, spec, frozenset(t for c in cascades for t in c.layers))
     room = Room(spec.sram.size_bytes, spec.sram.weight_buffer_bytes if separate else None, spec.sram.aligned,
-                spec.dram_transfer_cycles, spec.dram_latency_cycles(), spec.policy.stream_objective)
+                spec.dram_transfer_cycles, spec.dram_latency_cycles(), spec.policy.stream_objective, guards)
     outputs = frozenset(g.root(o) for o in g.outputs) - {g.root(i) for i in g.inputs}
     costs = layer_costs(g, spec)
     hosts = host_cycles(g, spec)
@@ -89,7 +91,7 @@ def build_context(g: Graph, spec: AcceleratorSpec, cascades: tuple[Cascade, ...]
     usage, dies_at = _usage(g, layout, modes, storages, frozenset(hosts))
     return Context(g, spec, layout, needs, modes, costs, usage, dies_at, outputs, layer_io(g), cascades,
                    {c.first: c for c in cascades}, inside, storages, tuple(f"weights:{la.name}" for la in g.layers),
-                   hosts)
+                   hosts, guards)
 
 
 def resident_storages(layout: Layout, mode: Mode) -> tuple[str, ...]:

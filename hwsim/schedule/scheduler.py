@@ -301,17 +301,17 @@ class Walk:
 
 
 @paused
-def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False) -> Plan:
+def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False, guards: list | None = None) -> Plan:
     """The plan of ``graph`` on ``spec`` (see the module docstring). ``online``: place the SRAM
     online from the start, as the fallback does (a compiler without a static memory planner;
-    the tests of that path).
+    the tests of that path). ``guards``: a list receiving its every read of DRAM timing (``guards``).
 
     In cascade mode, a plan that spills or streams is tried again with every cascade at its
     finest stripes (the least memory it can take), and the plan with the cascades is kept only
     if it moves fewer DRAM bytes than the same layers run one at a time, as a compiler keeps a
     cascade only when it pays."""
     layer_io(graph)
-    ctx = build_context(graph, spec)
+    ctx = build_context(graph, spec, guards=guards)
     cascade_commands: dict = {}  # a cascade's compute commands, the same in every walk
     walk = _walk(ctx, cascade_commands, online)
     if ctx.cascades and walk.spills():  # stripes as tall as fit left the packing no room
@@ -323,7 +323,7 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False) -> Pl
             thin = _walk(with_cascades(ctx, fine), cascade_commands, online)
             walk = thin if thin.dram_bytes() < walk.dram_bytes() else walk
     if ctx.cascades and walk.spills():  # a plan that moves only weights, input and output is the least
-        flat = _walk(build_context(graph, spec, cascades=()), cascade_commands, online)
+        flat = _walk(build_context(graph, spec, cascades=(), guards=guards), cascade_commands, online)
         if flat.dram_bytes() < walk.dram_bytes():
             flat.notes.append(f"the {len(ctx.cascades)} cascades planned moved {walk.dram_bytes():,} DRAM bytes, "
                               f"layer by layer moves {flat.dram_bytes():,}: no cascade kept")
@@ -367,7 +367,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     while tries:
         tries -= 1
-        attempt = build_context(graph, ctx.spec, ctx.cascades, margin) if margin else ctx
+        attempt = build_context(graph, ctx.spec, ctx.cascades, margin, ctx.guards) if margin else ctx
         if margin and optimal:
             notes, out_at = optimum_decisions(attempt, margin)
         limit = 0 if not tries else capacity - margin if margin else None  # the last try prefetches nothing

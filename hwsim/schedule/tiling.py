@@ -61,6 +61,7 @@ from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
 from hwsim.schedule.band_table import band_table
 from hwsim.schedule.bands import BandModel, band_model, bands
+from hwsim.schedule.guards import SlotChoice, SlotGuard, prefer_two
 from hwsim.schedule.storage import Layout, LayerNeed
 
 
@@ -132,6 +133,7 @@ class Room:
     transfer: Callable[[int], int] = lambda nbytes: 0  # DRAM cycles of a transfer, latency excluded
     latency: int = 0  # DRAM cycles paid once per transfer
     objective: str = "latency"  # policy.stream_objective: how a streamed layer picks its tile slots
+    guards: list | None = None  # when a list: each tile slots choice is recorded in it (``guards``)
 
 
 def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *, beside: int = 0,
@@ -167,10 +169,12 @@ def _two_slots(shape: "_Shape", best: dict, cycles: int) -> bool:
     That least can only fall as the SRAM grows (every band that fits a smaller SRAM fits a
     larger one), so under ``traffic`` a streamed layer's traffic does not grow with the SRAM
     (given what DRAM already holds before it)."""
-    time = (shape.time(best[2], 2, cycles), shape.time(best[1], 1, cycles))
-    if shape.room.objective == "traffic":
-        return (best[2][0], time[0]) <= (best[1][0], time[1])
-    return time[0] <= time[1]
+    room = shape.room
+    two, one = shape.slot_choice(best[2]), shape.slot_choice(best[1])
+    outcome = prefer_two(room.objective, cycles, two, one, room.transfer, room.latency)
+    if room.guards is not None:  # the one read of DRAM timing: recorded for sharing plans (``guards``)
+        room.guards.append(SlotGuard(shape.index, room.objective, cycles, two, one, outcome))
+    return outcome
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
@@ -211,7 +215,7 @@ class _Shape:
     def __init__(self, g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed,
                  in_dram: frozenset[str], outputs: frozenset[str]):
         model = band_model(g, index)
-        self.model, self.layout, self.room, self.need = model, layout, room, need
+        self.index, self.model, self.layout, self.room, self.need = index, model, layout, room, need
         self.in_dram, self.outputs = in_dram, outputs
         self.whole_reads = tuple(dict.fromkeys(p for t in model.whole_reads for p in layout.covers[t]))
         self.whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
@@ -361,14 +365,11 @@ class _Shape:
                 later += self.sizes[t] if t not in self.outputs else 0
         return own + later, own
 
-    def time(self, choice, slots: int, cycles: int) -> int:
-        """Estimated cycles of the layer: compute and DMA one after the other with one tile slot;
-        with two, the longer of the two plus one tile's share of the shorter (the first load
-        and the last store, or the first and last computes, that nothing overlaps)."""
-        tiles, own = choice[1], choice[3]
-        transfers = tiles * (len(self.banded) - len(choice[4]))
-        dma = self.room.transfer(own) + self.room.latency * transfers
-        return cycles + dma if slots == 1 else max(cycles, dma) + min(cycles, dma) // tiles
+    def slot_choice(self, choice) -> SlotChoice:
+        """What the layer's estimated time (``guards.layer_time``) needs of a :meth:`fit`: its own
+        bytes, tile transfers (tiles x banded tensors), tiles and DRAM bytes."""
+        tiles = choice[1]
+        return SlotChoice(choice[3], tiles * (len(self.banded) - len(choice[4])), tiles, choice[0])
 
     def one_tile(self) -> int:
         """Bytes one single-buffered band of every banded tensor needs beside the whole ones."""

@@ -48,10 +48,10 @@ class SweepRequest:
     grid: Grid
     out_dir: Path
     resume: bool = False
-    share_plans: bool = True
+    share_plans: bool = True  # schedule once per plan group where guards allow (``share.py``); False: every point
     quiet: bool = False  # no progress bar
     input_shape: tuple[int, ...] | None = None  # --input: models extracted at it (no input axis)
-    fallback: str = "none"  # --fallback: "host" extracts unmapped ops as host ops  # schedule once per plan group (``share.py``); False: every point
+    fallback: str = "none"  # --fallback: "host" extracts unmapped ops as host ops
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ class SweepOutcome:
     ran: int  # units of work run now: points, and zero-spill searches
     reused: int  # taken from progress.jsonl
     searches: int = 0  # zero-spill searches among those run now
+    schedules: int = 0  # scheduler runs for the points run now (``share.py``: fewer than points when shared)
+    plans_reused: int = 0  # DRAM/clock settings that took a plan made at another, its guards holding
 
 
 def _label(point: Point) -> str:
@@ -111,9 +113,11 @@ def _manifest(spec: AcceleratorSpec, grid: Grid, graphs: SweepGraphs) -> dict:
 
 
 def _execute(calls: list[Call], graphs: SweepGraphs, executor, log: ProgressLog, stderr: IO[str],
-             labels: dict[str, tuple[str, int]], quiet: bool = False) -> dict[str, dict]:
-    """Run the calls; log and return each search's result and each point's row by tag."""
+             labels: dict[str, tuple[str, int]], quiet: bool = False) -> tuple[dict[str, dict], list[int]]:
+    """Run the calls; log and return each search's result and each point's row by tag, and the
+    schedules made and reused for the points (``share.GroupRun``)."""
     results: dict[str, dict] = {}
+    counts = [0, 0]
     bar = ProgressBar(sum(n for _, n in labels.values()), stderr, quiet=quiet)
     try:
         for tag, result in executor.run(graphs.graphs, calls):
@@ -121,13 +125,15 @@ def _execute(calls: list[Call], graphs: SweepGraphs, executor, log: ProgressLog,
                 log.append("zero_spill", tag, result)
                 results[tag] = result
             else:
-                for key, row in result.items():
+                for key, row in result.rows.items():
                     log.append("point", key, row)
                     results[key] = row
+                counts[0] += result.schedules
+                counts[1] += result.reused
             bar.step(*labels[tag])
     finally:
         bar.close()
-    return results
+    return results, counts
 
 
 def results_csv(grid: Grid, points: Sequence[Point], results: dict[str, dict]) -> tuple[str, list[dict]]:
@@ -190,7 +196,7 @@ def _run_locked(request: SweepRequest, spec: AcceleratorSpec, graphs: SweepGraph
     with ProgressLog(out / PROGRESS_FILE).open(kept) as log:
         for tag, result in settled.items():
             log.append("zero_spill", tag, result)
-        results = _execute(calls, graphs, executor, log, stderr, labels, request.quiet)
+        results, (schedules, plans_reused) = _execute(calls, graphs, executor, log, stderr, labels, request.quiet)
     results.update(settled)
     results.update({t: r["result"] for t, r in kept.items()})
     text, rows = results_csv(grid, points, results)
@@ -201,7 +207,7 @@ def _run_locked(request: SweepRequest, spec: AcceleratorSpec, graphs: SweepGraph
     write_atomic(out / SUMMARY_FILE, json_text(summary))
     searched = sum(1 for c in calls if c.tag.startswith(SEARCH_PREFIX))
     ran = sum(n for _, n in labels.values())
-    return SweepOutcome(rows, summary, ran, len(kept), searched)
+    return SweepOutcome(rows, summary, ran, len(kept), searched, schedules, plans_reused)
 
 
 def count_status(rows: Sequence[dict]) -> dict[str, int]:

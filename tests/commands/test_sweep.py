@@ -38,6 +38,8 @@ def test_sweep_writes_results_and_prints_the_summary(capsys, graphs, tmp_path):
     assert len(rows) == 2 * 4 and {r["status"] for r in rows} == {"ok"}
     assert "wrote" in err and "8 points (8 ok" in err and "10/10 done (100 %)" in err  # 8 points + 2 searches
     assert "ran 8 points and 2 zero-spill searches" in err
+    # every point its own plan group (no bandwidth, clock or energy axis): one schedule each
+    assert "8 schedules for the points run (0 DRAM/clock settings took a plan made at another)" in err
     assert out.startswith("knee: ") and out.count("zero-spill SRAM") == 2
     assert "u2 datatype.activation_bits=8: zero-spill SRAM " in out and "u2_again datatype" in out
 
