@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+
 @dataclass(frozen=True)
 class SlotChoice:
     """One slot count's best way to stream a layer, as far as its estimated time needs it."""
