@@ -51,7 +51,7 @@ from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.host_run import host_ops, run_host
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
-from hwsim.schedule.optimum import optimum_decisions, spill_bounds
+from hwsim.schedule.optimum import local_margins, optimum_decisions, solved, spill_bounds
 from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full, Reservations
 from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
@@ -66,9 +66,11 @@ class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
     def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None,
-                 cascade_commands: dict | None = None, out_at=None, policy: str | None = None):
+                 cascade_commands: dict | None = None, out_at=None, policy: str | None = None,
+                 quiet: frozenset[int] = frozenset()):
         spec = ctx.spec
         self.ctx = ctx
+        self.quiet = quiet  # steps that prefetch nothing (where a packing overshot: ``_locally``)
         # a cascade's compute commands (cascade_run), shared by the walks of one schedule
         self.cascade_commands = {} if cascade_commands is None else cascade_commands
         self.offline = offline
@@ -171,6 +173,8 @@ class Walk:
 
     # --- prefetch ---------------------------------------------------------------------------
     def prefetch(self, t: int) -> None:
+        if t in self.quiet:
+            return
         if self.offline:
             self.mem.sram.optional = True
         try:
@@ -346,6 +350,7 @@ def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
 
 
 MARGIN_TRIES = 3  # offline walks with a growing margin before the online placement
+LOCAL_TRIES = 4  # policy optimal: offline walks with margins where the packing overshot, before those
 
 
 def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> Walk:
@@ -356,12 +361,15 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     step that can leave them (its *margin*: weight chunks and prefetches stop that much
     lower, and for policy ``optimal`` the spill program is solved again keeping that much
     less resident), up to ``MARGIN_TRIES`` times, the last without prefetches, before giving
-    in to the online placement.
-    The walk's ``compromise`` says which of the two it took (None: neither)."""
+    in to the online placement. Policy ``optimal`` first tries margins only at the steps
+    where the packing overshot (``_locally``, two ways of finding them); of the walks that
+    pack, it keeps the one moving the fewest DRAM bytes.
+    The walk's ``compromise`` says which it took (None: neither)."""
     graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
     optimal = policy == "optimal"
     margin, tries = 0, 0 if online else MARGIN_TRIES + 1
     stopped: tuple[str, ...] = ()
+    packed: list[Walk] = []  # walks placed offline with a margin
     notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     while tries:
         tries -= 1
@@ -381,15 +389,24 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
             stopped = (f"placement: the exact packing stopped at its limits ({EXACT_NODES} nodes, "
                        f"{EXACT_SECONDS} s) without a packing, so this plan may differ on a faster or "
                        f"less loaded machine",)
-        if placed:
+        if placed and not margin:
             walk.notes += notes + stopped
-            if margin or not tries:
-                walk.compromise = (f"placed with {margin:,} B left free at every step that can leave them"
-                                   + ("" if tries else ", prefetching nothing"))
             return walk
+        if placed:
+            walk.notes += notes
+            walk.compromise = (f"placed with {margin:,} B left free at every step that can leave them"
+                               + ("" if tries else ", prefetching nothing"))
+            packed.append(walk)
+            break
+        if not margin and optimal:
+            packed += [w for w in (_locally(ctx, walk, cascade_commands, whole) for whole in (False, True)) if w]
         margin += walk.mem.sram.high_water - capacity
         if margin >= capacity // 2:
             break
+    if packed:
+        walk = min(packed, key=Walk.dram_bytes)  # ties: the first
+        walk.notes += stopped
+        return walk
     notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at, policy=policy)
     for t in range(len(graph.layers)):
@@ -398,3 +415,42 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     if not online:
         walk.compromise = "its evictions could not be packed into the SRAM offline, placed online"
     return walk
+
+
+def _locally(ctx: Context, walk: Walk, cascade_commands: dict, whole: bool) -> Walk | None:
+    """Policy ``optimal``, when the packing of ``walk`` (the optimum's evictions, walked
+    offline) overshoots the SRAM: the walk made again from the optimum of the spill program
+    with bytes left free only at the steps where the packed blocks reached above the SRAM
+    (``Reservations.overflow``, ``whole`` as it says; ``optimum.local_margins``), nothing
+    prefetched at those steps, margins and quiet steps growing with each try, up to
+    ``LOCAL_TRIES`` times or until the margins change nothing; the first walk that packs,
+    or None."""
+    problem, found = solved(ctx)
+    quiet: frozenset[int] = frozenset()
+    for _ in range(LOCAL_TRIES):
+        if found is None or found.bytes is None:
+            return None
+        over = walk.mem.sram.overflow(whole)
+        if not quiet >= over.keys():  # first, prefetch nothing there: it moves no more bytes
+            quiet |= over.keys()
+            margins = problem.margin
+        else:
+            margins = local_margins(problem, found, over)
+            if margins == problem.margin:
+                return None  # the same walk again
+        notes, out_at = optimum_decisions(ctx, margins)
+        problem, found = solved(ctx, margins)
+        walk = Walk(ctx, offline=True, cascade_commands=cascade_commands, out_at=out_at, policy="optimal",
+                    quiet=quiet)
+        try:
+            for t in range(len(ctx.graph.layers)):
+                walk.step(t)
+        except Full:
+            return None
+        if walk.place():
+            steps = 0 if isinstance(margins, int) else sum(1 for m in margins if m)
+            walk.notes += notes
+            walk.compromise = (f"placed with nothing prefetched at the {len(quiet)} steps where the packing "
+                               f"overshot the SRAM" + (f", and bytes left free at {steps}" if steps else ""))
+            return walk
+    return None

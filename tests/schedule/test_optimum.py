@@ -82,13 +82,28 @@ def test_the_default_policy_places_the_optimum_of_unet_where_greedy_packing_cann
     packings put them 4 MiB high (its 2 MiB skip splits the SRAM; test_placement has the
     pattern by hand). The exact packing fits them, so the default policy's plan moves the
     proven optimum, and no more than Belady's. The exact packer's clock limit (0.2 s, which a
-    quiet machine meets) is raised so that a loaded test machine finds it too."""
-    g, spec = unet_at(monkeypatch, 4065536, EXACT_SECONDS=30.0)
+    quiet machine meets) is raised so that a loaded test machine finds it too, and the
+    perturbed restarts of the greedy (which fit them too: the next test) are switched off."""
+    g, spec = unet_at(monkeypatch, 4065536, EXACT_SECONDS=30.0, PERTURBED_TRIES=0)
     plan = schedule(g, spec)
     assert plan.spill_bounds.optimal
     assert plan_spill_bytes(plan) == plan.spill_bounds.best_bytes
     belady = schedule(g, with_overrides(spec, {"policy.spill": "belady"}))
     assert plan_spill_bytes(belady) > plan_spill_bytes(plan)
+    assert verify_plan(plan, spec, g) == []
+
+
+def test_perturbed_restarts_place_the_optimum_of_unet_without_the_exact_packing(monkeypatch):
+    """The same ``unet`` case with the exact packing switched off (so on any machine): the
+    plain greedy packings overshoot (the test above), the perturbed restarts of the
+    lowest-first greedy (``placement.pack_perturbed``, a fixed seed) fit the blocks within
+    the 4,065,536 B (their busiest step holds 3,978,880 B), and the plan moves the proven
+    optimum."""
+    g, spec = unet_at(monkeypatch, 4065536, EXACT_BLOCKS=0)
+    plan = schedule(g, spec)
+    assert plan.spill_bounds.optimal
+    assert plan_spill_bytes(plan) == plan.spill_bounds.best_bytes
+    assert plan.sram_peak_bytes <= 4065536
     assert verify_plan(plan, spec, g) == []
 
 
@@ -109,7 +124,7 @@ def test_a_plan_says_when_the_exact_packing_stopped_at_its_limits(monkeypatch):
     """The same ``unet`` case with the exact packing given no time: HiGHS stops at its clock
     limit without a packing, so the plan (online placement, or Belady's evictions) is one a
     quicker machine would not make; the plan must say so, since nothing else marks it."""
-    g, spec = unet_at(monkeypatch, 4065536, EXACT_SECONDS=1e-6)
+    g, spec = unet_at(monkeypatch, 4065536, EXACT_SECONDS=1e-6, PERTURBED_TRIES=0)
     plan = schedule(g, spec)
     assert plan_spill_bytes(plan) > plan.spill_bounds.best_bytes  # the optimum was not placed
     assert any(n.startswith("placement: the exact packing stopped at its limits") for n in plan.notes)
