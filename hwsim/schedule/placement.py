@@ -168,43 +168,49 @@ class Reservations:
         return self.high_water
 
     def overflow(self, whole: bool = False) -> dict[int, int]:
-        """Once placed, for the blocks that reach above the capacity: step -> the most bytes the
-        blocks below one of them would have to give up in that step for it to come down within
-        the capacity, the rest staying put (steps that need nothing left out). A block at
-        ``address`` reaching ``over`` bytes above the capacity must come down to ``address -
-        over``; in each step of its life, the blocks below it reach up to some ``top``
-        (its skyline there), and only the steps where ``top > address - over`` hold it up.
-        ``whole``: ``over`` at every step of its life instead (the packing is greedy, and
-        a block that came down can land elsewhere: a wider request sometimes packs sooner)."""
-        blocks = self.blocks()
-        high = [i for i, ((_, _, size), address) in enumerate(zip(blocks, self._real))
-                if address + size > self.capacity]
-        if not high:
-            return {}
-        ticks = {k for i in high for k in range(blocks[i][0], blocks[i][1] + 1)}
-        tops: dict[int, list[tuple[int, int]]] = {k: [] for k in ticks}  # tick -> (address, top) of its blocks
-        for (first, last, size), address in zip(blocks, self._real):
-            for k in range(first, last + 1):
-                if k in tops:
-                    tops[k].append((address, address + size))
+        """Once placed: :func:`overflow`'s figures for its blocks, by layer step (the most of
+        the ticks of a step)."""
         firsts = [tick for tick, _ in self._step_ticks]
         over: dict[int, int] = {}
-        for i in high:
-            first, last, size = blocks[i]
-            address = self._real[i]
-            floor = self.capacity - size  # where it would have to start
-            for k in range(first, last + 1):
-                skyline = address if whole else \
-                    max((top for a, top in tops[k] if top <= address and a < address), default=0)
-                if skyline > floor:
-                    step = self._step_ticks[bisect.bisect_right(firsts, k) - 1][1]
-                    over[step] = max(over.get(step, 0), skyline - floor)
+        for tick, nbytes in overflow(self.blocks(), self._real, self.capacity, whole).items():
+            step = self._step_ticks[bisect.bisect_right(firsts, tick) - 1][1]
+            over[step] = max(over.get(step, 0), nbytes)
         return over
 
     def real(self, address: int) -> int:
         """Where virtual ``address`` lies once placed."""
         i = bisect.bisect_right(self._virtual, address) - 1
         return self._real[i] + address - self._virtual[i]
+
+
+def overflow(blocks: Sequence[tuple[int, int, int]], addresses: Sequence[int], capacity: int,
+             whole: bool = False) -> dict[int, int]:
+    """For ``(first step, last step, bytes)`` blocks placed at ``addresses``, those reaching above
+    ``capacity``: step -> the most bytes the blocks below one of them would have to give up in
+    that step for it to come down within the capacity, the rest staying put (steps that need
+    nothing left out). A block at ``address`` must come down to ``capacity - bytes``; in each
+    step of its life the blocks below it reach up to some ``top`` (its skyline there), and
+    only the steps where ``top > capacity - bytes`` hold it up, by ``top - (capacity -
+    bytes)``. ``whole``: every step of its life, by ``address - (capacity - bytes)`` (the
+    packing is greedy, and a block that comes down can land elsewhere: a wider request
+    sometimes packs sooner)."""
+    high = [i for i, ((_, _, size), address) in enumerate(zip(blocks, addresses)) if address + size > capacity]
+    steps = {k for i in high for k in range(blocks[i][0], blocks[i][1] + 1)}
+    spans: dict[int, list[tuple[int, int]]] = {k: [] for k in steps}  # step -> (address, top) of its blocks
+    for (first, last, size), address in zip(blocks, addresses):
+        for k in range(first, last + 1):
+            if k in spans:
+                spans[k].append((address, address + size))
+    over: dict[int, int] = {}
+    for i in high:
+        first, last, size = blocks[i]
+        address, floor = addresses[i], capacity - size  # where it is, where it would have to start
+        for k in range(first, last + 1):
+            skyline = address if whole else max((top for a, top in spans[k] if top <= address and a < address),
+                                                default=0)
+            if skyline > floor:
+                over[k] = max(over.get(k, 0), skyline - floor)
+    return over
 
 
 def pack(blocks: Sequence[tuple[int, int, int]], weights: Sequence[float] | None = None) -> tuple[list[int], int]:

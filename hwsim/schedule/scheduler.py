@@ -336,17 +336,32 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False) -> Pl
 def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
     """The walk of ``ctx`` under its spill policy, placed (``_placed``). Policy ``optimal``:
     when the optimum's decisions could not be placed as they are (they needed a margin, or
-    the online placement), the walk by Belady is made too, and the one moving fewer DRAM
+    the online placement), or the walk moved more than the optimum besides weights all the
+    same (it evicts by bytes where the optimum's decisions leave a step short, as when a
+    prefetch took the room), the walk by Belady is made too, and the one moving fewer DRAM
     bytes kept, so the default policy is never worse than Belady's."""
     walk = _placed(ctx, cascade_commands, online, ctx.spec.policy.spill)
-    if ctx.spec.policy.spill == "optimal" and walk.compromise:
+    if ctx.spec.policy.spill != "optimal":
+        return walk
+    compromise = walk.compromise
+    if compromise is None:
+        found = solved(ctx)[1]
+        moved = _decided_bytes(walk)
+        if found is not None and found.bytes is not None and moved > found.bytes:
+            compromise = f"its walk moved {moved:,} B besides weights, the optimum {found.bytes:,}"
+    if compromise:
         other = _placed(ctx, cascade_commands, online, "belady")
         if other.dram_bytes() < walk.dram_bytes():
-            other.notes.append(f"spill policy 'optimal': {walk.compromise}, {walk.dram_bytes():,} DRAM bytes; "
+            other.notes.append(f"spill policy 'optimal': {compromise}, {walk.dram_bytes():,} DRAM bytes; "
                                f"evictions by Belady move fewer, {other.dram_bytes():,}: kept")
             return other
-        walk.notes.append(f"spill policy 'optimal': {walk.compromise}")
+        walk.notes.append(f"spill policy 'optimal': {compromise}")
     return walk
+
+
+def _decided_bytes(walk: Walk) -> int:
+    """``Plan.decided_bytes`` of a placed walk: its loads and stores besides weights."""
+    return sum(a.dram_bytes for a in walk.program.finish() if a.kind in ("load", "store") and a.traffic != "weights")
 
 
 MARGIN_TRIES = 3  # offline walks with a growing margin before the online placement
