@@ -35,8 +35,10 @@ in program order, and a spill is then never forced by a missing hole. When the p
 overshoots, the walk runs again leaving that many bytes free at every step that can
 (``_placed``); only when that fails too does it run with the SRAM placed *online*
 (``allocate``: best fit in program order), evicting as needed, emptying the SRAM when no
-hole fits. Policy ``optimal`` then also makes the walk by Belady, and keeps the one that
-moves fewer DRAM bytes (``_walk``).
+hole fits. Policy ``optimal`` first tries margins only where the packing overshot
+(``repack``), and keeps the walk that packs moving the fewest DRAM bytes; when it needed a
+margin or the online placement, or moved more than the optimum, it also makes the walk by
+Belady, and keeps the one that moves fewer DRAM bytes (``_walk``).
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.host_run import host_ops, run_host
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
-from hwsim.schedule.optimum import local_margins, optimum_decisions, solved, spill_bounds
+from hwsim.schedule.optimum import optimum_decisions, solved, spill_bounds
 from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full, Reservations
 from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
+from hwsim.schedule.repack import decided_bytes, locally
 from hwsim.schedule.stream import run_streamed
 from hwsim.schedule.tiling import Chunk, Mode
 from hwsim.spec.model import AcceleratorSpec
@@ -70,7 +73,7 @@ class Walk:
                  quiet: frozenset[int] = frozenset()):
         spec = ctx.spec
         self.ctx = ctx
-        self.quiet = quiet  # steps that prefetch nothing (where a packing overshot: ``_locally``)
+        self.quiet = quiet  # steps that prefetch nothing (where a packing overshot: ``repack``)
         # a cascade's compute commands (cascade_run), shared by the walks of one schedule
         self.cascade_commands = {} if cascade_commands is None else cascade_commands
         self.offline = offline
@@ -346,7 +349,7 @@ def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
     compromise = walk.compromise
     if compromise is None:
         found = solved(ctx)[1]
-        moved = _decided_bytes(walk)
+        moved = decided_bytes(walk)
         if found is not None and found.bytes is not None and moved > found.bytes:
             compromise = f"its walk moved {moved:,} B besides weights, the optimum {found.bytes:,}"
     if compromise:
@@ -359,13 +362,7 @@ def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
     return walk
 
 
-def _decided_bytes(walk: Walk) -> int:
-    """``Plan.decided_bytes`` of a placed walk: its loads and stores besides weights."""
-    return sum(a.dram_bytes for a in walk.program.finish() if a.kind in ("load", "store") and a.traffic != "weights")
-
-
 MARGIN_TRIES = 3  # offline walks with a growing margin before the online placement
-LOCAL_TRIES = 4  # policy optimal: offline walks with margins where the packing overshot, before those
 
 
 def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> Walk:
@@ -377,7 +374,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     lower, and for policy ``optimal`` the spill program is solved again keeping that much
     less resident), up to ``MARGIN_TRIES`` times, the last without prefetches, before giving
     in to the online placement. Policy ``optimal`` first tries margins only at the steps
-    where the packing overshot (``_locally``, two ways of finding them); of the walks that
+    where the packing overshot (``repack.locally``, two ways of finding them); of the walks that
     pack, it keeps the one moving the fewest DRAM bytes.
     The walk's ``compromise`` says which it took (None: neither)."""
     graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
@@ -414,7 +411,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
             packed.append(walk)
             break
         if not margin and optimal:
-            packed += [w for w in (_locally(ctx, walk, cascade_commands, whole) for whole in (False, True)) if w]
+            packed += [w for w in (locally(ctx, walk, cascade_commands, whole) for whole in (False, True)) if w]
         margin += walk.mem.sram.high_water - capacity
         if margin >= capacity // 2:
             break
@@ -430,42 +427,3 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     if not online:
         walk.compromise = "its evictions could not be packed into the SRAM offline, placed online"
     return walk
-
-
-def _locally(ctx: Context, walk: Walk, cascade_commands: dict, whole: bool) -> Walk | None:
-    """Policy ``optimal``, when the packing of ``walk`` (the optimum's evictions, walked
-    offline) overshoots the SRAM: the walk made again from the optimum of the spill program
-    with bytes left free only at the steps where the packed blocks reached above the SRAM
-    (``Reservations.overflow``, ``whole`` as it says; ``optimum.local_margins``), nothing
-    prefetched at those steps, margins and quiet steps growing with each try, up to
-    ``LOCAL_TRIES`` times or until the margins change nothing; the first walk that packs,
-    or None."""
-    problem, found = solved(ctx)
-    quiet: frozenset[int] = frozenset()
-    for _ in range(LOCAL_TRIES):
-        if found is None or found.bytes is None:
-            return None
-        over = walk.mem.sram.overflow(whole)
-        if not quiet >= over.keys():  # first, prefetch nothing there: it moves no more bytes
-            quiet |= over.keys()
-            margins = problem.margin
-        else:
-            margins = local_margins(problem, found, over)
-            if margins == problem.margin:
-                return None  # the same walk again
-        notes, out_at = optimum_decisions(ctx, margins)
-        problem, found = solved(ctx, margins)
-        walk = Walk(ctx, offline=True, cascade_commands=cascade_commands, out_at=out_at, policy="optimal",
-                    quiet=quiet)
-        try:
-            for t in range(len(ctx.graph.layers)):
-                walk.step(t)
-        except Full:
-            return None
-        if walk.place():
-            steps = 0 if isinstance(margins, int) else sum(1 for m in margins if m)
-            walk.notes += notes
-            walk.compromise = (f"placed with nothing prefetched at the {len(quiet)} steps where the packing "
-                               f"overshot the SRAM" + (f", and bytes left free at {steps}" if steps else ""))
-            return walk
-    return None
