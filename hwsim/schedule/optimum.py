@@ -296,8 +296,8 @@ def solved(ctx: Context, margin: int | tuple[int, ...] = 0) -> tuple[SpillProble
         return hit[1], hit[2]
     problem = replace(solved(ctx)[0], margin=margin) if margin else spill_problem(ctx)
     found = None if problem.infeasible_steps else solve(problem, time_limit=ctx.spec.policy.solver_seconds)
-    while len(_SOLVED) >= 8:
-        del _SOLVED[next(iter(_SOLVED))]
+    while len(_SOLVED) >= 8:  # the oldest with a margin first: margin 0 is asked again (the plan's bounds)
+        del _SOLVED[next((key for key in _SOLVED if key[1]), next(iter(_SOLVED)))]
     _SOLVED[(id(ctx), margin)] = (ctx, problem, found)
     return problem, found
 
