@@ -66,14 +66,19 @@ class SpillProblem:
     charges: tuple[tuple[int, tuple[int, ...]], ...]
     forced_bytes: int  # loads and stores no decision avoids
     infeasible_steps: tuple[int, ...]  # steps whose required bytes alone exceed the SRAM
-    # bytes every step leaves free for the placement (``solved``): a step keeps at most
-    # ``capacity - margin`` bytes resident, or only what it requires if that is more
-    margin: int = 0
+    # bytes left free for the placement (``solved``): the same at every step (an int), or one
+    # per step (``local_margins``); a step keeps at most ``capacity - margin`` bytes resident,
+    # or only what it requires if that is more
+    margin: int | tuple[int, ...] = 0
 
     def room(self, t: int) -> int:
         """Bytes of kept storages step ``t`` has room for."""
-        return max(self.capacity - self.margin - self.required[t], 0) if self.margin else \
-            self.capacity - self.required[t]
+        margin = self.margin if isinstance(self.margin, int) else self.margin[t]
+        return max(self.capacity - margin - self.required[t], 0) if margin else self.capacity - self.required[t]
+
+    def resident(self, t: int, keep: tuple[bool, ...]) -> int:
+        """Bytes resident at step ``t`` in the solution ``keep``: what it requires and the gaps kept across it."""
+        return self.required[t] + sum(self.gaps[i].nbytes for i in self.spans[t] if keep[i])
 
 
 @dataclass(frozen=True)
@@ -259,24 +264,42 @@ def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[i
     return (lambda step: frozen_out.get(step, frozenset())), (lambda step: frozen_leave.get(step, ()))
 
 
-_SOLVED: dict[tuple[int, int], tuple[Context, SpillProblem, SpillOptimum]] = {}  # the last few
+def local_margins(problem: SpillProblem, found: SpillOptimum, over: dict[int, int]) -> tuple[int, ...]:
+    """Per-step margins (``SpillProblem.margin``) that ask the solution ``found`` of ``problem``
+    to keep ``over[t]`` bytes fewer resident at each step ``t`` where the packing of its walk's
+    blocks reached that far above the SRAM (``Reservations.overflow``):
+    ``margin[t] = capacity - (resident[t] - over[t])``, never below ``problem``'s margin at
+    ``t`` (margins only grow, so that retries do not cycle), and the margin unchanged at
+    every other step. A uniform margin leaves the same bytes free at every step and pays
+    traffic wherever it binds; these bind only where the packing failed. Where a step keeps
+    nothing it can evict (its required bytes alone overshoot), the margin cannot help there:
+    it binds at the neighbouring steps the overflowing blocks live in."""
+    margins = []
+    for t in range(len(problem.required)):
+        margin = problem.margin if isinstance(problem.margin, int) else problem.margin[t]
+        if t in over:
+            margin = max(margin, problem.capacity - problem.resident(t, found.keep) + over[t])
+        margins.append(margin)
+    return tuple(margins)
 
 
-def solved(ctx: Context, margin: int = 0) -> tuple[SpillProblem, SpillOptimum | None]:
+_SOLVED: dict[tuple[int, int | tuple[int, ...]], tuple[Context, SpillProblem, SpillOptimum]] = {}  # the last few
+
+
+def solved(ctx: Context, margin: int | tuple[int, ...] = 0) -> tuple[SpillProblem, SpillOptimum | None]:
     """``ctx``'s spill problem (with ``margin`` bytes left free at every step that can leave
-    them, for a placement that fragments: ``SpillProblem.margin``) and its integer program's
+    them, or ``margin[t]`` at step ``t``, for a placement that fragments:
+    ``SpillProblem.margin``) and its integer program's
     result within the spec's time limit (None when a step alone exceeds the SRAM in the
     model), solved once per context and margin: the ``optimal`` policy and the plan's bounds
     (margin 0) share it."""
     hit = _SOLVED.get((id(ctx), margin))
     if hit is not None and hit[0] is ctx:
         return hit[1], hit[2]
-    problem = spill_problem(ctx)
-    if margin:
-        problem = replace(problem, margin=margin)
+    problem = replace(solved(ctx)[0], margin=margin) if margin else spill_problem(ctx)
     found = None if problem.infeasible_steps else solve(problem, time_limit=ctx.spec.policy.solver_seconds)
-    while len(_SOLVED) >= 8:
-        del _SOLVED[next(iter(_SOLVED))]
+    while len(_SOLVED) >= 8:  # the oldest with a margin first: margin 0 is asked again (the plan's bounds)
+        del _SOLVED[next((key for key in _SOLVED if key[1]), next(iter(_SOLVED)))]
     _SOLVED[(id(ctx), margin)] = (ctx, problem, found)
     return problem, found
 
@@ -300,7 +323,7 @@ def plan_spill_bytes(plan: Plan) -> int:
     return plan.decided_bytes()
 
 
-def optimum_decisions(ctx: Context, margin: int = 0):
+def optimum_decisions(ctx: Context, margin: int | tuple[int, ...] = 0):
     """Notes, and (step -> the storages out of SRAM then, step -> those that leave it then) of
     the spill program's best solution (``optimum``) within the spec's time limit (policy
     ``optimal``): the walk evicts the latter at the start of each step, and picks among the
@@ -315,6 +338,11 @@ def optimum_decisions(ctx: Context, margin: int = 0):
                  f"({found.status}); evictions by Belady"),), None
     what = "the optimum" if found.optimal else \
         f"the best found in {found.seconds:.1f} s (bound {found.bound:,} B, gap {found.gap_pct:.1f} %)"
-    program = f"the spill program with {margin:,} B left free per step" if margin else "the spill program"
+    if isinstance(margin, tuple):
+        steps = sum(1 for m in margin if m)
+        program = f"the spill program with bytes left free at {steps} step{'s' * (steps != 1)}" if steps \
+            else "the spill program"
+    else:
+        program = f"the spill program with {margin:,} B left free per step" if margin else "the spill program"
     return ((f"spill policy 'optimal': evicts what {what} of {program} evicts: {found.bytes:,} B of "
              f"loads and stores besides weights, without addresses"),), out

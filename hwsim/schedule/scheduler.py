@@ -35,8 +35,10 @@ in program order, and a spill is then never forced by a missing hole. When the p
 overshoots, the walk runs again leaving that many bytes free at every step that can
 (``_placed``); only when that fails too does it run with the SRAM placed *online*
 (``allocate``: best fit in program order), evicting as needed, emptying the SRAM when no
-hole fits. Policy ``optimal`` then also makes the walk by Belady, and keeps the one that
-moves fewer DRAM bytes (``_walk``).
+hole fits. Policy ``optimal`` first tries margins only where the packing overshot
+(``repack``), and keeps the walk that packs moving the fewest DRAM bytes; when it needed a
+margin or the online placement, or moved more than the optimum, it also makes the walk by
+Belady, and keeps the one that moves fewer DRAM bytes (``_walk``).
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.host_run import host_ops, run_host
 from hwsim.schedule.lower import Decisions, lower
 from hwsim.schedule.memory import DramCopy, Memory, NoRoom
-from hwsim.schedule.optimum import optimum_decisions, spill_bounds
+from hwsim.schedule.optimum import optimum_decisions, solved, spill_bounds
 from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full, Reservations
 from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
+from hwsim.schedule.repack import decided_bytes, locally
 from hwsim.schedule.stream import run_streamed
 from hwsim.schedule.tiling import Chunk, Mode
 from hwsim.spec.model import AcceleratorSpec
@@ -67,9 +70,11 @@ class Walk:
     """The mutable state of one scheduling run (lives only inside :func:`schedule`)."""
 
     def __init__(self, ctx: Context, offline: bool, optional_limit: int | None = None,
-                 cascade_commands: dict | None = None, out_at=None, policy: str | None = None):
+                 cascade_commands: dict | None = None, out_at=None, policy: str | None = None,
+                 quiet: frozenset[int] = frozenset()):
         spec = ctx.spec
         self.ctx = ctx
+        self.quiet = quiet  # steps that prefetch nothing (where a packing overshot: ``repack``)
         # a cascade's compute commands (cascade_run), shared by the walks of one schedule
         self.cascade_commands = {} if cascade_commands is None else cascade_commands
         self.offline = offline
@@ -172,6 +177,8 @@ class Walk:
 
     # --- prefetch ---------------------------------------------------------------------------
     def prefetch(self, t: int) -> None:
+        if t in self.quiet:
+            return
         if self.offline:
             self.mem.sram.optional = True
         try:
@@ -334,16 +341,26 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False, guard
 def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
     """The walk of ``ctx`` under its spill policy, placed (``_placed``). Policy ``optimal``:
     when the optimum's decisions could not be placed as they are (they needed a margin, or
-    the online placement), the walk by Belady is made too, and the one moving fewer DRAM
+    the online placement), or the walk moved more than the optimum besides weights all the
+    same (it evicts by bytes where the optimum's decisions leave a step short, as when a
+    prefetch took the room), the walk by Belady is made too, and the one moving fewer DRAM
     bytes kept, so the default policy is never worse than Belady's."""
     walk = _placed(ctx, cascade_commands, online, ctx.spec.policy.spill)
-    if ctx.spec.policy.spill == "optimal" and walk.compromise:
+    if ctx.spec.policy.spill != "optimal":
+        return walk
+    compromise = walk.compromise
+    if compromise is None:
+        found = solved(ctx)[1]
+        moved = decided_bytes(walk)
+        if found is not None and found.bytes is not None and moved > found.bytes:
+            compromise = f"its walk moved {moved:,} B besides weights, the optimum {found.bytes:,}"
+    if compromise:
         other = _placed(ctx, cascade_commands, online, "belady")
         if other.dram_bytes() < walk.dram_bytes():
-            other.notes.append(f"spill policy 'optimal': {walk.compromise}, {walk.dram_bytes():,} DRAM bytes; "
+            other.notes.append(f"spill policy 'optimal': {compromise}, {walk.dram_bytes():,} DRAM bytes; "
                                f"evictions by Belady move fewer, {other.dram_bytes():,}: kept")
             return other
-        walk.notes.append(f"spill policy 'optimal': {walk.compromise}")
+        walk.notes.append(f"spill policy 'optimal': {compromise}")
     return walk
 
 
@@ -358,12 +375,15 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     step that can leave them (its *margin*: weight chunks and prefetches stop that much
     lower, and for policy ``optimal`` the spill program is solved again keeping that much
     less resident), up to ``MARGIN_TRIES`` times, the last without prefetches, before giving
-    in to the online placement.
-    The walk's ``compromise`` says which of the two it took (None: neither)."""
+    in to the online placement. Policy ``optimal`` first tries margins only at the steps
+    where the packing overshot (``repack.locally``, two ways of finding them); of the walks that
+    pack, it keeps the one moving the fewest DRAM bytes.
+    The walk's ``compromise`` says which it took (None: neither)."""
     graph, capacity = ctx.graph, ctx.spec.sram.size_bytes
     optimal = policy == "optimal"
     margin, tries = 0, 0 if online else MARGIN_TRIES + 1
     stopped: tuple[str, ...] = ()
+    packed: list[Walk] = []  # walks placed offline with a margin
     notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     while tries:
         tries -= 1
@@ -383,15 +403,24 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
             stopped = (f"placement: the exact packing stopped at its limits ({EXACT_NODES} nodes, "
                        f"{EXACT_SECONDS} s) without a packing, so this plan may differ on a faster or "
                        f"less loaded machine",)
-        if placed:
+        if placed and not margin:
             walk.notes += notes + stopped
-            if margin or not tries:
-                walk.compromise = (f"placed with {margin:,} B left free at every step that can leave them"
-                                   + ("" if tries else ", prefetching nothing"))
             return walk
+        if placed:
+            walk.notes += notes
+            walk.compromise = (f"placed with {margin:,} B left free at every step that can leave them"
+                               + ("" if tries else ", prefetching nothing"))
+            packed.append(walk)
+            break
+        if not margin and optimal:
+            packed += [w for w in (locally(ctx, walk, cascade_commands, whole) for whole in (False, True)) if w]
         margin += walk.mem.sram.high_water - capacity
         if margin >= capacity // 2:
             break
+    if packed:
+        walk = min(packed, key=Walk.dram_bytes)  # ties: the first
+        walk.notes += stopped
+        return walk
     notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     walk = Walk(ctx, offline=False, cascade_commands=cascade_commands, out_at=out_at, policy=policy)
     for t in range(len(graph.layers)):

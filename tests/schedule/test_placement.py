@@ -13,7 +13,9 @@ from hypothesis import assume, given, settings, strategies as st
 
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.allocate import check_allocation, place_live_ranges
-from hwsim.schedule.placement import Reservations, pack, pack_by_lifetime, pack_by_size, pack_exact, replay
+from hwsim.schedule.placement import (
+    Reservations, overflow, pack, pack_by_lifetime, pack_by_size, pack_exact, pack_perturbed, replay,
+)
 from hwsim.schedule.scheduler import Walk, build_context
 from tests.schedule.helpers import make_spec
 from tests.schedule.test_properties import build
@@ -98,10 +100,12 @@ def test_packings_never_overlap_and_respect_the_bound(blocks):
     assert peak == max(a + n for (_, _, n), a in zip(blocks, addresses))
     assert peak >= live_peak(blocks)
     assert pack(blocks) == (addresses, peak)  # deterministic
-    for other in (pack_by_size, pack_by_lifetime):
+    for other in (pack_by_size, pack_by_lifetime, lambda b: pack_perturbed(b, live_peak(b))):
         addresses, peak = other(blocks)
         assert check_allocation([(s, e, a, n) for (s, e, n), a in zip(blocks, addresses)], peak) == []
         assert peak >= live_peak(blocks)
+    assert pack_perturbed(blocks, live_peak(blocks)) == (addresses, peak)  # a fixed seed: deterministic
+    assert pack_perturbed(blocks, live_peak(blocks), tries=0) is None
 
 
 def test_the_exact_packing_puts_short_blocks_on_either_side_of_a_long_one():
@@ -159,16 +163,24 @@ def test_recorded_walks_place_within_their_bytes(seed, alignment):
     assert all(a % alignment == 0 for _, _, a, _ in placed)
 
 
-def test_a_packing_above_the_sram_is_retried_with_slack_before_placing_online():
+def test_a_packing_above_the_sram_is_retried_with_slack_before_placing_online(monkeypatch):
     # A random layered graph (the property tests' seed 10) on which, one alignment step below
     # the unlimited run's high-water mark, every request of the walk fits as bytes but no
-    # packing places its blocks within the SRAM (prefetches and weight chunks fill it to the
-    # byte). The scheduler walks again with prefetches and chunks leaving the overshoot free:
-    # that packs, so nothing spills (the online placement would evict), and the plan verifies.
+    # greedy packing places its blocks within the SRAM (prefetches and weight chunks fill it
+    # to the byte; the perturbed restarts do place them, so they are switched off here). The
+    # scheduler walks again with prefetches and chunks leaving the overshoot free: that
+    # packs, so nothing spills (the online placement would evict), and the plan verifies.
+    from hwsim.schedule import placement
+
     g = build(10)
     fields = dict(align=16, weights="shared", prefetch=1, concat="inplace", bits=4)
     peak = schedule(g, make_spec(sram=1 << 40, **fields)).sram_peak_bytes
     spec = make_spec(sram=peak - 16, **fields)
+    walk = Walk(build_context(g, spec), offline=True)
+    for t in range(len(g.layers)):
+        walk.step(t)
+    assert walk.place()  # with the restarts
+    monkeypatch.setattr(placement, "PERTURBED_TRIES", 0)
     walk = Walk(build_context(g, spec), offline=True)
     for t in range(len(g.layers)):
         walk.step(t)
@@ -184,3 +196,37 @@ def test_longest_lived_first_puts_the_short_blocks_on_either_side():
     # at step 2: above both, [3,4); B (0-0) meets D only: [1,4). 4 B, the live peak.
     blocks = [(1, 2, 1), (0, 0, 3), (2, 3, 3), (0, 1, 1)]
     assert pack_by_lifetime(blocks) == ([3, 1, 0, 0], 4)
+
+
+def test_overflow_names_the_steps_that_hold_a_block_up():
+    # Capacity 60. A (steps 0-2, 40 B) at 0, D (0-0, 10 B) at 40, B (1-1, 10 B) at 40, C (1-2,
+    # 20 B) at 50: C reaches 70, 10 B above; to lie within 60 it must start at 40. At step 1
+    # the blocks below it reach 50 (B on A): B's step holds it up by 10 B. At step 2 only A is
+    # below, up to 40: nothing to give up there. ``whole``: every step of C's life, by how
+    # far C sits above 40 (10 B). D lies within the capacity and holds nothing up.
+    blocks = [(0, 2, 40), (0, 0, 10), (1, 1, 10), (1, 2, 20)]
+    addresses = [0, 40, 40, 50]
+    assert check_allocation([(s, e, a, n) for (s, e, n), a in zip(blocks, addresses)], 70) == []
+    assert overflow(blocks, addresses, 60) == {1: 10}
+    assert overflow(blocks, addresses, 60, whole=True) == {1: 10, 2: 10}
+    assert overflow(blocks, addresses, 70) == {}
+
+
+def test_reservations_report_overflow_by_layer_step():
+    # Steps 0 and 1; in step 1 a release then a reservation split it into two ticks (1, 2).
+    # Capacity 30 B: x (10 B) ticks 0-2; y (20 B) ticks 0-1, released; z (20 B) tick 2. The
+    # packings put x and y or z side by side, 30 B: nothing above. The same blocks placed by
+    # hand with z at 15 reach 35 B: z must start at 10 at the latest, and x below it reaches
+    # only 10, so nothing holds it up (it was misplaced); ``whole``: z sits 5 B above 10 in
+    # tick 2, reported for step 1.
+    sram = Reservations(30)
+    sram.at_step(0)
+    sram.alloc("x", 10), sram.alloc("y", 20)
+    sram.at_step(1)
+    sram.free("y")
+    sram.alloc("z", 20)
+    assert sram.blocks() == [(0, 2, 10), (0, 1, 20), (2, 2, 20)]
+    assert sram.place() == 30 and sram.overflow() == {}
+    sram._real = [0, 10, 15]  # a worse placement, by hand
+    assert sram.overflow() == {}
+    assert sram.overflow(whole=True) == {1: 5}

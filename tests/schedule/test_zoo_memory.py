@@ -63,7 +63,10 @@ def test_zero_spill_sram_is_the_working_set_not_a_placement_artefact(runs):
     # Placed offline (nothing spills), the SRAM needed is the most bytes allocated at once
     # (10.1875 MiB of activations plus weight blocks, as above) to within 0.1 %, so the
     # skip-free NAFNet, with less data, needs no more than NAFNet (online best fit in
-    # program order once needed 16.19 MiB for it against 12.19 MiB for NAFNet).
+    # program order once needed 16.19 MiB for it against 12.19 MiB for NAFNet). It can be
+    # below the 1 GiB run's peak by a prefetched weight block (prefetches are optional: the
+    # default policy prefetches nothing at the steps where the packing needs the room), never
+    # below the activations' 10.1875 MiB.
     spec = load_spec(ROOT / "accelerators" / "edge_npu.yaml")
     found = {}
     for name in ("nafnet", "nafnet_noskip"):
@@ -71,7 +74,7 @@ def test_zero_spill_sram_is_the_working_set_not_a_placement_artefact(runs):
         weights = sum(b.bytes for b in m.sram_peak.tensors if b.kind == "weights")
         assert m.live_peak_bytes == 10 * MiB + 192 * KiB + weights
         found[name] = zero_spill_sram(load_graph(ROOT / "graphs" / f"{name}.json"), spec)
-        assert m.live_peak_bytes <= found[name] <= plan.sram_peak_bytes <= m.live_peak_bytes * 1001 // 1000
+        assert 10 * MiB + 192 * KiB <= found[name] <= plan.sram_peak_bytes <= m.live_peak_bytes * 1001 // 1000
     assert found["nafnet_noskip"] <= found["nafnet"]
 
 
