@@ -37,7 +37,7 @@ from hwsim.schedule.plan import Buffer, Cascade, Part
 
 if TYPE_CHECKING:
     from hwsim.schedule.context import Context
-    from hwsim.schedule.scheduler import Walk
+    from hwsim.schedule.walk import Walk
 
 
 class _Command(NamedTuple):

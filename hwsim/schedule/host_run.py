@@ -42,7 +42,7 @@ from hwsim.spec.model import AcceleratorSpec
 
 if TYPE_CHECKING:
     from hwsim.schedule.context import Context
-    from hwsim.schedule.scheduler import Walk
+    from hwsim.schedule.walk import Walk
 
 
 def host_mode(g: Graph, index: int) -> Mode:

@@ -27,7 +27,7 @@ from hwsim.schedule.optimum import local_margins, optimum_decisions, solved
 from hwsim.schedule.placement import Full
 
 if TYPE_CHECKING:
-    from hwsim.schedule.scheduler import Walk
+    from hwsim.schedule.walk import Walk
 
 LOCAL_TRIES = 4  # walks with margins where the packing overshot, for each way of finding those steps
 

@@ -46,7 +46,7 @@ from hwsim.schedule.plan import BandStream, Buffer, TileRun
 from hwsim.schedule.tiling import Chunk, Mode
 
 if TYPE_CHECKING:
-    from hwsim.schedule.scheduler import Walk
+    from hwsim.schedule.walk import Walk
 
 
 def _arena_layout(walk: "Walk", mode: Mode) -> tuple[dict[str, tuple[int, ...]], int, int]:
