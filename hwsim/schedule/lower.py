@@ -132,7 +132,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
             barrier, synced, since_barrier = cid, set(), []
         elif a.kind != "free":
             since_barrier.append(cid)
-            engines = ("compute", "dma_read", "dma_write") if a.kind == "tiles" else (ENGINE_OF[a.kind],)
+            engines = _run_engines(a.run) if a.kind == "tiles" else (ENGINE_OF[a.kind],)
             if barrier is not None and not synced.issuperset(engines):
                 deps.add(barrier)
                 synced.update(engines)
@@ -180,6 +180,16 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
                                 a.dram_bytes, a.traffic, a.cycles, a.allocs, a.frees, a.reads, a.cause, a.tile,
                                 a.parts, a.run))
     return tuple(commands)
+
+
+def _run_engines(run: TileRun) -> tuple[str, ...]:
+    """The engines a streamed layer's tiles use once written out (``expand``): compute, the read
+    engine if they load bands or weight chunks, the write engine if they store bands. Only
+    those count as waiting for a host command before them: an engine the tiles leave idle must
+    wait for it at its own next command."""
+    loads = any(any(s.nbytes) for s in run.reads) or any(run.chunk_bytes)
+    stores = any(any(s.nbytes) for s in run.writes)
+    return ("compute",) + (("dma_read",) if loads else ()) + (("dma_write",) if stores else ())
 
 
 def _live(live: dict[str, _Live], name: str, cid: int) -> _Live:
