@@ -7,7 +7,7 @@ import dataclasses
 import math
 import random
 
-from hypothesis import assume, example, given, HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
 from hwsim.errors import UserError
 from hwsim.graph.host import host_attrs
