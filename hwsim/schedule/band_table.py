@@ -58,17 +58,21 @@ class BandTable:
             found.flags.writeable = False
         return found
 
-    def arena_line(self, alignment: int, columns: tuple[int, ...]) -> list[int] | None:
-        """One tile slot of each tensor of ``columns`` (positions in ``names``), aligned and summed,
-        at every height from 1 (index ``height - 1``); None as :meth:`aligned_tiles`."""
+    def arena(self, alignment: int, columns: tuple[int, ...], height: int) -> int:
+        """One tile slot of each tensor of ``columns`` (positions in ``names``) at ``height`` driver
+        rows, each rounded up to ``alignment``, summed (what a streamed layer's tile arena takes
+        per slot): from a line over every height, kept per alignment and columns, when the table
+        has every height; else from that height's tiles."""
         key = (alignment, columns)
-        found = self._lines.get(key, False)
-        if found is False:
+        line = self._lines.get(key, False)
+        if line is False:
             tiles = self.aligned_tiles(alignment)
-            found = None if tiles is None else \
+            line = self._lines[key] = None if tiles is None else \
                 tiles[:, list(columns)].sum(axis=1).tolist() if columns else [0] * len(tiles)
-            self._lines[key] = found
-        return found
+        if line is not None:
+            return line[height - 1]
+        terms = [-(-b // alignment) * alignment for b in self.tiles(height)]
+        return sum(map(terms.__getitem__, columns))
 
     def moved(self, height: int) -> tuple[np.ndarray, ...]:
         """Each tensor's bytes in every band of ``height`` driver rows, in band order (what a

@@ -222,8 +222,7 @@ class _Shape:
         self.banded = tuple(model.reads) + tuple(model.writes)
         self.sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in self.banded}
         self.table = band_table(g, index, self.banded, tuple(self.sizes[t] for t in self.banded))
-        self._terms: dict[int, tuple[int, ...]] = {}  # height -> each banded tensor's aligned tile (0: none)
-        self._lines: dict[tuple[int, ...], list[int] | None] = {}  # banded positions -> arena at each height
+        self.alignment = room.aligned(1)  # the SRAM's alignment: aligned(n) rounds n up to a multiple of it
         storages = layout.storage_of
         self._whole = frozenset(storages[p] for p in self.whole_reads + self.whole_writes)
         self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
@@ -313,16 +312,7 @@ class _Shape:
 
     def arena(self, banded: tuple[int, ...], height: int, slots: int) -> int:
         """Bytes of the tile slots of the ``banded`` tensors (positions in ``self.banded``)."""
-        line = self._lines.get(banded, False)
-        if line is False:  # one slot at every height, when the table has them all
-            line = self._lines[banded] = self.table.arena_line(self.room.aligned(1), banded)
-        if line is not None:
-            return slots * line[height - 1]
-        terms = self._terms.get(height)
-        if terms is None:
-            aligned = self.room.aligned
-            terms = self._terms[height] = tuple(aligned(b) if b else 0 for b in self.table.tiles(height))
-        return slots * sum(map(terms.__getitem__, banded))
+        return slots * self.table.arena(self.alignment, banded, height)
 
     def fit(self, kept, slots: int):
         """(DRAM bytes, tiles, -bytes of inputs kept, bytes the layer itself moves, kept, height,

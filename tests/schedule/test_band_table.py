@@ -51,3 +51,17 @@ def test_equal_to_the_bands_of_each_height(maps):
         moved = [model.bands_bytes(name, nbytes, o0, o1) for name, nbytes in (("a", 1234), ("b", 999))]
         assert t.tiles(height) == tuple(int(m.max()) for m in moved)
         assert t.sums(height) == tuple(int(m.sum()) for m in moved)
+
+
+def test_arena_and_band_bytes_by_hand(monkeypatch):
+    # height 3 (the figures of test_figures_by_hand): x's largest band 50 B, y's 30 B; aligned to
+    # 16 B: 64 and 32, one slot of both 96 B, of y alone 32 B; the same when each height is asked
+    every = table()
+    assert every.arena(16, (0, 1), 3) == 96 and every.arena(16, (1,), 3) == 32 and every.arena(16, (), 3) == 0
+    assert every.arena(1, (0, 1), 1) == 30 + 10  # height 1: 30 B of x (3 rows), 10 B of y
+    monkeypatch.setattr(band_table_module, "ALL_HEIGHTS", 4)  # 8 rows: each height when asked
+    asked = table()
+    assert [asked.arena(16, (0, 1), h) for h in range(1, 9)] == [every.arena(16, (0, 1), h) for h in range(1, 9)]
+    # every band of height 3: x reads 40, 50, 30 B, y writes 30, 30, 20 B
+    x, y = every.moved(3)
+    assert x.tolist() == [40, 50, 30] and y.tolist() == [30, 30, 20]
