@@ -22,13 +22,13 @@ does not fit:
   and, as a safeguard, :func:`replay`'s (the online allocator's best fit, given the same
   requests in the same order), so placing offline is never worse than placing online the
   same walk; when both overshoot the SRAM, also :func:`pack_by_size`'s (largest first) and
-  :func:`pack_by_lifetime`'s (longest-lived first), then :func:`pack_perturbed`'s (restarts
-  of :func:`pack` with perturbed tie-breaks), and for at most ``EXACT_BLOCKS`` blocks :func:`pack_exact`'s (an integer program that finds a
-  placement within the SRAM where one exists and the solver finds it within its limits: on
-  ``unet`` at a third of its knee the greedy packings overshoot by 3 % where one exists).
-  On the zoo graphs :func:`pack` is always far lower than best fit. :meth:`Reservations.real`
-  maps a virtual address to its place, for the program's buffers and the plan's tensor
-  addresses.
+  :func:`pack_by_lifetime`'s (longest-lived first), then :func:`pack_perturbed`'s (restarts of
+  :func:`pack` with perturbed tie-breaks), and for at most ``EXACT_BLOCKS`` blocks
+  :func:`pack_exact`'s (an integer program that finds a placement within the SRAM where one
+  exists and the solver finds it within its limits: on ``unet`` at a third of its knee the
+  greedy packings overshoot by 3 % where one exists). On the zoo graphs :func:`pack` is always
+  far lower than best fit. :meth:`Reservations.real` maps a virtual address to its place, for
+  the program's buffers and the plan's tensor addresses.
 
 :func:`pack` is the *lowest-first* greedy, after the best-fit heuristic of Sekiyama et al.
 (*Profile-guided memory optimization for deep neural networks*, 2018), which treats DSA
@@ -248,13 +248,13 @@ def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int,
     ``HillClimbAllocator`` searches orders of the same greedy more purposefully (it swaps
     pairs of the live ranges that set the peak and keeps a swap that lowers it, for many
     iterations); TVM's USMP hill climb likewise permutes the order of a greedy by size. A few
-    restarts are cheaper (about 3 ms each for 700 blocks) and, on the zoo, enough. The greedy's first choice is the lowest address, so the noise only
-    reorders blocks that could go equally low, which is where its fixed order fails on the
-    tight packings of the spill optimum's evictions: on NAFNet at 64x64 in cascade mode and
-    half its knee (530 blocks, 0.1 % below the SRAM at their busiest step) the plain
-    greedy packings overshoot by 9.7 % or more, 30 perturbed ones by 5.7 %; on MSCAN at
-    256x256, cascade mode, 90 % of its knee (134 blocks), by 9.8 % and not at all. None when
-    ``tries`` is 0."""
+    restarts are cheaper (about 3 ms each for 700 blocks) and, on the zoo, enough. The greedy's
+    first choice is the lowest address, so the noise only reorders blocks that could go equally
+    low, which is where its fixed order fails on the tight packings of the spill optimum's
+    evictions: on NAFNet at 64x64 in cascade mode and half its knee (530 blocks, 0.1 % below the
+    SRAM at their busiest step) the plain greedy packings overshoot by 9.7 % or more, 30
+    perturbed ones by 5.7 %; on MSCAN at 256x256, cascade mode, 90 % of its knee (134 blocks),
+    by 9.8 % and not at all. None when ``tries`` is 0."""
     import random
 
     rng = random.Random(0)
