@@ -142,12 +142,32 @@ class Reservations:
         """``(first tick, last tick, bytes)`` of every block reserved, in reservation order."""
         return [(s, self._tick if e is None else e, n) for s, e, n in zip(self._starts, self._ends, self._sizes)]
 
-    def place(self, exact: bool = False) -> int:
+    def place(self, exact: bool = False, memo: dict | None = None) -> int:
         """Place the blocks: :func:`pack`, or best fit in program order (:func:`replay`) if
         that is lower; when both overshoot, also by size (:func:`pack_by_size`) and by
         lifetime (:func:`pack_by_lifetime`), then by :func:`pack_perturbed` and, if
         ``exact`` and the blocks are few enough, by :func:`pack_exact`; the peak, also kept
-        as ``high_water``."""
+        as ``high_water``. ``memo``: placements already made, by everything they read (the
+        blocks, the order of reservations and releases, capacity, alignment): the
+        walks of one schedule often reserve the same blocks (a margin or quiet steps that
+        changed nothing), and a packing that overshoots costs 30 restarts. A placement made
+        with ``exact`` serves one without when it overshot (the heuristics' packing, the exact
+        packing having found none), and one without serves one with when it fitted (the
+        exact packing is not tried then)."""
+        key = None
+        if memo is not None:
+            key = (tuple(self.blocks()), tuple(self._events), self.capacity, self.alignment)
+            hit = memo.get(key)
+            if hit is not None and (hit[3] == exact or hit[3] == (hit[1] > self.capacity)):
+                real, self.high_water, stopped, _ = hit
+                self._real, self.exact_stopped = list(real), stopped and exact
+                return self.high_water
+        self._place(exact)
+        if memo is not None:
+            memo[key] = (tuple(self._real), self.high_water, self.exact_stopped, exact)
+        return self.high_water
+
+    def _place(self, exact: bool) -> None:
         self._real, self.high_water = pack(self.blocks())
         replayed, peak = replay(self._events, self._sizes, self.alignment)
         if peak < self.high_water:
@@ -165,7 +185,6 @@ class Reservations:
             found, self.exact_stopped = exact_packing(self.blocks(), self.capacity, self.alignment)
             if found is not None:
                 self._real, self.high_water = found
-        return self.high_water
 
     def overflow(self, whole: bool = False) -> dict[int, int]:
         """Once placed: :func:`overflow`'s figures for its blocks, by layer step (the most of

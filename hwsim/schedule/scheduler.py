@@ -30,7 +30,7 @@ from hwsim.schedule.lower import lower
 from hwsim.schedule.optimum import optimum_decisions, solved
 from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full
 from hwsim.schedule.plan import Plan
-from hwsim.schedule.repack import decided_bytes, locally
+from hwsim.schedule.repack import Tried, decided_bytes, locally
 from hwsim.schedule.walk import Walk
 from hwsim.spec.model import AcceleratorSpec
 
@@ -114,6 +114,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
     margin, tries = 0, 0 if online else MARGIN_TRIES + 1
     stopped: tuple[str, ...] = ()
     packed: list[Walk] = []  # walks placed offline with a margin
+    tried = Tried()  # walks and packings made, none twice
     notes, out_at = optimum_decisions(ctx) if optimal else ((), None)
     while tries:
         tries -= 1
@@ -128,7 +129,7 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
                 walk.step(t)
         except Full:
             break
-        placed = walk.place(exact=not margin)  # the exact packing once: where it fails, margins help more
+        placed = walk.place(exact=not margin, memo=tried.packings)  # the exact packing once: where it fails, margins help more
         if not margin and walk.mem.sram.exact_stopped:
             stopped = (f"placement: the exact packing stopped at its limits ({EXACT_NODES} nodes, "
                        f"{EXACT_SECONDS} s) without a packing, so this plan may differ on a faster or "
@@ -143,7 +144,9 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
             packed.append(walk)
             break
         if not margin and optimal:
-            packed += [w for w in (locally(ctx, walk, cascade_commands, whole) for whole in (False, True)) if w]
+            tried.first(ctx, walk)
+            packed += [w for w in (locally(ctx, walk, cascade_commands, whole, tried) for whole in (False, True))
+                       if w]
         margin += walk.mem.sram.high_water - capacity
         if margin >= capacity // 2:
             break

@@ -231,12 +231,13 @@ class Walk:
             mem.drop(s, t, t + 1, "streamed")
 
     # --- offline placement ----------------------------------------------------------------
-    def place(self, exact: bool = False) -> bool:
+    def place(self, exact: bool = False, memo: dict | None = None) -> bool:
         """Pack the blocks of a walk placed offline and move its buffers to their addresses;
         False (nothing moved) if the packed peak exceeds the SRAM. ``exact``: try the integer
-        program too when the heuristics overshoot (``Reservations.place``)."""
+        program too when the heuristics overshoot; ``memo``: packings already made
+        (``Reservations.place``)."""
         sram = self.mem.sram
-        if sram.place(exact) > self.ctx.spec.sram.size_bytes:
+        if sram.place(exact, memo) > self.ctx.spec.sram.size_bytes:
             return False
         self.program.relocate(sram.real)
         self.mem.first_address = {p: sram.real(a) for p, a in self.mem.first_address.items()}
