@@ -7,9 +7,10 @@ then latest last step, then first given.
 """
 
 import random
+from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.allocate import check_allocation, place_live_ranges
@@ -230,3 +231,86 @@ def test_reservations_report_overflow_by_layer_step():
     sram._real = [0, 10, 15]  # a worse placement, by hand
     assert sram.overflow() == {}
     assert sram.overflow(whole=True) == {1: 5}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([1, 16]), st.booleans(), st.booleans())
+@example(1206, 1, False, True)  # the heuristics overshoot (9 blocks), the exact packing fits
+@example(1206, 1, True, False)
+@example(6411, 16, False, True)  # the same with 21 blocks
+def test_a_remembered_placement_is_the_placement_made_afresh(seed, alignment, first_exact, then_exact):
+    """``Reservations.place`` with a memo: the same reservations placed a second time, with or
+    without the exact packing, get what a placement made afresh gets (addresses, peak and
+    whether the exact packing stopped), whatever the first placement asked. The capacity is
+    the live peak, so the heuristics often overshoot and the exact packing matters."""
+    def reservations() -> Reservations:
+        rng = random.Random(seed)
+        sram, live = Reservations(1 << 30, alignment), []
+        for step in range(rng.randint(1, 8)):
+            sram.at_step(step)
+            for _ in range(rng.randint(0, 3)):
+                live.append(f"b{len(sram.blocks())}")
+                sram.alloc(live[-1], rng.randint(1, 64) * alignment)
+            for name in rng.sample(live, rng.randint(0, len(live))):
+                sram.free(name)
+                live.remove(name)
+        sram.capacity = live_peak(sram.blocks()) if sram.blocks() else 1
+        return sram
+
+    assume(reservations().blocks())
+    memo: dict = {}
+    reservations().place(first_exact, memo)
+    fresh, remembered = reservations(), reservations()
+    assert remembered.place(then_exact, memo) == fresh.place(then_exact)
+    assert [remembered.real(a) for a in remembered._virtual] == [fresh.real(a) for a in fresh._virtual]
+    assert remembered.exact_stopped == fresh.exact_stopped
+
+
+def test_the_placement_search_makes_no_walk_or_packing_twice_and_plans_the_same(monkeypatch):
+    """NAFNet (``graphs/nafnet.json``) at 795 KiB, layer mode, policy ``optimal``: the greedy
+    packings of the optimum's evictions overshoot (the busiest step is 192 B below the SRAM and
+    a 256 KiB block lands on top), and the walks made again with quiet steps or local margins
+    (``repack.locally``) reserve the same blocks several times. With its memos the search
+    packs each set of blocks once and makes fewer walks, and the plan is the one made without
+    them, command for command."""
+    from hwsim.graph.io import load_graph
+    from hwsim.schedule import repack, walk as walk_module
+    from hwsim.spec import load_spec, with_overrides
+
+    root = Path(__file__).resolve().parents[2]
+    graph = load_graph(root / "graphs" / "nafnet.json")
+    spec = with_overrides(load_spec(str(root / "accelerators" / "edge_npu.yaml")),
+                          {"sram.size": "795KiB", "policy.execution": "layer"})
+    packed, walks = [], [0]
+    real_place, real_init = Reservations._place, walk_module.Walk.__init__
+
+    def counting_place(self, exact):
+        packed.append((tuple(self.blocks()), tuple(self._events), exact))
+        return real_place(self, exact)
+
+    def counting_init(self, *args, **kwargs):
+        walks[0] += 1
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Reservations, "_place", counting_place)
+    monkeypatch.setattr(walk_module.Walk, "__init__", counting_init)
+    plan = schedule(graph, spec)
+    remembered = (len(packed), walks[0])
+    assert len(set(packed)) == len(packed)  # no packing made twice
+
+    class Forgets(dict):
+        def __setitem__(self, key, value):
+            pass
+
+    class Forgetful(repack.Tried):
+        def __init__(self):
+            super().__init__()
+            self.walks, self.packings = Forgets(), Forgets()
+
+    monkeypatch.setattr("hwsim.schedule.scheduler.Tried", Forgetful)
+    packed.clear()
+    walks[0] = 0
+    afresh = schedule(graph, spec)
+    assert len(set(packed)) < len(packed)  # the search does repeat itself without the memos
+    assert remembered[0] < len(packed) and remembered[1] < walks[0]
+    assert afresh.commands == plan.commands and afresh.notes == plan.notes
