@@ -31,6 +31,7 @@ from hwsim.schedule.optimum import optimum_decisions, solved
 from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full
 from hwsim.schedule.plan import Plan
 from hwsim.schedule.repack import Tried, decided_bytes, locally
+from hwsim.schedule.stream import band_bytes
 from hwsim.schedule.walk import Walk
 from hwsim.spec.model import AcceleratorSpec
 
@@ -46,7 +47,8 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False, guard
     In cascade mode, a plan that spills or streams is tried again with every cascade at its
     finest stripes (the least memory it can take), and the plan with the cascades is kept only
     if it moves fewer DRAM bytes than the same layers run one at a time, as a compiler keeps a
-    cascade only when it pays."""
+    cascade only when it pays. Either alternative is walked only if it could move fewer
+    (``least_dram_bytes``)."""
     layer_io(graph)
     ctx = build_context(graph, spec, guards=guards)
     cascade_commands: dict = {}  # a cascade's compute commands, the same in every walk
@@ -56,11 +58,13 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False, guard
         fine = finest(graph, bits.activation_bits, bits.weight_bits, sram.alignment_bytes,
                       sram.weight_buffer_bytes if sram.separate_weights else None, ctx.cascades,
                       bias_bits=bits.bias_bits)
-        if fine != ctx.cascades:
-            thin = _walk(with_cascades(ctx, fine), cascade_commands, online)
+        thin_ctx = with_cascades(ctx, fine) if fine != ctx.cascades else None
+        if thin_ctx is not None and _may_move_less(thin_ctx, walk):
+            thin = _walk(thin_ctx, cascade_commands, online)
             walk = thin if thin.dram_bytes() < walk.dram_bytes() else walk
-    if ctx.cascades and walk.spills():  # a plan that moves only weights, input and output is the least
-        flat = _walk(build_context(graph, spec, cascades=(), guards=guards), cascade_commands, online)
+    flat_ctx = build_context(graph, spec, cascades=(), guards=guards) if ctx.cascades and walk.spills() else None
+    if flat_ctx is not None and _may_move_less(flat_ctx, walk):  # only weights, input and output is the least
+        flat = _walk(flat_ctx, cascade_commands, online)
         if flat.dram_bytes() < walk.dram_bytes():
             flat.notes.append(f"the {len(ctx.cascades)} cascades planned moved {walk.dram_bytes():,} DRAM bytes, "
                               f"layer by layer moves {flat.dram_bytes():,}: no cascade kept")
@@ -68,13 +72,34 @@ def schedule(graph: Graph, spec: AcceleratorSpec, *, online: bool = False, guard
     return lower(walk.decisions())
 
 
+def least_dram_bytes(ctx: Context) -> int | None:
+    """No walk of ``ctx`` moves fewer DRAM bytes, under any policy and placement: the bound of
+    its spill program (``optimum``: loads and stores besides weights and bands; None when the
+    program has none), every layer's weights once, and the streamed layers' bands, which their
+    modes fix (``stream.band_bytes``)."""
+    found = solved(ctx)[1]
+    if found is None:
+        return None
+    weights = sum(c.nbytes for t, mode in enumerate(ctx.modes) if t not in ctx.host_cycles for c in mode.chunks)
+    return found.bound + weights + sum(band_bytes(ctx, t) for t, mode in enumerate(ctx.modes) if mode.streamed)
+
+
+def _may_move_less(ctx: Context, walk: Walk) -> bool:
+    """Whether a walk of ``ctx`` could move fewer DRAM bytes than ``walk``, which is kept on a
+    tie: when its least cannot, it is not made (a walk of a NAFNet layer by layer, 1-1.5 s
+    in cascade mode at 1-5 MiB, where its least is above the cascades' plan)."""
+    least = least_dram_bytes(ctx)
+    return least is None or least < walk.dram_bytes()
+
+
 def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
     """The walk of ``ctx`` under its spill policy, placed (``_placed``). Policy ``optimal``:
     when the optimum's decisions could not be placed as they are (they needed a margin, or
     the online placement), or the walk moved more than the optimum besides weights all the
     same (it evicts by bytes where the optimum's decisions leave a step short, as when a
-    prefetch took the room), the walk by Belady is made too, and the one moving fewer DRAM
-    bytes kept, so the default policy is never worse than Belady's."""
+    prefetch took the room), the walk by Belady is made too (unless no walk of ``ctx`` can
+    move fewer bytes: ``least_dram_bytes``), and the one moving fewer DRAM bytes kept, so the
+    default policy is never worse than Belady's."""
     walk = _placed(ctx, cascade_commands, online, ctx.spec.policy.spill)
     if ctx.spec.policy.spill != "optimal":
         return walk
@@ -85,8 +110,8 @@ def _walk(ctx: Context, cascade_commands: dict, online: bool = False) -> Walk:
         if found is not None and found.bytes is not None and moved > found.bytes:
             compromise = f"its walk moved {moved:,} B besides weights, the optimum {found.bytes:,}"
     if compromise:
-        other = _placed(ctx, cascade_commands, online, "belady")
-        if other.dram_bytes() < walk.dram_bytes():
+        other = _placed(ctx, cascade_commands, online, "belady") if _may_move_less(ctx, walk) else None
+        if other is not None and other.dram_bytes() < walk.dram_bytes():
             other.notes.append(f"spill policy 'optimal': {compromise}, {walk.dram_bytes():,} DRAM bytes; "
                                f"evictions by Belady move fewer, {other.dram_bytes():,}: kept")
             return other

@@ -46,6 +46,7 @@ from hwsim.schedule.plan import BandStream, Buffer, TileRun
 from hwsim.schedule.tiling import Chunk, Mode
 
 if TYPE_CHECKING:
+    from hwsim.schedule.context import Context
     from hwsim.schedule.walk import Walk
 
 
@@ -99,6 +100,24 @@ def run_streamed(walk: "Walk", t: int) -> int:
     return run.tiles
 
 
+def moved_per_band(ctx: Context, t: int) -> dict[str, np.ndarray]:
+    """DRAM bytes of each tensor that streamed layer ``t`` bands, band by band (the band table
+    ``tiling`` chose its bands by)."""
+    mode, layout = ctx.modes[t], ctx.layout
+    banded = tuple(mode.model.reads) + tuple(mode.model.writes)
+    table = band_table(ctx.graph, t, banded, tuple(sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in banded))
+    return dict(zip(banded, table.moved(mode.bands[0][1] - mode.bands[0][0])))
+
+
+def band_bytes(ctx: Context, t: int) -> int:
+    """The DRAM bytes of streamed layer ``t``'s bands (its :class:`TileRun`'s streams): every
+    band read once per weight chunk, every band written once (the chunks' shares of its
+    channels add up to it). Fixed by the layer's mode: no walk moves them differently."""
+    mode, moved = ctx.modes[t], moved_per_band(ctx, t)
+    reads = sum(int(moved[n].sum()) for n in mode.band_reads) * max(1, len(mode.chunks))
+    return reads + sum(int(moved[n].sum()) for n in mode.band_writes)
+
+
 def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_offset: int) -> TileRun:
     """The tiles of streamed layer ``t``: bytes per tile of every banded tensor, cycles per tile."""
     ctx, mem, mode = walk.ctx, walk.mem, walk.ctx.modes[t]
@@ -119,9 +138,7 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     lo, hi = first * mode.rows + (end - first) * each(o0), first * mode.rows + (end - first) * each(o1)
     total, den = ctx.costs[t].cycles, channels * mode.rows
     cycles = (-(-total * hi // den)) - (-(-total * lo // den))
-    banded = tuple(model.reads) + tuple(model.writes)  # the table ``tiling`` chose the bands by
-    table = band_table(ctx.graph, t, banded, tuple(sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in banded))
-    moved = dict(zip(banded, table.moved(height)))
+    moved = moved_per_band(ctx, t)
     inputs = {ctx.graph.root(i) for i in ctx.graph.inputs}
     hosted = {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes for p in layout.covers[n]}
     aligned = mem.sram.aligned

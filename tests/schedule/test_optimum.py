@@ -9,6 +9,7 @@ from hypothesis import assume, given, strategies as st
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.context import build_context
 from hwsim.schedule.optimum import local_margins, plan_spill_bytes, solve, spill_problem
+from hwsim.schedule.scheduler import least_dram_bytes
 from hwsim.spec import with_overrides
 from hwsim.spec.model import SPILL_POLICIES
 from tests.graph.handmade import Net
@@ -102,19 +103,23 @@ def test_the_default_policy_never_moves_more_than_belady(seed, fields, fraction)
 @given(st.integers(0, 10**9), specs(), st.floats(0.05, 1.0))
 def test_no_policy_beats_the_optimum(seed, fields, fraction):
     """Random graphs of up to 60 layers at a random fraction of their unlimited high-water mark:
-    the LP bound <= the proven optimum <= what every policy's plan moves."""
+    the LP bound <= the proven optimum <= what every policy's plan moves; and every plan
+    moves at least ``least_dram_bytes`` in all (the bound the scheduler skips walks by)."""
     g = build(seed, most=60)
     plan, spec = plan_at(g, fields, fraction)
     assume(plan is not None)
-    problem = spill_problem(build_context(g, spec))
+    ctx = build_context(g, spec)
+    problem = spill_problem(ctx)
     best = solve(problem, time_limit=20)
     assert best.optimal
     assert solve(problem, relax=True).bound <= best.bytes
+    least = least_dram_bytes(ctx)
     plans = {fields["spill"]: plan}  # plan_at's, under the drawn policy
     for policy in SPILL_POLICIES:
         if policy not in plans:
             plans[policy] = schedule(g, make_spec(sram=spec.sram.size_bytes, **{**fields, "spill": policy}))
         assert plan_spill_bytes(plans[policy]) >= best.bytes, policy
+        assert sum(traffic(plans[policy]).values()) >= least, policy
     assert verify_plan(plans["optimal"], spec, g) == []
 
 

@@ -7,6 +7,8 @@ Specs are those of ``helpers.make_spec``: 1 GHz, 16 GB/s DRAM (16 B a cycle) wit
 from hwsim.measure import measure
 from hwsim.schedule.expand import expand
 from hwsim.schedule import schedule, verify_plan
+from hwsim.schedule.context import build_context
+from hwsim.schedule.scheduler import least_dram_bytes
 from hwsim.sim import simulate
 from tests.graph.handmade import Net
 from tests.schedule.helpers import ancestors, make_spec, traffic
@@ -45,6 +47,14 @@ def test_band_loads_overlap_compute_when_double_buffered():
         assert loads[k + 1].id < computes[k].id
         assert computes[k].id not in ancestors(plan, loads[k + 1].id)
     assert plan.sram_peak_bytes == 1024
+
+
+def test_the_least_any_walk_moves_counts_bands_weights_and_the_spill_bound():
+    # The layer above streams x in and y out in bands whatever is evicted: 1,024 + 1,024 B of
+    # bands, the 272 B of weights once, and nothing resident to load or store (the spill
+    # program's bound is 0): 2,320 B, which the plan moves.
+    g, spec = compute_bound()
+    assert least_dram_bytes(build_context(g, spec)) == 2320 == sum(traffic(schedule(g, spec)).values())
 
 
 def test_double_buffering_hides_band_loads_behind_compute():

@@ -60,3 +60,26 @@ def test_nafnet_in_cascades_is_bound_by_its_channel_attention_not_by_its_skips(z
     spec = load_spec(ROOT / "accelerators" / "edge_npu.yaml", ["policy.execution=cascade", f"sram.size={cascade}B"])
     plan = schedule(load_graph(ROOT / "graphs" / f"{name}.json"), spec)
     assert any("needs 'adaptive_avg_pool2d" in c.ends for c in plan.cascades)
+
+
+def test_walks_that_cannot_move_less_are_not_made_and_the_plan_is_the_same(monkeypatch):
+    """``unet`` at 6 MiB in cascade mode spills, so the scheduler weighs the cascades at their
+    finest stripes and the layers one at a time. Neither can move fewer DRAM bytes than the
+    plan with the cascades (``least_dram_bytes``: the spill program's bound, weights once,
+    bands), so neither walk is made, and the plan is the one made when both are."""
+    from hwsim.schedule import scheduler
+    from hwsim.spec import with_overrides
+
+    graph = load_graph(ROOT / "graphs" / "unet.json")
+    spec = with_overrides(load_spec(ROOT / "accelerators" / "edge_npu.yaml"),
+                          {"sram.size": "6MiB", "policy.execution": "cascade"})
+    asked, made, real = [], [], scheduler._may_move_less
+    real_walk = scheduler._walk
+    monkeypatch.setattr(scheduler, "_may_move_less", lambda ctx, walk: asked.append(real(ctx, walk)) or asked[-1])
+    monkeypatch.setattr(scheduler, "_walk", lambda ctx, *args: made.append(ctx) or real_walk(ctx, *args))
+    plan = schedule(graph, spec)
+    assert asked == [False, False] and len(made) == 1  # the finest stripes, layer by layer: neither
+    monkeypatch.setattr(scheduler, "_may_move_less", lambda ctx, walk: True)
+    made.clear()
+    every = schedule(graph, spec)
+    assert len(made) == 3 and every.commands == plan.commands and every.notes == plan.notes
