@@ -28,7 +28,8 @@ from hwsim.schedule.cascade import finest
 from hwsim.schedule.context import Context, build_context, with_cascades
 from hwsim.schedule.lower import lower
 from hwsim.schedule.optimum import optimum_decisions, solved
-from hwsim.schedule.placement import EXACT_NODES, EXACT_SECONDS, Full
+from hwsim.schedule.exact_packing import EXACT_NODES, EXACT_SECONDS
+from hwsim.schedule.placement import Full
 from hwsim.schedule.plan import Plan
 from hwsim.schedule.repack import Tried, decided_bytes, locally
 from hwsim.schedule.stream import band_bytes

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import hashlib
 from hwsim.graph.io import load_graph
-from hwsim.schedule import placement, schedule
+from hwsim.schedule import exact_packing, schedule
 from hwsim.spec import load_spec, with_overrides
-placement.EXACT_SECONDS = 600
+exact_packing.EXACT_SECONDS = 600
 plan = schedule(load_graph("graphs/mscan_tiny.json"),
                 with_overrides(load_spec("accelerators/edge_npu.yaml"), {"sram.size": 2 << 20}))
 digest = hashlib.sha256()

@@ -125,13 +125,13 @@ def test_no_policy_beats_the_optimum(seed, fields, fraction):
 
 def unet_at(monkeypatch, sram: int, **limits):
     """``graphs/unet.json`` (256x256) and ``edge_npu`` at ``sram`` bytes, layer by layer, with
-    the exact packer's ``limits`` (``placement`` constants) set for the test."""
+    the packers' ``limits`` (``placement`` and ``exact_packing`` constants) set for the test."""
     from hwsim.graph.io import load_graph
-    from hwsim.schedule import placement
+    from hwsim.schedule import exact_packing, placement
     from hwsim.spec import load_spec, with_overrides
 
     for name, value in limits.items():
-        monkeypatch.setattr(placement, name, value)
+        monkeypatch.setattr(exact_packing if hasattr(exact_packing, name) else placement, name, value)
     return load_graph("graphs/unet.json"), with_overrides(load_spec("accelerators/edge_npu.yaml"),
                                                           {"sram.size": sram})
 
