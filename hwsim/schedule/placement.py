@@ -169,10 +169,12 @@ class Reservations:
         return self.high_water
 
     def _place(self, exact: bool) -> None:
-        self._real, self.high_water = pack(self.blocks())
-        replayed, peak = replay(self._events, self._sizes, self.alignment)
-        if peak < self.high_water:
-            self._real, self.high_water = replayed, peak
+        blocks = self.blocks()
+        self._real, self.high_water = pack(blocks)
+        if self.high_water > live_peak(blocks):  # else no placement is lower: best fit is not tried
+            replayed, peak = replay(self._events, self._sizes, self.alignment)
+            if peak < self.high_water:
+                self._real, self.high_water = replayed, peak
         if self.high_water > self.capacity:  # a third try, slower, only when it matters
             for other in (pack_by_size, pack_by_lifetime):
                 addresses, peak = other(self.blocks())
@@ -201,6 +203,20 @@ class Reservations:
         """Where virtual ``address`` lies once placed."""
         i = bisect.bisect_right(self._virtual, address) - 1
         return self._real[i] + address - self._virtual[i]
+
+
+def live_peak(blocks: Sequence[tuple[int, int, int]]) -> int:
+    """The most bytes of ``(first step, last step, bytes)`` blocks that share a step: no
+    placement of them is lower."""
+    change = [0] * (max((e for _, e, _ in blocks), default=-1) + 2)
+    for first, last, size in blocks:
+        change[first] += size
+        change[last + 1] -= size
+    peak = live = 0
+    for delta in change:
+        live += delta
+        peak = max(peak, live)
+    return peak
 
 
 def overflow(blocks: Sequence[tuple[int, int, int]], addresses: Sequence[int], capacity: int,
