@@ -16,6 +16,8 @@ The figures are exactly :meth:`~hwsim.schedule.bands.BandModel.bands_bytes` of t
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from hwsim.graph.ir import Graph
@@ -118,3 +120,32 @@ class BandTable:
 def band_table(g: Graph, index: int, names: tuple[str, ...], sizes: tuple[int, ...]) -> BandTable:
     """The table of layer ``index``'s band model for ``names`` of ``sizes`` bytes (memoised per graph)."""
     return g.memo(("band_table", index, names, sizes), lambda _: BandTable(band_model(g, index), names, sizes))
+
+
+def tallest_band(arena: Callable[[int], int], room: int, rows: int) -> int:
+    """The tallest band height ``h`` in [1, rows] with ``arena(h) <= room`` (``arena(1)`` fits).
+
+    ``arena`` grows with ``h`` nearly linearly (a taller band needs a bigger tile, up to the
+    rounding of rows between tensors of different heights): start from the straight line
+    through ``h = 1`` and ``h = rows``, probe it, then bisect the bracket, so a handful of
+    evaluations suffice. Whatever ``h`` is returned, its tile fits (it was evaluated).
+    """
+    full = arena(rows)
+    if full <= room:
+        return rows
+    one = arena(1)
+    guess = 1 + (room - one) * (rows - 1) // max(full - one, 1)
+    lo, hi = 1, rows - 1  # arena(lo) fits, arena(hi + 1) does not
+    for probe in (guess, guess + 1):
+        if lo <= probe <= hi:
+            if arena(probe) <= room:
+                lo = probe
+            else:
+                hi = probe - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if arena(mid) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

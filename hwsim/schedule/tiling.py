@@ -27,9 +27,8 @@ streamed layer sent out in bands); a banded output is written and later read bac
 output is written once either way); a kept input is loaded whole if only DRAM holds it.
 The fewest bytes win, then the fewest tiles, then the most input bytes kept (an input read
 in place needs no store). So a resident input that fits beside the bands is read in place
-and never stored, and the operands whose movement costs the most stay. (Sets are scored in
-the order of a lower bound of their bytes, each banded input read once at its cheapest
-band height, and a set whose bound exceeds the best bytes found is not scored: it cannot win.)
+and never stored, and the operands whose movement costs the most stay (``_Shape.best``
+scores them in the order of a lower bound of their bytes).
 
 **Tile slots.** Each banded tensor gets one tile buffer (its largest band) per slot. With
 two slots (*double buffering*) band ``k + 1``'s inputs load into one slot while band ``k``
@@ -54,12 +53,13 @@ everything bandable cannot fit beside the tensors needed whole,
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
-from hwsim.schedule.band_table import band_table
+from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.guards import SlotChoice, SlotGuard, prefer_two
 from hwsim.schedule.storage import Layout, LayerNeed
@@ -162,14 +162,41 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
     return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles)
 
 
-def _two_slots(shape: "_Shape", best: dict, cycles: int) -> bool:
+_REMEMBERED: dict | None = None  # while ``remembered_shapes``: (graph, layer, ...) -> (graph, layout, _Shape)
+
+
+@contextmanager
+def remembered_shapes() -> Iterator[None]:
+    """Within: a streamed layer's choices and the best of them (``_Shape``) are made once per
+    layer, layout, SRAM, weight buffer, alignment and tensors in DRAM; the tile slots, which
+    read DRAM timing, each time (a sweep's plan group: ``hwsim.sweep.share``)."""
+    global _REMEMBERED
+    saved, _REMEMBERED = _REMEMBERED, {}
+    try:
+        yield
+    finally:
+        _REMEMBERED = saved
+
+
+def _shape(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in_dram: frozenset[str],
+           outputs: frozenset[str]) -> "_Shape":
+    """``_Shape(...)``, remembered while ``remembered_shapes`` (``need`` comes with ``layout``)."""
+    if _REMEMBERED is None:
+        return _Shape(g, index, layout, room, need, in_dram, outputs)
+    key = (id(g), index, id(layout), room.sram, room.weight_buffer, room.aligned(1), in_dram, outputs)
+    hit = _REMEMBERED.get(key)
+    if hit is None or hit[0] is not g or hit[1] is not layout:
+        hit = _REMEMBERED[key] = (g, layout, _Shape(g, index, layout, room, need, in_dram, outputs))
+    return hit[2]
+
+
+def _two_slots(shape: "_Shape", best: dict, cycles: int, room: Room) -> bool:
     """Whether two tile slots beat one (``policy.stream_objective``): ``latency``, when the
     layer's estimated time is no longer; ``traffic``, when they move no more DRAM bytes (then
     no longer), so the layer moves the least bytes of all its choices with either slot count.
     That least can only fall as the SRAM grows (every band that fits a smaller SRAM fits a
     larger one), so under ``traffic`` a streamed layer's traffic does not grow with the SRAM
     (given what DRAM already holds before it)."""
-    room = shape.room
     two, one = shape.slot_choice(best[2]), shape.slot_choice(best[1])
     outcome = prefer_two(room.objective, cycles, two, one, room.transfer, room.latency)
     if room.guards is not None:  # the one read of DRAM timing: recorded for sharing plans (``guards``)
@@ -191,11 +218,11 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
         total = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
         raise UserError(f"layer {name!r} needs {total:,} B at once and cannot be tiled, "
                         f"SRAM is {room.sram:,} B")
-    shape = _Shape(g, index, layout, room, need, in_dram, outputs)
+    shape = _shape(g, index, layout, room, need, in_dram, outputs)
     best = {slots: found for slots in (2, 1) if (found := shape.best(slots)) is not None}
     if not best:
         raise UserError(f"layer {name!r} needs {shape.one_tile():,} B for one tile, SRAM is {room.sram:,} B")
-    slots = 2 if 2 in best and (1 not in best or _two_slots(shape, best, cycles)) else 1
+    slots = 2 if 2 in best and (1 not in best or _two_slots(shape, best, cycles, room)) else 1
     *_, kept, height, chunks = best[slots]
     banded_reads = tuple(r for r in model.reads if r not in kept)
     banded_writes = tuple(w for w in model.writes if w not in kept)
@@ -229,6 +256,7 @@ class _Shape:
         self._own.update((w, frozenset((storages[w],))) for w in model.writes)
         self._chunk_plans: dict[int, tuple[tuple[Chunk, ...], int]] = {}  # channels per chunk -> (chunks, region)
         self._choices = None  # (choices(), their least_traffic) once made
+        self._best: dict[int, tuple | None] = {}  # slots -> best(slots)
 
     def tiles(self, height: int) -> dict[str, int]:
         return dict(zip(self.banded, self.table.tiles(height)))
@@ -264,6 +292,11 @@ class _Shape:
         tiles, then keeps the most input bytes, then comes first in :meth:`choices`; None if
         none fits. Choices are tried by a lower bound of the bytes they move, smallest first,
         until the bound exceeds the best bytes found: the rest cannot win."""
+        if slots not in self._best:
+            self._best[slots] = self._find_best(slots)
+        return self._best[slots]
+
+    def _find_best(self, slots: int):
         if self._choices is None:  # the same for both slot counts
             choices = self.choices()
             self._choices = choices, [self.least_traffic(kept) for kept in choices]
@@ -326,7 +359,7 @@ class _Shape:
         chunks, region = plan
         arena_room = left - (region if room.weight_buffer is None else 0)
         rows = self.model.rows
-        tallest = _tallest(lambda h: self.arena(banded, h, slots), arena_room, rows)
+        tallest = tallest_band(lambda h: self.arena(banded, h, slots), arena_room, rows)
         count = -(-rows // tallest)
         height = -(-rows // count)  # as many bands as the tallest make, evened out: smaller tiles
         if self.arena(banded, height, slots) > arena_room:  # rows that straddle more of a tensor's rows
@@ -367,32 +400,3 @@ class _Shape:
         weights = (self.room.aligned(-(-need.weight_bytes // need.out_channels))
                    if self.room.weight_buffer is None and need.weight_bytes else 0)
         return self.base(frozenset()) + self.arena(tuple(range(len(self.banded))), 1, 1) + weights
-
-
-def _tallest(arena: Callable[[int], int], room: int, rows: int) -> int:
-    """The tallest band height ``h`` in [1, rows] with ``arena(h) <= room`` (``arena(1)`` fits).
-
-    ``arena`` grows with ``h`` nearly linearly (a taller band needs a bigger tile, up to the
-    rounding of rows between tensors of different heights): start from the straight line
-    through ``h = 1`` and ``h = rows``, probe it, then bisect the bracket, so a handful of
-    evaluations suffice. Whatever ``h`` is returned, its tile fits (it was evaluated).
-    """
-    full = arena(rows)
-    if full <= room:
-        return rows
-    one = arena(1)
-    guess = 1 + (room - one) * (rows - 1) // max(full - one, 1)
-    lo, hi = 1, rows - 1  # arena(lo) fits, arena(hi + 1) does not
-    for probe in (guess, guess + 1):
-        if lo <= probe <= hi:
-            if arena(probe) <= room:
-                lo = probe
-            else:
-                hi = probe - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if arena(mid) <= room:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo

@@ -84,6 +84,7 @@ from typing import Any, NamedTuple, Sequence
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
 from hwsim.schedule.guards import all_hold
+from hwsim.schedule.tiling import remembered_shapes
 from hwsim.spec import AcceleratorSpec
 from hwsim.sweep.grid import Point
 from hwsim.sweep.run import STATUS_ERROR, STATUS_INVALID, STATUS_OK, metric_cells, point_spec
@@ -182,6 +183,13 @@ def run_points(graph: Graph, spec: AcceleratorSpec, points: Sequence[Point], sha
         return GroupRun(rows, len(live), 0)
     if len({plan_group(p) for p in live}) > 1:
         raise ValueError("run_points shares plans within one plan group only")
+    with remembered_shapes():  # the group's schedules share their streamed layers' choices
+        return _shared(graph, live, specs, rows)
+
+
+def _shared(graph: Graph, live: list[Point], specs: dict[str, AcceleratorSpec], rows: dict[str, dict]) -> GroupRun:
+    """``run_points`` of one plan group's ``live`` points: a plan made for each DRAM timing
+    whose guards no plan made so far holds."""
     by_timing: dict[tuple, list[Point]] = {}
     for p in live:
         by_timing.setdefault(timing_group(p), []).append(p)

@@ -207,3 +207,25 @@ def test_points_of_two_plan_groups_are_refused_together():
     graph, spec = three_convs().graph(), load_spec(SPEC)
     with pytest.raises(ValueError, match="one plan group"):
         run_points(graph, spec, _points("8 KiB", "layer")[:1] + _points("64 KiB", "layer")[:1])
+
+
+def test_a_plan_group_works_out_its_streamed_layers_once(monkeypatch):
+    """Within a plan group (``run_points``: ``tiling.remembered_shapes``) the schedule at 8 GB/s
+    reuses the ways to run each streamed layer worked out at 500 MB/s (the same SRAM, layout
+    and tensors in DRAM) and chooses only the tile slots again, which flip for layer c (module
+    docstring): no layer's choices are worked out twice, and the plan is the one scheduled
+    afresh at 8 GB/s (c in 7 bands, not 3)."""
+    from hwsim.schedule import tiling
+
+    graph = three_convs().graph()
+    slow = load_spec(SPEC, ["sram.size=8KiB", "dram.bandwidth=500MB/s"])
+    fast = load_spec(SPEC, ["sram.size=8KiB", "dram.bandwidth=8GB/s"])
+    afresh = plan_graph(graph, fast).plan
+    made, real = [], tiling._Shape.__init__
+    monkeypatch.setattr(tiling._Shape, "__init__", lambda self, *a: made.append(a[1]) or real(self, *a))
+    with tiling.remembered_shapes():
+        plan_graph(graph, slow)
+        first = len(made)
+        remembered = plan_graph(graph, fast).plan
+    assert first > 0 and len(made) == first == len(set(made))
+    assert remembered.layers[2].tiles == 7 and remembered.commands == afresh.commands
