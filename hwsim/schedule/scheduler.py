@@ -155,7 +155,8 @@ def _placed(ctx: Context, cascade_commands: dict, online: bool, policy: str) -> 
                 walk.step(t)
         except Full:
             break
-        placed = walk.place(exact=not margin, memo=tried.packings)  # the exact packing once: where it fails, margins help more
+        # the exact packing once: where it fails, margins help more
+        placed = walk.place(exact=not margin, memo=tried.packings)
         if not margin and walk.mem.sram.exact_stopped:
             stopped = (f"placement: the exact packing stopped at its limits ({EXACT_NODES} nodes, "
                        f"{EXACT_SECONDS} s) without a packing, so this plan may differ on a faster or "

@@ -105,7 +105,8 @@ def moved_per_band(ctx: Context, t: int) -> dict[str, np.ndarray]:
     ``tiling`` chose its bands by)."""
     mode, layout = ctx.modes[t], ctx.layout
     banded = tuple(mode.model.reads) + tuple(mode.model.writes)
-    table = band_table(ctx.graph, t, banded, tuple(sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in banded))
+    sizes = tuple(sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in banded)
+    table = band_table(ctx.graph, t, banded, sizes)
     return dict(zip(banded, table.moved(mode.bands[0][1] - mode.bands[0][0])))
 
 
