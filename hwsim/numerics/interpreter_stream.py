@@ -38,8 +38,8 @@ import math
 import numpy as np
 
 from hwsim.numerics.interpreter import InterpreterError, alias_value, compute_layer
+from hwsim.schedule.chunks import Chunk
 from hwsim.schedule.plan import Buffer, Command
-from hwsim.schedule.tiling import Chunk
 
 
 def band_axis(shape: tuple[int, ...], rows: int, views: list[tuple[int, ...]] = ()) -> int | None:

@@ -14,6 +14,7 @@ from typing import Mapping
 from hwsim.graph.analysis import LayerIO, layer_io, live_ranges, skip_tensors
 from hwsim.graph.ir import Graph
 from hwsim.schedule.cascade import plan_cascades
+from hwsim.schedule.chunks import Chunk
 from hwsim.schedule.cost import LayerCost, layer_costs
 from hwsim.schedule.host_run import host_cycles, host_mode
 from hwsim.schedule.memory import Usage
@@ -21,7 +22,7 @@ from hwsim.schedule.order import order_layers
 from hwsim.schedule.plan import Cascade
 from hwsim.schedule.spill import POLICIES
 from hwsim.schedule.storage import Layout, LayerNeed, build_layout, layer_needs
-from hwsim.schedule.tiling import Chunk, Mode, Room, choose_mode
+from hwsim.schedule.tiling import Mode, Room, choose_mode
 from hwsim.spec.model import AcceleratorSpec
 
 

@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hwsim.schedule.band_table import band_table
+from hwsim.schedule.chunks import Chunk
 from hwsim.schedule.memory import DramCopy
 from hwsim.schedule.plan import BandStream, Buffer, TileRun
-from hwsim.schedule.tiling import Chunk, Mode
+from hwsim.schedule.tiling import Mode
 
 if TYPE_CHECKING:
     from hwsim.schedule.context import Context

@@ -53,22 +53,18 @@ everything bandable cannot fit beside the tensors needed whole,
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator
 
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
+from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.guards import SlotChoice, SlotGuard, prefer_two
 from hwsim.schedule.storage import Layout, LayerNeed
-
-
-class Chunk(NamedTuple):  # a named tuple: every weight budget tried makes some, so it must be cheap
-    first: int  # first output channel
-    end: int  # one past the last
-    nbytes: int
 
 
 @dataclass(frozen=True)
@@ -86,41 +82,6 @@ class Mode:
     model: BandModel | None = None
     tile_bytes: dict[str, int] = field(default_factory=dict)  # banded tensor -> tile buffer bytes
     slots: int = 1  # tile buffers per banded tensor: 2 when band i + 1 loads while band i computes
-
-
-def plan_chunks(weight_bytes: int, channels: int, budget: int,
-                aligned: Callable[[int], int]) -> tuple[Chunk, ...] | None:
-    """Weight chunks of whole output channels, each (aligned) within ``budget``; None if one
-    channel does not fit; () without weights."""
-    if weight_bytes == 0:
-        return ()
-    if aligned(weight_bytes) <= budget:
-        return (Chunk(0, channels, weight_bytes),)
-    per_chunk = channels_per_chunk(weight_bytes, channels, budget, aligned)
-    return chunks_of(weight_bytes, channels, per_chunk) if per_chunk else None
-
-
-def channels_per_chunk(weight_bytes: int, channels: int, budget: int, aligned: Callable[[int], int]) -> int:
-    """The most output channels whose weights (aligned) fit ``budget`` (0: not one)."""
-    if aligned(weight_bytes) <= budget:
-        return channels
-    lo, hi = 0, channels
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if aligned(-(-weight_bytes * mid // channels)) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def chunks_of(weight_bytes: int, channels: int, per_chunk: int) -> tuple[Chunk, ...]:
-    """The weights of ``channels`` output channels in chunks of ``per_chunk`` channels."""
-    return tuple(
-        Chunk(k0, min(k0 + per_chunk, channels),
-              weight_bytes * min(k0 + per_chunk, channels) // channels - weight_bytes * k0 // channels)
-        for k0 in range(0, channels, per_chunk)
-    )
 
 
 @dataclass(frozen=True)
@@ -162,7 +123,7 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
     return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles)
 
 
-_REMEMBERED: dict | None = None  # while ``remembered_shapes``: (graph, layer, ...) -> (graph, layout, _Shape)
+_REMEMBERED = threading.local()  # .shapes while ``remembered_shapes``: per thread (Dask workers may be threads)
 
 
 @contextmanager
@@ -170,23 +131,24 @@ def remembered_shapes() -> Iterator[None]:
     """Within: a streamed layer's choices and the best of them (``_Shape``) are made once per
     layer, layout, SRAM, weight buffer, alignment and tensors in DRAM; the tile slots, which
     read DRAM timing, each time (a sweep's plan group: ``hwsim.sweep.share``)."""
-    global _REMEMBERED
-    saved, _REMEMBERED = _REMEMBERED, {}
+    saved = getattr(_REMEMBERED, "shapes", None)
+    _REMEMBERED.shapes = {}
     try:
         yield
     finally:
-        _REMEMBERED = saved
+        _REMEMBERED.shapes = saved
 
 
 def _shape(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in_dram: frozenset[str],
            outputs: frozenset[str]) -> "_Shape":
     """``_Shape(...)``, remembered while ``remembered_shapes`` (``need`` comes with ``layout``)."""
-    if _REMEMBERED is None:
+    shapes = getattr(_REMEMBERED, "shapes", None)
+    if shapes is None:
         return _Shape(g, index, layout, room, need, in_dram, outputs)
     key = (id(g), index, id(layout), room.sram, room.weight_buffer, room.aligned(1), in_dram, outputs)
-    hit = _REMEMBERED.get(key)
+    hit = shapes.get(key)
     if hit is None or hit[0] is not g or hit[1] is not layout:
-        hit = _REMEMBERED[key] = (g, layout, _Shape(g, index, layout, room, need, in_dram, outputs))
+        hit = shapes[key] = (g, layout, _Shape(g, index, layout, room, need, in_dram, outputs))
     return hit[2]
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 from hwsim.graph.analysis import live_ranges, skip_tensors, tensor_bytes
 from hwsim.schedule.allocate import Allocator
 from hwsim.schedule.cascade_run import run_cascade
+from hwsim.schedule.chunks import Chunk
 from hwsim.schedule.context import Context, resident_storages
 from hwsim.schedule.cost import split_cycles
 from hwsim.schedule.host_run import host_ops, run_host
@@ -43,7 +44,7 @@ from hwsim.schedule.placement import Reservations
 from hwsim.schedule.plan import LayerPlan, Plan, TensorPlan
 from hwsim.schedule.program import Program
 from hwsim.schedule.stream import run_streamed
-from hwsim.schedule.tiling import Chunk, Mode
+from hwsim.schedule.tiling import Mode
 
 
 class Walk:
