@@ -26,8 +26,8 @@ does not fit:
   :func:`pack` with perturbed tie-breaks), and for at most ``EXACT_BLOCKS`` blocks the exact
   packing's (``exact_packing``: an integer program that finds a placement within the SRAM
   where one exists and the solver finds it within its limits: on ``unet`` at a third of its
-  knee the greedy packings overshoot by 3 % where one exists). On the zoo graphs :func:`pack` is always
-  far lower than best fit. :meth:`Reservations.real` maps a virtual address to its place, for
+  knee the greedy packings overshoot by 3 % where one exists). On the zoo graphs
+  :func:`pack` is always far lower than best fit. :meth:`Reservations.real` maps a virtual address to its place, for
   the program's buffers and the plan's tensor addresses.
 
 :func:`pack` is the *lowest-first* greedy, after the best-fit heuristic of Sekiyama et al.
@@ -148,44 +148,45 @@ class Reservations:
         that is lower; when both overshoot, also by size (:func:`pack_by_size`) and by
         lifetime (:func:`pack_by_lifetime`), then by :func:`pack_perturbed` and, if
         ``exact`` and the blocks are few enough, by the exact packing (``exact_packing``);
-        the peak, also kept as ``high_water``. ``memo``: placements already made, by everything they read (the
-        blocks, the order of reservations and releases, capacity, alignment): the
-        walks of one schedule often reserve the same blocks (a margin or quiet steps that
-        changed nothing), and a packing that overshoots costs 30 restarts. A placement made
-        with ``exact`` serves one without when it overshot (the heuristics' packing, the exact
-        packing having found none), and one without serves one with when it fitted (the
-        exact packing is not tried then)."""
-        key = None
+        the peak, also kept as ``high_water``. Best fit is not tried when :func:`pack` reaches
+        the live peak (no placement is lower).
+
+        ``memo``: placements already made, by everything they read (the blocks, the order of
+        reservations and releases, capacity, alignment): the walks of one schedule often
+        reserve the same blocks (a margin or quiet steps that changed nothing), and a packing
+        that overshoots costs 30 restarts. A placement made with ``exact`` serves one without
+        when it overshot (the heuristics' packing, the exact packing having found none), and
+        one without serves one with when it fitted (the exact packing is not tried then)."""
+        blocks, key = self.blocks(), None
         if memo is not None:
-            key = (tuple(self.blocks()), tuple(self._events), self.capacity, self.alignment)
+            key = (tuple(blocks), tuple(self._events), self.capacity, self.alignment)
             hit = memo.get(key)
             if hit is not None and (hit[3] == exact or hit[3] == (hit[1] > self.capacity)):
                 real, self.high_water, stopped, _ = hit
                 self._real, self.exact_stopped = list(real), stopped and exact
                 return self.high_water
-        self._place(exact)
+        self._place(blocks, exact)
         if memo is not None:
             memo[key] = (tuple(self._real), self.high_water, self.exact_stopped, exact)
         return self.high_water
 
-    def _place(self, exact: bool) -> None:
-        blocks = self.blocks()
+    def _place(self, blocks: list[tuple[int, int, int]], exact: bool) -> None:
         self._real, self.high_water = pack(blocks)
-        if self.high_water > live_peak(blocks):  # else no placement is lower: best fit is not tried
+        if self.high_water > live_peak(blocks):
             replayed, peak = replay(self._events, self._sizes, self.alignment)
             if peak < self.high_water:
                 self._real, self.high_water = replayed, peak
         if self.high_water > self.capacity:  # a third try, slower, only when it matters
             for other in (pack_by_size, pack_by_lifetime):
-                addresses, peak = other(self.blocks())
+                addresses, peak = other(blocks)
                 if peak < self.high_water:
                     self._real, self.high_water = addresses, peak
         if self.high_water > self.capacity:  # a fourth, restarts of the first
-            found = pack_perturbed(self.blocks(), self.capacity)
+            found = pack_perturbed(blocks, self.capacity)
             if found is not None and found[1] < self.high_water:
                 self._real, self.high_water = found
         if exact and self.high_water > self.capacity and len(self._sizes) <= EXACT_BLOCKS:  # the last: exact
-            found, self.exact_stopped = exact_packing(self.blocks(), self.capacity, self.alignment)
+            found, self.exact_stopped = exact_packing(blocks, self.capacity, self.alignment)
             if found is not None:
                 self._real, self.high_water = found
 

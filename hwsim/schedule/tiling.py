@@ -60,9 +60,9 @@ from typing import Callable, Iterator
 
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
-from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
+from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
 from hwsim.schedule.guards import SlotChoice, SlotGuard, prefer_two
 from hwsim.schedule.storage import Layout, LayerNeed
 

@@ -9,7 +9,6 @@ then latest last step, then first given.
 import random
 from pathlib import Path
 
-import pytest
 from hypothesis import assume, example, given, settings, strategies as st
 
 from hwsim.schedule import schedule, verify_plan
@@ -292,9 +291,9 @@ def test_the_placement_search_makes_no_walk_or_packing_twice_and_plans_the_same(
     packed, walks = [], [0]
     real_place, real_init = Reservations._place, walk_module.Walk.__init__
 
-    def counting_place(self, exact):
-        packed.append((tuple(self.blocks()), tuple(self._events), exact))
-        return real_place(self, exact)
+    def counting_place(self, blocks, exact):
+        packed.append((tuple(blocks), tuple(self._events), exact))
+        return real_place(self, blocks, exact)
 
     def counting_init(self, *args, **kwargs):
         walks[0] += 1
