@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.context import build_context
-from hwsim.schedule.optimum import local_margins, plan_spill_bytes, solve, spill_problem
+from hwsim.schedule.optimum import Gap, SpillProblem, local_margins, plan_spill_bytes, solve, spill_problem
 from hwsim.schedule.scheduler import least_dram_bytes
 from hwsim.spec import with_overrides
 from hwsim.spec.model import SPILL_POLICIES
@@ -188,3 +189,32 @@ def test_a_plan_says_when_the_exact_packing_stopped_at_its_limits(monkeypatch):
     plan = schedule(g, spec)
     assert plan_spill_bytes(plan) > plan.spill_bounds.best_bytes  # the optimum was not placed
     assert any(n.startswith("placement: the exact packing stopped at its limits") for n in plan.notes)
+
+
+@given(st.data())
+@settings(max_examples=60, deadline=None)
+def test_the_optimum_is_the_least_traffic_over_every_keep_choice(data):
+    # An independent counter: random spill programs of up to 9 gaps, every keep vector tried
+    # (a charge is paid unless all its gaps are kept; a kept gap holds its bytes at every step
+    # it spans). solve() hands the solver only the gaps spanning a step they could overfill:
+    # its least must still be the least of all 2^gaps choices, its keep one that reaches it.
+    steps = data.draw(st.integers(3, 8))
+    gaps = tuple(Gap(f"s{i}", a, a + data.draw(st.integers(2, steps - a)), data.draw(st.integers(1, 9)))
+                 for i, a in enumerate(data.draw(st.lists(st.integers(0, steps - 3), min_size=1, max_size=9))))
+    spans = tuple(tuple(i for i, g in enumerate(gaps) if g.after < t < g.before) for t in range(steps))
+    required = tuple(data.draw(st.integers(0, 6)) for _ in range(steps))
+    charges = tuple((data.draw(st.integers(1, 20)),
+                     tuple(data.draw(st.lists(st.integers(0, len(gaps) - 1), min_size=1, max_size=3, unique=True))))
+                    for _ in range(data.draw(st.integers(0, 6))))
+    problem = SpillProblem(gaps, required, spans, data.draw(st.integers(8, 30)), charges, 5, ())
+    least = None
+    for keep in itertools.product((False, True), repeat=len(gaps)):
+        if all(problem.resident(t, keep) <= problem.capacity for t in range(steps) if spans[t]):
+            paid = 5 + sum(n for n, gs in charges if not all(keep[i] for i in gs))
+            least = paid if least is None else min(least, paid)
+    assume(least is not None)  # some step cannot hold what it requires
+    best = solve(problem)
+    assert best.optimal and best.bytes == least
+    assert all(problem.resident(t, best.keep) <= problem.capacity for t in range(steps) if spans[t])
+    assert 5 + sum(n for n, gs in charges if not all(best.keep[i] for i in gs)) == least
+    assert solve(problem, relax=True).bound <= least
