@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from hwsim.records import stored_at_once
 from hwsim.schedule.plan import ENGINE_OF, Buffer, Command, Part, Plan, TileRun
@@ -63,10 +64,14 @@ class Action:
 
 @dataclass(frozen=True)
 class Decisions:
-    """What a scheduler decided: ``outline`` is the plan but for its commands (empty)."""
+    """What a scheduler decided: ``outline`` is the plan but for its commands (empty). Buffers
+    of space ``provisional`` (when not None) have provisional addresses: address ``a`` is
+    ``where(a)`` in the plan (an offline placement, ``hwsim.schedule.program``)."""
 
     actions: tuple[Action, ...]
     outline: Plan
+    provisional: str | None = None
+    where: Callable[[int], int] | None = None
 
 
 class AddressHistory:
@@ -110,11 +115,27 @@ class _Live:
 
 def lower(decisions: Decisions) -> Plan:
     """The plan the decisions stand for (see the module docstring)."""
-    return replace(decisions.outline, commands=commands_of(decisions.actions))
+    return replace(decisions.outline, commands=commands_of(decisions.actions, decisions.provisional, decisions.where))
 
 
-def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ...]:
-    """The commands of ``actions``, with every dependency derived."""
+def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | None = None,
+                where: Callable[[int], int] | None = None) -> tuple[Command, ...]:
+    """The commands of ``actions``, with every dependency derived; the buffers of space
+    ``provisional`` moved from address ``a`` to ``where(a)``."""
+    placed: dict[Buffer, Buffer] = {}  # each buffer once: its free names the one its allocation made
+
+    def moved(buffers: tuple[Buffer, ...]) -> tuple[Buffer, ...]:
+        out = []
+        for b in buffers:
+            if b.space == provisional:
+                new = placed.get(b)
+                if new is None:
+                    new = placed[b] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor, b.tile,
+                                             b.rows)
+                b = new
+            out.append(b)
+        return tuple(out)
+
     live: dict[str, _Live] = {}
     history: dict[str, AddressHistory] = {}
     freed_by: dict[int, int] = {}  # buffer key -> its free
@@ -127,6 +148,8 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
     synced: set[str] = set()  # engines whose first command after the barrier depends on it
     for cid, a in enumerate(actions):
         deps = set(a.after)
+        allocs, frees = (moved(a.allocs), moved(a.frees)) if provisional and (a.allocs or a.frees) else \
+            (a.allocs, a.frees)
         if a.kind == "host":
             deps.update(since_barrier)
             barrier, synced, since_barrier = cid, set(), []
@@ -136,7 +159,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
             if barrier is not None and not synced.issuperset(engines):
                 deps.add(barrier)
                 synced.update(engines)
-        for b in a.allocs:
+        for b in allocs:
             if b.name in live:
                 raise AssertionError(f"buffer {b.name!r} allocated twice")
             if b.name in last_free_of:
@@ -150,7 +173,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
                 deps.add(freed_by[key])
         for name in a.reads:
             deps.add(_live(live, name, cid).writer)
-        for b in a.frees:
+        for b in frees:
             held = _live(live, b.name, cid)
             deps.add(held.writer)
             deps.update(held.stores)
@@ -159,7 +182,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
         computes = a.kind in ("compute", "tiles")
         if computes and last_compute is not None:
             deps.add(last_compute)
-        for b in a.allocs:
+        for b in allocs:
             key = next(keys)
             live[b.name] = _Live(key, cid)
             history[b.space].paint(b.address, b.address + b.size, key)
@@ -170,14 +193,14 @@ def commands_of(actions: tuple[Action, ...] | list[Action]) -> tuple[Command, ..
                 live[name].reader = cid
             elif a.kind == "store":
                 live[name].stores.append(cid)
-        for b in a.frees:
+        for b in frees:
             held = live.pop(b.name)
             freed_by[held.key] = cid
             last_free_of[b.name] = cid
         if computes:
             last_compute = cid
         commands.append(Command(cid, a.kind, ENGINE_OF[a.kind], a.layer, tuple(sorted(deps)), a.tensor,
-                                a.dram_bytes, a.traffic, a.cycles, a.allocs, a.frees, a.reads, a.cause, a.tile,
+                                a.dram_bytes, a.traffic, a.cycles, allocs, frees, a.reads, a.cause, a.tile,
                                 a.parts, a.run))
     return tuple(commands)
 

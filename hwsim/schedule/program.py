@@ -7,7 +7,7 @@ derives the rest once the walk is over.
 
 Addresses in one space may be *provisional* (offline placement, ``placement``): buffers
 there get their final addresses when :meth:`Program.relocate` is given where each provisional
-address goes, once the walk is complete; the actions are final only then (:meth:`finish`).
+address goes, once the walk is complete: ``lower`` applies it (:meth:`relocation`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Callable
 
 from hwsim.schedule.lower import Action
-from hwsim.schedule.plan import Buffer
 
 
 class Program:
@@ -26,6 +25,7 @@ class Program:
         self.provisional = provisional
         self._actions: list[Action] = []
         self._traffic: dict[str, int] = {}
+        self._where: Callable[[int], int] | None = None  # the provisional space's relocation
 
     def emit(self, kind: str, layer: int, *, deps=(), **fields) -> int:
         """Append an action; returns its index (its command's id). ``deps``: earlier actions it
@@ -45,33 +45,21 @@ class Program:
         return dict(self._traffic)
 
     def relocate(self, where: Callable[[int], int]) -> None:
-        """Move every buffer of the provisional space from address ``a`` to ``where(a)`` (which
-        must keep buffers allocated at the same time apart: ``lower`` checks it); the
-        addresses are then final."""
-        space = self.provisional
-        placed: dict[Buffer, Buffer] = {}  # each buffer once: its free names the one its allocation made
+        """Buffers of the provisional space at address ``a`` go to ``where(a)`` (which must keep
+        buffers allocated at the same time apart: ``lower`` checks it). The actions keep their
+        provisional addresses: ``lower`` moves each buffer as it makes the commands, so only the
+        walk that is kept pays for it (a schedule places several)."""
+        if self.provisional is None:
+            raise AssertionError("no provisional addresses to relocate")
+        self._where = where
 
-        def moved(buffers):
-            out = []
-            for b in buffers:
-                if b.space == space:
-                    new = placed.get(b)
-                    if new is None:
-                        new = placed[b] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor,
-                                                 b.tile, b.rows)
-                    b = new
-                out.append(b)
-            return tuple(out)
-
-        for i, a in enumerate(self._actions):
-            if a.allocs or a.frees:  # the constructor, field by field (``replace`` is several times slower)
-                self._actions[i] = Action(a.kind, a.layer, a.after, moved(a.allocs), moved(a.frees), a.reads,
-                                          a.writes, a.tensor, a.dram_bytes, a.traffic, a.cycles, a.cause, a.tile,
-                                          a.parts, a.run)
-        self.provisional = None
+    def relocation(self) -> tuple[str | None, Callable[[int], int] | None]:
+        """(the space whose addresses are provisional, where each goes); (None, None) when all
+        are final."""
+        return (self.provisional, self._where) if self.provisional is not None else (None, None)
 
     def finish(self) -> tuple[Action, ...]:
-        """The actions (every address must be final)."""
-        if self.provisional is not None:
+        """The actions (every address final, or relocated: ``relocation``)."""
+        if self.provisional is not None and self._where is None:
             raise AssertionError(f"addresses in {self.provisional!r} are still provisional")
         return tuple(self._actions)

@@ -266,7 +266,7 @@ class Walk:
                        else 0, ctx.spec.policy.concat, ctx.spec.policy.spill, tuple(self.notes), mem.sram.high_water,
                        self._aliases(), ctx.spec.policy.execution, ctx.cascades,
                        spill_bounds=spill_bounds(ctx), hosts=host_ops(ctx))
-        return Decisions(self.program.finish(), outline)
+        return Decisions(self.program.finish(), outline, *self.program.relocation())
 
     def _tensors(self) -> tuple[TensorPlan, ...]:
         ctx, mem, g = self.ctx, self.mem, self.ctx.graph
