@@ -190,8 +190,14 @@ def layer_needs(g: Graph, layout: Layout, weight_bits: int, bias_bits: int) -> t
 
 def live_piece_peak(graph: Graph, spec: "AcceleratorSpec") -> int:
     """Peak over steps of the bytes of live pieces (a piece lives from its producer to the last
-    reader of any tensor it holds bytes of); ``live_curve``'s peak under ``concat: copy``."""
-    layout = build_layout(graph, spec.datatype.activation_bits, spec.policy.concat)
+    reader of any tensor it holds bytes of); ``live_curve``'s peak under ``concat: copy``.
+    Memoised per graph."""
+    bits, concat = spec.datatype.activation_bits, spec.policy.concat
+    return graph.memo(("live_piece_peak", bits, concat), lambda _: _live_piece_peak(graph, bits, concat))
+
+
+def _live_piece_peak(graph: Graph, bits: int, concat: str) -> int:
+    layout = build_layout(graph, bits, concat)
     ends: dict[str, list[int]] = {}
     for name, r in live_ranges(graph).items():
         for piece in layout.covers[name]:
