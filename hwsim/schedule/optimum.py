@@ -33,6 +33,7 @@ claimed optimum.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -109,10 +110,11 @@ def spill_problem(ctx: Context) -> SpillProblem:
     steps = [t for t in range(len(ctx.modes)) if t not in ctx.inside and t not in layout.alias_layers]
     touches: dict[str, list[int]] = {}
     required = [0] * len(ctx.modes)
+    size = {s: aligned(storage.nbytes) for s, storage in layout.storages.items()}
     for t in steps:
         for s in ctx.storages[t]:
             touches.setdefault(s, []).append(t)
-            required[t] += aligned(layout.storages[s].nbytes)
+            required[t] += size[s]
         required[t] += _fixed(ctx, t, aligned, shared)
     gaps: list[Gap] = []
     gaps_of: dict[str, list[int]] = {}
@@ -123,7 +125,7 @@ def spill_problem(ctx: Context) -> SpillProblem:
                 gaps_of.setdefault(s, []).append(len(gaps))
                 for u in range(a + 1, b):
                     spans[u].append(len(gaps))
-                gaps.append(Gap(s, a, b, aligned(layout.storages[s].nbytes)))
+                gaps.append(Gap(s, a, b, size[s]))
 
     def between(s: str, lo: int, hi: int) -> tuple[int, ...]:
         """The gaps of ``s`` that start at or after step ``lo`` and end at or before ``hi``."""
@@ -135,17 +137,16 @@ def spill_problem(ctx: Context) -> SpillProblem:
     last_present: dict[str, int] = {}  # piece -> the step it was last read or written in SRAM
     written: dict[str, int] = {}  # piece -> the step a layer wrote it in SRAM
     band_read_after: dict[str, bool] = {}
-    reads: dict[str, list[int]] = {}  # piece -> steps reading it (resident or in bands)
+    last_read: dict[str, int] = {}  # piece -> the last step reading it (resident or in bands)
     for t in steps:
         mode = ctx.modes[t]
-        for p in dict.fromkeys(mode.resident_reads + tuple(q for n in mode.band_reads for q in layout.covers[n])):
-            reads.setdefault(p, []).append(t)
-    for t in steps:
-        mode = ctx.modes[t]
-        for p in dict.fromkeys(q for n in mode.band_reads for q in layout.covers[n]):
-            if p in written:
-                band_read_after[p] = True
+        for n in mode.band_reads:
+            for p in layout.covers[n]:
+                last_read[p] = t
+                if p in written:
+                    band_read_after[p] = True
         for p in mode.resident_reads:
+            last_read[p] = t
             nbytes = layout.piece_bytes[p]
             if p not in last_present:
                 forced += nbytes  # never in SRAM yet: the network input, or sent out in bands
@@ -164,10 +165,10 @@ def spill_problem(ctx: Context) -> SpillProblem:
         if p in ctx.outputs or band_read_after.get(p):
             forced += nbytes
             continue
-        later = [r for r in reads.get(p, ()) if r > w]
-        if later:
+        last = last_read.get(p, w)
+        if last > w:
             s = layout.storage_of[p]
-            charges.append((nbytes, tuple(i for i in gaps_of.get(s, ()) if w <= gaps[i].after < later[-1])))
+            charges.append((nbytes, tuple(i for i in gaps_of.get(s, ()) if w <= gaps[i].after < last)))
     charges = [(n, gs) for n, gs in charges if n and gs]  # no gap between: present all along
     capacity = spec.sram.size_bytes
     return SpillProblem(tuple(gaps), tuple(required), tuple(tuple(s) for s in spans), capacity, tuple(charges),
@@ -206,8 +207,11 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     start = time.process_time()
     if n == 0:
         return SpillOptimum(problem.forced_bytes, problem.forced_bytes, True, "no decision", 0.0, 0)
-    binding = [t for t, spanning in enumerate(problem.spans)
-               if spanning and sum(problem.gaps[i].nbytes for i in spanning) > problem.room(t)]
+    across = [0] * (len(problem.spans) + 1)  # bytes of the gaps spanning each step, as changes
+    for gap in problem.gaps:
+        across[gap.after + 1] += gap.nbytes
+        across[gap.before] -= gap.nbytes
+    binding = [t for t, held in enumerate(itertools.accumulate(across[:-1])) if held > problem.room(t)]
     if not binding:  # keeping every storage through every gap fits: no charge is paid, nothing can do better
         return SpillOptimum(problem.forced_bytes, problem.forced_bytes, True, "everything kept fits",
                             time.process_time() - start, n, (True,) * n_gaps)
