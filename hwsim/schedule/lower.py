@@ -122,16 +122,16 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
                 where: Callable[[int], int] | None = None) -> tuple[Command, ...]:
     """The commands of ``actions``, with every dependency derived; the buffers of space
     ``provisional`` moved from address ``a`` to ``where(a)``."""
-    placed: dict[Buffer, Buffer] = {}  # each buffer once: its free names the one its allocation made
+    placed: dict[int, Buffer] = {}  # id -> moved: a free names the buffer object its allocation made
 
     def moved(buffers: tuple[Buffer, ...]) -> tuple[Buffer, ...]:
         out = []
         for b in buffers:
             if b.space == provisional:
-                new = placed.get(b)
+                new = placed.get(id(b))
                 if new is None:
-                    new = placed[b] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor, b.tile,
-                                             b.rows)
+                    new = placed[id(b)] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor,
+                                                 b.tile, b.rows)
                 b = new
             out.append(b)
         return tuple(out)
