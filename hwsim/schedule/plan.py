@@ -207,6 +207,7 @@ class TileRun:
         return moved
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class LayerPlan:
     index: int
@@ -222,6 +223,7 @@ class LayerPlan:
     mapping: str = ""  # the array mapping the cost chose for the layer's MAC op, for the report
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class TensorPlan:
     """What happened to one activation a layer writes (the report's ``tensors`` rows)."""

@@ -31,10 +31,11 @@ class Program:
         """Append an action; returns its index (its command's id). ``deps``: earlier actions it
         must follow besides those ``lower`` derives; ``fields``: the other fields of
         :class:`~hwsim.schedule.lower.Action`."""
-        action = Action(kind, layer, tuple(sorted(set(deps))), **fields)
+        action = Action(kind, layer, tuple(sorted(set(deps))) if deps else (), **fields)
         self._actions.append(action)
-        for _, traffic, nbytes in action.run.moves() if action.run is not None else ():
-            self._traffic[traffic] = self._traffic.get(traffic, 0) + nbytes
+        if action.run is not None:
+            for _, traffic, nbytes in action.run.moves():
+                self._traffic[traffic] = self._traffic.get(traffic, 0) + nbytes
         if action.traffic is not None:
             self._traffic[action.traffic] = self._traffic.get(action.traffic, 0) + action.dram_bytes
         return len(self._actions) - 1

@@ -55,10 +55,11 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from hwsim.errors import UserError
+from hwsim.records import stored_at_once
 from hwsim.graph.ir import Graph
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
@@ -67,6 +68,7 @@ from hwsim.schedule.guards import SlotChoice, SlotGuard, prefer_two
 from hwsim.schedule.storage import Layout, LayerNeed
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class Mode:
     streamed: bool
@@ -80,7 +82,7 @@ class Mode:
     bands: tuple[tuple[int, int], ...] = ((0, 1),)
     rows: int = 1  # driver rows the bands cut
     model: BandModel | None = None
-    tile_bytes: dict[str, int] = field(default_factory=dict)  # banded tensor -> tile buffer bytes
+    tile_bytes: dict[str, int] | None = None  # streamed: banded tensor -> tile buffer bytes
     slots: int = 1  # tile buffers per banded tensor: 2 when band i + 1 loads while band i computes
 
 
