@@ -221,6 +221,7 @@ class _Shape:
         self._chunk_plans: dict[int, tuple[tuple[Chunk, ...], int]] = {}  # channels per chunk -> (chunks, region)
         self._choices = None  # (choices(), their least_traffic) once made
         self._best: dict[int, tuple | None] = {}  # slots -> best(slots)
+        self._bases: dict[frozenset[str], int] = {}  # kept -> base(kept)
 
     def tiles(self, height: int) -> dict[str, int]:
         return dict(zip(self.banded, self.table.tiles(height)))
@@ -233,8 +234,11 @@ class _Shape:
 
     def base(self, kept) -> int:
         """Bytes of the storages resident when ``kept`` stay whole."""
-        storages = self._whole.union(*(self._own[t] for t in kept))
-        return sum(self.room.aligned(self.layout.storages[s].nbytes) for s in storages)
+        found = self._bases.get(kept)
+        if found is None:
+            storages = self._whole.union(*(self._own[t] for t in kept))
+            found = self._bases[kept] = sum(self.room.aligned(self.layout.storages[s].nbytes) for s in storages)
+        return found
 
     def choices(self):
         """Every set of banded tensors to keep whole (all subsets of up to 8 tensors; else the
