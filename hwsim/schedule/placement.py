@@ -253,19 +253,26 @@ def overflow(blocks: Sequence[tuple[int, int, int]], addresses: Sequence[int], c
 def pack(blocks: Sequence[tuple[int, int, int]], weights: Sequence[float] | None = None) -> tuple[list[int], int]:
     """Addresses of ``(first step, last step, bytes)`` blocks, lowest first (module docstring),
     and the peak (the highest end address). ``weights``: the first tie-break instead of the
-    area (``pack_perturbed``)."""
-    addresses = [0] * len(blocks)
+    area (``pack_perturbed``).
+
+    The blocks wait in a heap by (the lowest address they could take when last looked at,
+    larger area first, later end first, position). The last three never change, so they are
+    one rank, and the heap holds ``bound * len(blocks) + rank``: one integer compares as fast
+    as the tuple's first element (a block is pushed back about five times on average)."""
+    n = len(blocks)
+    addresses = [0] * n
     skyline = [0] * (max((e for _, e, _ in blocks), default=-1) + 1)  # per step: top of its highest block
-    heap = [(0, -n * (e - s + 1), -e, i) for i, (s, e, n) in enumerate(blocks)] if weights is None else \
-        [(0, -w, -e, i) for i, ((s, e, n), w) in enumerate(zip(blocks, weights))]
-    heapq.heapify(heap)
+    first = [-size * (e - s + 1) for s, e, size in blocks] if weights is None else [-w for w in weights]
+    order = sorted(range(n), key=lambda i: (first[i], -blocks[i][1], i))  # by rank
+    heap = list(range(n))  # bound 0 for all: rank order is heap order
     peak = 0
     while heap:
-        bound, area, last, i = heap[0]
+        bound, rank = divmod(heap[0], n)
+        i = order[rank]
         start, end, size = blocks[i]
         address = max(skyline[start:end + 1])
         if address > bound:  # blocks placed since it was pushed raised it: wait for its turn
-            heapq.heapreplace(heap, (address, area, last, i))
+            heapq.heapreplace(heap, address * n + rank)
             continue
         heapq.heappop(heap)
         addresses[i] = address

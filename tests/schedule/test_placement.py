@@ -95,6 +95,34 @@ blocks_strategy = st.lists(
     min_size=1, max_size=40)
 
 
+def lowest_first(blocks, weights=None) -> tuple[list[int], int]:
+    """The module docstring's rule read literally: every round, each block not placed yet could
+    go just above the highest block placed in any of its steps; the lowest goes, ties by
+    the larger weight (default: area), then the later last step, then first given."""
+    weights = [n * (e - s + 1) for s, e, n in blocks] if weights is None else weights
+    addresses, left = [0] * len(blocks), set(range(len(blocks)))
+    placed: list[tuple[int, int, int, int]] = []  # (first, last, address, bytes)
+
+    def lowest(i):
+        s, e, _ = blocks[i]
+        return max([a + n for s2, e2, a, n in placed if s2 <= e and s <= e2], default=0)
+
+    while left:
+        i = min(left, key=lambda i: (lowest(i), -weights[i], -blocks[i][1], i))
+        addresses[i] = lowest(i)
+        placed.append((blocks[i][0], blocks[i][1], addresses[i], blocks[i][2]))
+        left.remove(i)
+    return addresses, max([a + n for *_, a, n in placed], default=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks_strategy, st.randoms(use_true_random=False))
+def test_pack_places_as_the_rule_says(blocks, rng):
+    assert pack(blocks) == lowest_first(blocks)
+    weights = [rng.choice((1.0, 2.0, rng.random())) for _ in blocks]  # ties among the weights too
+    assert pack(blocks, weights) == lowest_first(blocks, weights)
+
+
 @settings(max_examples=200, deadline=None)
 @given(blocks_strategy)
 def test_packings_never_overlap_and_respect_the_bound(blocks):
