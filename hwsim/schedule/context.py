@@ -188,6 +188,7 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, o
     ops read and wrote)."""
     in_dram = {g.root(i) for i in g.inputs}
     modes = []
+    alike: dict = {}  # streamed layers alike share one search (``hwsim.schedule.alike``)
     for t, need in enumerate(needs):
         if t in inside:
             modes.append(_idle())
@@ -197,7 +198,7 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, o
             in_dram.update(modes[-1].band_reads + modes[-1].band_writes)
             continue
         modes.append(choose_mode(g, t, need, layout, room, beside=beside[t], in_dram=frozenset(in_dram),
-                                 outputs=outputs, cycles=costs[t].cycles))
+                                 outputs=outputs, cycles=costs[t].cycles, alike=alike))
         in_dram.update(modes[-1].band_writes)
     return tuple(modes)
 

@@ -61,6 +61,7 @@ from typing import Callable, Iterator
 from hwsim.errors import UserError
 from hwsim.records import stored_at_once
 from hwsim.graph.ir import Graph
+from hwsim.schedule.alike import likeness
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
@@ -101,12 +102,13 @@ class Room:
 
 def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *, beside: int = 0,
                 in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
-                cycles: int = 0) -> Mode:
+                cycles: int = 0, alike: dict | None = None) -> Mode:
     """Whole, chunked or streamed (the module docstring), for layer ``index``. ``beside``: bytes
     of the other storages live across it, which its weights are chunked to leave resident;
     ``in_dram``: the tensors DRAM holds before it runs (the network input, outputs of streamed
     layers sent out in bands); ``outputs``: the graph outputs; ``cycles``: its compute cycles
-    (these only weigh a streamed layer's choices)."""
+    (these only weigh a streamed layer's choices); ``alike``: a dict in which a streamed layer's
+    search is shared with the layers alike (``hwsim.schedule.alike``; one per context)."""
     base = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
     budget = room.weight_buffer if room.weight_buffer is not None else room.sram - base
     if base <= room.sram:
@@ -122,7 +124,7 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
         if room.weight_buffer is not None:
             raise UserError(f"layer {g.layers[index].name!r} needs more than the weight buffer's "
                             f"{room.weight_buffer:,} B for one output channel of weights")
-    return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles)
+    return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles, alike=alike)
 
 
 _REMEMBERED = threading.local()  # .shapes while ``remembered_shapes``: per thread (Dask workers may be threads)
@@ -154,18 +156,26 @@ def _shape(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in
     return hit[2]
 
 
-def _two_slots(shape: "_Shape", best: dict, cycles: int, room: Room) -> bool:
-    """Whether two tile slots beat one (``policy.stream_objective``): ``latency``, when the
+def _two_slots(index: int, banded: int, best: dict, cycles: int, room: Room) -> bool:
+    """Whether two tile slots beat one (``policy.stream_objective``) for layer ``index``, which
+    bands ``banded`` tensors: ``latency``, when the
     layer's estimated time is no longer; ``traffic``, when they move no more DRAM bytes (then
     no longer), so the layer moves the least bytes of all its choices with either slot count.
     That least can only fall as the SRAM grows (every band that fits a smaller SRAM fits a
     larger one), so under ``traffic`` a streamed layer's traffic does not grow with the SRAM
     (given what DRAM already holds before it)."""
-    two, one = shape.slot_choice(best[2]), shape.slot_choice(best[1])
+    two, one = _slot_choice(best[2], banded), _slot_choice(best[1], banded)
     outcome = prefer_two(room.objective, cycles, two, one, room.transfer, room.latency)
     if room.guards is not None:  # the one read of DRAM timing: recorded for sharing plans (``guards``)
-        room.guards.append(SlotGuard(shape.index, room.objective, cycles, two, one, outcome))
+        room.guards.append(SlotGuard(index, room.objective, cycles, two, one, outcome))
     return outcome
+
+
+def _slot_choice(choice, banded: int) -> SlotChoice:
+    """What the layer's estimated time (``guards.layer_time``) needs of a :meth:`_Shape.fit`: its
+    own bytes, tile transfers (tiles x banded tensors not kept), tiles and DRAM bytes."""
+    tiles = choice[1]
+    return SlotChoice(choice[3], tiles * (banded - len(choice[4])), tiles, choice[0])
 
 
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
@@ -175,28 +185,58 @@ def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
 
 def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *,
               in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
-              cycles: int = 0) -> Mode:
+              cycles: int = 0, alike: dict | None = None) -> Mode:
     name = g.layers[index].name
     model = band_model(g, index)
     if model is None:
         total = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
         raise UserError(f"layer {name!r} needs {total:,} B at once and cannot be tiled, "
                         f"SRAM is {room.sram:,} B")
-    shape = _shape(g, index, layout, room, need, in_dram, outputs)
-    best = {slots: found for slots in (2, 1) if (found := shape.best(slots)) is not None}
-    if not best:
-        raise UserError(f"layer {name!r} needs {shape.one_tile():,} B for one tile, SRAM is {room.sram:,} B")
-    slots = 2 if 2 in best and (1 not in best or _two_slots(shape, best, cycles, room)) else 1
+    banded = tuple(model.reads) + tuple(model.writes)
+    found, table = _search(g, index, model, layout, room, need, in_dram, outputs, alike)
+    best = {slots: (*f[:4], frozenset(banded[i] for i in f[4]), *f[5:]) for slots, f in found.items()}
+    slots = 2 if 2 in best and (1 not in best or _two_slots(index, len(banded), best, cycles, room)) else 1
     *_, kept, height, chunks = best[slots]
     banded_reads = tuple(r for r in model.reads if r not in kept)
     banded_writes = tuple(w for w in model.writes if w not in kept)
     cut = bands(model.rows, height)
     if len(cut) * max(len(chunks), 1) == 1:
         slots = 1  # one tile: nothing to overlap
-    tiles = shape.tiles(height)
-    return Mode(True, chunks, need.out_channels, _region(chunks, room), *shape.resident(kept),
+    tiles = dict(zip(banded, table.tiles(height)))
+    return Mode(True, chunks, need.out_channels, _region(chunks, room), *_resident(model, layout, kept),
                 banded_reads, banded_writes, cut, model.rows, model,
                 {n: tiles[n] for n in banded_reads + banded_writes}, slots)
+
+
+def _search(g: Graph, index: int, model: BandModel, layout: Layout, room: Room, need: LayerNeed,
+            in_dram: frozenset[str], outputs: frozenset[str], alike: dict | None):
+    """The best :meth:`_Shape.fit` for each slot count that has one, its kept tensors as
+    positions in the banded tensors, and the band table; made once per likeness
+    (``hwsim.schedule.alike``) in ``alike`` (when given), and raising when nothing fits."""
+    key = None
+    if alike is not None:
+        key = likeness(model, layout, need, in_dram, outputs, (room.sram, room.weight_buffer, room.aligned(1)))
+        hit = alike.get(key)
+        if hit is not None:
+            return hit
+    shape = _shape(g, index, layout, room, need, in_dram, outputs)
+    place = {t: i for i, t in enumerate(shape.banded)}
+    found = {slots: (*f[:4], frozenset(place[t] for t in f[4]), *f[5:])
+             for slots in (2, 1) if (f := shape.best(slots)) is not None}
+    if not found:
+        raise UserError(f"layer {g.layers[index].name!r} needs {shape.one_tile():,} B for one tile, "
+                        f"SRAM is {room.sram:,} B")
+    if alike is not None:
+        alike[key] = found, shape.table
+    return found, shape.table
+
+
+def _resident(model: BandModel, layout: Layout, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
+    whole_reads = tuple(p for t in model.whole_reads for p in layout.covers[t])
+    whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
+    reads = whole_reads + tuple(p for t in model.reads if t in kept for p in layout.covers[t])
+    return tuple(dict.fromkeys(reads)), whole_writes + tuple(w for w in model.writes if w in kept)
 
 
 class _Shape:
@@ -222,15 +262,6 @@ class _Shape:
         self._choices = None  # (choices(), their least_traffic) once made
         self._best: dict[int, tuple | None] = {}  # slots -> best(slots)
         self._bases: dict[frozenset[str], int] = {}  # kept -> base(kept)
-
-    def tiles(self, height: int) -> dict[str, int]:
-        return dict(zip(self.banded, self.table.tiles(height)))
-
-    def resident(self, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
-        reads = self.whole_reads + tuple(p for t in self.model.reads if t in kept for p in self.layout.covers[t])
-        writes = self.whole_writes + tuple(w for w in self.model.writes if w in kept)
-        return tuple(dict.fromkeys(reads)), writes
 
     def base(self, kept) -> int:
         """Bytes of the storages resident when ``kept`` stay whole."""
@@ -355,12 +386,6 @@ class _Shape:
                 own += self.sizes[t]  # a graph output goes out, in bands or whole
                 later += self.sizes[t] if t not in self.outputs else 0
         return own + later, own
-
-    def slot_choice(self, choice) -> SlotChoice:
-        """What the layer's estimated time (``guards.layer_time``) needs of a :meth:`fit`: its own
-        bytes, tile transfers (tiles x banded tensors), tiles and DRAM bytes."""
-        tiles = choice[1]
-        return SlotChoice(choice[3], tiles * (len(self.banded) - len(choice[4])), tiles, choice[0])
 
     def one_tile(self) -> int:
         """Bytes one single-buffered band of every banded tensor needs beside the whole ones."""

@@ -1,0 +1,50 @@
+"""Streamed layers that are alike, so that one search serves them all (``tiling``).
+
+How a streamed layer is best run (which banded tensors stay whole, the band height, the
+weight chunks: ``tiling._Shape``) depends on its tensors only through their sizes and
+geometry, never their names: the band model's row maps, each tensor's pieces and the
+storages holding them (and how many bytes those take), which tensors DRAM holds already,
+which are graph outputs, the layer's weights, and the room. Networks repeat blocks: NAFNet
+at 128 KiB streams 338 layers of 49 kinds. :func:`likeness` writes all of that down with every
+name replaced by the place it first appears in, so two layers with the same likeness have
+the same best choices, position for position; ``tiling`` then searches once per likeness
+within one context and reads the other layers' choices off by position.
+
+What the search reads of a layer, and so what the likeness holds (``tiling._Shape``):
+
+* the band model: driver rows, and the row maps of its banded reads and writes, in order;
+  its whole reads and writes, in order (a whole write that aliases another tensor counts
+  apart);
+* per tensor: its pieces (bytes, and the storage holding each); a write's own storage;
+  whether DRAM holds it before the layer runs; whether it is a graph output;
+* per storage named: its bytes (a concatenation's storage holds other tensors too);
+* the layer's weights: bytes, output channels; the storages it needs when run whole;
+* the room: SRAM bytes, weight buffer, alignment (the tile-slot choice, which reads DRAM
+  timing and the layer's cycles, is made for each layer apart).
+"""
+
+from __future__ import annotations
+
+from hwsim.schedule.bands import BandModel
+from hwsim.schedule.storage import Layout, LayerNeed
+
+
+def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozenset[str], outputs: frozenset[str],
+             room: tuple) -> tuple:
+    """The layer's likeness (module docstring); ``room``: the room's figures, as a tuple."""
+    names = list(dict.fromkeys((*model.reads, *model.writes, *model.whole_reads, *model.whole_writes)))
+    place = {n: i for i, n in enumerate(names)}
+    storage_ids: dict[str, int] = {}
+
+    def storage(s: str) -> int:
+        return storage_ids.setdefault(s, len(storage_ids))
+
+    tensors = tuple((tuple((layout.piece_bytes[p], storage(layout.storage_of[p])) for p in layout.covers[n]),
+                     storage(layout.storage_of[n]) if n in layout.storage_of else None,
+                     n in in_dram, n in outputs, layout.is_alias(n)) for n in names)
+    needed = tuple(storage(s) for s in need.storages)
+    return (model.rows, tuple((place[n], maps) for n, maps in model.reads.items()),
+            tuple((place[n], m) for n, m in model.writes.items()), tuple(place[n] for n in model.whole_reads),
+            tuple(place[n] for n in model.whole_writes), tensors,
+            tuple(layout.storages[s].nbytes for s in storage_ids), needed, need.weight_bytes, need.out_channels,
+            room)
