@@ -47,6 +47,8 @@ class Context:
     blocks: tuple[str, ...] = ()  # each layer's weight block name
     host_cycles: Mapping[int, int] = field(default_factory=dict)  # host layer (``host_run``) -> its host cycles
     guards: list | None = None  # where the modes' tile slots choices are recorded (``guards``), if anywhere
+    # figures the streamed layers alike share within this problem (``stream.tile_run``)
+    alike: dict = field(default_factory=dict, compare=False, repr=False)
 
     def block(self, t: int) -> str:
         return self.blocks[t]

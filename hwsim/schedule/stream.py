@@ -126,6 +126,48 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     layout, model = ctx.layout, mode.model
     chunks = mode.chunks or (Chunk(0, 1, 0),)
     channels = mode.out_channels if mode.chunks else 1
+    inputs = {ctx.graph.root(i) for i in ctx.graph.inputs}
+    hosted = {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes for p in layout.covers[n]}
+    kinds = tuple("input" if set(layout.covers[n]) <= inputs else "host_read" if set(layout.covers[n]) <= hosted
+                  else "streamed_read" for n in mode.band_reads)
+    kinds += tuple("output" if n in ctx.outputs else "streamed_write" for n in mode.band_writes)
+    cycles, moved = _tile_figures(ctx, t, chunks, channels)
+    aligned = mem.sram.aligned
+    streams = [BandStream(name, kind, nbytes, offsets[name], aligned(mode.tile_bytes[name]))
+               for name, kind, nbytes in zip(mode.band_reads + mode.band_writes, kinds, moved)]
+    reads, writes = streams[:len(mode.band_reads)], streams[len(mode.band_reads):]
+    chunk_bytes = tuple(c.nbytes for c in chunks) if mode.chunks else ()
+    block, space, at = ctx.block(t), mem.weight_space(), weight_offset
+    if mem.weights is not None and sum(chunk_bytes):
+        at = mem.weights.address(block)
+    weight_size = mem.weight_allocator().aligned(max(chunk_bytes)) if sum(chunk_bytes) else 0
+    return TileRun(t, mode.bands, mode.slots, cycles, tuple(reads), tuple(writes),
+                   tuple(mem.present[p].name for p in mode.resident_reads),
+                   block if sum(chunk_bytes) else None, chunk_bytes, at, space, weight_size,
+                   tuple((c.first, c.end) for c in chunks), channels, mode.resident_writes, model)
+
+
+def _tile_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: int):
+    """Streamed layer ``t``'s cycles per tile, and the DRAM bytes per tile of each tensor it bands
+    (reads, then writes: a chunk's share of a written band's channels), as tuples. They depend
+    on its compute cycles, bands, chunks, and the row maps and bytes of the tensors it bands,
+    not on their names: the layers alike in this problem (a network's repeated blocks) share
+    them (``Context.alike``)."""
+    mode = ctx.modes[t]
+    model = mode.model
+    banded = tuple(model.reads) + tuple(model.writes)
+    sizes = tuple(sum(ctx.layout.piece_bytes[p] for p in ctx.layout.covers[n]) for n in banded)
+    place = {n: i for i, n in enumerate(banded)}
+    key = ("tile_figures", tuple(model.reads.values()), tuple(model.writes.values()), sizes, mode.bands, mode.rows,
+           chunks, channels, ctx.costs[t].cycles, tuple(place[n] for n in mode.band_reads + mode.band_writes))
+    found = ctx.alike.get(key)
+    if found is None:
+        found = ctx.alike[key] = _work_out_figures(ctx.graph, t, mode, banded, sizes, chunks, channels,
+                                                   ctx.costs[t].cycles)
+    return found
+
+
+def _work_out_figures(g, t: int, mode: Mode, banded, sizes, chunks: tuple[Chunk, ...], channels: int, total: int):
     height, rows = mode.bands[0][1] - mode.bands[0][0], mode.rows
     o0 = np.arange(0, rows, height, dtype=np.int64)
     o1 = np.minimum(o0 + height, rows)
@@ -137,32 +179,14 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
 
         def each(a):  # per tile: every band once per chunk
             return np.tile(a, len(chunks))
-    lo, hi = first * mode.rows + (end - first) * each(o0), first * mode.rows + (end - first) * each(o1)
-    total, den = ctx.costs[t].cycles, channels * mode.rows
+    lo, hi = first * rows + (end - first) * each(o0), first * rows + (end - first) * each(o1)
+    den = channels * rows
     cycles = (-(-total * hi // den)) - (-(-total * lo // den))
-    moved = moved_per_band(ctx, t)
-    inputs = {ctx.graph.root(i) for i in ctx.graph.inputs}
-    hosted = {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes for p in layout.covers[n]}
-    aligned = mem.sram.aligned
-    reads = []
-    for name in mode.band_reads:
-        band = each(moved[name])
-        covers = set(layout.covers[name])
-        traffic = "input" if covers <= inputs else "host_read" if covers <= hosted else "streamed_read"
-        reads.append(BandStream(name, traffic, tuple(band.tolist()), offsets[name], aligned(mode.tile_bytes[name])))
-    writes = []
+    moved = dict(zip(banded, band_table(g, t, banded, sizes).moved(height)))
+    figures = [tuple(each(moved[name]).tolist()) for name in mode.band_reads]
     for name in mode.band_writes:
         band = each(moved[name])
         share = band if len(chunks) == 1 and (first, end) == (0, channels) else \
             band * end // channels - band * first // channels  # a chunk's share of the channels
-        traffic = "output" if name in ctx.outputs else "streamed_write"
-        writes.append(BandStream(name, traffic, tuple(share.tolist()), offsets[name], aligned(mode.tile_bytes[name])))
-    chunk_bytes = tuple(c.nbytes for c in chunks) if mode.chunks else ()
-    block, space, at = ctx.block(t), mem.weight_space(), weight_offset
-    if mem.weights is not None and sum(chunk_bytes):
-        at = mem.weights.address(block)
-    weight_size = mem.weight_allocator().aligned(max(chunk_bytes)) if sum(chunk_bytes) else 0
-    return TileRun(t, mode.bands, mode.slots, tuple(cycles.tolist()), tuple(reads), tuple(writes),
-                   tuple(mem.present[p].name for p in mode.resident_reads),
-                   block if sum(chunk_bytes) else None, chunk_bytes, at, space, weight_size,
-                   tuple((c.first, c.end) for c in chunks), channels, mode.resident_writes, model)
+        figures.append(tuple(share.tolist()))
+    return tuple(cycles.tolist()), tuple(figures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from hwsim.errors import UserError
 from hwsim.graph.io import load_graph
-from hwsim.schedule import tiling
+from hwsim.schedule import schedule, stream, tiling
 from hwsim.schedule.context import build_context
 from hwsim.spec import load_spec, with_overrides
 from tests.graph.handmade import Net
@@ -79,3 +80,22 @@ def test_nafnet_streams_its_repeated_blocks_as_searched_apart(monkeypatch):
     assert streamed > 300 and len(searched) < streamed / 4
     monkeypatch.setattr(tiling, "likeness", lambda *args: object())
     assert build_context(g, spec).modes == shared.modes
+
+
+def test_nafnet_plans_the_same_with_tile_figures_worked_out_layer_by_layer(monkeypatch):
+    # The streamed layers alike also share their tiles' cycles and bytes (stream.tile_run):
+    # the plan is the one made when every layer works them out itself.
+    g = load_graph(Path(__file__).resolve().parents[2] / "graphs" / "nafnet.json")
+    spec = with_overrides(load_spec(Path(__file__).resolve().parents[2] / "accelerators" / "edge_npu.yaml"),
+                          {"sram.size": 128 << 10})
+    shared = schedule(g, spec)
+    streamed = sum(mode.streamed for mode in build_context(g, spec).modes)
+    real, calls = stream._work_out_figures, []
+    monkeypatch.setattr(stream, "_work_out_figures", lambda *args: calls.append(args[1]) or real(*args))
+    assert schedule(g, spec) == shared
+    assert 0 < len(calls) < streamed / 2
+    fresh = stream._tile_figures
+    monkeypatch.setattr(stream, "_tile_figures", lambda ctx, *args: fresh(replace(ctx, alike={}), *args))
+    calls.clear()
+    assert schedule(g, spec) == shared
+    assert len(calls) == streamed
