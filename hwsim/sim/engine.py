@@ -42,7 +42,7 @@ amount of work per command plus one per dependency edge: O(n log n) in commands.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 from hwsim.gc_pause import paused
 from hwsim.schedule.plan import Command, Plan
@@ -62,7 +62,7 @@ class _Run:
     def __init__(self, loop: Loop, plan: Plan, spec: AcceleratorSpec):
         self.loop = loop
         self.latency = spec.dram_latency_cycles()
-        self.transfer = spec.dram_transfer_cycles
+        self.transfer = cache(spec.dram_transfer_cycles)  # data cycles by bytes: few sizes, many transfers
         self.channels = Slots(loop, spec.dram.channels, at_cycle_end=True)
         self.bus = Slots(loop, 1, at_cycle_end=True) if spec.dram.channels > 1 else None
         self.starts: list[int | None] = [None] * len(plan.commands)
