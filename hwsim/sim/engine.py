@@ -46,7 +46,7 @@ from functools import cache, partial
 
 from hwsim.gc_pause import paused
 from hwsim.schedule.plan import Command, Plan
-from hwsim.sim.kernel import Loop, Process, Signal, Slots, all_of
+from hwsim.sim.kernel import Loop, Process, Signal, Slots
 from hwsim.sim.pipeline import RunTimer, RunTiming
 from hwsim.sim.trace import Event, OccupancySample, Trace
 from hwsim.spec.model import AcceleratorSpec
@@ -183,7 +183,8 @@ class _Run:
         too; ``released`` lets each engine go on."""
         while (dep := self._unfinished(command)) is not None:
             yield dep
-        yield all_of(self.loop, arrived["dma_read"], arrived["dma_write"])
+        yield arrived["dma_read"]
+        yield arrived["dma_write"]
         channels = [self.channels.request(command.id) for _ in range(self.capacity)]
         for request in channels:
             yield request
@@ -193,20 +194,17 @@ class _Run:
         timing = self.timer.time(command.run, start, max(compute_at, start), way)
         self.last_kind = {"r": "load", "w": "store", None: self.last_kind}[timing.last_way]
         self.timings[command.id] = timing
-        now = self.loop.now
+        now, after = self.loop.now, self.loop.after
+        after(max(timing.compute_end, now) - now, released["compute"].succeed)
+        after(max(timing.dma_end, now) - now, self._release_dma, released)
+        after(max(timing.end, now) - now, lambda _: self._finish(command, start))
 
-        def at(cycle: int, action) -> None:
-            self.loop.after(max(cycle, now) - now, lambda _: action())
-
-        def release_dma() -> None:
-            for _ in channels:
-                self.channels.release()
-            released["dma_read"].succeed()
-            released["dma_write"].succeed()
-
-        at(timing.compute_end, released["compute"].succeed)
-        at(timing.dma_end, release_dma)
-        at(timing.end, lambda: self._finish(command, start))
+    def _release_dma(self, released: dict[str, Signal]) -> None:
+        """A run's DMA is done: its channels are free and both DMA engines go on."""
+        for _ in range(self.capacity):
+            self.channels.release()
+        released["dma_read"].succeed()
+        released["dma_write"].succeed()
 
     # --- frees ----------------------------------------------------------------------------
     def arm_free(self, command: Command) -> None:
