@@ -66,12 +66,18 @@ def _tiles_sram_bytes(command, size_of: dict[str, int]) -> int:
     each tile its input and output tiles, the resident operands and the weight chunk; the
     first tile the outputs written in place."""
     run = command.run
-    tiles = sum(s.size * (len(s.nbytes) - s.nbytes.count(0)) for s in run.reads + run.writes)  # tiles moving any
+    tiles = 0
+    for stream in run.reads + run.writes:  # its tiles that move any bytes
+        tiles += stream.size * (len(stream.nbytes) - stream.nbytes.count(0))
+    resident = run.weight_size if run.weight_block else 0
     for name in run.resident:
         if name not in size_of:
             raise RuntimeError(f"tiles command {command.id} reads {name!r}, which no command allocated")
-    resident = sum(size_of[name] for name in run.resident) + (run.weight_size if run.weight_block else 0)
-    outs = sum(b.size for b in command.allocs if b.space == "sram" and b.role != "arena")
+        resident += size_of[name]
+    outs = 0
+    for buffer in command.allocs:
+        if buffer.space == "sram" and buffer.role != "arena":
+            outs += buffer.size
     return tiles + run.tiles * resident + outs
 
 

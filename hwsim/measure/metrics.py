@@ -174,9 +174,11 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int],
     busy: dict[int, int] = {}
     read: dict[int, int] = {}
     written: dict[int, int] = {}
+    commands = plan.commands
     for e in trace.events:
-        if e.kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
-            command = plan.commands[e.command]
+        kind = e.kind
+        if kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
+            command = commands[e.command]
             end = e.start
             for part in command.parts or (command,):  # both have a layer and cycles
                 layer, cycles = part.layer, part.cycles
@@ -188,10 +190,11 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int],
             if end != e.end:
                 raise RuntimeError(f"compute command {e.command} ran {e.end - e.start} cycles, "
                                    f"its parts take {end - e.start}")
-        elif e.kind in ("load", "store"):
-            moved = read if e.kind == "load" else written
-            moved[e.layer] = moved.get(e.layer, 0) + e.dram_bytes
-        elif e.kind == "tiles":
+        elif kind == "load":
+            read[e.layer] = read.get(e.layer, 0) + e.dram_bytes
+        elif kind == "store":
+            written[e.layer] = written.get(e.layer, 0) + e.dram_bytes
+        elif kind == "tiles":
             first.setdefault(e.layer, e.compute_span[0])
             last[e.layer] = max(last.get(e.layer, e.compute_span[1]), e.compute_span[1])
             busy[e.layer] = busy.get(e.layer, 0) + e.compute_span[1] - e.compute_span[0] - sum(c for _, c in e.stalls)
@@ -201,13 +204,13 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int],
     rows = []
     for layer in plan.layers:
         i = layer.index
-        if busy.get(i, 0) != layer.compute_cycles:
-            raise RuntimeError(f"layer {layer.name!r}: compute events total {busy.get(i, 0)} cycles, "
+        cycles, r, w = busy.get(i, 0), read.get(i, 0), written.get(i, 0)
+        if cycles != layer.compute_cycles:
+            raise RuntimeError(f"layer {layer.name!r}: compute events total {cycles} cycles, "
                                f"the plan says {layer.compute_cycles}")
-        rows.append(LayerMetrics(i, layer.name, layer.macs, layer.vector_ops, busy.get(i, 0), layer.utilisation,
-                                 first.get(i), last.get(i), stall_by_layer.get(i, 0), read.get(i, 0),
-                                 written.get(i, 0), layer.streamed, layer.tiles,
-                                 _bottleneck(layer, read.get(i, 0) + written.get(i, 0), spec), layer.mapping))
+        rows.append(LayerMetrics(i, layer.name, layer.macs, layer.vector_ops, cycles, layer.utilisation,
+                                 first.get(i), last.get(i), stall_by_layer.get(i, 0), r, w, layer.streamed,
+                                 layer.tiles, _bottleneck(layer, r + w, spec), layer.mapping))
     return tuple(rows)
 
 

@@ -53,7 +53,8 @@ def sram_peak(trace: Trace, plan: Plan) -> SramPeak:
     samples = trace.occupancy
     if not samples:
         return SramPeak(0, 0, None, None, ())
-    target = max(range(len(samples)), key=lambda i: (samples[i].sram_bytes, -i))
+    in_use_after = [s.sram_bytes for s in samples]
+    target = in_use_after.index(max(in_use_after))  # the first sample holding the maximum
     live: dict[str, Buffer] = {}
     in_use, index = 0, -1
     for event in trace.events:

@@ -42,11 +42,11 @@ amount of work per command plus one per dependency edge: O(n log n) in commands.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 from hwsim.gc_pause import paused
 from hwsim.schedule.plan import Command, Plan
-from hwsim.sim.kernel import Loop, Process, Signal, Slots, all_of
+from hwsim.sim.kernel import Loop, Process, Signal, Slots
 from hwsim.sim.pipeline import RunTimer, RunTiming
 from hwsim.sim.trace import Event, OccupancySample, Trace
 from hwsim.spec.model import AcceleratorSpec
@@ -62,7 +62,7 @@ class _Run:
     def __init__(self, loop: Loop, plan: Plan, spec: AcceleratorSpec):
         self.loop = loop
         self.latency = spec.dram_latency_cycles()
-        self.transfer = spec.dram_transfer_cycles
+        self.transfer = cache(spec.dram_transfer_cycles)  # data cycles by bytes: few sizes, many transfers
         self.channels = Slots(loop, spec.dram.channels, at_cycle_end=True)
         self.bus = Slots(loop, 1, at_cycle_end=True) if spec.dram.channels > 1 else None
         self.starts: list[int | None] = [None] * len(plan.commands)
@@ -183,7 +183,8 @@ class _Run:
         too; ``released`` lets each engine go on."""
         while (dep := self._unfinished(command)) is not None:
             yield dep
-        yield all_of(self.loop, arrived["dma_read"], arrived["dma_write"])
+        yield arrived["dma_read"]
+        yield arrived["dma_write"]
         channels = [self.channels.request(command.id) for _ in range(self.capacity)]
         for request in channels:
             yield request
@@ -193,20 +194,17 @@ class _Run:
         timing = self.timer.time(command.run, start, max(compute_at, start), way)
         self.last_kind = {"r": "load", "w": "store", None: self.last_kind}[timing.last_way]
         self.timings[command.id] = timing
-        now = self.loop.now
+        now, after = self.loop.now, self.loop.after
+        after(max(timing.compute_end, now) - now, released["compute"].succeed)
+        after(max(timing.dma_end, now) - now, self._release_dma, released)
+        after(max(timing.end, now) - now, lambda _: self._finish(command, start))
 
-        def at(cycle: int, action) -> None:
-            self.loop.after(max(cycle, now) - now, lambda _: action())
-
-        def release_dma() -> None:
-            for _ in channels:
-                self.channels.release()
-            released["dma_read"].succeed()
-            released["dma_write"].succeed()
-
-        at(timing.compute_end, released["compute"].succeed)
-        at(timing.dma_end, release_dma)
-        at(timing.end, lambda: self._finish(command, start))
+    def _release_dma(self, released: dict[str, Signal]) -> None:
+        """A run's DMA is done: its channels are free and both DMA engines go on."""
+        for _ in range(self.capacity):
+            self.channels.release()
+        released["dma_read"].succeed()
+        released["dma_write"].succeed()
 
     # --- frees ----------------------------------------------------------------------------
     def arm_free(self, command: Command) -> None:
@@ -239,52 +237,47 @@ def _queues(plan: Plan) -> dict[str, list[Command]]:
     return queues
 
 
-def _events(plan: Plan, run: _Run) -> tuple[Event, ...]:
-    stuck = [c.id for c in plan.commands if run.ends[c.id] is None]
+def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySample, ...]]:
+    """Every command as an event, in trace order (start cycle, command id), and the SRAM and
+    weight-buffer bytes in use after each allocating or freeing event, replayed in that order.
+
+    Raises RuntimeError if a command never ran, or a buffer is allocated twice or freed while
+    not allocated.
+    """
+    starts, ends, timings = run.starts, run.ends, run.timings
+    stuck = [i for i, end in enumerate(ends) if end is None]
     if stuck:
         raise RuntimeError(f"simulation ended with {len(stuck)} commands never run (first: {stuck[:5]})")
-    events = []
-    starts, ends, timings = run.starts, run.ends, run.timings
+    events, samples = [], []
+    live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
+    in_use = {"sram": 0, "weights": 0}
+    commands = plan.commands
     for i in sorted(range(len(starts)), key=starts.__getitem__):  # (start, command): the sort is stable
-        c = plan.commands[i]
+        c = commands[i]
         if c.kind != "tiles":
             events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
                                 c.tile))
+        else:
+            timing = timings[i]
+            events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
+                                c.tile, (timing.compute_start, timing.compute_end),
+                                tuple(sorted(timing.stalls.items())), timing.first_wait, c.run.moves()))
+        if not (c.allocs or c.frees):
             continue
-        timing = timings[i]
-        events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
-                            c.tile, (timing.compute_start, timing.compute_end), tuple(sorted(timing.stalls.items())),
-                            timing.first_wait, c.run.moves()))
-    return tuple(events)
-
-
-def occupancy(events: tuple[Event, ...], plan: Plan) -> tuple[OccupancySample, ...]:
-    """SRAM and weight-buffer bytes in use after each allocating or freeing event, in trace order.
-
-    Raises RuntimeError if a buffer is allocated twice or freed while not allocated.
-    """
-    live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
-    in_use = {"sram": 0, "weights": 0}
-    samples = []
-    commands = plan.commands
-    for event in events:
-        command = commands[event.command]
-        if not (command.allocs or command.frees):
-            continue
-        for buffer in command.allocs:
+        for buffer in c.allocs:
             names = live[buffer.space]
             if buffer.name in names:
-                raise RuntimeError(f"command {command.id} allocates {buffer.name!r}, already allocated")
+                raise RuntimeError(f"command {i} allocates {buffer.name!r}, already allocated")
             names.add(buffer.name)
             in_use[buffer.space] += buffer.size
-        for buffer in command.frees:
+        for buffer in c.frees:
             names = live[buffer.space]
             if buffer.name not in names:
-                raise RuntimeError(f"command {command.id} frees {buffer.name!r}, which is not allocated")
+                raise RuntimeError(f"command {i} frees {buffer.name!r}, which is not allocated")
             names.remove(buffer.name)
             in_use[buffer.space] -= buffer.size
-        samples.append(OccupancySample(event.start, in_use["sram"], in_use["weights"]))
-    return tuple(samples)
+        samples.append(OccupancySample(starts[i], in_use["sram"], in_use["weights"]))
+    return tuple(events), tuple(samples)
 
 
 @paused
@@ -299,5 +292,4 @@ def simulate(plan: Plan, spec: AcceleratorSpec) -> Trace:
     for engine in ENGINE_ORDER[1:]:
         loop.start(run.dma_engine(queues[engine], engine))
     loop.run()
-    events = _events(plan, run)
-    return Trace(plan.graph, plan.spec, events, occupancy(events, plan), spec.clock_hz)
+    return Trace(plan.graph, plan.spec, *_record(plan, run), spec.clock_hz)

@@ -30,12 +30,13 @@ import heapq
 from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import compress, repeat
+from operator import eq, itemgetter, not_
 
-import numpy as np
-
+from hwsim.records import stored_at_once
 from hwsim.schedule.plan import BandStream, TileRun
 
 
+@stored_at_once  # one per tiles command (shifted from a timed one)
 @dataclass(frozen=True)
 class RunTiming:
     dma_start: int
@@ -90,13 +91,7 @@ class _Dram:
         return end
 
 
-class _Table:
-    """A run's per-tile figures as arrays, made once: cycles, bytes of each read and write stream."""
-
-    def __init__(self, run: TileRun):
-        self.cycles = np.asarray(run.cycles, dtype=np.int64)
-        self.reads = np.asarray([s.nbytes for s in run.reads], dtype=np.int64).reshape(len(run.reads), run.tiles)
-        self.writes = np.asarray([s.nbytes for s in run.writes], dtype=np.int64).reshape(len(run.writes), run.tiles)
+_POSITION = itemgetter(0)  # positions are unique: sorting by them alone gives the order of the whole tuples
 
 
 def _requests(run: TileRun):
@@ -113,10 +108,10 @@ def _requests(run: TileRun):
     lead = 1 if run.slots > 1 else 0  # the band loads of tile k are in iteration k - lead
     chunks = [(c * per_chunk * width, "w", c * per_chunk, nbytes) for c, nbytes in enumerate(run.chunk_bytes)
               if nbytes > 0]
-    reads = sorted(chunks + _moving_tiles(run.reads, n, width, 1 - lead * width, "l"))
+    reads = sorted(chunks + _moving_tiles(run.reads, n, width, 1 - lead * width, "l"), key=_POSITION)
     writes = _moving_tiles(run.writes, n, width, r + 2)
-    return (reads, writes, [x[2] for x in reads], [x[1] for x in writes], _moving_per_tile(run.reads, n),
-            _moving_per_tile(run.writes, n))
+    return (reads, writes, list(map(itemgetter(2), reads)), list(map(itemgetter(1), writes)),
+            _moving_per_tile(run.reads, n), _moving_per_tile(run.writes, n))
 
 
 def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: int, *kind: str) -> list[tuple]:
@@ -124,10 +119,10 @@ def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: i
     position order; tile ``k`` of stream ``i`` is at ``k * width + offset + i``."""
     found = []
     for i, stream in enumerate(streams):
-        tiles = list(compress(range(n), stream.nbytes))
-        found += zip([k * width + offset + i for k in tiles], *(repeat(x) for x in kind), tiles,
-                     filter(None, stream.nbytes))
-    return sorted(found) if len(streams) > 1 else found  # streams interleave tile by tile
+        moving, first = stream.nbytes, offset + i
+        found += zip(compress(range(first, first + n * width, width), moving), *(repeat(x) for x in kind),
+                     compress(range(n), moving), filter(None, moving))
+    return sorted(found, key=_POSITION) if len(streams) > 1 else found  # streams interleave tile by tile
 
 
 def _moving_per_tile(streams: tuple[BandStream, ...], n: int) -> list[int]:
@@ -135,21 +130,27 @@ def _moving_per_tile(streams: tuple[BandStream, ...], n: int) -> list[int]:
     return [len(moved) - moved.count(0) for moved in zip(*(s.nbytes for s in streams))] if streams else [0] * n
 
 
-def _reach(run: TileRun, table: _Table, period: int) -> list[int]:
-    """Per tile ``k``: the last tile ``m >= k - 1`` such that every tile of ``k .. m`` moves the
-    same bytes, computes the same cycles and starts a weight chunk or not as the tile
-    ``period`` tiles before it."""
-    n = run.tiles
-    columns = [table.cycles[None, :], table.reads, table.writes]
+def _figures(run: TileRun) -> list[tuple[int, ...]]:
+    """Per tile: its cycles, the bytes each read and write stream moves, and (with weights)
+    1 + the bytes of the chunk it starts, 0 when it starts none."""
+    columns = [run.cycles, *(s.nbytes for s in run.reads), *(s.nbytes for s in run.writes)]
     if run.chunk_bytes:
-        starts = np.zeros((1, n), dtype=np.int64)
-        starts[0, ::len(run.bands)] = np.asarray(run.chunk_bytes, dtype=np.int64) + 1
+        starts = [0] * run.tiles
+        starts[::len(run.bands)] = [nbytes + 1 for nbytes in run.chunk_bytes]
         columns.append(starts)
-    figures = np.concatenate(columns, axis=0)
-    same = np.zeros(n + 1, dtype=bool)
-    same[period:n] = np.all(figures[:, period:] == figures[:, :-period], axis=0)
-    breaks = np.flatnonzero(~same)  # same[n] is False: every k finds a break at or after it
-    return (breaks[np.searchsorted(breaks, np.arange(n))] - 1).tolist()
+    return list(zip(*columns))
+
+
+def _reach(figures: list[tuple[int, ...]], period: int) -> list[int]:
+    """Per tile ``k``: the last tile ``m >= k - 1`` such that every tile of ``k .. m`` has the
+    same ``figures`` (:func:`_figures`) as the tile ``period`` tiles before it."""
+    n = len(figures)
+    same = [False] * min(period, n) + list(map(eq, figures[period:], figures[:-period])) + [False]
+    reach: list[int] = []
+    for stop in compress(range(n + 1), map(not_, same)):  # same[n] is False: every k finds one at or after it
+        reach += repeat(stop - 1, stop + 1 - len(reach))  # tiles len(reach) .. stop
+    del reach[n:]
+    return reach
 
 
 class _Skip:
@@ -164,9 +165,9 @@ class _Skip:
     TRIES = 8  # states compared per stretch before giving up on it
 
     def __init__(self, run: TileRun, r_tiles: list[int], w_tiles: list[int]):
-        table = _Table(run)
+        figures = _figures(run)
         self.periods = [1] + ([len(run.bands)] if len(run.chunk_bytes) > 2 and len(run.bands) > 1 else [])
-        self.reach = {p: _reach(run, table, p) for p in self.periods}
+        self.reach = {p: _reach(figures, p) for p in self.periods}
         self.r_tiles, self.w_tiles = r_tiles, w_tiles
         self.seen: dict[int, tuple] = {}  # period -> (tile, state, its base, stalls then)
         self.tries: dict[tuple[int, int], int] = {}  # (period, reach) -> states compared

@@ -12,7 +12,7 @@ from hwsim.schedule.expand import expand
 from hwsim.schedule.plan import BandStream, Buffer, Command, LayerPlan, Plan, TileRun
 from hwsim.schedule.verify import verify_plan
 from hwsim.sim import simulate
-from hwsim.sim.pipeline import RunTimer, time_run
+from hwsim.sim.pipeline import RunTimer, _reach, time_run
 from tests.sim.handplans import make_spec
 
 BAND = 1000
@@ -183,6 +183,20 @@ def test_advancing_repeated_tiles_at_once_changes_no_time():
         run, (start, compute_from, channels, latency, transfer) = random_run(rng)
         fast = time_run(run, start, compute_from, channels, latency, transfer)
         assert fast == time_run(run, start, compute_from, channels, latency, transfer, steady=False), run
+
+
+def test_stretches_of_repeating_tiles_by_hand():
+    # _reach(figures, p)[k]: the last tile m >= k - 1 such that tiles k .. m each repeat the
+    # tile p before them. Period 1 over a a b b b: tile 0 has none before it (-1); tile 1
+    # repeats tile 0, tile 2 does not (1); tile 2 itself does not (1); tiles 3, 4 do (4).
+    a, b, c = (1, 0), (2, 0), (2, 5)
+    assert _reach([a, a, b, b, b], 1) == [-1, 1, 1, 4, 4]
+    # Period 2 over a b a b a c: tiles 0, 1 have none two before (-1, 0); tiles 2 .. 4 repeat
+    # (4); tile 5 (c after b) does not (4).
+    assert _reach([a, b, a, b, a, c], 2) == [-1, 0, 4, 4, 4, 4]
+    # A period longer than the run: nothing repeats.
+    assert _reach([a, a], 3) == [-1, 0]
+    assert _reach([], 1) == []
 
 
 def test_a_run_started_later_is_the_same_run_shifted():
