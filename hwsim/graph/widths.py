@@ -62,7 +62,8 @@ def widths_by_role(g: Graph) -> dict[str, Counter]:
 
 
 def carries_widths(g: Graph) -> bool:
-    return any(t.bits is not None for t in g.tensors)
+    """Whether any tensor of ``g`` carries its own width (memoised per graph)."""
+    return g.memo("carries_widths", lambda _: any(t.bits is not None for t in g.tensors))
 
 
 def graph_widths(g: Graph) -> dict[str, int]:

@@ -125,16 +125,11 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
     placed: dict[int, Buffer] = {}  # id -> moved: a free names the buffer object its allocation made
 
     def moved(buffers: tuple[Buffer, ...]) -> tuple[Buffer, ...]:
-        out = []
-        for b in buffers:
-            if b.space == provisional:
-                new = placed.get(id(b))
-                if new is None:
-                    new = placed[id(b)] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor,
-                                                 b.tile, b.rows)
-                b = new
-            out.append(b)
-        return tuple(out)
+        return tuple([placed.get(id(b)) or move(b) if b.space == provisional else b for b in buffers])
+
+    def move(b: Buffer) -> Buffer:
+        new = placed[id(b)] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor, b.tile, b.rows)
+        return new
 
     live: dict[str, _Live] = {}
     history: dict[str, AddressHistory] = {}
@@ -148,8 +143,12 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
     synced: set[str] = set()  # engines whose first command after the barrier depends on it
     for cid, a in enumerate(actions):
         deps = set(a.after)
-        allocs, frees = (moved(a.allocs), moved(a.frees)) if provisional and (a.allocs or a.frees) else \
-            (a.allocs, a.frees)
+        allocs, frees = a.allocs, a.frees
+        if provisional:
+            if allocs:
+                allocs = moved(allocs)
+            if frees:
+                frees = moved(frees)
         if a.kind == "host":
             deps.update(since_barrier)
             barrier, synced, since_barrier = cid, set(), []
