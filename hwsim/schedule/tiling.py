@@ -49,6 +49,10 @@ resident tensors and never more than a one-band tile leaves (all that it leaves 
 cannot hold one output channel); the bands get the rest. If even one single-slot band of
 everything bandable cannot fit beside the tensors needed whole,
 :class:`~hwsim.errors.UserError` names the layer and the bytes it needs.
+
+The search depends on a layer's sizes and geometry, not on its tensors' names: within one
+context, streamed layers alike (``hwsim.schedule.alike``: a network's repeated blocks) share
+one search, and each makes its own tile-slot choice, which reads its cycles.
 """
 
 from __future__ import annotations
@@ -59,8 +63,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from hwsim.errors import UserError
-from hwsim.records import stored_at_once
 from hwsim.graph.ir import Graph
+from hwsim.records import stored_at_once
 from hwsim.schedule.alike import likeness
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
@@ -158,9 +162,9 @@ def _shape(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in
 
 def _two_slots(index: int, banded: int, best: dict, cycles: int, room: Room) -> bool:
     """Whether two tile slots beat one (``policy.stream_objective``) for layer ``index``, which
-    bands ``banded`` tensors: ``latency``, when the
-    layer's estimated time is no longer; ``traffic``, when they move no more DRAM bytes (then
-    no longer), so the layer moves the least bytes of all its choices with either slot count.
+    bands ``banded`` tensors: ``latency``, when the layer's estimated time is no longer;
+    ``traffic``, when they move no more DRAM bytes (then no longer), so the layer moves the
+    least bytes of all its choices with either slot count.
     That least can only fall as the SRAM grows (every band that fits a smaller SRAM fits a
     larger one), so under ``traffic`` a streamed layer's traffic does not grow with the SRAM
     (given what DRAM already holds before it)."""
