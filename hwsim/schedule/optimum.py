@@ -104,7 +104,7 @@ class SpillOptimum:
 
 def spill_problem(ctx: Context) -> SpillProblem:
     """The spill decisions of ``ctx``'s walk as an integer program (the module docstring)."""
-    g, layout, spec = ctx.graph, ctx.layout, ctx.spec
+    layout, spec = ctx.layout, ctx.spec
     aligned = spec.sram.aligned
     shared = not spec.sram.separate_weights
     steps = [t for t in range(len(ctx.modes)) if t not in ctx.inside and t not in layout.alias_layers]
@@ -131,7 +131,6 @@ def spill_problem(ctx: Context) -> SpillProblem:
         """The gaps of ``s`` that start at or after step ``lo`` and end at or before ``hi``."""
         return tuple(i for i in gaps_of.get(s, ()) if gaps[i].after >= lo and gaps[i].before <= hi)
 
-    in_dram = {p for i in g.inputs for p in layout.covers[g.root(i)]}
     charges: list[tuple[int, tuple[int, ...]]] = []
     forced = 0
     last_present: dict[str, int] = {}  # piece -> the step it was last read or written in SRAM
@@ -158,7 +157,6 @@ def spill_problem(ctx: Context) -> SpillProblem:
             last_present[p] = t
         for n in mode.band_writes:
             for p in layout.covers[n]:
-                in_dram.add(p)
                 last_present.pop(p, None)
     for p, w in written.items():
         nbytes = layout.piece_bytes[p]

@@ -101,12 +101,17 @@ def run_streamed(walk: "Walk", t: int) -> int:
     return run.tiles
 
 
+def _banded(ctx: Context, t: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The tensors streamed layer ``t``'s band model bands (reads, then writes) and their bytes."""
+    model, layout = ctx.modes[t].model, ctx.layout
+    banded = tuple(model.reads) + tuple(model.writes)
+    return banded, tuple(sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in banded)
+
+
 def moved_per_band(ctx: Context, t: int) -> dict[str, np.ndarray]:
     """DRAM bytes of each tensor that streamed layer ``t`` bands, band by band (the band table
     ``tiling`` chose its bands by)."""
-    mode, layout = ctx.modes[t], ctx.layout
-    banded = tuple(mode.model.reads) + tuple(mode.model.writes)
-    sizes = tuple(sum(layout.piece_bytes[p] for p in layout.covers[n]) for n in banded)
+    mode, (banded, sizes) = ctx.modes[t], _banded(ctx, t)
     table = band_table(ctx.graph, t, banded, sizes)
     return dict(zip(banded, table.moved(mode.bands[0][1] - mode.bands[0][0])))
 
@@ -155,19 +160,20 @@ def _tile_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: i
     them (``Context.alike``)."""
     mode = ctx.modes[t]
     model = mode.model
-    banded = tuple(model.reads) + tuple(model.writes)
-    sizes = tuple(sum(ctx.layout.piece_bytes[p] for p in ctx.layout.covers[n]) for n in banded)
+    banded, sizes = _banded(ctx, t)
     place = {n: i for i, n in enumerate(banded)}
     key = ("tile_figures", tuple(model.reads.values()), tuple(model.writes.values()), sizes, mode.bands, mode.rows,
            chunks, channels, ctx.costs[t].cycles, tuple(place[n] for n in mode.band_reads + mode.band_writes))
     found = ctx.alike.get(key)
     if found is None:
-        found = ctx.alike[key] = _work_out_figures(ctx.graph, t, mode, banded, sizes, chunks, channels,
-                                                   ctx.costs[t].cycles)
+        found = ctx.alike[key] = _work_out_figures(ctx, t, chunks, channels)
     return found
 
 
-def _work_out_figures(g, t: int, mode: Mode, banded, sizes, chunks: tuple[Chunk, ...], channels: int, total: int):
+def _work_out_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: int):
+    """``_tile_figures`` worked out for layer ``t``: each tile's share of its cycles, and each
+    banded tensor's bytes per band once per chunk."""
+    mode, total = ctx.modes[t], ctx.costs[t].cycles
     height, rows = mode.bands[0][1] - mode.bands[0][0], mode.rows
     o0 = np.arange(0, rows, height, dtype=np.int64)
     o1 = np.minimum(o0 + height, rows)
@@ -182,7 +188,7 @@ def _work_out_figures(g, t: int, mode: Mode, banded, sizes, chunks: tuple[Chunk,
     lo, hi = first * rows + (end - first) * each(o0), first * rows + (end - first) * each(o1)
     den = channels * rows
     cycles = (-(-total * hi // den)) - (-(-total * lo // den))
-    moved = dict(zip(banded, band_table(g, t, banded, sizes).moved(height)))
+    moved = moved_per_band(ctx, t)
     figures = [tuple(each(moved[name]).tolist()) for name in mode.band_reads]
     for name in mode.band_writes:
         band = each(moved[name])

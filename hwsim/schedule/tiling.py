@@ -252,14 +252,13 @@ class _Shape:
         model = band_model(g, index)
         self.index, self.model, self.layout, self.room, self.need = index, model, layout, room, need
         self.in_dram, self.outputs = in_dram, outputs
-        self.whole_reads = tuple(dict.fromkeys(p for t in model.whole_reads for p in layout.covers[t]))
-        self.whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
         self.banded = tuple(model.reads) + tuple(model.writes)
         self.sizes = {t: sum(layout.piece_bytes[p] for p in layout.covers[t]) for t in self.banded}
         self.table = band_table(g, index, self.banded, tuple(self.sizes[t] for t in self.banded))
         self.alignment = room.aligned(1)  # the SRAM's alignment: aligned(n) rounds n up to a multiple of it
         storages = layout.storage_of
-        self._whole = frozenset(storages[p] for p in self.whole_reads + self.whole_writes)
+        whole_reads, whole_writes = _resident(model, layout, frozenset())  # what stays whole whatever is kept
+        self._whole = frozenset(storages[p] for p in whole_reads + whole_writes)
         self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
         self._own.update((w, frozenset((storages[w],))) for w in model.writes)
         self._chunk_plans: dict[int, tuple[tuple[Chunk, ...], int]] = {}  # channels per chunk -> (chunks, region)
