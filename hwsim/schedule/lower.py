@@ -81,28 +81,24 @@ class AddressHistory:
         self._starts: list[int] = [0]
         self._owners: list[int | None] = [None]
 
-    def owners(self, lo: int, hi: int) -> set[int]:
-        i = bisect.bisect_right(self._starts, lo) - 1
-        found = set()
-        while i < len(self._starts) and self._starts[i] < hi:
-            if self._owners[i] is not None:
-                found.add(self._owners[i])
-            i += 1
-        return found
-
-    def paint(self, lo: int, hi: int, owner: int) -> None:
-        i = bisect.bisect_right(self._starts, lo) - 1
-        j = bisect.bisect_right(self._starts, hi) - 1
-        after = self._owners[j]  # owner of the segment that continues at hi
+    def claim(self, lo: int, hi: int, owner: int) -> list[int]:
+        """Give bytes ``[lo, hi)`` to ``owner``; returns the keys that held any of them last
+        (in address order; None, for bytes never held, left out)."""
+        starts, owners = self._starts, self._owners
+        i = bisect.bisect_right(starts, lo) - 1
+        j = bisect.bisect_right(starts, hi, i) - 1
+        held = [k for k in owners[i:j + 1 if starts[j] < hi else j] if k is not None]
+        after = owners[j]  # owner of the segment that continues at hi
         new_starts, new_owners = [lo], [owner]
-        if self._starts[i] < lo:
-            new_starts.insert(0, self._starts[i])
-            new_owners.insert(0, self._owners[i])
-        if j + 1 >= len(self._starts) or self._starts[j + 1] != hi:
+        if starts[i] < lo:
+            new_starts.insert(0, starts[i])
+            new_owners.insert(0, owners[i])
+        if j + 1 >= len(starts) or starts[j + 1] != hi:
             new_starts.append(hi)
             new_owners.append(after)
-        self._starts[i:j + 1] = new_starts
-        self._owners[i:j + 1] = new_owners
+        starts[i:j + 1] = new_starts
+        owners[i:j + 1] = new_owners
+        return held
 
 
 @dataclass(slots=True)
@@ -123,9 +119,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
     """The commands of ``actions``, with every dependency derived; the buffers of space
     ``provisional`` moved from address ``a`` to ``where(a)``."""
     placed: dict[int, Buffer] = {}  # id -> moved: a free names the buffer object its allocation made
-
-    def moved(buffers: tuple[Buffer, ...]) -> tuple[Buffer, ...]:
-        return tuple([placed.get(id(b)) or move(b) if b.space == provisional else b for b in buffers])
+    placed_get = placed.get
 
     def move(b: Buffer) -> Buffer:
         new = placed[id(b)] = Buffer(b.name, where(b.address), b.size, b.space, b.role, b.tensor, b.tile, b.rows)
@@ -142,64 +136,81 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
     barrier: int | None = None
     synced: set[str] = set()  # engines whose first command after the barrier depends on it
     for cid, a in enumerate(actions):
+        kind, allocs, frees = a.kind, a.allocs, a.frees
         deps = set(a.after)
-        allocs, frees = a.allocs, a.frees
         if provisional:
             if allocs:
-                allocs = moved(allocs)
+                allocs = tuple([placed_get(id(b)) or move(b) if b.space == provisional else b for b in allocs])
             if frees:
-                frees = moved(frees)
-        if a.kind == "host":
+                frees = tuple([placed_get(id(b)) or move(b) if b.space == provisional else b for b in frees])
+        if kind == "free" and not (allocs or a.reads or a.writes):  # the common case, on its own
+            for b in frees:
+                held = _live(live, b.name, cid)
+                deps.add(held.writer)
+                deps.update(held.stores)
+                if held.reader is not None:
+                    deps.add(held.reader)
+                del live[b.name]
+                freed_by[held.key] = last_free_of[b.name] = cid
+            commands.append(Command(cid, kind, "none", a.layer, tuple(sorted(deps)), a.tensor, a.dram_bytes,
+                                    a.traffic, a.cycles, allocs, frees, a.reads, a.cause, a.tile, a.parts, a.run))
+            continue
+        if kind == "host":
             deps.update(since_barrier)
             barrier, synced, since_barrier = cid, set(), []
-        elif a.kind != "free":
+        elif kind != "free":
             since_barrier.append(cid)
-            engines = _run_engines(a.run) if a.kind == "tiles" else (ENGINE_OF[a.kind],)
-            if barrier is not None and not synced.issuperset(engines):
-                deps.add(barrier)
-                synced.update(engines)
-        for b in allocs:
-            if b.name in live:
-                raise AssertionError(f"buffer {b.name!r} allocated twice")
-            if b.name in last_free_of:
-                deps.add(last_free_of[b.name])
+            if barrier is not None:
+                engines = _run_engines(a.run) if kind == "tiles" else (ENGINE_OF[kind],)
+                if not synced.issuperset(engines):
+                    deps.add(barrier)
+                    synced.update(engines)
+        for b in allocs:  # each claims its bytes: their last holders must have been freed
+            name = b.name
+            if name in live:
+                raise AssertionError(f"buffer {name!r} allocated twice")
+            if name in last_free_of:
+                deps.add(last_free_of[name])
             space = history.get(b.space)
             if space is None:
                 space = history[b.space] = AddressHistory()
-            for key in space.owners(b.address, b.address + b.size):
-                if key not in freed_by:
-                    raise AssertionError(f"buffer {b.name!r} at {b.address} overlaps a live buffer")
-                deps.add(freed_by[key])
-        for name in a.reads:
-            deps.add(_live(live, name, cid).writer)
+            key = next(keys)
+            for owner in space.claim(b.address, b.address + b.size, key):
+                if owner not in freed_by:
+                    raise AssertionError(f"buffer {name!r} at {b.address} overlaps a live buffer")
+                deps.add(freed_by[owner])
+            live[name] = _Live(key, -1)  # its writer: this command, set below
+        reads = a.reads
+        for name in reads:
+            held = live.get(name)
+            if held is None or held.writer == -1:
+                _live({}, name, cid)  # not allocated before this command: raises
+            deps.add(held.writer)
         for b in frees:
             held = _live(live, b.name, cid)
             deps.add(held.writer)
             deps.update(held.stores)
             if held.reader is not None:
                 deps.add(held.reader)
-        computes = a.kind in ("compute", "tiles")
+        computes = kind == "compute" or kind == "tiles"
         if computes and last_compute is not None:
             deps.add(last_compute)
         for b in allocs:
-            key = next(keys)
-            live[b.name] = _Live(key, cid)
-            history[b.space].paint(b.address, b.address + b.size, key)
+            live[b.name].writer = cid
         for name in a.writes:
             _live(live, name, cid).writer = cid
-        for name in a.reads:
-            if computes:
+        if computes:
+            for name in reads:
                 live[name].reader = cid
-            elif a.kind == "store":
+            last_compute = cid
+        elif kind == "store":
+            for name in reads:
                 live[name].stores.append(cid)
         for b in frees:
             held = live.pop(b.name)
-            freed_by[held.key] = cid
-            last_free_of[b.name] = cid
-        if computes:
-            last_compute = cid
-        commands.append(Command(cid, a.kind, ENGINE_OF[a.kind], a.layer, tuple(sorted(deps)), a.tensor,
-                                a.dram_bytes, a.traffic, a.cycles, allocs, frees, a.reads, a.cause, a.tile,
+            freed_by[held.key] = last_free_of[b.name] = cid
+        commands.append(Command(cid, kind, ENGINE_OF[kind], a.layer, tuple(sorted(deps)), a.tensor,
+                                a.dram_bytes, a.traffic, a.cycles, allocs, frees, reads, a.cause, a.tile,
                                 a.parts, a.run))
     return tuple(commands)
 
