@@ -187,7 +187,11 @@ def _fixed(ctx: Context, t: int, aligned, shared: bool) -> int:
     return weights
 
 
-def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.0) -> SpillOptimum:
+EXHAUSTIVE_GAPS = 12  # at most this many gaps left to decide: every keep vector is tried (solve)
+
+
+def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.0,
+          exhaustive: int = EXHAUSTIVE_GAPS) -> SpillOptimum:
     """The least traffic of ``problem`` (``relax``: its LP relaxation, a bound only).
 
     Only the steps where keeping every gap across them would overfill the SRAM (*binding*)
@@ -195,7 +199,13 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     capacity and can only save charges, so neither the optimum nor the LP bound changes), and
     the solver gets the rest. NAFNet at 8 MiB, layer mode: 20 binding steps of 410, and 9 gaps
     and 17 charges of 145 and 289 left to the solver, which then takes a quarter of the time
-    (most of it was building the program and SciPy's wrapper reading it)."""
+    (most of it was building the program and SciPy's wrapper reading it).
+
+    When at most ``exhaustive`` gaps are left, every one of their keep vectors is tried first
+    (:func:`_every_keep`; 2^9 = 512 on NAFNet at 8 MiB). That least is the optimum; it is
+    returned only when one keep vector alone reaches it, so that the result is the one the
+    integer program has (its only optimum). With ties, or no feasible vector, the integer
+    program decides as before."""
     import time
 
     if problem.infeasible_steps:
@@ -223,6 +233,15 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     charges = [(nbytes, [column[i] for i in gaps if i in column]) for nbytes, gaps in problem.charges]
     charges = [(nbytes, cols) for nbytes, cols in charges if cols]
     n_free = len(free)
+    if not relax and n_free <= exhaustive:
+        chosen = _every_keep(problem, binding, column, charges)
+        if chosen is not None:
+            least, kept = chosen
+            keep = [True] * n_gaps
+            for g, k in zip(free, kept):
+                keep[g] = k
+            found = problem.forced_bytes + least
+            return SpillOptimum(found, found, True, "optimal", time.process_time() - start, n, tuple(keep))
     size = n_free + len(charges)
     # variables: keep[g] (g < n_free), then moved[c] for each charge; minimise bytes of charges
     cost = np.zeros(size)
@@ -263,6 +282,33 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     keep = tuple(keep)
     return SpillOptimum(found, min(bound, found), result.status == 0, "optimal" if result.status == 0
                         else result.message, seconds, n, keep)
+
+
+def _every_keep(problem: SpillProblem, binding: list[int], column: dict[int, int],
+                charges: list[tuple[int, list[int]]]) -> tuple[int, tuple[bool, ...]] | None:
+    """(least charges, the keep vector reaching it) over every keep vector of the gaps left to
+    decide (``column``: gap -> its place in the vector; the others are kept): a vector is
+    feasible when the kept gaps spanning each binding step fit its room, and pays each charge
+    with a gap not kept (``charges``: bytes and columns). None when no vector is feasible or
+    two reach the least."""
+    n = len(column)
+    vectors = (np.arange(1 << n)[:, None] >> np.arange(n)) & 1  # row v: gap j kept when bit j of v is set
+    held = np.zeros((len(binding), n), dtype=np.int64)
+    for r, t in enumerate(binding):
+        for i in problem.spans[t]:
+            held[r, column[i]] = problem.gaps[i].nbytes
+    rooms = np.array([problem.room(t) for t in binding], dtype=np.int64)
+    feasible = ((vectors @ held.T) <= rooms).all(axis=1)
+    if not feasible.any():
+        return None
+    cost = np.zeros(1 << n, dtype=np.int64)
+    for nbytes, cols in charges:  # paid unless every gap it names is kept
+        cost += nbytes * (vectors[:, cols].min(axis=1) == 0)
+    least = int(cost[feasible].min())
+    best = np.flatnonzero(feasible & (cost == least))
+    if len(best) != 1:
+        return None
+    return least, tuple(bool(b) for b in vectors[best[0]])
 
 
 def out_of_sram(problem: SpillProblem, found: SpillOptimum) -> tuple[Callable[[int], frozenset[str]],
