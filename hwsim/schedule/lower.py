@@ -34,16 +34,14 @@ from __future__ import annotations
 import bisect
 import itertools
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
-from hwsim.records import stored_at_once
 from hwsim.schedule.plan import ENGINE_OF, Buffer, Command, Part, Plan, TileRun
 
 
-@stored_at_once
-@dataclass(frozen=True)
-class Action:
-    """One command as decided: everything but its id and its derived dependencies."""
+class Action(NamedTuple):
+    """One command as decided: everything but its id and its derived dependencies. A named
+    tuple (immutable, made by the thousand: 0.6-0.9 us, a frozen dataclass 1.2-1.6 us)."""
 
     kind: str  # one of plan.COMMAND_KINDS
     layer: int
@@ -136,14 +134,15 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
     barrier: int | None = None
     synced: set[str] = set()  # engines whose first command after the barrier depends on it
     for cid, a in enumerate(actions):
-        kind, allocs, frees = a.kind, a.allocs, a.frees
-        deps = set(a.after)
+        kind, layer, after, allocs, frees, reads, writes, tensor, dram_bytes, traffic, cycles, cause, tile, parts, \
+            run = a
+        deps = set(after)
         if provisional:
             if allocs:
                 allocs = tuple([placed_get(id(b)) or move(b) if b.space == provisional else b for b in allocs])
             if frees:
                 frees = tuple([placed_get(id(b)) or move(b) if b.space == provisional else b for b in frees])
-        if kind == "free" and not (allocs or a.reads or a.writes):  # the common case, on its own
+        if kind == "free" and not (allocs or reads or writes):  # the common case, on its own
             for b in frees:
                 held = _live(live, b.name, cid)
                 deps.add(held.writer)
@@ -152,8 +151,8 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
                     deps.add(held.reader)
                 del live[b.name]
                 freed_by[held.key] = last_free_of[b.name] = cid
-            commands.append(Command(cid, kind, "none", a.layer, tuple(sorted(deps)), a.tensor, a.dram_bytes,
-                                    a.traffic, a.cycles, allocs, frees, a.reads, a.cause, a.tile, a.parts, a.run))
+            commands.append(Command(cid, kind, "none", layer, tuple(sorted(deps)), tensor, dram_bytes, traffic,
+                                    cycles, allocs, frees, reads, cause, tile, parts, run))
             continue
         if kind == "host":
             deps.update(since_barrier)
@@ -161,7 +160,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
         elif kind != "free":
             since_barrier.append(cid)
             if barrier is not None:
-                engines = _run_engines(a.run) if kind == "tiles" else (ENGINE_OF[kind],)
+                engines = _run_engines(run) if kind == "tiles" else (ENGINE_OF[kind],)
                 if not synced.issuperset(engines):
                     deps.add(barrier)
                     synced.update(engines)
@@ -180,7 +179,6 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
                     raise AssertionError(f"buffer {name!r} at {b.address} overlaps a live buffer")
                 deps.add(freed_by[owner])
             live[name] = _Live(key, -1)  # its writer: this command, set below
-        reads = a.reads
         for name in reads:
             held = live.get(name)
             if held is None or held.writer == -1:
@@ -197,7 +195,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
             deps.add(last_compute)
         for b in allocs:
             live[b.name].writer = cid
-        for name in a.writes:
+        for name in writes:
             _live(live, name, cid).writer = cid
         if computes:
             for name in reads:
@@ -209,9 +207,8 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
         for b in frees:
             held = live.pop(b.name)
             freed_by[held.key] = last_free_of[b.name] = cid
-        commands.append(Command(cid, kind, ENGINE_OF[kind], a.layer, tuple(sorted(deps)), a.tensor,
-                                a.dram_bytes, a.traffic, a.cycles, allocs, frees, reads, a.cause, a.tile,
-                                a.parts, a.run))
+        commands.append(Command(cid, kind, ENGINE_OF[kind], layer, tuple(sorted(deps)), tensor, dram_bytes, traffic,
+                                cycles, allocs, frees, reads, cause, tile, parts, run))
     return tuple(commands)
 
 

@@ -77,6 +77,13 @@ class SpillProblem:
         margin = self.margin if isinstance(self.margin, int) else self.margin[t]
         return max(self.capacity - margin - self.required[t], 0) if margin else self.capacity - self.required[t]
 
+    def rooms(self) -> list[int]:
+        """``room(t)`` of every step, in order."""
+        capacity, margin = self.capacity, self.margin
+        if isinstance(margin, int):
+            return [max(capacity - margin - r, 0) if margin else capacity - r for r in self.required]
+        return [max(capacity - m - r, 0) if m else capacity - r for m, r in zip(margin, self.required)]
+
     def resident(self, t: int, keep: tuple[bool, ...]) -> int:
         """Bytes resident at step ``t`` in the solution ``keep``: what it requires and the gaps kept across it."""
         return self.required[t] + sum(self.gaps[i].nbytes for i in self.spans[t] if keep[i])
@@ -219,7 +226,8 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     for gap in problem.gaps:
         across[gap.after + 1] += gap.nbytes
         across[gap.before] -= gap.nbytes
-    binding = [t for t, held in enumerate(itertools.accumulate(across[:-1])) if held > problem.room(t)]
+    rooms = problem.rooms()
+    binding = [t for t, held in enumerate(itertools.accumulate(across[:-1])) if held > rooms[t]]
     if not binding:  # keeping every storage through every gap fits: no charge is paid, nothing can do better
         return SpillOptimum(problem.forced_bytes, problem.forced_bytes, True, "everything kept fits",
                             time.process_time() - start, n, (True,) * n_gaps)
@@ -234,7 +242,7 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     charges = [(nbytes, cols) for nbytes, cols in charges if cols]
     n_free = len(free)
     if not relax and n_free <= exhaustive:
-        chosen = _every_keep(problem, binding, column, charges)
+        chosen = _every_keep(problem, binding, rooms, column, charges)
         if chosen is not None:
             least, kept = chosen
             keep = [True] * n_gaps
@@ -250,7 +258,7 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
     for r, t in enumerate(binding):  # capacity: sum(keep * bytes) <= room left at t
         for i in problem.spans[t]:
             rows.append(r), cols.append(column[i]), vals.append(problem.gaps[i].nbytes)
-        lo.append(-np.inf), hi.append(problem.room(t))
+        lo.append(-np.inf), hi.append(rooms[t])
     r = len(binding)
     for c, (_, gaps) in enumerate(charges):  # moved[c] + keep[g] >= 1 for each gap g
         for j in gaps:
@@ -284,11 +292,12 @@ def solve(problem: SpillProblem, *, relax: bool = False, time_limit: float = 60.
                         else result.message, seconds, n, keep)
 
 
-def _every_keep(problem: SpillProblem, binding: list[int], column: dict[int, int],
+def _every_keep(problem: SpillProblem, binding: list[int], rooms: list[int], column: dict[int, int],
                 charges: list[tuple[int, list[int]]]) -> tuple[int, tuple[bool, ...]] | None:
     """(least charges, the keep vector reaching it) over every keep vector of the gaps left to
     decide (``column``: gap -> its place in the vector; the others are kept): a vector is
-    feasible when the kept gaps spanning each binding step fit its room, and pays each charge
+    feasible when the kept gaps spanning each binding step fit its room (``rooms``, by step),
+    and pays each charge
     with a gap not kept (``charges``: bytes and columns). None when no vector is feasible or
     two reach the least."""
     n = len(column)
@@ -297,8 +306,8 @@ def _every_keep(problem: SpillProblem, binding: list[int], column: dict[int, int
     for r, t in enumerate(binding):
         for i in problem.spans[t]:
             held[r, column[i]] = problem.gaps[i].nbytes
-    rooms = np.array([problem.room(t) for t in binding], dtype=np.int64)
-    feasible = ((vectors @ held.T) <= rooms).all(axis=1)
+    room = np.array([rooms[t] for t in binding], dtype=np.int64)
+    feasible = ((vectors @ held.T) <= room).all(axis=1)
     if not feasible.any():
         return None
     cost = np.zeros(1 << n, dtype=np.int64)

@@ -26,7 +26,7 @@ def test_relocation_moves_only_provisional_addresses_and_keeps_every_other_field
 
     program = Program("sram")
     for action in actions(100, 0):
-        program.emit(action.kind, action.layer, **{k: v for k, v in action.__dict__.items()
+        program.emit(action.kind, action.layer, **{k: v for k, v in action._asdict().items()
                                                    if k not in ("kind", "layer", "after")})
     program.relocate(lambda address: address + 1000)
     outline = Plan("g", "s", (), (), (), 4096)
