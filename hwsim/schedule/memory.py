@@ -233,12 +233,20 @@ class Memory:
 
     def load_weights(self, block: str, buffer_name: str, nbytes: int, layer: int, use_step: int,
                      chunk: int | None = None) -> Buffer:
-        """Load ``nbytes`` of layer weights into reserved ``block`` (at its start) as ``buffer_name``."""
-        allocator = self.weight_allocator()
-        buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), self.weight_space(), "weights")
-        self.dma("load", layer, buffer_name, nbytes, "weights", "weights", allocs=(buffer,), tile=chunk)
-        self.weight_blocks.setdefault(block, []).append(buffer)
-        if allocator is self.sram and self.may_evict and block not in self.queue:
+        """Load ``nbytes`` of layer weights into reserved ``block`` (at its start) as ``buffer_name``
+        (weights are not activation traffic: no ``dma`` bookkeeping; made once per weight chunk)."""
+        shared = self.weights is None
+        allocator = self.sram if shared else self.weights
+        buffer = Buffer(buffer_name, allocator.address(block), allocator.aligned(nbytes), "sram" if shared else "weights",
+                        "weights")
+        self.program.emit("load", layer, tensor=buffer_name, dram_bytes=nbytes, traffic="weights", cause="weights",
+                          allocs=(buffer,), tile=chunk)
+        loaded = self.weight_blocks.get(block)
+        if loaded is None:
+            self.weight_blocks[block] = [buffer]
+        else:
+            loaded.append(buffer)
+        if shared and self.may_evict and block not in self.queue:
             self.queue.push(Candidate(block, use_step, layer, allocator.size(block), False))
         return buffer
 

@@ -200,25 +200,20 @@ class Walk:
         mem, block = self.mem, self.ctx.block(t)
         outs = tuple([mem.produce(p) for p in mode.resident_writes])
         reads = tuple([mem.present[p].name for p in mode.resident_reads])
-        chunks = mode.chunks or (Chunk(0, 1, 0),)
-        channels = mode.out_channels if mode.chunks else 1
-        many = len(chunks) > 1
-        for c, chunk in enumerate(chunks):
-            weight = ()
-            if many:
-                buffer = mem.load_weights(block, f"{block}@chunk{c}", chunk.nbytes, t, t, chunk=c)
-                weight = (buffer.name,)
-            elif chunk.nbytes:
-                weight = (block,)
-            cycles = split_cycles(self.ctx.costs[t].cycles, chunk.first, chunk.end, channels)
-            self.program.emit("compute", t, allocs=outs if c == 0 else (), reads=reads + weight,
-                              writes=tuple(o.name for o in outs) if c else (), cycles=cycles,
-                              tile=c if many else None)
-            if many:
-                mem.free_weight_buffer(block, buffer, t)
+        chunks, emit, cycles = mode.chunks, self.program.emit, self.ctx.costs[t].cycles
+        if len(chunks) <= 1:
+            weight = (block,) if chunks and chunks[0].nbytes else ()
+            emit("compute", t, allocs=outs, reads=reads + weight, cycles=cycles)
+            self.tiles[t] = 1
+            return
+        written, channels = tuple([o.name for o in outs]), mode.out_channels
+        for c, chunk in enumerate(chunks):  # each chunk loaded, used and freed in turn (one region)
+            buffer = mem.load_weights(block, f"{block}@chunk{c}", chunk.nbytes, t, t, chunk=c)
+            emit("compute", t, allocs=() if c else outs, reads=reads + (buffer.name,), writes=written if c else (),
+                 cycles=split_cycles(cycles, chunk.first, chunk.end, channels), tile=c)
+            mem.free_weight_buffer(block, buffer, t)
         self.tiles[t] = len(chunks)
-        if many:
-            self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: weights in {len(chunks)} chunks")
+        self.notes.append(f"layer {self.ctx.graph.layers[t].name!r}: weights in {len(chunks)} chunks")
 
     # --- after ----------------------------------------------------------------------------------
     def after(self, t: int) -> None:
