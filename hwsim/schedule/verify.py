@@ -61,28 +61,33 @@ class _Occupants:
         self.starts: list[int] = []
         self.items: list[tuple[int, int, int]] = []  # (lo, hi, key), sorted by lo
 
-    def overlapping(self, lo: int, hi: int) -> list[tuple[int, int, int]]:
-        i = max(0, bisect.bisect_right(self.starts, lo) - 1)
-        found = []
-        while i < len(self.items) and self.items[i][0] < hi:
-            if self.items[i][1] > lo:
-                found.append(self.items[i])
+    def span(self, lo: int, hi: int) -> tuple[int, int]:
+        """``(i, j)``: ``items[i:j]`` are the intervals overlapping ``[lo, hi)`` (disjoint and
+        sorted, so they are consecutive); ``i`` is where ``[lo, hi)`` goes when none does."""
+        items = self.items
+        i = bisect.bisect_right(self.starts, lo) - 1  # the last starting at or before lo
+        if i < 0:
+            i = 0
+        elif items[i][1] <= lo:  # it ends before lo
             i += 1
-        return found
+        j = i
+        while j < len(items) and items[j][0] < hi:
+            j += 1
+        return i, j
 
-    def claim(self, lo: int, hi: int, key: int) -> None:
-        keep = []
-        for a, b, k in self.overlapping(lo, hi):
-            if a < lo:
-                keep.append((a, lo, k))
-            if b > hi:
-                keep.append((hi, b, k))
-            i = self.items.index((a, b, k))
-            del self.items[i], self.starts[i]
-        for item in keep + [(lo, hi, key)]:
-            i = bisect.bisect_left(self.starts, item[0])
-            self.starts.insert(i, item[0])
-            self.items.insert(i, item)
+    def claim(self, lo: int, hi: int, key: int, span: tuple[int, int] | None = None) -> None:
+        """``[lo, hi)`` now held by ``key`` (``span``: ``self.span(lo, hi)``, if known): what
+        other intervals keep of themselves outside it stays theirs."""
+        i, j = self.span(lo, hi) if span is None else span
+        items = self.items
+        new = []
+        if i < j and items[i][0] < lo:
+            new.append((items[i][0], lo, items[i][2]))
+        new.append((lo, hi, key))
+        if i < j and items[j - 1][1] > hi:
+            new.append((hi, items[j - 1][1], items[j - 1][2]))
+        items[i:j] = new
+        self.starts[i:j] = [item[0] for item in new]
 
 
 class _Checker:
@@ -108,19 +113,24 @@ class _Checker:
         """Shortcuts for :meth:`reaches` when the computes form a chain (each depends on the
         previous one): ``cmax[c]``, the last compute among c and its ancestors, and
         ``first[c]``, the first compute that has c among its ancestors."""
-        computes = [c.id for c in self.cmds if c.kind in COMPUTING]
-        self.chained = all(a in self.cmds[b].deps for a, b in zip(computes, computes[1:]))
-        self.cmax = []
-        for c in self.cmds:
-            best = max((self.cmax[d] for d in c.deps if d < c.id), default=-1)
-            self.cmax.append(c.id if c.kind in COMPUTING else best)
-        never = len(self.cmds)
-        self.first = [never] * len(self.cmds)
-        for c in reversed(self.cmds):
-            mine = c.id if c.kind in COMPUTING else self.first[c.id]
+        cmds = self.cmds
+        computes = [c.id for c in cmds if c.kind in COMPUTING]
+        self.chained = all(a in cmds[b].deps for a, b in zip(computes, computes[1:]))
+        self.cmax = cmax = []
+        for c in cmds:
+            if c.kind in COMPUTING:
+                cmax.append(c.id)
+            else:
+                cid = c.id
+                cmax.append(max([cmax[d] for d in c.deps if d < cid], default=-1))
+        never = len(cmds)
+        self.first = first = [never] * len(cmds)
+        for c in reversed(cmds):
+            cid = c.id
+            mine = cid if c.kind in COMPUTING else first[cid]
             for d in c.deps:
-                if 0 <= d < c.id and mine < self.first[d]:
-                    self.first[d] = mine
+                if 0 <= d < cid and mine < first[d]:
+                    first[d] = mine
 
     def reaches(self, earlier: int, later: int) -> bool:
         """Whether ``earlier`` is among the transitive deps of ``later``.
@@ -146,29 +156,32 @@ class _Checker:
         return False
 
     def shape(self, i: int, c: Command) -> bool:
-        ok = c.id == i and c.kind in COMMAND_KINDS and ENGINE.get(c.kind) == c.engine
-        ok = ok and all(0 <= d < i for d in c.deps)
+        kind, deps = c.kind, c.deps
+        ok = c.id == i and kind in COMMAND_KINDS and ENGINE.get(kind) == c.engine
+        ok = ok and (not deps or (min(deps) >= 0 and max(deps) < i))
         if not ok:
             self.bad(c, "bad id, kind, engine or deps")
-        if c.kind in ("load", "store") and (c.traffic not in TRAFFIC_KINDS or c.cause not in STALL_CAUSES):
+        if (kind == "load" or kind == "store") and (c.traffic not in TRAFFIC_KINDS or c.cause not in STALL_CAUSES):
             self.bad(c, f"traffic {c.traffic!r} / cause {c.cause!r} not known")
-        if c.kind == "free" and (c.allocs or not c.frees):
-            self.bad(c, "a free must free buffers and allocate none")
-        if c.kind != "free" and c.frees:
+        if kind == "free":
+            if c.allocs or not c.frees:
+                self.bad(c, "a free must free buffers and allocate none")
+        elif c.frees:
             self.bad(c, "only a free releases buffers")
-        if c.kind == "load" and not c.allocs:
+        if kind == "load" and not c.allocs:
             self.bad(c, "a load allocates its destination")
-        if c.kind == "store" and len(c.reads) != 1:
+        if kind == "store" and len(c.reads) != 1:
             self.bad(c, "a store reads one buffer")
-        if (c.kind == "tiles") != (c.run is not None):
+        if (kind == "tiles") != (c.run is not None):
             self.bad(c, "a tiles command, and only one, carries a tile run")
-        elif c.kind == "tiles":
+        elif kind == "tiles":
             self.tile_geometry(c)
-        if c.parts and (c.kind != "compute" or sum(p.cycles for p in c.parts) != c.cycles
-                        or (c.layer, c.tile) != (c.parts[0].layer, c.parts[0].stripe)):
-            self.bad(c, "its parts do not add up to it (cycles, first layer and stripe)")
-        if any(name not in c.reads for p in c.parts for name in p.reads):
-            self.bad(c, "a part reads a buffer the command does not list")
+        if c.parts:
+            if kind != "compute" or sum(p.cycles for p in c.parts) != c.cycles \
+                    or (c.layer, c.tile) != (c.parts[0].layer, c.parts[0].stripe):
+                self.bad(c, "its parts do not add up to it (cycles, first layer and stripe)")
+            if any(name not in c.reads for p in c.parts for name in p.reads):
+                self.bad(c, "a part reads a buffer the command does not list")
         return ok
 
     def tile_geometry(self, c: Command) -> None:
@@ -237,13 +250,15 @@ class _Checker:
                 continue
             if b.name in self.last_free and not self.reaches(self.last_free[b.name], c.id):
                 self.bad(c, f"allocates {b.name!r} again without depending on its last free")
-            for _, _, key in self.occupants[b.space].overlapping(b.address, b.address + b.size):
+            occupants = self.occupants[b.space]
+            span = occupants.span(b.address, b.address + b.size)
+            for _, _, key in occupants.items[span[0]:span[1]]:
                 if key not in self.freed_by:
                     self.bad(c, f"buffer {b.name!r} overlaps a buffer still allocated")
                 elif self.freed_by[key] not in c.deps:
                     self.bad(c, f"buffer {b.name!r} does not depend directly on free {self.freed_by[key]}")
             self.keys += 1
-            self.occupants[b.space].claim(b.address, b.address + b.size, self.keys)
+            occupants.claim(b.address, b.address + b.size, self.keys, span)
             self.live[b.name] = (b, self.keys, c.id, [])
             self.used[b.space] += b.size
             if self.used[b.space] > self.capacity[b.space]:
@@ -252,7 +267,7 @@ class _Checker:
     def release(self, c: Command) -> None:
         for b in c.frees:
             entry = self.live.get(b.name)
-            if entry is None or entry[0] != b:
+            if entry is None or (entry[0] is not b and entry[0] != b):
                 self.bad(c, f"frees {b.name!r}, which is not allocated as {b}")
                 continue
             buffer, key, alloc_id, readers = entry
@@ -269,12 +284,18 @@ class _Checker:
             if not self.shape(i, c):
                 return self.problems
         self.index()
-        for c in self.cmds:
-            self.read(c)
-            self.dram_source(c)
-            self.host_wrote(c)
-            self.allocate(c)
-            self.release(c)
+        for c in self.cmds:  # each check called only for the commands it can have work on
+            kind = c.kind
+            if c.reads or kind == "store" or kind == "tiles":
+                self.read(c)
+            if kind == "load" or kind == "tiles":
+                self.dram_source(c)
+            if kind == "host":
+                self.host_wrote(c)
+            if c.allocs:
+                self.allocate(c)
+            if c.frees:
+                self.release(c)
         if self.live:
             self.problems.append(f"{len(self.live)} buffers never freed: {sorted(self.live)[:5]}")
         return self.problems

@@ -2,6 +2,9 @@
 
 import dataclasses
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hwsim.schedule import schedule, verify_plan
 from hwsim.schedule.plan import Buffer, Command, LayerPlan, Plan
 from tests.schedule.helpers import make_spec, u_one_skip
@@ -138,3 +141,23 @@ def test_a_cascade_must_run_each_layer_in_each_stripe_once_in_order():
     assert any("do not add up" in p for p in verify_plan(with_parts(cmd.parts, cmd.cycles + 1)))
     stray = cmd.parts[0]._replace(reads=cmd.parts[0].reads + ("y",))
     assert any("does not list" in p for p in verify_plan(with_parts((stray,) + cmd.parts[1:])))
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20)), min_size=1, max_size=25))
+@settings(max_examples=200, deadline=None)
+def test_the_byte_owners_follow_every_claim(claims):
+    # An independent counter: a byte map of who claimed each byte last. After every claim the
+    # verifier's intervals must hold exactly that map, and before it, ``span`` must name exactly
+    # the intervals holding any of its bytes.
+    from hwsim.schedule.verify import _Occupants
+
+    occupants, owner = _Occupants(), {}
+    for key, (lo, size) in enumerate(claims):
+        hi = lo + size
+        i, j = occupants.span(lo, hi)
+        assert {k for _, _, k in occupants.items[i:j]} == {owner[a] for a in range(lo, hi) if a in owner}
+        occupants.claim(lo, hi, key, (i, j))
+        owner.update(dict.fromkeys(range(lo, hi), key))
+        held = {a: k for a_lo, a_hi, k in occupants.items for a in range(a_lo, a_hi)}
+        assert held == owner
+        assert occupants.starts == sorted(occupants.starts) == [a for a, _, _ in occupants.items]
