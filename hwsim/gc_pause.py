@@ -10,6 +10,14 @@ collector off and turns it back on after (when it was on: nested calls leave it 
 outermost); what little cyclic garbage the call made is collected afterwards, as usual. This is
 the standard remedy for allocation-heavy Python (``gc.disable``/``gc.freeze`` around a hot
 phase); nothing in the results depends on it.
+
+A sweep's work units (``hwsim.sweep``: a plan group's points, a point, a zero-spill search)
+are paused whole: between the paused stages of one point (its rows, the guards, the plan's
+checks) the collector would otherwise run on the young objects the stages left, and every
+so often on the whole heap, the graph's memoised tables included. Measured on 120 points of
+issue 17's NAFNet grid run in one process: 188 collections took 9.6 % of the CPU time;
+paused, one collection, and 6-10 % less CPU per point (three of four paired runs; the
+machine's load varied by a fifth).
 """
 
 from __future__ import annotations

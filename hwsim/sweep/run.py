@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwsim.errors import UserError
+from hwsim.gc_pause import paused
 from hwsim.graph.ir import Graph
 from hwsim.measure import Metrics
 from hwsim.schedule.plan import STALL_CAUSES, TRAFFIC_KINDS
@@ -75,6 +76,7 @@ def point_spec(spec: AcceleratorSpec, point: Point) -> AcceleratorSpec:
     return with_overrides(spec, changes) if changes else spec
 
 
+@paused
 def run_point(graph: Graph, spec: AcceleratorSpec, point: Point) -> dict[str, Any]:
     """The results row of one point (see the module docstring); never raises for a bad point."""
     from hwsim.pipeline import run
@@ -109,6 +111,7 @@ def well_formed(kind: Any, result: Any) -> bool:
     return set(result) == {"status", "error", *METRIC_COLUMNS} and all(_number(result[c]) for c in METRIC_COLUMNS)
 
 
+@paused
 def search_zero_spill(graph: Graph, spec: AcceleratorSpec) -> dict[str, Any]:
     """``{"zero_spill_sram_bytes": int | None, "error": str}`` of one graph on one spec."""
     from hwsim.schedule import zero_spill_sram

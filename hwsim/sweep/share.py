@@ -82,6 +82,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Sequence
 
 from hwsim.errors import UserError
+from hwsim.gc_pause import paused
 from hwsim.graph.ir import Graph
 from hwsim.schedule.guards import all_hold
 from hwsim.schedule.tiling import remembered_shapes
@@ -164,6 +165,7 @@ def _plan(graph: Graph, spec: AcceleratorSpec) -> _Made:
     return _Made(planned, None, tuple(dict.fromkeys(guards)))
 
 
+@paused  # its schedules, simulations and the rows between them (``hwsim.gc_pause``)
 def run_points(graph: Graph, spec: AcceleratorSpec, points: Sequence[Point], share: bool = True) -> GroupRun:
     """The results rows of ``points`` (one plan group, or any points with ``share=False``) by
     point key, each what :func:`hwsim.sweep.run.run_point` gives for it, and the counts of
