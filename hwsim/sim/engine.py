@@ -43,6 +43,7 @@ amount of work per command plus one per dependency edge: O(n log n) in commands.
 from __future__ import annotations
 
 from functools import cache, partial
+from operator import attrgetter
 
 from hwsim.gc_pause import paused
 from hwsim.schedule.plan import Command, Plan
@@ -243,41 +244,73 @@ def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySa
 
     Raises RuntimeError if a command never ran, or a buffer is allocated twice or freed while
     not allocated.
+
+    Built column by column (``map`` over the commands in trace order, then one ``map`` of
+    :class:`Event` over the columns): per event that is one call of its ``__init__`` and no
+    Python loop; a ``tiles`` event, which carries its run's timing, is made again in place.
     """
     starts, ends, timings = run.starts, run.ends, run.timings
-    stuck = [i for i, end in enumerate(ends) if end is None]
-    if stuck:
+    if None in ends:
+        stuck = [i for i, end in enumerate(ends) if end is None]
         raise RuntimeError(f"simulation ended with {len(stuck)} commands never run (first: {stuck[:5]})")
-    events, samples = [], []
+    order = sorted(range(len(starts)), key=starts.__getitem__)  # (start, command): the sort is stable
+    if not order:
+        return (), ()
+    commands = [plan.commands[i] for i in order]
+    at = [starts[i] for i in order]
+    events = list(map(Event, order, *(list(map(attrgetter(name), commands)) for name in ("kind", "engine", "layer")),
+                      at, [ends[i] for i in order],
+                      *(list(map(attrgetter(name), commands)) for name in ("dram_bytes", "traffic", "tensor", "tile"))))
+    for position, timing in _tiles_positions(order, timings):
+        c, i = commands[position], order[position]
+        events[position] = Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
+                                 c.tile, (timing.compute_start, timing.compute_end),
+                                 tuple(sorted(timing.stalls.items())), timing.first_wait, c.run.moves())
+    return tuple(events), _occupancy(commands, at, order)
+
+
+def _tiles_positions(order: list[int], timings: dict[int, RunTiming]) -> list[tuple[int, RunTiming]]:
+    """(position in trace order, timing) of every ``tiles`` command."""
+    if not timings:
+        return []
+    return [(position, timings[i]) for position, i in enumerate(order) if i in timings]
+
+
+def _occupancy(commands: list[Command], at: list[int], order: list[int]) -> tuple[OccupancySample, ...]:
+    """The bytes in use in each space after every allocating or freeing command (``commands``
+    in trace order, starting at cycles ``at``), checking each buffer is allocated before it is
+    freed and not twice."""
+    samples = []
     live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
     in_use = {"sram": 0, "weights": 0}
-    commands = plan.commands
-    for i in sorted(range(len(starts)), key=starts.__getitem__):  # (start, command): the sort is stable
-        c = commands[i]
-        if c.kind != "tiles":
-            events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
-                                c.tile))
-        else:
-            timing = timings[i]
-            events.append(Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
-                                c.tile, (timing.compute_start, timing.compute_end),
-                                tuple(sorted(timing.stalls.items())), timing.first_wait, c.run.moves()))
-        if not (c.allocs or c.frees):
+    sram = live["sram"]
+    sram_bytes = weight_bytes = 0
+    for position, c in enumerate(commands):
+        allocs, frees = c.allocs, c.frees
+        if not (allocs or frees):
             continue
-        for buffer in c.allocs:
-            names = live[buffer.space]
-            if buffer.name in names:
-                raise RuntimeError(f"command {i} allocates {buffer.name!r}, already allocated")
-            names.add(buffer.name)
-            in_use[buffer.space] += buffer.size
-        for buffer in c.frees:
-            names = live[buffer.space]
-            if buffer.name not in names:
-                raise RuntimeError(f"command {i} frees {buffer.name!r}, which is not allocated")
-            names.remove(buffer.name)
-            in_use[buffer.space] -= buffer.size
-        samples.append(OccupancySample(starts[i], in_use["sram"], in_use["weights"]))
-    return tuple(events), tuple(samples)
+        for buffer in allocs:
+            name = buffer.name
+            names = sram if buffer.space == "sram" else live[buffer.space]
+            if name in names:
+                raise RuntimeError(f"command {order[position]} allocates {name!r}, already allocated")
+            names.add(name)
+            if names is sram:
+                sram_bytes += buffer.size
+            else:
+                in_use[buffer.space] += buffer.size
+        for buffer in frees:
+            name = buffer.name
+            names = sram if buffer.space == "sram" else live[buffer.space]
+            if name not in names:
+                raise RuntimeError(f"command {order[position]} frees {name!r}, which is not allocated")
+            names.remove(name)
+            if names is sram:
+                sram_bytes -= buffer.size
+            else:
+                in_use[buffer.space] -= buffer.size
+        samples.append(OccupancySample(at[position], sram_bytes, in_use["weights"]))
+    return tuple(samples)
 
 
 @paused
