@@ -43,6 +43,7 @@ amount of work per command plus one per dependency edge: O(n log n) in commands.
 from __future__ import annotations
 
 from functools import cache, partial
+from typing import Callable
 from operator import attrgetter
 
 from hwsim.gc_pause import paused
@@ -57,6 +58,15 @@ ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write"
                   "host": "compute"}
 
 
+class _Engine:
+    """One engine's commands (``queue``, in program order) and the next one it runs (``at``)."""
+
+    __slots__ = ("name", "queue", "at")
+
+    def __init__(self, name: str, queue: list[Command]):
+        self.name, self.queue, self.at = name, queue, 0
+
+
 class _Run:
     """The mutable state of one simulation (lives only inside :func:`simulate`)."""
 
@@ -68,7 +78,7 @@ class _Run:
         self.bus = Slots(loop, 1, at_cycle_end=True) if spec.dram.channels > 1 else None
         self.starts: list[int | None] = [None] * len(plan.commands)
         self.ends: list[int | None] = [None] * len(plan.commands)
-        self.waiters: dict[int, Signal] = {}  # command id -> signal a process waits on
+        self.waiters: dict[int, list] = {}  # command id -> work waiting for it to finish (_wait)
         self.frees_after: dict[int, list[int]] = {}  # command id -> frees that depend on it
         self.waiting: dict[int, int] = {}  # free command id -> deps not finished yet
         self.capacity = spec.dram.channels
@@ -86,20 +96,30 @@ class _Run:
         return self.transfer(command.dram_bytes) + (self.turnaround if switch else 0)
 
     # --- common ---------------------------------------------------------------------------
-    def _unfinished(self, command: Command) -> Signal | None:
-        """The signal of the first dep of ``command`` not finished yet (None when all are): a
-        process waits on each in turn until none is left.
+    def _wait(self, command: Command, work: Callable[[object], None], arg: object) -> bool:
+        """If a dep of ``command`` is not finished, queue ``work(arg)`` to run when the first such
+        dep finishes, and say so (True): the engine goes on from there and looks again, until
+        no dep is left unfinished.
 
-        A signal is made only for a command that someone waits on before it finishes.
-        """
+        ``waiters[dep]`` plays the part of a signal the engines wait on: when ``dep`` finishes,
+        one piece of work runs its waiters in the order they came (:meth:`_wake`), where a
+        signal's processing would resume them. Made only for a command someone waits on before
+        it finishes."""
         ends = self.ends
         for dep in command.deps:
             if ends[dep] is None:
-                signal = self.waiters.get(dep)
-                if signal is None:
-                    signal = self.waiters[dep] = Signal(self.loop)
-                return signal
-        return None
+                waiting = self.waiters.get(dep)
+                if waiting is None:
+                    self.waiters[dep] = [(work, arg)]
+                else:
+                    waiting.append((work, arg))
+                return True
+        return False
+
+    @staticmethod
+    def _wake(waiting: list[tuple[Callable[[object], None], object]]) -> None:
+        for work, arg in waiting:
+            work(arg)
 
     def _finish(self, command: Command, start: int) -> None:
         """Record ``command`` as done now, wake its waiters, run the frees it completes."""
@@ -111,42 +131,61 @@ class _Run:
             done, begun = finished.pop()
             starts[done] = begun
             ends[done] = now
-            signal = waiters.pop(done, None)
-            if signal is not None:
-                signal.succeed()
+            woken = waiters.pop(done, None)
+            if woken is not None:
+                self.loop.due((self._wake, woken))
             for free in frees_after.pop(done, ()):
                 waiting[free] -= 1
                 if not waiting[free]:
                     finished.append((free, now))
 
     # --- engines --------------------------------------------------------------------------
-    def compute_engine(self, commands: list[Command]) -> Process:
-        for command in commands:
+    # Each engine is a state machine: ``_Engine.at`` is its next command; ``_step`` runs it from
+    # there until it must wait, and what it waits for (a dep, a channel, a cycle count, a run's
+    # release) runs ``_step`` or the engine's next step again, at the point of the loop where the
+    # wait would resume a process (``hwsim.sim.kernel``: a signal processed, a timeout due).
+    def _step(self, engine: _Engine) -> None:
+        """Run ``engine`` from its next command until it waits."""
+        queue, now = engine.queue, self.loop.now
+        while engine.at < len(queue):
+            command = queue[engine.at]
             if command.kind == "tiles":
-                yield from self._tiles(command, "compute")
-                continue
-            while (dep := self._unfinished(command)) is not None:
-                yield dep
-            start = self.loop.now
+                self._tiles(command, engine)
+                return
+            if self._wait(command, self._step, engine):
+                return
+            if engine.name != "compute":
+                self.channels.request_then(command.id, self._issued, engine)
+                return
             if command.cycles:
-                yield command.cycles
-            self._finish(command, start)
+                self.loop.after(command.cycles, self._computed, (engine, now))
+                return
+            self._finish(command, now)
+            engine.at += 1
 
-    def dma_engine(self, commands: list[Command], engine: str) -> Process:
-        for command in commands:
-            if command.kind == "tiles":
-                yield from self._tiles(command, engine)
-                continue
-            while (dep := self._unfinished(command)) is not None:
-                yield dep
-            yield self.channels.request(command.id)
-            if self.bus is None:  # one channel: nothing else can be on the bus
-                start = self.loop.now
-                yield self.latency + self._data_cycles(command)
-                self.channels.release()
-                self._finish(command, start)
-            else:
-                self._transfer(command)
+    def _computed(self, flight: tuple[_Engine, int]) -> None:
+        engine, start = flight
+        self._finish(engine.queue[engine.at], start)
+        engine.at += 1
+        self._step(engine)
+
+    def _issued(self, engine: _Engine) -> None:
+        """A DMA engine's transfer has its channel. With one channel it holds the bus at once and
+        the engine waits for it to end; with several, the engine goes on."""
+        command, now = engine.queue[engine.at], self.loop.now
+        if self.bus is None:  # one channel: nothing else can be on the bus
+            self.loop.after(self.latency + self._data_cycles(command), self._moved, (engine, now))
+            return
+        self._transfer(command)
+        engine.at += 1
+        self._step(engine)
+
+    def _moved(self, flight: tuple[_Engine, int]) -> None:
+        engine, start = flight
+        self.channels.release()
+        self._finish(engine.queue[engine.at], start)
+        engine.at += 1
+        self._step(engine)
 
     def _transfer(self, command: Command) -> None:
         """An issued transfer with several channels: latency, then the bus for its data phase.
@@ -156,9 +195,9 @@ class _Run:
         self.loop.after(self.latency, self._on_latency, (command, self.loop.now))
 
     def _on_latency(self, flight: tuple[Command, int]) -> None:
-        self.bus.request(flight[0].id).callbacks.append(partial(self._on_bus, flight))
+        self.bus.request_then(flight[0].id, self._on_bus, flight)
 
-    def _on_bus(self, flight: tuple[Command, int], _: Signal) -> None:
+    def _on_bus(self, flight: tuple[Command, int]) -> None:
         self.loop.after(self._data_cycles(flight[0]), self._on_data_done, flight)
 
     def _on_data_done(self, flight: tuple[Command, int]) -> None:
@@ -167,23 +206,30 @@ class _Run:
         self._finish(*flight)
 
     # --- a streamed layer's tiles --------------------------------------------------------
-    def _tiles(self, command: Command, engine: str) -> Process:
+    def _tiles(self, command: Command, engine: _Engine) -> None:
         """An engine reaching a ``tiles`` command: it waits until the run releases it."""
         meeting = self.runs.get(command.id)
         if meeting is None:
             meeting = self.runs[command.id] = ({e: Signal(self.loop) for e in ENGINE_ORDER},
                                                {e: Signal(self.loop) for e in ENGINE_ORDER})
-            self.loop.start(self._run_tiles(command, *meeting))
+            itself: list[Process] = []  # the run's process, for the deps it waits on to resume it
+            itself.append(self._run_tiles(command, itself, *meeting))
+            self.loop.start(itself[0])
         arrived, released = meeting
-        arrived[engine].succeed(self.loop.now)
-        yield released[engine]
+        arrived[engine.name].succeed(self.loop.now)
+        released[engine.name].callbacks.append(partial(self._released, engine))
 
-    def _run_tiles(self, command: Command, arrived: dict[str, Signal], released: dict[str, Signal]) -> Process:
+    def _released(self, engine: _Engine, _: Signal) -> None:
+        engine.at += 1
+        self._step(engine)
+
+    def _run_tiles(self, command: Command, itself: list[Process], arrived: dict[str, Signal],
+                   released: dict[str, Signal]) -> Process:
         """Start the run once its deps are done, both DMA engines have reached it (``arrived``)
         and every channel is free; time it (``pipeline``) once the compute engine has reached it
         too; ``released`` lets each engine go on."""
-        while (dep := self._unfinished(command)) is not None:
-            yield dep
+        while self._wait(command, self.loop.resume, itself[0]):
+            yield Signal(self.loop)  # never triggered: the dep's waiters resume the process
         yield arrived["dma_read"]
         yield arrived["dma_write"]
         channels = [self.channels.request(command.id) for _ in range(self.capacity)]
@@ -321,8 +367,7 @@ def simulate(plan: Plan, spec: AcceleratorSpec) -> Trace:
     run = _Run(loop, plan, spec)
     for command in queues["none"]:
         run.arm_free(command)
-    loop.start(run.compute_engine(queues["compute"]))
-    for engine in ENGINE_ORDER[1:]:
-        loop.start(run.dma_engine(queues[engine], engine))
+    for engine in ENGINE_ORDER:
+        loop.start_work(run._step, _Engine(engine, queues[engine]))
     loop.run()
     return Trace(plan.graph, plan.spec, *_record(plan, run), spec.clock_hz)
