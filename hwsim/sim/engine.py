@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from functools import cache, partial
 from typing import Callable
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from hwsim.gc_pause import paused
 from hwsim.schedule.plan import Command, Plan
@@ -253,35 +253,46 @@ class _Run:
         released["dma_read"].succeed()
         released["dma_write"].succeed()
 
-    # --- frees ----------------------------------------------------------------------------
-    def arm_free(self, command: Command) -> None:
-        """Release ``command``'s buffers the moment its last dep finishes (no process, no signal)."""
-        deps = set(command.deps)
-        if not deps:
-            self.loop.after(0, lambda _: self._finish(command, self.loop.now))
-            return
-        self.waiting[command.id] = len(deps)
-        for dep in deps:
-            self.frees_after.setdefault(dep, []).append(command.id)
+    # --- set-up ---------------------------------------------------------------------------
+    def queues(self, plan: Plan) -> dict[str, list[Command]]:
+        """Each engine's commands in program order, checking the plan's shape on the way; each
+        free armed to release its buffers the moment its last dep finishes (no engine, no
+        signal: ``frees_after`` and ``waiting``, which :meth:`_finish` counts down)."""
+        queues: dict[str, list[Command]] = {engine: [] for engine in ENGINE_ORDER}
+        append = {engine: queues[engine].append for engine in ENGINE_ORDER}
+        frees_after, waiting = self.frees_after, self.waiting
+        for index, command in enumerate(plan.commands):
+            kind, engine, deps, cid = _SHAPE(command)
+            if cid != index:
+                raise RuntimeError(f"plan command {index} has id {cid}: ids must be 0..n-1")
+            if ENGINE_OF_KIND.get(kind) != engine:
+                raise RuntimeError(f"plan command {index}: a {kind!r} on engine {engine!r}")
+            if deps and not (0 <= min(deps) and max(deps) < index):
+                raise RuntimeError(f"plan command {index}: deps {deps} must point to earlier commands")
+            if kind == "free":
+                if not deps:
+                    self.loop.due((self._free_now, command))
+                    continue
+                unique = set(deps)
+                waiting[index] = len(unique)
+                for dep in unique:
+                    after = frees_after.get(dep)
+                    if after is None:
+                        frees_after[dep] = [index]
+                    else:
+                        after.append(index)
+            elif kind == "tiles":
+                for add in append.values():
+                    add(command)
+            else:
+                append[engine](command)
+        return queues
+
+    def _free_now(self, command: Command) -> None:
+        self._finish(command, self.loop.now)
 
 
-def _queues(plan: Plan) -> dict[str, list[Command]]:
-    """Each engine's commands in program order, checking the plan's shape on the way."""
-    queues: dict[str, list[Command]] = {engine: [] for engine in (*ENGINE_ORDER, "none")}
-    for index, command in enumerate(plan.commands):
-        kind, engine, deps = command.kind, command.engine, command.deps
-        if command.id != index:
-            raise RuntimeError(f"plan command {index} has id {command.id}: ids must be 0..n-1")
-        if ENGINE_OF_KIND.get(kind) != engine:
-            raise RuntimeError(f"plan command {index}: a {kind!r} on engine {engine!r}")
-        if deps and not (0 <= min(deps) and max(deps) < index):
-            raise RuntimeError(f"plan command {index}: deps {deps} must point to earlier commands")
-        if kind == "tiles":
-            for engine in ENGINE_ORDER:
-                queues[engine].append(command)
-        else:
-            queues[engine].append(command)
-    return queues
+_SHAPE = attrgetter("kind", "engine", "deps", "id")
 
 
 def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySample, ...]]:
@@ -291,82 +302,85 @@ def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySa
     Raises RuntimeError if a command never ran, or a buffer is allocated twice or freed while
     not allocated.
 
-    Built column by column (``map`` over the commands in trace order, then one ``map`` of
-    :class:`Event` over the columns): per event that is one call of its ``__init__`` and no
-    Python loop; a ``tiles`` event, which carries its run's timing, is made again in place.
+    Built column by column: the commands' fields read in one pass (``attrgetter``, each
+    command's fields together), turned into columns (``zip``), then one ``map`` of
+    :class:`Event` over the columns in trace order; a ``tiles`` event, which carries its run's
+    timing, is made again in place.
     """
     starts, ends, timings = run.starts, run.ends, run.timings
     if None in ends:
         stuck = [i for i, end in enumerate(ends) if end is None]
         raise RuntimeError(f"simulation ended with {len(stuck)} commands never run (first: {stuck[:5]})")
-    order = sorted(range(len(starts)), key=starts.__getitem__)  # (start, command): the sort is stable
-    if not order:
+    n = len(starts)
+    if not n:
         return (), ()
-    commands = [plan.commands[i] for i in order]
-    at = [starts[i] for i in order]
-    events = list(map(Event, order, *(list(map(attrgetter(name), commands)) for name in ("kind", "engine", "layer")),
-                      at, [ends[i] for i in order],
-                      *(list(map(attrgetter(name), commands)) for name in ("dram_bytes", "traffic", "tensor", "tile"))))
-    for position, timing in _tiles_positions(order, timings):
-        c, i = commands[position], order[position]
-        events[position] = Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
-                                 c.tile, (timing.compute_start, timing.compute_end),
-                                 tuple(sorted(timing.stalls.items())), timing.first_wait, c.run.moves())
+    order = sorted(range(n), key=starts.__getitem__)  # (start, command): the sort is stable
+    pick = itemgetter(*order) if n > 1 else (lambda items: (items[0],))
+    commands = pick(plan.commands)
+    at = pick(starts)
+    kind, engine, layer, dram_bytes, traffic, tensor, tile = zip(*map(_EVENT_FIELDS, commands))
+    events = list(map(Event, order, kind, engine, layer, at, pick(ends), dram_bytes, traffic, tensor, tile))
+    if timings:
+        position = {i: p for p, i in enumerate(order)}
+        for i, timing in timings.items():
+            p, c = position[i], plan.commands[i]
+            events[p] = Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
+                              c.tile, (timing.compute_start, timing.compute_end),
+                              tuple(sorted(timing.stalls.items())), timing.first_wait, c.run.moves())
     return tuple(events), _occupancy(commands, at, order)
 
 
-def _tiles_positions(order: list[int], timings: dict[int, RunTiming]) -> list[tuple[int, RunTiming]]:
-    """(position in trace order, timing) of every ``tiles`` command."""
-    if not timings:
-        return []
-    return [(position, timings[i]) for position, i in enumerate(order) if i in timings]
+_EVENT_FIELDS = attrgetter("kind", "engine", "layer", "dram_bytes", "traffic", "tensor", "tile")
 
 
-def _occupancy(commands: list[Command], at: list[int], order: list[int]) -> tuple[OccupancySample, ...]:
+def _occupancy(commands: tuple[Command, ...], at: tuple[int, ...], order: list[int]) -> tuple[OccupancySample, ...]:
     """The bytes in use in each space after every allocating or freeing command (``commands``
     in trace order, starting at cycles ``at``), checking each buffer is allocated before it is
     freed and not twice."""
-    samples = []
+    cycles, sram_in_use, weights_in_use = [], [], []
     live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
     in_use = {"sram": 0, "weights": 0}
     sram = live["sram"]
-    sram_bytes = weight_bytes = 0
-    for position, c in enumerate(commands):
-        allocs, frees = c.allocs, c.frees
+    sram_bytes = 0
+    for position, (allocs, frees) in enumerate(map(_CHANGES, commands)):
         if not (allocs or frees):
             continue
         for buffer in allocs:
-            name = buffer.name
-            names = sram if buffer.space == "sram" else live[buffer.space]
+            name, space, size = _BUFFER(buffer)
+            names = sram if space == "sram" else live[space]
             if name in names:
                 raise RuntimeError(f"command {order[position]} allocates {name!r}, already allocated")
             names.add(name)
             if names is sram:
-                sram_bytes += buffer.size
+                sram_bytes += size
             else:
-                in_use[buffer.space] += buffer.size
+                in_use[space] += size
         for buffer in frees:
-            name = buffer.name
-            names = sram if buffer.space == "sram" else live[buffer.space]
+            name, space, size = _BUFFER(buffer)
+            names = sram if space == "sram" else live[space]
             if name not in names:
                 raise RuntimeError(f"command {order[position]} frees {name!r}, which is not allocated")
             names.remove(name)
             if names is sram:
-                sram_bytes -= buffer.size
+                sram_bytes -= size
             else:
-                in_use[buffer.space] -= buffer.size
-        samples.append(OccupancySample(at[position], sram_bytes, in_use["weights"]))
-    return tuple(samples)
+                in_use[space] -= size
+        cycles.append(at[position])
+        sram_in_use.append(sram_bytes)
+        weights_in_use.append(in_use["weights"])
+    return tuple(map(OccupancySample, cycles, sram_in_use, weights_in_use))
+
+
+_CHANGES = attrgetter("allocs", "frees")
+_BUFFER = attrgetter("name", "space", "size")
 
 
 @paused
 def simulate(plan: Plan, spec: AcceleratorSpec) -> Trace:
     """Run ``plan`` on ``spec`` and record every command as an event (see the module docstring)."""
-    queues = _queues(plan)
     loop = Loop()
     run = _Run(loop, plan, spec)
-    for command in queues["none"]:
-        run.arm_free(command)
+    queues = run.queues(plan)
     for engine in ENGINE_ORDER:
         loop.start_work(run._step, _Engine(engine, queues[engine]))
     loop.run()
