@@ -47,7 +47,7 @@ from typing import Callable
 from operator import attrgetter, itemgetter
 
 from hwsim.gc_pause import paused
-from hwsim.schedule.plan import Command, Plan
+from hwsim.schedule.plan import Buffer, Command, Plan
 from hwsim.sim.kernel import Loop, Process, Signal, Slots
 from hwsim.sim.pipeline import RunTimer, RunTiming
 from hwsim.sim.trace import Event, OccupancySample, Trace
@@ -61,10 +61,11 @@ ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write"
 class _Engine:
     """One engine's commands (``queue``, in program order) and the next one it runs (``at``)."""
 
-    __slots__ = ("name", "queue", "at")
+    __slots__ = ("name", "queue", "at", "dma")
 
     def __init__(self, name: str, queue: list[Command]):
         self.name, self.queue, self.at = name, queue, 0
+        self.dma = name != "compute"
 
 
 class _Run:
@@ -122,22 +123,35 @@ class _Run:
             work(arg)
 
     def _finish(self, command: Command, start: int) -> None:
-        """Record ``command`` as done now, wake its waiters, run the frees it completes."""
+        """Record ``command`` as done now, wake its waiters, run the frees it completes (and the
+        frees those complete, depth first: the last completed first)."""
         now = self.loop.now
+        done = command.id
+        self.starts[done] = start
+        self.ends[done] = now
+        woken = self.waiters.pop(done, None)
+        if woken is not None:  # one waiter (the common case): its work itself, at the same point
+            self.loop.due(woken[0] if len(woken) == 1 else (self._wake, woken))
+        frees = self.frees_after.pop(done, None)
+        if frees is None:
+            return
         starts, ends, waiters = self.starts, self.ends, self.waiters
         frees_after, waiting = self.frees_after, self.waiting
-        finished = [(command.id, start)]
-        while finished:
-            done, begun = finished.pop()
-            starts[done] = begun
+        finished = []
+        while True:
+            for free in frees:
+                waiting[free] -= 1
+                if not waiting[free]:
+                    finished.append(free)
+            if not finished:
+                return
+            done = finished.pop()
+            starts[done] = now
             ends[done] = now
             woken = waiters.pop(done, None)
             if woken is not None:
-                self.loop.due((self._wake, woken))
-            for free in frees_after.pop(done, ()):
-                waiting[free] -= 1
-                if not waiting[free]:
-                    finished.append((free, now))
+                self.loop.due(woken[0] if len(woken) == 1 else (self._wake, woken))
+            frees = frees_after.pop(done, ())
 
     # --- engines --------------------------------------------------------------------------
     # Each engine is a state machine: ``_Engine.at`` is its next command; ``_step`` runs it from
@@ -146,7 +160,7 @@ class _Run:
     # wait would resume a process (``hwsim.sim.kernel``: a signal processed, a timeout due).
     def _step(self, engine: _Engine) -> None:
         """Run ``engine`` from its next command until it waits."""
-        queue, now = engine.queue, self.loop.now
+        queue, loop = engine.queue, self.loop
         while engine.at < len(queue):
             command = queue[engine.at]
             if command.kind == "tiles":
@@ -154,13 +168,13 @@ class _Run:
                 return
             if self._wait(command, self._step, engine):
                 return
-            if engine.name != "compute":
+            if engine.dma:
                 self.channels.request_then(command.id, self._issued, engine)
                 return
             if command.cycles:
-                self.loop.after(command.cycles, self._computed, (engine, now))
+                loop.after(command.cycles, self._computed, (engine, loop.now))
                 return
-            self._finish(command, now)
+            self._finish(command, loop.now)
             engine.at += 1
 
     def _computed(self, flight: tuple[_Engine, int]) -> None:
@@ -261,8 +275,9 @@ class _Run:
         queues: dict[str, list[Command]] = {engine: [] for engine in ENGINE_ORDER}
         append = {engine: queues[engine].append for engine in ENGINE_ORDER}
         frees_after, waiting = self.frees_after, self.waiting
-        for index, command in enumerate(plan.commands):
-            kind, engine, deps, cid = _SHAPE(command)
+        self.fields = fields = list(map(_FIELDS, plan.commands))  # each command's dict read once, here
+        for index, (command, shape) in enumerate(zip(plan.commands, fields)):
+            kind, engine, deps, cid = shape[0], shape[1], shape[2], shape[3]
             if cid != index:
                 raise RuntimeError(f"plan command {index} has id {cid}: ids must be 0..n-1")
             if ENGINE_OF_KIND.get(kind) != engine:
@@ -292,7 +307,9 @@ class _Run:
         self._finish(command, self.loop.now)
 
 
-_SHAPE = attrgetter("kind", "engine", "deps", "id")
+# What the set-up checks, then what the trace records (_record reads these, not the commands).
+_FIELDS = attrgetter("kind", "engine", "deps", "id", "layer", "dram_bytes", "traffic", "tensor", "tile", "allocs",
+                     "frees")
 
 
 def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySample, ...]]:
@@ -316,9 +333,8 @@ def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySa
         return (), ()
     order = sorted(range(n), key=starts.__getitem__)  # (start, command): the sort is stable
     pick = itemgetter(*order) if n > 1 else (lambda items: (items[0],))
-    commands = pick(plan.commands)
     at = pick(starts)
-    kind, engine, layer, dram_bytes, traffic, tensor, tile = zip(*map(_EVENT_FIELDS, commands))
+    kind, engine, _, _, layer, dram_bytes, traffic, tensor, tile, allocs, frees = zip(*pick(run.fields))
     events = list(map(Event, order, kind, engine, layer, at, pick(ends), dram_bytes, traffic, tensor, tile))
     if timings:
         position = {i: p for p, i in enumerate(order)}
@@ -327,22 +343,20 @@ def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySa
             events[p] = Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
                               c.tile, (timing.compute_start, timing.compute_end),
                               tuple(sorted(timing.stalls.items())), timing.first_wait, c.run.moves())
-    return tuple(events), _occupancy(commands, at, order)
+    return tuple(events), _occupancy(allocs, frees, at, order)
 
 
-_EVENT_FIELDS = attrgetter("kind", "engine", "layer", "dram_bytes", "traffic", "tensor", "tile")
-
-
-def _occupancy(commands: tuple[Command, ...], at: tuple[int, ...], order: list[int]) -> tuple[OccupancySample, ...]:
-    """The bytes in use in each space after every allocating or freeing command (``commands``
-    in trace order, starting at cycles ``at``), checking each buffer is allocated before it is
-    freed and not twice."""
+def _occupancy(allocs: tuple[tuple[Buffer, ...], ...], frees: tuple[tuple[Buffer, ...], ...], at: tuple[int, ...],
+               order: list[int]) -> tuple[OccupancySample, ...]:
+    """The bytes in use in each space after every allocating or freeing command (their
+    ``allocs`` and ``frees`` in trace order, starting at cycles ``at``), checking each buffer
+    is allocated before it is freed and not twice."""
     cycles, sram_in_use, weights_in_use = [], [], []
     live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
     in_use = {"sram": 0, "weights": 0}
     sram = live["sram"]
     sram_bytes = 0
-    for position, (allocs, frees) in enumerate(map(_CHANGES, commands)):
+    for position, allocs, frees in zip(range(len(at)), allocs, frees):
         if not (allocs or frees):
             continue
         for buffer in allocs:
@@ -371,7 +385,6 @@ def _occupancy(commands: tuple[Command, ...], at: tuple[int, ...], order: list[i
     return tuple(map(OccupancySample, cycles, sram_in_use, weights_in_use))
 
 
-_CHANGES = attrgetter("allocs", "frees")
 _BUFFER = attrgetter("name", "space", "size")
 
 
