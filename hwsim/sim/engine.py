@@ -190,7 +190,7 @@ class _Run:
         if self.bus is None:  # one channel: nothing else can be on the bus
             self.loop.after(self.latency + self._data_cycles(command), self._moved, (engine, now))
             return
-        self._transfer(command)
+        self.loop.after(self.latency, self._on_latency, (command, now))  # in flight: latency, then the bus
         engine.at += 1
         self._step(engine)
 
@@ -201,13 +201,8 @@ class _Run:
         engine.at += 1
         self._step(engine)
 
-    def _transfer(self, command: Command) -> None:
-        """An issued transfer with several channels: latency, then the bus for its data phase.
-
-        Chained callbacks rather than a process: an in-flight transfer is not an engine.
-        """
-        self.loop.after(self.latency, self._on_latency, (command, self.loop.now))
-
+    # An issued transfer with several channels: latency, then the bus for its data phase.
+    # Chained callbacks rather than a process: an in-flight transfer is not an engine.
     def _on_latency(self, flight: tuple[Command, int]) -> None:
         self.bus.request_then(flight[0].id, self._on_bus, flight)
 

@@ -76,6 +76,7 @@ class Loop:
         self._late: deque[tuple[Callable, object]] = deque()  # once nothing else is due this cycle
         self._order = count()
         self.due = self._due.append  # queue (work, arg) as due now: after(0, work, arg), one call less
+        self.late = self._late.append  # queue (work, arg) for the end of this cycle: at_cycle_end, the same
 
     def after(self, cycles: int, work: Callable[[object], None], arg: object = None) -> None:
         """Run ``work(arg)`` ``cycles`` cycles from now, after all work already due then."""
@@ -166,6 +167,8 @@ class Slots:
         self._asked = 0
         self._at_cycle_end = at_cycle_end
         self._granting = False  # a grant is due at the end of this cycle
+        self._late = loop.late  # Loop.at_cycle_end's queue, its work and argument appended as one
+        self._grant_all_later = (self._grant_all, None)
 
     def request(self, priority: int) -> Signal:
         """A signal triggered when a slot is granted."""
@@ -186,23 +189,25 @@ class Slots:
         without the signal: the engine's common case of exactly one waiter per request."""
         self._asked += 1
         heapq.heappush(self._queue, (priority, self.loop.now, self._asked, work, arg))
-        if self._at_cycle_end:
-            self._grant_later()
-        else:
+        if not self._at_cycle_end:
             self._grant_head(None)
+        elif not self._granting:  # _grant_later, inlined: the engine's most frequent call
+            self._granting = True
+            self._late(self._grant_all_later)
 
     def release(self) -> None:
         """Free a slot now; the waiting head may take it when the release is processed."""
         self.users -= 1
-        if self._at_cycle_end:
-            self._grant_later()
-        else:
+        if not self._at_cycle_end:
             self.loop.after(0, self._grant_head)
+        elif not self._granting:
+            self._granting = True
+            self._late(self._grant_all_later)
 
     def _grant_later(self) -> None:
         if not self._granting:
             self._granting = True
-            self.loop.at_cycle_end(self._grant_all)
+            self._late(self._grant_all_later)
 
     def _grant_all(self, _: object) -> None:
         self._granting = False
