@@ -70,11 +70,11 @@ ENGINE_OF_KIND = {"compute": "compute", "load": "dma_read", "store": "dma_write"
 
 
 class _Engine:
-    """One engine's commands (``queue``, in program order) and the next one it runs (``at``)."""
+    """One engine's command ids (``queue``, in program order) and the next one it runs (``at``)."""
 
     __slots__ = ("name", "queue", "at", "dma")
 
-    def __init__(self, name: str, queue: list[Command]):
+    def __init__(self, name: str, queue: list[int]):
         self.name, self.queue, self.at = name, queue, 0
         self.dma = name != "compute"
 
@@ -100,17 +100,23 @@ class _Run:
         self.timer = RunTimer(self.capacity, self.latency, self.transfer, self.turnaround)
         self.last_kind: str | None = None  # "load" or "store": the last data phase on the bus
         self.fields: list[tuple] = []  # per command, _FIELDS read by queues()
+        self.commands: tuple[Command, ...] = ()  # the plan's, and columns of fields by command id:
+        self.kinds: tuple[str, ...] = ()
+        self.deps: tuple[tuple[int, ...], ...] = ()
+        self.dram_bytes: tuple[int, ...] = ()
+        self.cycles: tuple[int, ...] = ()
 
-    def _data_cycles(self, command: Command) -> int:
-        """The data phase of ``command``: its bytes at the achieved bandwidth, plus the
+    def _data_cycles(self, cid: int) -> int:
+        """The data phase of command ``cid``: its bytes at the achieved bandwidth, plus the
         turnaround when the bus last moved data the other way."""
-        switch = self.last_kind is not None and self.last_kind != command.kind
-        self.last_kind = command.kind
-        return self.transfer(command.dram_bytes) + (self.turnaround if switch else 0)
+        kind = self.kinds[cid]
+        switch = self.last_kind is not None and self.last_kind != kind
+        self.last_kind = kind
+        return self.transfer(self.dram_bytes[cid]) + (self.turnaround if switch else 0)
 
     # --- common ---------------------------------------------------------------------------
-    def _wait(self, command: Command, work: Callable[[object], None], arg: object) -> bool:
-        """If a dep of ``command`` is not finished, queue ``work(arg)`` to run when the first such
+    def _wait(self, cid: int, work: Callable[[object], None], arg: object) -> bool:
+        """If a dep of command ``cid`` is not finished, queue ``work(arg)`` to run when the first such
         dep finishes, and say so (True): the engine goes on from there and looks again, until
         no dep is left unfinished.
 
@@ -119,7 +125,7 @@ class _Run:
         signal's processing would resume them. Made only for a command someone waits on before
         it finishes."""
         ends = self.ends
-        for dep in command.deps:
+        for dep in self.deps[cid]:
             if ends[dep] is None:
                 waiting = self.waiters.get(dep)
                 if waiting is None:
@@ -134,11 +140,10 @@ class _Run:
         for work, arg in waiting:
             work(arg)
 
-    def _finish(self, command: Command, start: int) -> None:
-        """Record ``command`` as done now, wake its waiters, run the frees it completes (and the
+    def _finish(self, done: int, start: int) -> None:
+        """Record command ``done`` as done now, wake its waiters, run the frees it completes (and the
         frees those complete, depth first: the last completed first)."""
         now = self.loop.now
-        done = command.id
         self.starts[done] = start
         self.ends[done] = now
         woken = self.waiters.pop(done, None)
@@ -172,21 +177,22 @@ class _Run:
     # wait would resume a process (``hwsim.sim.kernel``: a signal processed, a timeout due).
     def _step(self, engine: _Engine) -> None:
         """Run ``engine`` from its next command until it waits."""
-        queue, loop = engine.queue, self.loop
+        queue, loop, kinds = engine.queue, self.loop, self.kinds
         while engine.at < len(queue):
-            command = queue[engine.at]
-            if command.kind == "tiles":
-                self._tiles(command, engine)
+            cid = queue[engine.at]
+            if kinds[cid] == "tiles":
+                self._tiles(self.commands[cid], engine)
                 return
-            if self._wait(command, self._step, engine):
+            if self._wait(cid, self._step, engine):
                 return
             if engine.dma:
-                self.channels.request_then(command.id, self._issued, engine)
+                self.channels.request_then(cid, self._issued, engine)
                 return
-            if command.cycles:
-                loop.after(command.cycles, self._computed, (engine, loop.now))
+            cycles = self.cycles[cid]
+            if cycles:
+                loop.after(cycles, self._computed, (engine, loop.now))
                 return
-            self._finish(command, loop.now)
+            self._finish(cid, loop.now)
             engine.at += 1
 
     def _computed(self, flight: tuple[_Engine, int]) -> None:
@@ -198,11 +204,11 @@ class _Run:
     def _issued(self, engine: _Engine) -> None:
         """A DMA engine's transfer has its channel. With one channel it holds the bus at once and
         the engine waits for it to end; with several, the engine goes on."""
-        command, now = engine.queue[engine.at], self.loop.now
+        cid, now = engine.queue[engine.at], self.loop.now
         if self.bus is None:  # one channel: nothing else can be on the bus
-            self.loop.after(self.latency + self._data_cycles(command), self._moved, (engine, now))
+            self.loop.after(self.latency + self._data_cycles(cid), self._moved, (engine, now))
             return
-        self.loop.after(self.latency, self._on_latency, (command, now))  # in flight: latency, then the bus
+        self.loop.after(self.latency, self._on_latency, (cid, now))  # in flight: latency, then the bus
         engine.at += 1
         self._step(engine)
 
@@ -215,13 +221,13 @@ class _Run:
 
     # An issued transfer with several channels: latency, then the bus for its data phase.
     # Chained callbacks rather than a process: an in-flight transfer is not an engine.
-    def _on_latency(self, flight: tuple[Command, int]) -> None:
-        self.bus.request_then(flight[0].id, self._on_bus, flight)
+    def _on_latency(self, flight: tuple[int, int]) -> None:
+        self.bus.request_then(flight[0], self._on_bus, flight)
 
-    def _on_bus(self, flight: tuple[Command, int]) -> None:
+    def _on_bus(self, flight: tuple[int, int]) -> None:
         self.loop.after(self._data_cycles(flight[0]), self._on_data_done, flight)
 
-    def _on_data_done(self, flight: tuple[Command, int]) -> None:
+    def _on_data_done(self, flight: tuple[int, int]) -> None:
         self.bus.release()
         self.channels.release()
         self._finish(*flight)
@@ -249,7 +255,7 @@ class _Run:
         """Start the run once its deps are done, both DMA engines have reached it (``arrived``)
         and every channel is free; time it (``pipeline``) once the compute engine has reached it
         too; ``released`` lets each engine go on."""
-        while self._wait(command, self.loop.resume, itself[0]):
+        while self._wait(command.id, self.loop.resume, itself[0]):
             yield Signal(self.loop)  # never triggered: the dep's waiters resume the process
         yield arrived["dma_read"]
         yield arrived["dma_write"]
@@ -265,7 +271,7 @@ class _Run:
         now, after = self.loop.now, self.loop.after
         after(max(timing.compute_end, now) - now, released["compute"].succeed)
         after(max(timing.dma_end, now) - now, self._release_dma, released)
-        after(max(timing.end, now) - now, lambda _: self._finish(command, start))
+        after(max(timing.end, now) - now, lambda _: self._finish(command.id, start))
 
     def _release_dma(self, released: dict[str, Signal]) -> None:
         """A run's DMA is done: its channels are free and both DMA engines go on."""
@@ -275,15 +281,17 @@ class _Run:
         released["dma_write"].succeed()
 
     # --- set-up ---------------------------------------------------------------------------
-    def queues(self, plan: Plan) -> dict[str, list[Command]]:
-        """Each engine's commands in program order, checking the plan's shape on the way; each
+    def queues(self, plan: Plan) -> dict[str, list[int]]:
+        """Each engine's command ids in program order, checking the plan's shape on the way; each
         free armed to release its buffers the moment its last dep finishes (no engine, no
         signal: ``frees_after`` and ``waiting``, which :meth:`_finish` counts down)."""
-        queues: dict[str, list[Command]] = {engine: [] for engine in ENGINE_ORDER}
+        queues: dict[str, list[int]] = {engine: [] for engine in ENGINE_ORDER}
         append = {engine: queues[engine].append for engine in ENGINE_ORDER}
         frees_after, waiting = self.frees_after, self.waiting
+        self.commands = plan.commands
         self.fields = fields = list(map(_FIELDS, plan.commands))  # each command's dict read once, here
-        for index, (command, shape) in enumerate(zip(plan.commands, fields)):
+        self.kinds, _, self.deps, _, _, self.dram_bytes, *_, self.cycles = zip(*fields) if fields else ((),) * 12
+        for index, shape in enumerate(fields):
             kind, engine, deps, cid = shape[0], shape[1], shape[2], shape[3]
             if cid != index:
                 raise RuntimeError(f"plan command {index} has id {cid}: ids must be 0..n-1")
@@ -293,7 +301,7 @@ class _Run:
                 raise RuntimeError(f"plan command {index}: deps {deps} must point to earlier commands")
             if kind == "free":
                 if not deps:
-                    self.loop.due((self._free_now, command))
+                    self.loop.due((self._free_now, index))
                     continue
                 unique = set(deps)
                 waiting[index] = len(unique)
@@ -305,18 +313,18 @@ class _Run:
                         after.append(index)
             elif kind == "tiles":
                 for add in append.values():
-                    add(command)
+                    add(index)
             else:
-                append[engine](command)
+                append[engine](index)
         return queues
 
-    def _free_now(self, command: Command) -> None:
-        self._finish(command, self.loop.now)
+    def _free_now(self, cid: int) -> None:
+        self._finish(cid, self.loop.now)
 
 
 # What the set-up checks, then what the trace records (_record reads these, not the commands).
 _FIELDS = attrgetter("kind", "engine", "deps", "id", "layer", "dram_bytes", "traffic", "tensor", "tile", "allocs",
-                     "frees")
+                     "frees", "cycles")
 
 
 def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySample, ...]]:
@@ -341,7 +349,7 @@ def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySa
     order = sorted(range(n), key=starts.__getitem__)  # (start, command): the sort is stable
     pick = itemgetter(*order) if n > 1 else (lambda items: (items[0],))
     at = pick(starts)
-    kind, engine, _, _, layer, dram_bytes, traffic, tensor, tile, allocs, frees = zip(*pick(run.fields))
+    kind, engine, _, _, layer, dram_bytes, traffic, tensor, tile, allocs, frees, _ = zip(*pick(run.fields))
     events = list(map(Event, order, kind, engine, layer, at, pick(ends), dram_bytes, traffic, tensor, tile))
     if timings:
         position = {i: p for p, i in enumerate(order)}
