@@ -20,7 +20,10 @@ random programs on both):
   once, and is processed in its turn like any work). ``Slots(..., at_cycle_end=True)``
   departs from simpy: it grants only once all other work due at the cycle is done
   (``Loop.at_cycle_end``), so requests made at the same cycle are served by priority, not
-  by which process happened to run first.
+  by which process happened to run first. ``Slots.request_then(priority, work, arg)`` is a
+  request with one waiter and no signal: at the grant, ``work(arg)`` is queued as due now,
+  exactly where the request's signal would be processed (``tests/sim/test_kernel.py`` runs it
+  against simpy's request with that one callback).
 
 Simpy's generality (failures, interrupts, conditions of any shape) is left out.
 """
