@@ -54,14 +54,14 @@ resuming generators.
 from __future__ import annotations
 
 from functools import cache, partial
-from operator import attrgetter, itemgetter
 from typing import Callable
 
 from hwsim.gc_pause import paused
-from hwsim.schedule.plan import Buffer, Command, Plan
+from hwsim.schedule.plan import Command, Plan
 from hwsim.sim.kernel import Loop, Process, Signal, Slots
 from hwsim.sim.pipeline import RunTimer, RunTiming
-from hwsim.sim.trace import Event, OccupancySample, Trace
+from hwsim.sim.record import FIELDS, record
+from hwsim.sim.trace import Trace
 from hwsim.spec.model import AcceleratorSpec
 
 ENGINE_ORDER = ("compute", "dma_read", "dma_write")
@@ -99,7 +99,7 @@ class _Run:
         self.turnaround = spec.dram_turnaround_cycles()
         self.timer = RunTimer(self.capacity, self.latency, self.transfer, self.turnaround)
         self.last_kind: str | None = None  # "load" or "store": the last data phase on the bus
-        self.fields: list[tuple] = []  # per command, _FIELDS read by queues()
+        self.fields: list[tuple] = []  # per command, FIELDS read by queues()
         self.commands: tuple[Command, ...] = ()  # the plan's, and columns of fields by command id:
         self.kinds: tuple[str, ...] = ()
         self.deps: tuple[tuple[int, ...], ...] = ()
@@ -289,7 +289,7 @@ class _Run:
         append = {engine: queues[engine].append for engine in ENGINE_ORDER}
         frees_after, waiting = self.frees_after, self.waiting
         self.commands = plan.commands
-        self.fields = fields = list(map(_FIELDS, plan.commands))  # each command's dict read once, here
+        self.fields = fields = list(map(FIELDS, plan.commands))  # each command's dict read once, here
         self.kinds, _, self.deps, _, _, self.dram_bytes, *_, self.cycles = zip(*fields) if fields else ((),) * 12
         for index, shape in enumerate(fields):
             kind, engine, deps, cid = shape[0], shape[1], shape[2], shape[3]
@@ -322,85 +322,6 @@ class _Run:
         self._finish(cid, self.loop.now)
 
 
-# What the set-up checks, then what the trace records (_record reads these, not the commands).
-_FIELDS = attrgetter("kind", "engine", "deps", "id", "layer", "dram_bytes", "traffic", "tensor", "tile", "allocs",
-                     "frees", "cycles")
-
-
-def _record(plan: Plan, run: _Run) -> tuple[tuple[Event, ...], tuple[OccupancySample, ...]]:
-    """Every command as an event, in trace order (start cycle, command id), and the SRAM and
-    weight-buffer bytes in use after each allocating or freeing event, replayed in that order.
-
-    Raises RuntimeError if a command never ran, or a buffer is allocated twice or freed while
-    not allocated.
-
-    Built column by column: the commands' fields read in one pass (``attrgetter``, each
-    command's fields together), turned into columns (``zip``), then one ``map`` of
-    :class:`Event` over the columns in trace order; a ``tiles`` event, which carries its run's
-    timing, is made again in place.
-    """
-    starts, ends, timings = run.starts, run.ends, run.timings
-    if None in ends:
-        stuck = [i for i, end in enumerate(ends) if end is None]
-        raise RuntimeError(f"simulation ended with {len(stuck)} commands never run (first: {stuck[:5]})")
-    n = len(starts)
-    if not n:
-        return (), ()
-    order = sorted(range(n), key=starts.__getitem__)  # (start, command): the sort is stable
-    pick = itemgetter(*order) if n > 1 else (lambda items: (items[0],))
-    at = pick(starts)
-    kind, engine, _, _, layer, dram_bytes, traffic, tensor, tile, allocs, frees, _ = zip(*pick(run.fields))
-    events = list(map(Event, order, kind, engine, layer, at, pick(ends), dram_bytes, traffic, tensor, tile))
-    if timings:
-        position = {i: p for p, i in enumerate(order)}
-        for i, timing in timings.items():
-            p, c = position[i], plan.commands[i]
-            events[p] = Event(i, c.kind, c.engine, c.layer, starts[i], ends[i], c.dram_bytes, c.traffic, c.tensor,
-                              c.tile, (timing.compute_start, timing.compute_end),
-                              tuple(sorted(timing.stalls.items())), timing.first_wait, c.run.moves())
-    return tuple(events), _occupancy(allocs, frees, at, order)
-
-
-def _occupancy(allocs: tuple[tuple[Buffer, ...], ...], frees: tuple[tuple[Buffer, ...], ...], at: tuple[int, ...],
-               order: list[int]) -> tuple[OccupancySample, ...]:
-    """The bytes in use in each space after every allocating or freeing command (their
-    ``allocs`` and ``frees`` in trace order, starting at cycles ``at``), checking each buffer
-    is allocated before it is freed and not twice."""
-    cycles, sram_in_use, weights_in_use = [], [], []
-    live: dict[str, set[str]] = {"sram": set(), "weights": set()}  # space -> names of its allocated buffers
-    in_use = {"sram": 0, "weights": 0}
-    sram = live["sram"]
-    sram_bytes = 0
-    for position, allocs, frees in zip(range(len(at)), allocs, frees):
-        if not (allocs or frees):
-            continue
-        for buffer in allocs:
-            name, space, size = _BUFFER(buffer)
-            names = sram if space == "sram" else live[space]
-            if name in names:
-                raise RuntimeError(f"command {order[position]} allocates {name!r}, already allocated")
-            names.add(name)
-            if names is sram:
-                sram_bytes += size
-            else:
-                in_use[space] += size
-        for buffer in frees:
-            name, space, size = _BUFFER(buffer)
-            names = sram if space == "sram" else live[space]
-            if name not in names:
-                raise RuntimeError(f"command {order[position]} frees {name!r}, which is not allocated")
-            names.remove(name)
-            if names is sram:
-                sram_bytes -= size
-            else:
-                in_use[space] -= size
-        cycles.append(at[position])
-        sram_in_use.append(sram_bytes)
-        weights_in_use.append(in_use["weights"])
-    return tuple(map(OccupancySample, cycles, sram_in_use, weights_in_use))
-
-
-_BUFFER = attrgetter("name", "space", "size")
 
 
 @paused
@@ -412,4 +333,5 @@ def simulate(plan: Plan, spec: AcceleratorSpec) -> Trace:
     for engine in ENGINE_ORDER:
         loop.start_work(run._step, _Engine(engine, queues[engine]))
     loop.run()
-    return Trace(plan.graph, plan.spec, *_record(plan, run), spec.clock_hz)
+    return Trace(plan.graph, plan.spec, *record(plan.commands, run.fields, run.starts, run.ends, run.timings),
+                 spec.clock_hz)
