@@ -20,7 +20,10 @@ random programs on both):
   once, and is processed in its turn like any work). ``Slots(..., at_cycle_end=True)``
   departs from simpy: it grants only once all other work due at the cycle is done
   (``Loop.at_cycle_end``), so requests made at the same cycle are served by priority, not
-  by which process happened to run first.
+  by which process happened to run first. ``Slots.request_then(priority, work, arg)`` is a
+  request with one waiter and no signal: at the grant, ``work(arg)`` is queued as due now,
+  exactly where the request's signal would be processed (``tests/sim/test_kernel.py`` runs it
+  against simpy's request with that one callback).
 
 Simpy's generality (failures, interrupts, conditions of any shape) is left out.
 """
@@ -75,6 +78,8 @@ class Loop:
         self._urgent: deque[tuple[Callable, object]] = deque()  # process starts
         self._late: deque[tuple[Callable, object]] = deque()  # once nothing else is due this cycle
         self._order = count()
+        self.due = self._due.append  # queue (work, arg) as due now: after(0, work, arg), one call less
+        self.late = self._late.append  # queue (work, arg) for the end of this cycle: at_cycle_end, the same
 
     def after(self, cycles: int, work: Callable[[object], None], arg: object = None) -> None:
         """Run ``work(arg)`` ``cycles`` cycles from now, after all work already due then."""
@@ -91,6 +96,10 @@ class Loop:
     def start(self, process: Process) -> None:
         """Start ``process`` before any other work still due now."""
         self._urgent.append((self.resume, process))
+
+    def start_work(self, work: Callable[[object], None], arg: object = None) -> None:
+        """Run ``work(arg)`` before any other work still due now (as :meth:`start` does a process)."""
+        self._urgent.append((work, arg))
 
     def resume(self, process: Process, value: object = None) -> None:
         """Run ``process`` until it waits, sending it ``value``."""
@@ -155,42 +164,63 @@ class Slots:
     def __init__(self, loop: Loop, capacity: int, at_cycle_end: bool = False):
         self.loop, self.capacity = loop, capacity
         self.users = 0
-        self._queue: list[tuple[int, int, int, Signal]] = []  # heap: (priority, cycle asked, order asked, request)
+        # heap: (priority, cycle asked, order asked, work, arg); a grant queues work(arg) as due now: a
+        # request's signal processed (what its succeed() queues), or request_then's work
+        self._queue: list[tuple] = []
         self._asked = 0
         self._at_cycle_end = at_cycle_end
         self._granting = False  # a grant is due at the end of this cycle
+        self._late = loop.late  # Loop.at_cycle_end's queue, its work and argument appended as one
+        self._grant_all_later = (self._grant_all, None)
 
     def request(self, priority: int) -> Signal:
         """A signal triggered when a slot is granted."""
         granted = Signal(self.loop)
         self._asked += 1
-        heapq.heappush(self._queue, (priority, self.loop.now, self._asked, granted))
+        heapq.heappush(self._queue, (priority, self.loop.now, self._asked, granted._process, None))
         if self._at_cycle_end:
             self._grant_later()
         else:
             self._grant_head(None)
         return granted
 
+    def request_then(self, priority: int, work: Callable[[object], None], arg: object = None) -> None:
+        """Ask for a slot; once granted, run ``work(arg)``, at the point of the loop where the
+        signal of :meth:`request` would be processed (as work due now, queued at the grant).
+
+        The same as a process yielding ``request(priority)`` and going on with ``work(arg)``,
+        without the signal: the engine's common case of exactly one waiter per request."""
+        self._asked += 1
+        heapq.heappush(self._queue, (priority, self.loop.now, self._asked, work, arg))
+        if not self._at_cycle_end:
+            self._grant_head(None)
+        elif not self._granting:  # _grant_later, inlined: the engine's most frequent call
+            self._granting = True
+            self._late(self._grant_all_later)
+
     def release(self) -> None:
         """Free a slot now; the waiting head may take it when the release is processed."""
         self.users -= 1
-        if self._at_cycle_end:
-            self._grant_later()
-        else:
+        if not self._at_cycle_end:
             self.loop.after(0, self._grant_head)
+        elif not self._granting:
+            self._granting = True
+            self._late(self._grant_all_later)
 
     def _grant_later(self) -> None:
         if not self._granting:
             self._granting = True
-            self.loop.at_cycle_end(self._grant_all)
+            self._late(self._grant_all_later)
 
     def _grant_all(self, _: object) -> None:
         self._granting = False
-        while self._queue and self.users < self.capacity:
+        queue = self._queue
+        due = self.loop.due
+        while queue and self.users < self.capacity:
             self.users += 1
-            heapq.heappop(self._queue)[3].succeed()
+            due(heapq.heappop(queue)[3:])
 
     def _grant_head(self, _: object) -> None:
         if self._queue and self.users < self.capacity:
             self.users += 1
-            heapq.heappop(self._queue)[3].succeed()
+            self.loop.due(heapq.heappop(self._queue)[3:])

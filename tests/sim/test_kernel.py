@@ -1,6 +1,7 @@
 """The event loop (``hwsim.sim.kernel``) against simpy itself: random programs of processes,
-timeouts, signals, priority resources and callbacks, run on both, must do the same things
-at the same cycles in the same order (the kernel promises simpy's ordering exactly)."""
+timeouts, signals, priority resources (granted to a signal or, ``Slots.request_then``, straight to
+work) and callbacks, run on both, must do the same things at the same cycles in the same order
+(the kernel promises simpy's ordering exactly)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ class OnSimpy:
 
     def request(self, slots, priority: int):
         return slots.request(priority=priority)
+
+    def request_then(self, slots, priority: int, work):
+        """simpy's own way: a request whose only callback is ``work``."""
+        request = slots.request(priority=priority)
+        request.callbacks.append(lambda _: work())
+        return request
 
     def release(self, slots, request) -> None:
         slots.release(request)
@@ -63,6 +70,9 @@ class OnKernel:
     def request(self, slots: Slots, priority: int) -> Signal:
         return slots.request(priority)
 
+    def request_then(self, slots: Slots, priority: int, work) -> None:
+        slots.request_then(priority, lambda _: work())
+
     def release(self, slots: Slots, request: Signal) -> None:
         slots.release()
 
@@ -88,8 +98,8 @@ def random_program(rng: random.Random) -> dict:
     short = [0, 0, 1, 2, 5]
 
     def step() -> tuple:
-        kind = rng.choice(["sleep", "hold", "hold", "transfer", "fire", "wait", "all", "spawn", "later"])
-        if kind in ("hold", "transfer"):
+        kind = rng.choice(["sleep", "hold", "hold", "transfer", "then", "fire", "wait", "all", "spawn", "later"])
+        if kind in ("hold", "transfer", "then"):
             return kind, rng.randrange(len(resources)), rng.randint(0, 5), rng.choice(short)
         if kind == "all":
             return kind, tuple(rng.randrange(signals) for _ in range(rng.randint(0, 3)))
@@ -138,6 +148,15 @@ def run_program(world, program: dict) -> list[tuple]:
                     world.after(cycles, lambda: world.release(slots, request))
 
                 request.callbacks.append(granted)
+            elif kind == "then":  # the same with no signal on the kernel: Slots.request_then
+                slots, priority, cycles = resources[args[0]], args[1], args[2]
+                asked: list = []  # simpy releases the request itself
+
+                def then(slots=slots, cycles=cycles, asked=asked, at=(p, i)):
+                    log.append((world.now(), *at, "granted"))
+                    world.after(cycles, lambda: world.release(slots, asked[0]))
+
+                asked.append(world.request_then(slots, priority, then))
             elif kind == "fire":
                 fire(args[1], (p, i))
             elif kind == "wait":
