@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hwsim.measure.facts import dep_order, kinds, timeline, transfers
+from hwsim.measure.scan import Scan, scan_events
 from hwsim.schedule.plan import STALL_CAUSES, Plan
 from hwsim.sim.trace import Event, Trace
 
@@ -52,23 +54,41 @@ class StallAccount:
 def measured_totals(events: tuple[Event, ...]) -> tuple[int, int, int]:
     """(latency, compute busy, compute idle) in cycles, from the events alone."""
     latency = max((e.end for e in events), default=0)
-    computes = sorted((e.start, e.end) if e.kind == "compute" else e.compute_span
-                      for e in events if e.kind == "compute" or e.compute_span)
+    computes = [(e.start, e.end) if e.kind == "compute" else e.compute_span
+                for e in events if e.kind == "compute" or e.compute_span]
     inside = sum(c for e in events for _, c in e.stalls)  # a streamed layer's tiles waiting inside
-    busy = sum(end - start for start, end in computes) - inside
+    return _totals(latency, computes, inside)
+
+
+def _totals(latency: int, computes: list[tuple[int, int]], inside: int) -> tuple[int, int, int]:
+    """(latency, busy, idle) from the last event's end, the compute intervals (in any order)
+    and the idle inside streamed layers: a sweep over the intervals in start order."""
+    computes.sort()
+    busy = -inside
     idle, covered_to = inside, 0
     for start, end in computes:
+        busy += end - start
         if start > covered_to:
             idle += start - covered_to
-        covered_to = max(covered_to, end)
+        if end > covered_to:
+            covered_to = end
     idle += latency - covered_to
     return latency, busy, idle
 
 
-def _last_finished(dep_ids, ends: list[int], plan: Plan) -> int | None:
-    if not dep_ids:
+def _last_finished(command_id: int, deps: tuple[int, ...], ends: list[int], plan: Plan) -> int | None:
+    """Of ``deps`` (command ``command_id``'s), the one that finished last; ties go to a load,
+    store or compute before a free, then to the later command."""
+    if not deps:
         return None
-    return max(dep_ids, key=lambda d: (ends[d], plan.commands[d].kind != "free", d))
+    if len(deps) == 1:
+        return deps[0]
+    orders = dep_order(plan)
+    order = orders.get(command_id)
+    if order is None:
+        kind = kinds(plan)
+        order = orders[command_id] = tuple(sorted(deps, key=lambda d: (kind[d] != "free", d), reverse=True))
+    return max(order, key=ends.__getitem__)  # the first of the latest: max keeps the first maximum
 
 
 def _own_cause(plan: Plan, command_id: int) -> str:
@@ -86,17 +106,26 @@ class _Blame:
 
     def __init__(self, plan: Plan, starts: list[int], ends: list[int]):
         self.plan, self.starts, self.ends = plan, starts, ends
-        self.released_at: dict[int, list[int]] = {}  # cycle -> transfers that ended then
-        self.issued_at: dict[tuple[str, int], list[int]] = {}  # (engine, cycle) -> transfers issued then
-        for c in plan.commands:
-            if c.kind in ("load", "store", "tiles"):
-                self.released_at.setdefault(ends[c.id], []).append(c.id)
-                self.issued_at.setdefault((c.engine, starts[c.id]), []).append(c.id)
+        self._released_at: dict[int, list[int]] | None = None  # built when first asked for
+
+    def _index(self) -> tuple[dict[int, list[int]], dict[tuple[str, int], list[int]]]:
+        """(cycle -> transfers that ended then, (engine, cycle) -> transfers issued then), each
+        list in program order; worked out on first use (most runs walk back through few issues)."""
+        if self._released_at is None:
+            starts, ends = self.starts, self.ends
+            released_at: dict[int, list[int]] = {}
+            issued_at: dict[tuple[str, int], list[int]] = {}
+            for c, engine in transfers(self.plan):
+                released_at.setdefault(ends[c], []).append(c)
+                issued_at.setdefault((engine, starts[c]), []).append(c)
+            self._released_at, self._issued_at = released_at, issued_at
+        return self._released_at, self._issued_at
 
     def charge(self, command_id: int, gap_start: int, gap_end: int, by_cause: dict[str, int]) -> None:
         """Charge [gap_start, gap_end), which compute command ``command_id`` waited through."""
         plan, starts, ends = self.plan, self.starts, self.ends
-        last = _last_finished(plan.commands[command_id].deps, ends, plan)
+        commands = plan.commands
+        last = _last_finished(command_id, commands[command_id].deps, ends, plan)
         if last is None or ends[last] != gap_end:
             raise RuntimeError(f"compute command {command_id} started at cycle {gap_end} after an idle gap, "
                                "but no dependency finished then: the simulator left the engine idle")
@@ -107,9 +136,9 @@ class _Blame:
                 by_cause[_own_cause(plan, last)] += end - gap_start
                 return
             seen.add(last)
-            command = plan.commands[last]
+            command = commands[last]
             if command.kind == "free":
-                last = _last_finished(command.deps, ends, plan)
+                last = _last_finished(last, command.deps, ends, plan)
                 if last is None:
                     raise RuntimeError(f"compute command {command_id} waited for a free with no dependency")
                 continue
@@ -131,49 +160,54 @@ class _Blame:
         finished then, a transfer that released the channel then, or its engine's previous
         transfer issued then (None: nothing held it; it was issued when it was reached)."""
         plan, ends = self.plan, self.ends
-        dep = _last_finished(plan.commands[command_id].deps, ends, plan)
+        dep = _last_finished(command_id, plan.commands[command_id].deps, ends, plan)
         if dep is not None and ends[dep] == issued and plan.commands[dep].kind != "compute":
             return dep
-        for other in reversed(self.released_at.get(issued, ())):
+        released_at, issued_at = self._index()
+        for other in reversed(released_at.get(issued, ())):
             if other != command_id:
                 return other
         engine = plan.commands[command_id].engine
-        earlier = [c for c in self.issued_at.get((engine, issued), ()) if c < command_id]
+        earlier = [c for c in issued_at.get((engine, issued), ()) if c < command_id]
         return earlier[-1] if earlier else None
 
+    def released_before(self, command_id: int, cycle: int) -> int | None:
+        """The last load or store before ``command_id`` in program order that ended at ``cycle``."""
+        kind = kinds(self.plan)
+        ended = [c for c in self._index()[0].get(cycle, ()) if c < command_id and kind[c] in ("load", "store")]
+        return ended[-1] if ended else None
 
-def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int) -> tuple[dict, dict]:
-    """(stall cycles by cause, by layer step), walking the compute commands in program order."""
-    starts = [0] * len(plan.commands)
-    ends = [0] * len(plan.commands)
-    for e in events:
-        starts[e.command], ends[e.command] = e.start, e.end
+
+def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int, scan: Scan | None = None) -> tuple[dict, dict]:
+    """(stall cycles by cause, by layer step), walking the compute commands in program order
+    (``scan``: the events' :func:`hwsim.measure.scan.scan_events`, made here when not given)."""
+    if scan is None:
+        scan = scan_events(events, plan)
+    starts, ends, tiles = scan.starts, scan.ends, scan.tiles
     by_cause = dict.fromkeys(STALL_CAUSES, 0)
     by_layer: dict[int, int] = {}
     blame = _Blame(plan, starts, ends)
     previous_end = 0
-    tiles = {e.command: e for e in events if e.kind == "tiles"}
-    for command in plan.commands:
-        if command.kind == "tiles":
-            previous_end = _tiles_stalls(plan, tiles[command.id], previous_end, starts, ends, by_cause, by_layer)
+    for command_id, kind, layer in timeline(plan):
+        if kind == "tiles":
+            previous_end = _tiles_stalls(plan, tiles[command_id], previous_end, blame, by_cause, by_layer)
             continue
-        if command.kind not in ("compute", "host"):
-            continue
-        gap = starts[command.id] - previous_end
+        start = starts[command_id]
+        gap = start - previous_end
         if gap < 0:
-            raise RuntimeError(f"compute command {command.id} started at cycle {starts[command.id]}, "
+            raise RuntimeError(f"compute command {command_id} started at cycle {start}, "
                                f"before the previous compute ended ({previous_end})")
         if gap:
-            blame.charge(command.id, previous_end, starts[command.id], by_cause)
-            by_layer[command.layer] = by_layer.get(command.layer, 0) + gap
-        if command.kind == "host":  # the host CPU runs, the accelerator waits
-            by_cause["host"] += ends[command.id] - starts[command.id]
-        previous_end = ends[command.id]
+            blame.charge(command_id, previous_end, start, by_cause)
+            by_layer[layer] = by_layer.get(layer, 0) + gap
+        if kind == "host":  # the host CPU runs, the accelerator waits
+            by_cause["host"] += ends[command_id] - start
+        previous_end = ends[command_id]
     by_cause["drain"] += latency - previous_end
     return by_cause, by_layer
 
 
-def _tiles_stalls(plan: Plan, event: Event, previous_end: int, starts, ends, by_cause, by_layer) -> int:
+def _tiles_stalls(plan: Plan, event: Event, previous_end: int, blame: _Blame, by_cause, by_layer) -> int:
     """Charge the compute idle before and inside a streamed layer's tiles; the end of its last compute.
 
     Before its first compute the wait is charged like any compute's, to what finished last: a
@@ -186,7 +220,7 @@ def _tiles_stalls(plan: Plan, event: Event, previous_end: int, starts, ends, by_
                            f"before the previous compute ended ({previous_end})")
     gap = first - previous_end
     if gap:
-        by_cause[event.first_wait or _cause_at(plan, event, ends)] += gap
+        by_cause[event.first_wait or _cause_at(plan, event, blame)] += gap
     for cause, cycles in event.stalls:
         by_cause[cause] += cycles
     idle = gap + sum(c for _, c in event.stalls)
@@ -195,27 +229,31 @@ def _tiles_stalls(plan: Plan, event: Event, previous_end: int, starts, ends, by_
     return last
 
 
-def _cause_at(plan: Plan, event: Event, ends: list[int]) -> str:
+def _cause_at(plan: Plan, event: Event, blame: _Blame) -> str:
     """What a ``tiles`` command that started at ``event.start`` waited for."""
+    ends = blame.ends
     deps = plan.commands[event.command].deps
     if any(ends[d] == event.start for d in deps):
-        last = _last_finished(deps, ends, plan)
+        last = _last_finished(event.command, deps, ends, plan)
         while plan.commands[last].kind == "free":
-            last = _last_finished(plan.commands[last].deps, ends, plan)
+            last = _last_finished(last, plan.commands[last].deps, ends, plan)
         return _own_cause(plan, last)
-    transfers = [c for c in plan.commands[:event.command] if c.kind in ("load", "store") and ends[c.id] == event.start]
-    if transfers:
-        waited = transfers[-1]
+    waited = blame.released_before(event.command, event.start)
+    if waited is not None:
+        waited = plan.commands[waited]
         return waited.cause or CAUSE_OF_TRAFFIC.get(waited.traffic or "", "streamed")
     return "streamed"
 
 
-def account_stalls(trace: Trace, plan: Plan) -> StallAccount:
-    """Measured totals and stalls by cause, checked against each other."""
+def account_stalls(trace: Trace, plan: Plan, scan: Scan | None = None) -> StallAccount:
+    """Measured totals and stalls by cause, checked against each other (``scan``: the trace's
+    :func:`hwsim.measure.scan.scan_events`, made here when not given)."""
     if len(trace.events) != len(plan.commands):
         raise RuntimeError(f"trace has {len(trace.events)} events for {len(plan.commands)} plan commands")
-    latency, busy, stall = measured_totals(trace.events)
-    by_cause, by_layer = attributed_stalls(plan, trace.events, latency)
+    if scan is None:
+        scan = scan_events(trace.events, plan)
+    latency, busy, stall = _totals(scan.latency, scan.computes, scan.inside)
+    by_cause, by_layer = attributed_stalls(plan, trace.events, latency, scan)
     if sum(by_cause.values()) != stall:
         raise RuntimeError(f"stalls by cause sum to {sum(by_cause.values())} cycles, "
                            f"measured idle time is {stall}: {by_cause}")
