@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from operator import attrgetter
 
+from hwsim.measure.facts import plan_memo
 from hwsim.schedule.plan import Plan
 from hwsim.spec.model import AcceleratorSpec
 
@@ -40,7 +41,12 @@ _READS = attrgetter("reads")
 
 
 def array_sram_bytes(plan: Plan) -> int:
-    """SRAM bytes the compute commands read (``reads``) and write (``allocs``)."""
+    """SRAM bytes the compute commands read (``reads``) and write (``allocs``): a figure of the
+    plan alone, worked out once per plan (``hwsim.measure.facts``)."""
+    return plan_memo(plan, "array_sram_bytes", _array_sram_bytes)
+
+
+def _array_sram_bytes(plan: Plan) -> int:
     size_of: dict[str, int] = {}  # buffer name -> size of its latest allocation
     total = 0
     for command in plan.commands:
@@ -84,8 +90,8 @@ def _tiles_sram_bytes(command, size_of: dict[str, int]) -> int:
 def run_energy(plan: Plan, spec: AcceleratorSpec, dram_bytes: int, latency_cycles: int) -> Energy:
     """Energy by component (see the module docstring)."""
     e = spec.energy
-    macs = sum(layer.macs for layer in plan.layers)
-    vector_ops = sum(layer.vector_ops for layer in plan.layers)
+    macs, vector_ops = plan_memo(plan, "macs_vector_ops", lambda p: (sum(layer.macs for layer in p.layers),
+                                                                     sum(layer.vector_ops for layer in p.layers)))
     sram_bytes = array_sram_bytes(plan) + dram_bytes
     leakage = e.sram_leakage_w_per_byte * spec.sram.total_bytes * spec.cycles_to_seconds(latency_cycles)
     return Energy(

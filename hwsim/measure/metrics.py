@@ -19,6 +19,7 @@ from hwsim.graph.ir import Graph
 from hwsim.graph.widths import widths_note
 from hwsim.measure.bounds import Bounds, roofline
 from hwsim.measure.energy import Energy, run_energy
+from hwsim.measure.facts import layer_names, plan_memo
 from hwsim.measure.host import HostMetrics, host_metrics
 from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
 from hwsim.measure.scan import READ_KINDS, WRITE_KINDS, Scan, scan_events
@@ -160,21 +161,36 @@ def _layers(scan: Scan, plan: Plan, stall_by_layer: dict[int, int],
     return tuple(rows)
 
 
-def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMetrics, ...]:
-    names = {layer.index: layer.name for layer in plan.layers}
+def _tensor_rows(plan: Plan) -> tuple[tuple[tuple, tuple], ...]:
+    """Per tensor of the plan, its row's fields before ``dram_bytes`` and after ``module`` (the
+    plan's alone, worked out once per plan)."""
+    names = layer_names(plan)
     rolling = {r.tensor: r for c in plan.cascades for r in c.rolling}
-    producer, ops = graph.producer, graph.op
     rows = []
     for t in plan.tensors:
-        op = producer.get(t.name)
         r = rolling.get(t.name)
         held = ("whole", t.bytes) if r is None else ("delay_line" if r.delay_line else "rows", r.nbytes)
-        rows.append(TensorMetrics(
-            t.name, t.bytes, names[t.producer] if t.producer in names else str(t.producer),
-            names[t.last_consumer] if t.last_consumer in names else str(t.last_consumer), t.producer,
-            t.last_consumer, t.skip, t.address, t.spilled, moved.get(t.name, 0),
-            ops[op].module if op is not None else "", *held))
+        rows.append(((t.name, t.bytes, names[t.producer] if t.producer in names else str(t.producer),
+                      names[t.last_consumer] if t.last_consumer in names else str(t.last_consumer), t.producer,
+                      t.last_consumer, t.skip, t.address, t.spilled), held))
     return tuple(rows)
+
+
+def _modules(graph: Graph) -> dict[str, str]:
+    """Tensor name -> the nn.Module path of the op that produced it (a graph's, kept in its memo)."""
+    ops = graph.op
+    return {tensor: ops[op].module for tensor, op in graph.producer.items()}
+
+
+def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMetrics, ...]:
+    modules = graph.memo("measure.modules", _modules)
+    return tuple(TensorMetrics(*head, moved.get(head[0], 0), modules.get(head[0], ""), *held)
+                 for head, held in plan_memo(plan, "tensor_rows", _tensor_rows))
+
+
+def _msc_bytes(graph: Graph, bits: int) -> int:
+    """M_sc, the largest bytes of skip tensors live at once (a graph's, kept in its memo)."""
+    return graph.memo(("measure.msc_bytes", bits), lambda g: max(msc_curve(g, bits), default=0))
 
 
 @paused
@@ -203,7 +219,7 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
         sram_peak_bytes=plan.sram_peak_bytes or high_water,
         live_peak_bytes=live_peak,
         sram_peak=sram_peak(trace, plan),
-        msc_bytes=max(msc_curve(graph, spec.datatype.activation_bits), default=0),
+        msc_bytes=_msc_bytes(graph, spec.datatype.activation_bits),
         energy=run_energy(plan, spec, dram_total, account.latency_cycles),
         bounds=roofline(plan, spec, graph),
         layers=_layers(scan, plan, account.by_layer, spec),
