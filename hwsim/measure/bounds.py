@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 
 from hwsim.graph.analysis import tensor_bytes
 from hwsim.graph.ir import Graph
-from hwsim.measure.facts import plan_memo
+from hwsim.measure.facts import plan_facts, plan_memo
 from hwsim.schedule.plan import Plan
 from hwsim.spec.model import AcceleratorSpec
 
@@ -104,9 +104,9 @@ def _edge_bytes(graph: Graph, activation_bits: int) -> int:
 
 def _plan_sums(plan: Plan) -> tuple[int, int, int, int]:
     """(compute cycles, DRAM bytes moved, bytes a spill policy decided, host cycles) of ``plan``."""
-    return (sum(layer.compute_cycles for layer in plan.layers),
-            sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store", "tiles")),
-            plan.decided_bytes(), sum(h.cycles for h in plan.hosts))
+    facts = plan_facts(plan)
+    return (sum(layer.compute_cycles for layer in plan.layers), facts.moved_bytes, facts.decided_bytes,
+            sum(h.cycles for h in plan.hosts))
 
 
 def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:

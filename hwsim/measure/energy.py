@@ -50,20 +50,33 @@ def _array_sram_bytes(plan: Plan) -> int:
     size_of: dict[str, int] = {}  # buffer name -> size of its latest allocation
     total = 0
     for command in plan.commands:
-        for buffer in command.allocs:
+        allocs = command.allocs
+        for buffer in allocs:
             size_of[buffer.name] = buffer.size
-        if command.kind == "tiles":
+        kind = command.kind
+        if kind == "tiles":
             total += _tiles_sram_bytes(command, size_of)
             continue
-        if command.kind != "compute":
+        if kind != "compute":
             continue
-        for reads, times in Counter(map(_READS, command.parts)).items() if command.parts else \
-                ((command.reads, 1),):
-            for name in reads:
-                if name not in size_of:
-                    raise RuntimeError(f"compute command {command.id} reads {name!r}, which no command allocated")
-                total += size_of[name] * times
-        total += sum(buffer.size for buffer in command.allocs)
+        if command.parts:
+            for reads, times in Counter(map(_READS, command.parts)).items():
+                total += _read_bytes(command, reads, size_of) * times
+        else:
+            total += _read_bytes(command, command.reads, size_of)
+        for buffer in allocs:
+            total += buffer.size
+    return total
+
+
+def _read_bytes(command, reads: tuple[str, ...], size_of: dict[str, int]) -> int:
+    """The bytes of the buffers ``reads`` (of compute ``command``), each as last allocated."""
+    total = 0
+    for name in reads:
+        size = size_of.get(name)
+        if size is None:
+            raise RuntimeError(f"compute command {command.id} reads {name!r}, which no command allocated")
+        total += size
     return total
 
 

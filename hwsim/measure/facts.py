@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from hwsim.schedule.plan import Buffer, Plan
+from hwsim.schedule.plan import Plan
 
 T = TypeVar("T")
 
@@ -42,50 +42,65 @@ def plan_memo(plan: Plan, key: str, compute: Callable[[Plan], T]) -> T:
     return value
 
 
-def kinds(plan: Plan) -> list[str]:
-    """Every command's kind, by id."""
-    return plan_memo(plan, "kinds", lambda p: [c.kind for c in p.commands])
+class PlanFacts:
+    """The command tables the trace's measures read (:func:`plan_facts`), made in one pass.
+
+    ``kinds``: every command's kind, by id; ``timeline``: ``(id, kind, layer)`` of the commands
+    that occupy the compute engine (compute, host, tiles) in program order, those whose idle
+    gaps the stall attribution charges; ``transfers``: ``(id, engine)`` of every load, store and
+    tiles command in program order; ``parts``: by id, a compute's ``(layer, cycles)`` pieces (its
+    parts one after the other, a cascade's, or the command itself), None for other commands;
+    ``moved_bytes``: the DRAM bytes of its loads, stores and tiles; ``decided_bytes``: those of
+    its loads and stores besides weights (``Plan.decided_bytes``); ``high_water``: the highest
+    end address of any SRAM buffer it allocates; ``dep_orders``: command id ->
+    its deps, a load, store or compute before a free, then the later command first, so that
+    ``max(order, key=ends.__getitem__)`` picks the dependency that finished last with ties broken
+    as ``hwsim.measure.stalls`` breaks them; ``causes``: command id -> the stall cause a wait on
+    it is charged to (both filled as the stall attribution asks for them)."""
+
+    __slots__ = ("kinds", "timeline", "transfers", "parts", "moved_bytes", "decided_bytes", "high_water",
+                 "dep_orders", "causes")
+
+    def __init__(self, plan: Plan):
+        kinds: list[str] = []
+        timeline, transfers = [], []
+        parts: list[tuple[tuple[int, int], ...] | None] = []
+        moved = decided = high = 0
+        for c in plan.commands:
+            kind = c.kind
+            kinds.append(kind)
+            for b in c.allocs:
+                if b.space == "sram" and b.address + b.size > high:
+                    high = b.address + b.size
+            if kind == "compute":
+                timeline.append((c.id, kind, c.layer))
+                parts.append(tuple((part.layer, part.cycles) for part in c.parts) if c.parts else
+                             ((c.layer, c.cycles),))
+                continue
+            parts.append(None)
+            if kind == "free":
+                continue
+            if kind == "host":
+                timeline.append((c.id, kind, c.layer))
+                continue
+            if kind == "tiles":
+                timeline.append((c.id, kind, c.layer))
+            if kind in ("load", "store", "tiles"):
+                transfers.append((c.id, c.engine))
+                moved += c.dram_bytes
+                if kind != "tiles" and c.traffic != "weights":
+                    decided += c.dram_bytes
+        self.kinds, self.timeline, self.transfers, self.parts = kinds, tuple(timeline), tuple(transfers), parts
+        self.moved_bytes, self.decided_bytes, self.high_water = moved, decided, high
+        self.dep_orders: dict[int, tuple[int, ...]] = {}
+        self.causes: dict[int, str] = {}
 
 
-def timeline(plan: Plan) -> tuple[tuple[int, str, int], ...]:
-    """``(id, kind, layer)`` of the commands that occupy the compute engine (compute, host,
-    tiles), in program order: the commands whose idle gaps the stall attribution charges."""
-    return plan_memo(plan, "timeline", lambda p: tuple((c.id, c.kind, c.layer) for c in p.commands
-                                                       if c.kind in ("compute", "host", "tiles")))
-
-
-def transfers(plan: Plan) -> tuple[tuple[int, str], ...]:
-    """``(id, engine)`` of every load, store and tiles command, in program order."""
-    return plan_memo(plan, "transfers", lambda p: tuple((c.id, c.engine) for c in p.commands
-                                                        if c.kind in ("load", "store", "tiles")))
-
-
-def compute_parts(plan: Plan) -> list[tuple[tuple[int, int], ...] | None]:
-    """By command id: a compute's ``(layer, cycles)`` pieces (its parts one after the other, a
-    cascade's, or the command itself); None for any other command."""
-    def build(p: Plan):
-        return [tuple((part.layer, part.cycles) for part in c.parts or (c,)) if c.kind == "compute" else None
-                for c in p.commands]
-    return plan_memo(plan, "compute_parts", build)
-
-
-def sram_changes(plan: Plan) -> list[tuple[tuple[Buffer, ...], tuple[Buffer, ...]] | None]:
-    """By command id: None for a command that allocates and frees nothing (in any space), else
-    the SRAM buffers it allocates and those it frees (weight-buffer ones left out)."""
-    def build(p: Plan):
-        return [None if not (c.allocs or c.frees) else
-                (tuple(b for b in c.allocs if b.space == "sram"), tuple(b for b in c.frees if b.space == "sram"))
-                for c in p.commands]
-    return plan_memo(plan, "sram_changes", build)
+def plan_facts(plan: Plan) -> PlanFacts:
+    """The plan's :class:`PlanFacts`, made once per plan."""
+    return plan_memo(plan, "facts", PlanFacts)
 
 
 def layer_names(plan: Plan) -> dict[int, str]:
     """Layer step -> layer name."""
     return plan_memo(plan, "layer_names", lambda p: {layer.index: layer.name for layer in p.layers})
-
-
-def dep_order(plan: Plan) -> dict[int, tuple[int, ...]]:
-    """Command id -> its deps, a load, store or compute before a free, then the later command
-    first: ``max(order, key=ends.__getitem__)`` then picks the dependency that finished last
-    with ties broken as ``hwsim.measure.stalls`` breaks them (filled as commands are asked for)."""
-    return plan_memo(plan, "dep_order", lambda p: {})

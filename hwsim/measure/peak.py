@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsim.measure.facts import layer_names, plan_memo, sram_changes
+from hwsim.measure.facts import layer_names, plan_facts, plan_memo
 from hwsim.schedule.plan import Buffer, Plan
 from hwsim.sim.trace import Trace
 
@@ -34,12 +34,8 @@ class SramPeak:
 
 
 def sram_high_water(plan: Plan) -> int:
-    """The highest end address of any SRAM buffer the plan allocates (once per plan)."""
-    return plan_memo(plan, "sram_high_water", _high_water)
-
-
-def _high_water(plan: Plan) -> int:
-    return max((b.address + b.size for allocs, _ in filter(None, sram_changes(plan)) for b in allocs), default=0)
+    """The highest end address of any SRAM buffer the plan allocates (``hwsim.measure.facts``)."""
+    return plan_facts(plan).high_water
 
 
 def _kind(b: Buffer) -> str:
@@ -61,23 +57,25 @@ def sram_peak(trace: Trace, plan: Plan) -> SramPeak:
     in_use_after = [s.sram_bytes for s in samples]
     target = in_use_after.index(max(in_use_after))  # the first sample holding the maximum
     live: dict[str, Buffer] = {}
-    changes = sram_changes(plan)
+    commands = plan.commands
     in_use, index = 0, -1
     for event in trace.events:
-        change = changes[event.command]
-        if change is None:  # allocates and frees nothing: no sample
+        command = commands[event.command]
+        allocs, frees = command.allocs, command.frees
+        if not (allocs or frees):  # allocates and frees nothing: no sample
             continue
         index += 1
-        allocs, frees = change
         for b in allocs:
-            live[b.name], in_use = b, in_use + b.size
+            if b.space == "sram":
+                live[b.name], in_use = b, in_use + b.size
         for b in frees:
-            del live[b.name]
-            in_use -= b.size
+            if b.space == "sram":
+                del live[b.name]
+                in_use -= b.size
         if in_use != samples[index].sram_bytes:
             raise RuntimeError(f"replaying the plan gives {in_use} B in SRAM after command {event.command}, "
                                f"the trace recorded {samples[index].sram_bytes} B")
         if index == target:
-            layer = plan.commands[event.command].layer
+            layer = command.layer
             return SramPeak(in_use, event.start, layer, layer_names(plan).get(layer), _resident(live, plan))
     raise RuntimeError(f"trace has {len(samples)} occupancy samples but only {index + 1} allocating events")

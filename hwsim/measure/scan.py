@@ -24,7 +24,7 @@ raised by ``measure`` at the point where the figure it breaks is made, as before
 
 from __future__ import annotations
 
-from hwsim.measure.facts import compute_parts
+from hwsim.measure.facts import plan_facts
 from hwsim.schedule.plan import TRAFFIC_KINDS, Plan
 from hwsim.sim.trace import Event
 
@@ -61,7 +61,7 @@ def scan_events(events: tuple[Event, ...], plan: Plan) -> Scan:
     s = Scan(len(plan.commands))
     starts, ends, computes, by_kind, moved = s.starts, s.ends, s.computes, s.by_kind, s.moved
     first, last, busy, read, written = s.first, s.last, s.busy, s.read, s.written
-    parts = compute_parts(plan)
+    parts = plan_facts(plan).parts
     latency = events[0].end if events else 0
     inside = 0
     for e in events:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsim.measure.facts import dep_order, kinds, timeline, transfers
+from hwsim.measure.facts import plan_facts
 from hwsim.measure.scan import Scan, scan_events
 from hwsim.schedule.plan import STALL_CAUSES, Plan
 from hwsim.sim.trace import Event, Trace
@@ -76,21 +76,6 @@ def _totals(latency: int, computes: list[tuple[int, int]], inside: int) -> tuple
     return latency, busy, idle
 
 
-def _last_finished(command_id: int, deps: tuple[int, ...], ends: list[int], plan: Plan) -> int | None:
-    """Of ``deps`` (command ``command_id``'s), the one that finished last; ties go to a load,
-    store or compute before a free, then to the later command."""
-    if not deps:
-        return None
-    if len(deps) == 1:
-        return deps[0]
-    orders = dep_order(plan)
-    order = orders.get(command_id)
-    if order is None:
-        kind = kinds(plan)
-        order = orders[command_id] = tuple(sorted(deps, key=lambda d: (kind[d] != "free", d), reverse=True))
-    return max(order, key=ends.__getitem__)  # the first of the latest: max keeps the first maximum
-
-
 def _own_cause(plan: Plan, command_id: int) -> str:
     command = plan.commands[command_id]
     if command.kind == "tiles":
@@ -102,11 +87,46 @@ def _own_cause(plan: Plan, command_id: int) -> str:
 
 
 class _Blame:
-    """Walks back from a gap's end through what blocked (the module docstring)."""
+    """Walks back from a gap's end through what blocked (the module docstring). The plan's
+    tables (``hwsim.measure.facts``) are shared by every trace of the plan."""
 
     def __init__(self, plan: Plan, starts: list[int], ends: list[int]):
         self.plan, self.starts, self.ends = plan, starts, ends
+        self.commands = plan.commands
+        facts = plan_facts(plan)
+        self.facts, self.orders, self.causes = facts, facts.dep_orders, facts.causes
         self._released_at: dict[int, list[int]] | None = None  # built when first asked for
+        self._issued_at: dict[tuple[str, int], list[int]] = {}
+
+    def last_finished(self, command_id: int) -> int | None:
+        """Of command ``command_id``'s deps, the one that finished last; ties go to a load,
+        store or compute before a free, then to the later command."""
+        order = self.orders.get(command_id)
+        if order is None:
+            order = self.orders[command_id] = self._order(command_id)
+        if len(order) < 2:
+            return order[0] if order else None
+        return max(order, key=self.ends.__getitem__)  # the first of the latest: max keeps the first maximum
+
+    def _order(self, command_id: int) -> tuple[int, ...]:
+        """Command ``command_id``'s deps, loads, stores and computes before frees, each group
+        latest first (the tie order of :meth:`last_finished`)."""
+        deps = self.commands[command_id].deps
+        if len(deps) < 2:
+            return deps
+        kind = self.facts.kinds
+        latest = sorted(deps, reverse=True)
+        frees = [d for d in latest if kind[d] == "free"]
+        if not frees:
+            return tuple(latest)
+        return tuple([d for d in latest if kind[d] != "free"] + frees)
+
+    def cause(self, command_id: int) -> str:
+        """The stall cause a wait on command ``command_id`` is charged to."""
+        cause = self.causes.get(command_id)
+        if cause is None:
+            cause = self.causes[command_id] = _own_cause(self.plan, command_id)
+        return cause
 
     def _index(self) -> tuple[dict[int, list[int]], dict[tuple[str, int], list[int]]]:
         """(cycle -> transfers that ended then, (engine, cycle) -> transfers issued then), each
@@ -114,18 +134,17 @@ class _Blame:
         if self._released_at is None:
             starts, ends = self.starts, self.ends
             released_at: dict[int, list[int]] = {}
-            issued_at: dict[tuple[str, int], list[int]] = {}
-            for c, engine in transfers(self.plan):
+            issued_at = self._issued_at
+            for c, engine in self.facts.transfers:
                 released_at.setdefault(ends[c], []).append(c)
                 issued_at.setdefault((engine, starts[c]), []).append(c)
-            self._released_at, self._issued_at = released_at, issued_at
+            self._released_at = released_at
         return self._released_at, self._issued_at
 
     def charge(self, command_id: int, gap_start: int, gap_end: int, by_cause: dict[str, int]) -> None:
         """Charge [gap_start, gap_end), which compute command ``command_id`` waited through."""
-        plan, starts, ends = self.plan, self.starts, self.ends
-        commands = plan.commands
-        last = _last_finished(command_id, commands[command_id].deps, ends, plan)
+        starts, ends, kind = self.starts, self.ends, self.facts.kinds
+        last = self.last_finished(command_id)
         if last is None or ends[last] != gap_end:
             raise RuntimeError(f"compute command {command_id} started at cycle {gap_end} after an idle gap, "
                                "but no dependency finished then: the simulator left the engine idle")
@@ -133,25 +152,24 @@ class _Blame:
         seen: set[int] = set()
         while end > gap_start:
             if last in seen:  # transfers that took no time, each released when the other was issued
-                by_cause[_own_cause(plan, last)] += end - gap_start
+                by_cause[self.cause(last)] += end - gap_start
                 return
             seen.add(last)
-            command = commands[last]
-            if command.kind == "free":
-                last = _last_finished(last, command.deps, ends, plan)
+            if kind[last] == "free":
+                last = self.last_finished(last)
                 if last is None:
                     raise RuntimeError(f"compute command {command_id} waited for a free with no dependency")
                 continue
-            if command.kind == "compute":
-                raise RuntimeError(f"compute command {command_id} waited for compute command {command.id}")
+            if kind[last] == "compute":
+                raise RuntimeError(f"compute command {command_id} waited for compute command {last}")
             issued = starts[last]
-            by_cause[_own_cause(plan, last)] += end - max(issued, gap_start)
+            by_cause[self.cause(last)] += end - (issued if issued > gap_start else gap_start)
             end = issued
             if end <= gap_start:
                 return
             before = self._waited_for(last, issued)
             if before is None:
-                by_cause[_own_cause(plan, last)] += end - gap_start
+                by_cause[self.cause(last)] += end - gap_start
                 return
             last = before
 
@@ -159,21 +177,20 @@ class _Blame:
         """What transfer ``command_id``, issued at ``issued``, waited for: a dependency that
         finished then, a transfer that released the channel then, or its engine's previous
         transfer issued then (None: nothing held it; it was issued when it was reached)."""
-        plan, ends = self.plan, self.ends
-        dep = _last_finished(command_id, plan.commands[command_id].deps, ends, plan)
-        if dep is not None and ends[dep] == issued and plan.commands[dep].kind != "compute":
+        dep = self.last_finished(command_id)
+        if dep is not None and self.ends[dep] == issued and self.facts.kinds[dep] != "compute":
             return dep
         released_at, issued_at = self._index()
         for other in reversed(released_at.get(issued, ())):
             if other != command_id:
                 return other
-        engine = plan.commands[command_id].engine
+        engine = self.commands[command_id].engine
         earlier = [c for c in issued_at.get((engine, issued), ()) if c < command_id]
         return earlier[-1] if earlier else None
 
     def released_before(self, command_id: int, cycle: int) -> int | None:
         """The last load or store before ``command_id`` in program order that ended at ``cycle``."""
-        kind = kinds(self.plan)
+        kind = self.facts.kinds
         ended = [c for c in self._index()[0].get(cycle, ()) if c < command_id and kind[c] in ("load", "store")]
         return ended[-1] if ended else None
 
@@ -188,7 +205,7 @@ def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int, scan:
     by_layer: dict[int, int] = {}
     blame = _Blame(plan, starts, ends)
     previous_end = 0
-    for command_id, kind, layer in timeline(plan):
+    for command_id, kind, layer in plan_facts(plan).timeline:
         if kind == "tiles":
             previous_end = _tiles_stalls(plan, tiles[command_id], previous_end, blame, by_cause, by_layer)
             continue
@@ -234,9 +251,9 @@ def _cause_at(plan: Plan, event: Event, blame: _Blame) -> str:
     ends = blame.ends
     deps = plan.commands[event.command].deps
     if any(ends[d] == event.start for d in deps):
-        last = _last_finished(event.command, deps, ends, plan)
+        last = blame.last_finished(event.command)
         while plan.commands[last].kind == "free":
-            last = _last_finished(last, plan.commands[last].deps, ends, plan)
+            last = blame.last_finished(last)
         return _own_cause(plan, last)
     waited = blame.released_before(event.command, event.start)
     if waited is not None:
