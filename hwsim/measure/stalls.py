@@ -95,6 +95,7 @@ class _Blame:
         self.commands = plan.commands
         facts = plan_facts(plan)
         self.facts, self.orders, self.causes = facts, facts.dep_orders, facts.causes
+        self.end_of = ends.__getitem__
         self._released_at: dict[int, list[int]] | None = None  # built when first asked for
         self._issued_at: dict[tuple[str, int], list[int]] = {}
 
@@ -106,7 +107,7 @@ class _Blame:
             order = self.orders[command_id] = self._order(command_id)
         if len(order) < 2:
             return order[0] if order else None
-        return max(order, key=self.ends.__getitem__)  # the first of the latest: max keeps the first maximum
+        return max(order, key=self.end_of)  # the first of the latest: max keeps the first maximum
 
     def _order(self, command_id: int) -> tuple[int, ...]:
         """Command ``command_id``'s deps, loads, stores and computes before frees, each group
@@ -143,7 +144,7 @@ class _Blame:
 
     def charge(self, command_id: int, gap_start: int, gap_end: int, by_cause: dict[str, int]) -> None:
         """Charge [gap_start, gap_end), which compute command ``command_id`` waited through."""
-        starts, ends, kind = self.starts, self.ends, self.facts.kinds
+        starts, ends, kind, causes = self.starts, self.ends, self.facts.kinds, self.causes
         last = self.last_finished(command_id)
         if last is None or ends[last] != gap_end:
             raise RuntimeError(f"compute command {command_id} started at cycle {gap_end} after an idle gap, "
@@ -163,7 +164,7 @@ class _Blame:
             if kind[last] == "compute":
                 raise RuntimeError(f"compute command {command_id} waited for compute command {last}")
             issued = starts[last]
-            by_cause[self.cause(last)] += end - (issued if issued > gap_start else gap_start)
+            by_cause[causes.get(last) or self.cause(last)] += end - (issued if issued > gap_start else gap_start)
             end = issued
             if end <= gap_start:
                 return
