@@ -149,6 +149,10 @@ class _Blame:
         if last is None or ends[last] != gap_end:
             raise RuntimeError(f"compute command {command_id} started at cycle {gap_end} after an idle gap, "
                                "but no dependency finished then: the simulator left the engine idle")
+        if kind[last] not in ("free", "compute") and starts[last] <= gap_start:
+            # the common case, the walk below in one step: a transfer in flight through the whole gap
+            by_cause[causes.get(last) or self.cause(last)] += gap_end - gap_start
+            return
         end = gap_end
         seen: set[int] = set()
         while end > gap_start:
