@@ -52,14 +52,13 @@ class PlanFacts:
     parts one after the other, a cascade's, or the command itself), None for other commands;
     ``moved_bytes``: the DRAM bytes of its loads, stores and tiles; ``decided_bytes``: those of
     its loads and stores besides weights (``Plan.decided_bytes``); ``high_water``: the highest
-    end address of any SRAM buffer it allocates; ``dep_orders``: command id ->
-    its deps, a load, store or compute before a free, then the later command first, so that
-    ``max(order, key=ends.__getitem__)`` picks the dependency that finished last with ties broken
-    as ``hwsim.measure.stalls`` breaks them; ``causes``: command id -> the stall cause a wait on
-    it is charged to (both filled as the stall attribution asks for them)."""
+    end address of any SRAM buffer it allocates; ``tie_rank``: by id, the command's rank among
+    dependencies that finished at the same cycle (``n + id`` for a load, store or compute, ``id``
+    for a free: the stall attribution's tie rule, ``hwsim.measure.stalls``); ``causes``: command
+    id -> the stall cause a wait on it is charged to (filled as the stall attribution asks)."""
 
     __slots__ = ("kinds", "timeline", "transfers", "parts", "moved_bytes", "decided_bytes", "high_water",
-                 "dep_orders", "causes")
+                 "tie_rank", "causes")
 
     def __init__(self, plan: Plan):
         kinds: list[str] = []
@@ -92,7 +91,8 @@ class PlanFacts:
                     decided += c.dram_bytes
         self.kinds, self.timeline, self.transfers, self.parts = kinds, tuple(timeline), tuple(transfers), parts
         self.moved_bytes, self.decided_bytes, self.high_water = moved, decided, high
-        self.dep_orders: dict[int, tuple[int, ...]] = {}
+        n = len(kinds)
+        self.tie_rank = [i if kind == "free" else n + i for i, kind in enumerate(kinds)]
         self.causes: dict[int, str] = {}
 
 

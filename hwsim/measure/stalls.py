@@ -94,33 +94,21 @@ class _Blame:
         self.plan, self.starts, self.ends = plan, starts, ends
         self.commands = plan.commands
         facts = plan_facts(plan)
-        self.facts, self.orders, self.causes = facts, facts.dep_orders, facts.causes
-        self.end_of = ends.__getitem__
+        self.facts, self.causes = facts, facts.causes
+        # One integer per command ordered as (end, a transfer or compute before a free, id): the
+        # end times M = 2n + 1 apart, the plan's tie rank (< 2n) added, so max() needs no key tuple.
+        scale = 2 * len(ends) + 1
+        self.key_of = [end * scale + rank for end, rank in zip(ends, facts.tie_rank)].__getitem__
         self._released_at: dict[int, list[int]] | None = None  # built when first asked for
         self._issued_at: dict[tuple[str, int], list[int]] = {}
 
     def last_finished(self, command_id: int) -> int | None:
         """Of command ``command_id``'s deps, the one that finished last; ties go to a load,
         store or compute before a free, then to the later command."""
-        order = self.orders.get(command_id)
-        if order is None:
-            order = self.orders[command_id] = self._order(command_id)
-        if len(order) < 2:
-            return order[0] if order else None
-        return max(order, key=self.end_of)  # the first of the latest: max keeps the first maximum
-
-    def _order(self, command_id: int) -> tuple[int, ...]:
-        """Command ``command_id``'s deps, loads, stores and computes before frees, each group
-        latest first (the tie order of :meth:`last_finished`)."""
         deps = self.commands[command_id].deps
         if len(deps) < 2:
-            return deps
-        kind = self.facts.kinds
-        latest = sorted(deps, reverse=True)
-        frees = [d for d in latest if kind[d] == "free"]
-        if not frees:
-            return tuple(latest)
-        return tuple([d for d in latest if kind[d] != "free"] + frees)
+            return deps[0] if deps else None
+        return max(deps, key=self.key_of)
 
     def cause(self, command_id: int) -> str:
         """The stall cause a wait on command ``command_id`` is charged to."""
