@@ -39,7 +39,8 @@ from dataclasses import dataclass, replace
 
 from hwsim.graph.analysis import tensor_bytes
 from hwsim.graph.ir import Graph
-from hwsim.measure.facts import plan_facts, plan_memo
+from hwsim.measure.facts import plan_facts
+from hwsim.measure.memo import plan_memo
 from hwsim.schedule.plan import Plan
 from hwsim.spec.model import AcceleratorSpec
 

@@ -19,8 +19,9 @@ from hwsim.graph.ir import Graph
 from hwsim.graph.widths import widths_note
 from hwsim.measure.bounds import Bounds, roofline
 from hwsim.measure.energy import Energy, run_energy
-from hwsim.measure.facts import layer_names, plan_memo
+from hwsim.measure.facts import layer_names
 from hwsim.measure.host import HostMetrics, host_metrics
+from hwsim.measure.memo import plan_memo
 from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
 from hwsim.measure.scan import READ_KINDS, WRITE_KINDS, Scan, scan_events
 from hwsim.measure.stalls import account_stalls

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsim.measure.facts import layer_names, plan_facts, plan_memo
+from hwsim.measure.facts import layer_names, plan_facts
+from hwsim.measure.memo import plan_memo
 from hwsim.schedule.plan import Buffer, Plan
 from hwsim.sim.trace import Trace
 
