@@ -7,6 +7,13 @@ recorded (bytes of buffers allocated at once, alignment included); ``sram_peak_b
 the allocator's high-water mark (``plan.sram_peak_bytes`` when the scheduler set it, else
 the highest end address of any SRAM buffer in the plan). Cycles and bytes are integers;
 seconds appear only in ``latency_s``.
+
+How it is computed, for speed (the figures are those of one pass per figure, which
+``experiments/bench_measure.py`` compares with): the trace's events are read in one pass
+(:mod:`hwsim.measure.scan`), and what depends on the plan alone (its command tables, SRAM
+high-water mark, the array's SRAM bytes, the roofline's sums, the tensor rows) is worked out
+once per plan and kept on it (:mod:`hwsim.measure.facts`, :mod:`hwsim.measure.memo`), so the
+several bandwidths of a sweep point that share a plan share them.
 """
 
 from __future__ import annotations

@@ -188,7 +188,8 @@ class _Blame:
         return ended[-1] if ended else None
 
 
-def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int, scan: Scan | None = None) -> tuple[dict, dict]:
+def attributed_stalls(plan: Plan, events: tuple[Event, ...], latency: int,
+                      scan: Scan | None = None) -> tuple[dict, dict]:
     """(stall cycles by cause, by layer step), walking the compute commands in program order
     (``scan``: the events' :func:`hwsim.measure.scan.scan_events`, made here when not given)."""
     if scan is None:
