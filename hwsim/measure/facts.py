@@ -28,8 +28,8 @@ class PlanFacts:
 
     ``kinds``: every command's kind, by id; ``timeline``: ``(id, kind, layer)`` of the commands
     that occupy the compute engine (compute, host, tiles) in program order, those whose idle
-    gaps the stall attribution charges; ``transfers``: ``(id, engine)`` of every load, store and
-    tiles command in program order; ``parts``: by id, a compute's ``(layer, cycles)`` pieces (its
+    gaps the stall attribution charges; ``transfers``: the ids of every load, store and tiles
+    command in program order; ``parts``: by id, a compute's ``(layer, cycles)`` pieces (its
     parts one after the other, a cascade's, or the command itself), None for other commands;
     ``moved_bytes``: the DRAM bytes of its loads, stores and tiles; ``decided_bytes``: those of
     its loads and stores besides weights (``Plan.decided_bytes``); ``high_water``: the highest
@@ -84,7 +84,7 @@ class PlanFacts:
                     except RuntimeError as exc:
                         error = str(exc)
             if kind in ("load", "store", "tiles"):
-                transfers.append((c.id, c.engine))
+                transfers.append(c.id)
                 moved += c.dram_bytes
                 if kind != "tiles" and c.traffic != "weights":
                     decided += c.dram_bytes

@@ -28,6 +28,7 @@ a mismatch is a bug in the simulator or in this module, reported as a RuntimeErr
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from hwsim.measure.facts import plan_facts
@@ -99,8 +100,8 @@ class _Blame:
         # end times M = 2n + 1 apart, the plan's tie rank (< 2n) added, so max() needs no key tuple.
         scale = 2 * len(ends) + 1
         self.key_of = [end * scale + rank for end, rank in zip(ends, facts.tie_rank)].__getitem__
-        self._released_at: dict[int, list[int]] | None = None  # built when first asked for
-        self._issued_at: dict[tuple[str, int], list[int]] = {}
+        self._by_end: tuple[list[int], list[int]] | None = None  # made when first asked for (_at)
+        self._by_start: tuple[list[int], list[int]] | None = None
 
     def last_finished(self, command_id: int) -> int | None:
         """Of command ``command_id``'s deps, the one that finished last; ties go to a load,
@@ -117,18 +118,26 @@ class _Blame:
             cause = self.causes[command_id] = _own_cause(self.plan, command_id)
         return cause
 
-    def _index(self) -> tuple[dict[int, list[int]], dict[tuple[str, int], list[int]]]:
-        """(cycle -> transfers that ended then, (engine, cycle) -> transfers issued then), each
-        list in program order; worked out on first use (most runs walk back through few issues)."""
-        if self._released_at is None:
-            starts, ends = self.starts, self.ends
-            released_at: dict[int, list[int]] = {}
-            issued_at = self._issued_at
-            for c, engine in self.facts.transfers:
-                released_at.setdefault(ends[c], []).append(c)
-                issued_at.setdefault((engine, starts[c]), []).append(c)
-            self._released_at = released_at
-        return self._released_at, self._issued_at
+    def _sorted(self, times: list[int]) -> tuple[list[int], list[int]]:
+        """The transfers (load, store, tiles) sorted by ``times`` (their ends or their starts),
+        each time's in program order: (the times, the ids). Two C-level sorts, made when a walk
+        first asks which transfer ended or was issued at some cycle (most walks never do)."""
+        ids = self.facts.transfers
+        at = list(map(times.__getitem__, ids))
+        order = sorted(range(len(ids)), key=at.__getitem__)  # stable: program order within a cycle
+        return list(map(at.__getitem__, order)), list(map(ids.__getitem__, order))
+
+    def _at(self, times: list[int], cycle: int) -> list[int]:
+        """The transfers whose ``times`` (ends or starts) are ``cycle``, in program order."""
+        index = self._by_end if times is self.ends else self._by_start
+        if index is None:
+            index = self._sorted(times)
+            if times is self.ends:
+                self._by_end = index
+            else:
+                self._by_start = index
+        keys, ids = index
+        return ids[bisect_left(keys, cycle):bisect_right(keys, cycle)]
 
     def charge(self, command_id: int, gap_start: int, gap_end: int, by_cause: dict[str, int]) -> None:
         """Charge [gap_start, gap_end), which compute command ``command_id`` waited through."""
@@ -173,18 +182,18 @@ class _Blame:
         dep = self.last_finished(command_id)
         if dep is not None and self.ends[dep] == issued and self.facts.kinds[dep] != "compute":
             return dep
-        released_at, issued_at = self._index()
-        for other in reversed(released_at.get(issued, ())):
+        for other in reversed(self._at(self.ends, issued)):  # transfers that released a channel then
             if other != command_id:
                 return other
-        engine = self.commands[command_id].engine
-        earlier = [c for c in issued_at.get((engine, issued), ()) if c < command_id]
+        commands = self.commands
+        engine = commands[command_id].engine
+        earlier = [c for c in self._at(self.starts, issued) if c < command_id and commands[c].engine == engine]
         return earlier[-1] if earlier else None
 
     def released_before(self, command_id: int, cycle: int) -> int | None:
         """The last load or store before ``command_id`` in program order that ended at ``cycle``."""
         kind = self.facts.kinds
-        ended = [c for c in self._index()[0].get(cycle, ()) if c < command_id and kind[c] in ("load", "store")]
+        ended = [c for c in self._at(self.ends, cycle) if c < command_id and kind[c] in ("load", "store")]
         return ended[-1] if ended else None
 
 

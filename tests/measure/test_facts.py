@@ -68,7 +68,7 @@ def test_the_tables_match_independent_counts_and_stay_with_their_plan():
     ends = [b.address + b.size for c in plan.commands for b in c.allocs if b.space == "sram"]
     assert facts.high_water == max(ends)
     assert [t[0] for t in facts.timeline] == [c.id for c in plan.commands if c.kind in ("compute", "host", "tiles")]
-    assert [t[0] for t in facts.transfers] == [c.id for c in plan.commands if c.kind in ("load", "store", "tiles")]
+    assert list(facts.transfers) == [c.id for c in plan.commands if c.kind in ("load", "store", "tiles")]
     # a changed plan is a new object with nothing kept; a measured plan still pickles, equal to itself
     assert "_measure_memo" not in dataclasses.replace(plan, notes=("changed",)).__dict__
     assert pickle.loads(pickle.dumps(plan)) == plan
