@@ -39,6 +39,8 @@ from dataclasses import dataclass, replace
 
 from hwsim.graph.analysis import tensor_bytes
 from hwsim.graph.ir import Graph
+from hwsim.measure.facts import plan_facts
+from hwsim.measure.memo import plan_memo
 from hwsim.schedule.plan import Plan
 from hwsim.spec.model import AcceleratorSpec
 
@@ -77,13 +79,10 @@ def unavoidable_dram_bytes(plan: Plan, graph: Graph, activation_bits: int) -> in
     host``), what the accelerator itself must move: the network inputs some accelerator layer
     reads, the outputs an accelerator layer produces, every host op's input an accelerator layer
     produced (stored once) and every host op's output an accelerator layer reads (loaded once)."""
-    weights = sum(layer.weight_bytes for layer in plan.layers)
+    weights = plan_memo(plan, "weight_bytes", lambda p: sum(layer.weight_bytes for layer in p.layers))
     host_steps = {h.layer for h in plan.hosts}
     if not host_steps:
-        inputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits) for name in graph.inputs)
-        outputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits)
-                      for name in dict.fromkeys(graph.root(o) for o in graph.outputs))
-        return weights + inputs + outputs
+        return weights + graph.memo(("measure.edge_bytes", activation_bits), lambda g: _edge_bytes(g, activation_bits))
     from hwsim.graph.analysis import layer_io
 
     io = layer_io(graph)
@@ -96,14 +95,28 @@ def unavoidable_dram_bytes(plan: Plan, graph: Graph, activation_bits: int) -> in
     return weights + sum(tensor_bytes(graph.tensor[t].elements, activation_bits) for t in moved)
 
 
+def _edge_bytes(graph: Graph, activation_bits: int) -> int:
+    """The network inputs' and outputs' bytes, each once (a graph's figure, kept in its memo)."""
+    inputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits) for name in graph.inputs)
+    outputs = sum(tensor_bytes(graph.tensor[name].elements, activation_bits)
+                  for name in dict.fromkeys(graph.root(o) for o in graph.outputs))
+    return inputs + outputs
+
+
+def _plan_sums(plan: Plan) -> tuple[int, int, int, int]:
+    """(compute cycles, DRAM bytes moved, bytes a spill policy decided, host cycles) of ``plan``."""
+    facts = plan_facts(plan)
+    return (sum(layer.compute_cycles for layer in plan.layers), facts.moved_bytes, facts.decided_bytes,
+            sum(h.cycles for h in plan.hosts))
+
+
 def roofline(plan: Plan, spec: AcceleratorSpec, graph: Graph) -> Bounds:
-    """The roofline bounds of ``plan`` on ``spec`` (see the module docstring)."""
-    compute = sum(layer.compute_cycles for layer in plan.layers)
-    moved = sum(c.dram_bytes for c in plan.commands if c.kind in ("load", "store", "tiles"))
+    """The roofline bounds of ``plan`` on ``spec`` (see the module docstring). The plan's sums
+    are worked out once per plan (``hwsim.measure.facts``); the spec's timing turns them into cycles."""
+    compute, moved, own, host = plan_memo(plan, "roofline_sums", _plan_sums)
     unavoidable = unavoidable_dram_bytes(plan, graph, spec.datatype.activation_bits)
-    own = plan.decided_bytes()
     bounds = Bounds(compute, spec.dram_transfer_cycles(moved), spec.dram_transfer_cycles(unavoidable), unavoidable, own,
-                    host_cycles=sum(h.cycles for h in plan.hosts))
+                    host_cycles=host)
     s = plan.spill_bounds
     if s is None or s.status.startswith("not computed"):
         return replace(bounds, spill_status=s.status if s is not None else "")

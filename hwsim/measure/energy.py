@@ -12,14 +12,17 @@
 * ``dram``: every DRAM byte moved at ``energy.dram_byte_pj``;
 * ``leakage``: ``energy.sram_leakage_w_per_byte`` x all on-chip SRAM (weight buffer
   included) x the latency in seconds x 1e12.
+
+The array side is a figure of the plan alone: ``hwsim.measure.sram_bytes`` counts it command
+by command, in the one pass over the plan's commands that ``hwsim.measure.facts`` makes.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from operator import attrgetter
 
+from hwsim.measure.facts import array_sram_bytes
+from hwsim.measure.memo import plan_memo
 from hwsim.schedule.plan import Plan
 from hwsim.spec.model import AcceleratorSpec
 
@@ -36,56 +39,11 @@ class Energy:
         return self.mac_pj + self.sram_pj + self.dram_pj + self.leakage_pj
 
 
-_READS = attrgetter("reads")
-
-
-def array_sram_bytes(plan: Plan) -> int:
-    """SRAM bytes the compute commands read (``reads``) and write (``allocs``)."""
-    size_of: dict[str, int] = {}  # buffer name -> size of its latest allocation
-    total = 0
-    for command in plan.commands:
-        for buffer in command.allocs:
-            size_of[buffer.name] = buffer.size
-        if command.kind == "tiles":
-            total += _tiles_sram_bytes(command, size_of)
-            continue
-        if command.kind != "compute":
-            continue
-        for reads, times in Counter(map(_READS, command.parts)).items() if command.parts else \
-                ((command.reads, 1),):
-            for name in reads:
-                if name not in size_of:
-                    raise RuntimeError(f"compute command {command.id} reads {name!r}, which no command allocated")
-                total += size_of[name] * times
-        total += sum(buffer.size for buffer in command.allocs)
-    return total
-
-
-def _tiles_sram_bytes(command, size_of: dict[str, int]) -> int:
-    """What the per-tile computes of a streamed layer read and write (``hwsim.schedule.expand``):
-    each tile its input and output tiles, the resident operands and the weight chunk; the
-    first tile the outputs written in place."""
-    run = command.run
-    tiles = 0
-    for stream in run.reads + run.writes:  # its tiles that move any bytes
-        tiles += stream.size * (len(stream.nbytes) - stream.nbytes.count(0))
-    resident = run.weight_size if run.weight_block else 0
-    for name in run.resident:
-        if name not in size_of:
-            raise RuntimeError(f"tiles command {command.id} reads {name!r}, which no command allocated")
-        resident += size_of[name]
-    outs = 0
-    for buffer in command.allocs:
-        if buffer.space == "sram" and buffer.role != "arena":
-            outs += buffer.size
-    return tiles + run.tiles * resident + outs
-
-
 def run_energy(plan: Plan, spec: AcceleratorSpec, dram_bytes: int, latency_cycles: int) -> Energy:
     """Energy by component (see the module docstring)."""
     e = spec.energy
-    macs = sum(layer.macs for layer in plan.layers)
-    vector_ops = sum(layer.vector_ops for layer in plan.layers)
+    macs, vector_ops = plan_memo(plan, "macs_vector_ops", lambda p: (sum(layer.macs for layer in p.layers),
+                                                                     sum(layer.vector_ops for layer in p.layers)))
     sram_bytes = array_sram_bytes(plan) + dram_bytes
     leakage = e.sram_leakage_w_per_byte * spec.sram.total_bytes * spec.cycles_to_seconds(latency_cycles)
     return Energy(

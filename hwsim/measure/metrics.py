@@ -7,6 +7,13 @@ recorded (bytes of buffers allocated at once, alignment included); ``sram_peak_b
 the allocator's high-water mark (``plan.sram_peak_bytes`` when the scheduler set it, else
 the highest end address of any SRAM buffer in the plan). Cycles and bytes are integers;
 seconds appear only in ``latency_s``.
+
+How it is computed, for speed (the figures are those of one pass per figure, which
+``experiments/bench_measure.py`` compares with): the trace's events are read in one pass
+(:mod:`hwsim.measure.scan`), and what depends on the plan alone (its command tables, SRAM
+high-water mark, the array's SRAM bytes, the roofline's sums, the tensor rows) is worked out
+once per plan and kept on it (:mod:`hwsim.measure.facts`, :mod:`hwsim.measure.memo`), so the
+several bandwidths of a sweep point that share a plan share them.
 """
 
 from __future__ import annotations
@@ -19,17 +26,18 @@ from hwsim.graph.ir import Graph
 from hwsim.graph.widths import widths_note
 from hwsim.measure.bounds import Bounds, roofline
 from hwsim.measure.energy import Energy, run_energy
+from hwsim.measure.facts import layer_names
 from hwsim.measure.host import HostMetrics, host_metrics
+from hwsim.measure.memo import plan_memo
 from hwsim.measure.peak import SramPeak, sram_high_water, sram_peak
+from hwsim.measure.scan import READ_KINDS, WRITE_KINDS, Scan, scan_events
 from hwsim.measure.stalls import account_stalls
 from hwsim.schedule.order import OrderSummary
-from hwsim.schedule.plan import TRAFFIC_KINDS, Cascade, Plan
+from hwsim.schedule.plan import Cascade, Plan
 from hwsim.records import stored_at_once
 from hwsim.sim.trace import Trace
 from hwsim.spec.model import AcceleratorSpec
 
-READ_KINDS = ("weights", "input", "spill_read", "streamed_read", "host_read")
-WRITE_KINDS = ("output", "spill_write", "streamed_write", "host_write")
 
 
 @stored_at_once
@@ -134,31 +142,6 @@ class Metrics:
         return self.dram_bytes_by_kind["spill_write"] + self.dram_bytes_by_kind["spill_read"]
 
 
-def dram_by_kind(trace: Trace) -> dict[str, int]:
-    """DMA bytes of the trace by traffic kind; a load must carry a read kind, a store a write kind."""
-    by_kind = dict.fromkeys(TRAFFIC_KINDS, 0)
-    for e in trace.events:
-        for _, kind, nbytes in e.moves:
-            by_kind[kind] += nbytes
-        if e.kind not in ("load", "store"):
-            continue
-        if e.traffic not in (READ_KINDS if e.kind == "load" else WRITE_KINDS):
-            raise RuntimeError(f"{e.kind} command {e.command} of {e.tensor!r} has traffic kind {e.traffic!r}")
-        by_kind[e.traffic] += e.dram_bytes
-    return by_kind
-
-
-def _tensor_traffic(trace: Trace) -> dict[str, int]:
-    moved: dict[str, int] = {}
-    for e in trace.events:
-        for tensor, kind, nbytes in e.moves:
-            if kind != "weights":
-                moved[tensor] = moved.get(tensor, 0) + nbytes
-        if e.kind in ("load", "store") and e.traffic != "weights" and e.tensor is not None:
-            moved[e.tensor] = moved.get(e.tensor, 0) + e.dram_bytes  # a tile's transfer names its tensor
-    return moved
-
-
 def _bottleneck(layer, dram_bytes: int, spec: AcceleratorSpec) -> str:
     """The cost's bound, or ``dram`` when the layer's own DRAM bytes (its weights, reloads,
     streamed bands, stores) at the achieved bandwidth take longer than its compute."""
@@ -167,40 +150,12 @@ def _bottleneck(layer, dram_bytes: int, spec: AcceleratorSpec) -> str:
     return layer.bottleneck
 
 
-def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int],
+def _layers(scan: Scan, plan: Plan, stall_by_layer: dict[int, int],
             spec: AcceleratorSpec) -> tuple[LayerMetrics, ...]:
-    first: dict[int, int] = {}  # layer step -> start of its first compute (events are sorted by start)
-    last: dict[int, int] = {}  # layer step -> end of its last compute (a cascade's: of its parts)
-    busy: dict[int, int] = {}
-    read: dict[int, int] = {}
-    written: dict[int, int] = {}
-    commands = plan.commands
-    for e in trace.events:
-        kind = e.kind
-        if kind == "compute":  # the command's layer, or its parts one after the other (a cascade's)
-            command = commands[e.command]
-            end = e.start
-            for part in command.parts or (command,):  # both have a layer and cycles
-                layer, cycles = part.layer, part.cycles
-                if layer not in first:
-                    first[layer] = end
-                end += cycles
-                last[layer] = end  # compute events do not overlap
-                busy[layer] = busy.get(layer, 0) + cycles
-            if end != e.end:
-                raise RuntimeError(f"compute command {e.command} ran {e.end - e.start} cycles, "
-                                   f"its parts take {end - e.start}")
-        elif kind == "load":
-            read[e.layer] = read.get(e.layer, 0) + e.dram_bytes
-        elif kind == "store":
-            written[e.layer] = written.get(e.layer, 0) + e.dram_bytes
-        elif kind == "tiles":
-            first.setdefault(e.layer, e.compute_span[0])
-            last[e.layer] = max(last.get(e.layer, e.compute_span[1]), e.compute_span[1])
-            busy[e.layer] = busy.get(e.layer, 0) + e.compute_span[1] - e.compute_span[0] - sum(c for _, c in e.stalls)
-            for _, kind, nbytes in e.moves:
-                moved = read if kind in READ_KINDS else written
-                moved[e.layer] = moved.get(e.layer, 0) + nbytes
+    """Each layer's row: measured cycles, span, stalls and DRAM bytes (``scan``), the rest from the plan."""
+    if scan.parts_error is not None:
+        raise RuntimeError(scan.parts_error)
+    first, last, busy, read, written = scan.first, scan.last, scan.busy, scan.read, scan.written
     rows = []
     for layer in plan.layers:
         i = layer.index
@@ -214,21 +169,36 @@ def _layers(trace: Trace, plan: Plan, stall_by_layer: dict[int, int],
     return tuple(rows)
 
 
-def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMetrics, ...]:
-    names = {layer.index: layer.name for layer in plan.layers}
+def _tensor_rows(plan: Plan) -> tuple[tuple[tuple, tuple], ...]:
+    """Per tensor of the plan, its row's fields before ``dram_bytes`` and after ``module`` (the
+    plan's alone, worked out once per plan)."""
+    names = layer_names(plan)
     rolling = {r.tensor: r for c in plan.cascades for r in c.rolling}
-    producer, ops = graph.producer, graph.op
     rows = []
     for t in plan.tensors:
-        op = producer.get(t.name)
         r = rolling.get(t.name)
         held = ("whole", t.bytes) if r is None else ("delay_line" if r.delay_line else "rows", r.nbytes)
-        rows.append(TensorMetrics(
-            t.name, t.bytes, names[t.producer] if t.producer in names else str(t.producer),
-            names[t.last_consumer] if t.last_consumer in names else str(t.last_consumer), t.producer,
-            t.last_consumer, t.skip, t.address, t.spilled, moved.get(t.name, 0),
-            ops[op].module if op is not None else "", *held))
+        rows.append(((t.name, t.bytes, names[t.producer] if t.producer in names else str(t.producer),
+                      names[t.last_consumer] if t.last_consumer in names else str(t.last_consumer), t.producer,
+                      t.last_consumer, t.skip, t.address, t.spilled), held))
     return tuple(rows)
+
+
+def _modules(graph: Graph) -> dict[str, str]:
+    """Tensor name -> the nn.Module path of the op that produced it (a graph's, kept in its memo)."""
+    ops = graph.op
+    return {tensor: ops[op].module for tensor, op in graph.producer.items()}
+
+
+def _tensors(plan: Plan, moved: dict[str, int], graph: Graph) -> tuple[TensorMetrics, ...]:
+    modules = graph.memo("measure.modules", _modules)
+    return tuple(TensorMetrics(*head, moved.get(head[0], 0), modules.get(head[0], ""), *held)
+                 for head, held in plan_memo(plan, "tensor_rows", _tensor_rows))
+
+
+def _msc_bytes(graph: Graph, bits: int) -> int:
+    """M_sc, the largest bytes of skip tensors live at once (a graph's, kept in its memo)."""
+    return graph.memo(("measure.msc_bytes", bits), lambda g: max(msc_curve(g, bits), default=0))
 
 
 @paused
@@ -236,9 +206,13 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
             order: OrderSummary | None = None) -> Metrics:
     """All figures of one run (``order``: how the graph's layers were ordered, reported as is).
     Raises RuntimeError when the trace contradicts itself or the plan."""
-    account = account_stalls(trace, plan)
-    by_kind = dram_by_kind(trace)
-    moved = _tensor_traffic(trace)
+    if len(trace.events) != len(plan.commands):
+        raise RuntimeError(f"trace has {len(trace.events)} events for {len(plan.commands)} plan commands")
+    scan = scan_events(trace.events, plan)  # one pass over the events for every figure below
+    account = account_stalls(trace, plan, scan)
+    if scan.traffic_error is not None:
+        raise RuntimeError(scan.traffic_error)
+    by_kind, moved = scan.by_kind, scan.moved
     live_peak = max((s.sram_bytes for s in trace.occupancy), default=0)
     high_water = sram_high_water(plan)
     if live_peak > high_water:
@@ -253,10 +227,10 @@ def measure(trace: Trace, plan: Plan, spec: AcceleratorSpec, graph: Graph,
         sram_peak_bytes=plan.sram_peak_bytes or high_water,
         live_peak_bytes=live_peak,
         sram_peak=sram_peak(trace, plan),
-        msc_bytes=max(msc_curve(graph, spec.datatype.activation_bits), default=0),
+        msc_bytes=_msc_bytes(graph, spec.datatype.activation_bits),
         energy=run_energy(plan, spec, dram_total, account.latency_cycles),
         bounds=roofline(plan, spec, graph),
-        layers=_layers(trace, plan, account.by_layer, spec),
+        layers=_layers(scan, plan, account.by_layer, spec),
         tensors=_tensors(plan, moved, graph),
         tensor_dram_bytes=tuple(sorted(moved.items(), key=lambda kv: (-kv[1], kv[0]))),
         order=order,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hwsim.measure.facts import layer_names, plan_facts
+from hwsim.measure.memo import plan_memo
 from hwsim.schedule.plan import Buffer, Plan
 from hwsim.sim.trace import Trace
 
@@ -33,8 +35,8 @@ class SramPeak:
 
 
 def sram_high_water(plan: Plan) -> int:
-    """The highest end address of any SRAM buffer the plan allocates."""
-    return max((b.address + b.size for c in plan.commands for b in c.allocs if b.space == "sram"), default=0)
+    """The highest end address of any SRAM buffer the plan allocates (``hwsim.measure.facts``)."""
+    return plan_facts(plan).high_water
 
 
 def _kind(b: Buffer) -> str:
@@ -42,7 +44,7 @@ def _kind(b: Buffer) -> str:
 
 
 def _resident(buffers: dict[str, Buffer], plan: Plan) -> tuple[Resident, ...]:
-    skips = {t.name for t in plan.tensors if t.skip}
+    skips = plan_memo(plan, "skip_names", lambda p: {t.name for t in p.tensors if t.skip})
     rows = [Resident(b.name, b.size, b.address, _kind(b), b.holds() in skips)
             for b in buffers.values()]
     return tuple(sorted(rows, key=lambda r: (-r.bytes, r.address, r.name)))
@@ -56,24 +58,25 @@ def sram_peak(trace: Trace, plan: Plan) -> SramPeak:
     in_use_after = [s.sram_bytes for s in samples]
     target = in_use_after.index(max(in_use_after))  # the first sample holding the maximum
     live: dict[str, Buffer] = {}
+    commands = plan.commands
     in_use, index = 0, -1
     for event in trace.events:
-        command = plan.commands[event.command]
-        if not (command.allocs or command.frees):
+        command = commands[event.command]
+        allocs, frees = command.allocs, command.frees
+        if not (allocs or frees):  # allocates and frees nothing: no sample
             continue
         index += 1
-        for b in command.allocs:
+        for b in allocs:
             if b.space == "sram":
                 live[b.name], in_use = b, in_use + b.size
-        for b in command.frees:
+        for b in frees:
             if b.space == "sram":
                 del live[b.name]
                 in_use -= b.size
         if in_use != samples[index].sram_bytes:
-            raise RuntimeError(f"replaying the plan gives {in_use} B in SRAM after command {command.id}, "
+            raise RuntimeError(f"replaying the plan gives {in_use} B in SRAM after command {event.command}, "
                                f"the trace recorded {samples[index].sram_bytes} B")
         if index == target:
-            names = {layer.index: layer.name for layer in plan.layers}
-            return SramPeak(in_use, event.start, command.layer, names.get(command.layer),
-                            _resident(live, plan))
+            layer = command.layer
+            return SramPeak(in_use, event.start, layer, layer_names(plan).get(layer), _resident(live, plan))
     raise RuntimeError(f"trace has {len(samples)} occupancy samples but only {index + 1} allocating events")
