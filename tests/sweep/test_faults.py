@@ -45,10 +45,18 @@ def hwsim(*args):
     return subprocess.run([sys.executable, "-m", "hwsim", *args], capture_output=True, text=True, cwd=ROOT, env=env)
 
 
+def _interruptible() -> None:
+    """In the sweep's process before it starts: Ctrl-C (SIGINT) as a terminal delivers it. A suite
+    started in the background by a non-interactive shell has SIGINT ignored, which its children
+    inherit, and Python then leaves it ignored: the sweep would run on as such a shell asks."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(out: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "hwsim", *ARGS, "-o", str(out)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interruptible)
 
 
 def lines(path: Path) -> int:
