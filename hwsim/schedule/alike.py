@@ -31,7 +31,21 @@ from hwsim.schedule.storage import Layout, LayerNeed
 
 def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozenset[str], outputs: frozenset[str],
              room: tuple) -> tuple:
-    """The layer's likeness (module docstring); ``room``: the room's figures, as a tuple."""
+    """The layer's likeness (module docstring); ``room``: the room's figures, as a tuple. All but
+    which tensors DRAM holds and the room depends on the layer and the layout alone, so it is
+    written down once per layer and layout (kept on the layout) and only those two are added
+    each time (a context asks it of every streamed layer)."""
+    cache = layout.__dict__.setdefault("_likeness", {})
+    hit = cache.get((id(model), id(need)))
+    if hit is None or hit[0] is not model or hit[1] is not need or hit[2] != outputs:
+        hit = cache[id(model), id(need)] = (model, need, outputs, *_fixed(model, layout, need, outputs))
+    names, fixed = hit[3], hit[4]
+    return fixed, tuple([n in in_dram for n in names]), room
+
+
+def _fixed(model: BandModel, layout: Layout, need: LayerNeed, outputs: frozenset[str]) -> tuple[list[str], tuple]:
+    """The tensors the likeness names, in the order of their places, and all of the likeness
+    that does not change from one walk to the next: everything but DRAM and the room."""
     names = list(dict.fromkeys((*model.reads, *model.writes, *model.whole_reads, *model.whole_writes)))
     place = {n: i for i, n in enumerate(names)}
     storage_ids: dict[str, int] = {}
@@ -41,10 +55,10 @@ def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozens
 
     tensors = tuple((tuple((layout.piece_bytes[p], storage(layout.storage_of[p])) for p in layout.covers[n]),
                      storage(layout.storage_of[n]) if n in layout.storage_of else None,
-                     n in in_dram, n in outputs, layout.is_alias(n)) for n in names)
+                     n in outputs, layout.is_alias(n)) for n in names)
     needed = tuple(storage(s) for s in need.storages)
-    return (model.rows, tuple((place[n], maps) for n, maps in model.reads.items()),
-            tuple((place[n], m) for n, m in model.writes.items()), tuple(place[n] for n in model.whole_reads),
-            tuple(place[n] for n in model.whole_writes), tensors,
-            tuple(layout.storages[s].nbytes for s in storage_ids), needed, need.weight_bytes, need.out_channels,
-            room)
+    return names, (model.rows, tuple((place[n], maps) for n, maps in model.reads.items()),
+                   tuple((place[n], m) for n, m in model.writes.items()), tuple(place[n] for n in model.whole_reads),
+                   tuple(place[n] for n in model.whole_writes), tensors,
+                   tuple(layout.storages[s].nbytes for s in storage_ids), needed, need.weight_bytes,
+                   need.out_channels)
