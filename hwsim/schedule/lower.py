@@ -144,11 +144,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
                 frees = tuple([placed_get(id(b)) or move(b) if b.space == provisional else b for b in frees])
         if kind == "free" and not (allocs or reads or writes):  # the common case, on its own
             for b in frees:
-                held = _live(live, b.name, cid)
-                deps.add(held.writer)
-                deps.update(held.stores)
-                if held.reader is not None:
-                    deps.add(held.reader)
+                held = _freed(live, b.name, cid, deps)
                 del live[b.name]
                 freed_by[held.key] = last_free_of[b.name] = cid
             commands.append(Command(cid, kind, "none", layer, tuple(sorted(deps)), tensor, dram_bytes, traffic,
@@ -185,11 +181,7 @@ def commands_of(actions: tuple[Action, ...] | list[Action], provisional: str | N
                 _live({}, name, cid)  # not allocated before this command: raises
             deps.add(held.writer)
         for b in frees:
-            held = _live(live, b.name, cid)
-            deps.add(held.writer)
-            deps.update(held.stores)
-            if held.reader is not None:
-                deps.add(held.reader)
+            _freed(live, b.name, cid, deps)
         computes = kind == "compute" or kind == "tiles"
         if computes and last_compute is not None:
             deps.add(last_compute)
@@ -220,6 +212,17 @@ def _run_engines(run: TileRun) -> tuple[str, ...]:
     loads = any(any(s.nbytes) for s in run.reads) or any(run.chunk_bytes)
     stores = any(any(s.nbytes) for s in run.writes)
     return ("compute",) + (("dma_read",) if loads else ()) + (("dma_write",) if stores else ())
+
+
+def _freed(live: dict[str, _Live], name: str, cid: int, deps: set[int]) -> _Live:
+    """Buffer ``name`` as command ``cid`` frees it: its writer, its stores and its last compute
+    reader join ``deps``."""
+    held = _live(live, name, cid)
+    deps.add(held.writer)
+    deps.update(held.stores)
+    if held.reader is not None:
+        deps.add(held.reader)
+    return held
 
 
 def _live(live: dict[str, _Live], name: str, cid: int) -> _Live:
