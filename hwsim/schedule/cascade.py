@@ -188,6 +188,19 @@ class _Table:
             self.spans.update(((s.first, s.last), s) for s in spans)
             if why is not None:
                 self.ends[a] = why
+        self.single = [self.pb.single_need(t) for t in range(n)]  # a layer on its own: its need
+        # per last layer b: (first layer a, bound, need but for rolling buffers) of the spans a..b,
+        # a falling from b - 1 to the first that cannot start one (``_bounds`` reads them per size)
+        self.ending: list[list[tuple[int, int, int]]] = []
+        for b in range(n):
+            found = []
+            for a in range(b - 1, max(-1, b - MAX_LAYERS), -1):
+                span = self.spans.get((a, b))
+                if span is None:
+                    break
+                found.append((a, span.bound, _with_entering(self.pb, span)))
+            self.ending.append(found)
+        self._finest_need: dict[tuple[int, int], int] = {}
 
     def finest(self, a: int, b: int) -> Cascade:
         """Layers ``a..b`` at their finest stripes. Cascades ending at the same layer share their
@@ -199,6 +212,13 @@ class _Table:
                 self._rows[key] = StripeRows(self.pb.rows, self.pb.banded_readers, self.pb.producer, b, span.stripes)
             self._finest[(a, b)] = _cascade(self.pb, span, self._rows[key])
         return self._finest[(a, b)]
+
+    def finest_need(self, a: int, b: int) -> int:
+        """``_with_entering`` of :meth:`finest` ``(a, b)``."""
+        need = self._finest_need.get((a, b))
+        if need is None:
+            need = self._finest_need[(a, b)] = _with_entering(self.pb, self.finest(a, b))
+        return need
 
     def done_with(self, last: int) -> None:
         """No more cascades ending at layer ``last`` will be asked for soon: drop their rows."""
@@ -224,7 +244,7 @@ def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: 
     best: list[tuple[int, int, int]] = [(0, 0, 0)]  # (peak, segments, occupancy) of layers 0..b-1
     choice: list[int] = []
     for b in range(n):
-        single = pb.single_need(b)
+        single = table.single[b]
         peak, count, occupancy = best[b]
         option = (max(peak, single), count + 1, occupancy + single, b)
         for low, a in _bounds(table, best, b, sram_bytes, forbidden):
@@ -232,7 +252,7 @@ def plan_cascades(g: Graph, activation_bits: int, weight_bits: int, sram_bytes: 
                 break  # neither it nor any after it can score lower
             c = table.finest(a, b)
             if c.need_bytes <= sram_bytes:
-                need = _with_entering(pb, c)
+                need = table.finest_need(a, b)
                 peak, count, occupancy = best[a]
                 option = min(option, (max(peak, need), count + 1, occupancy + need * (b - a + 1), a))
         table.done_with(b)
@@ -279,15 +299,12 @@ def _bounds(table: _Table, best: list[tuple[int, int, int]], b: int, sram_bytes:
     of their score (that of their span, whose need leaves out the rolling buffers), with their
     first layers: a cascade is worked out only if its bound is below the best score so far."""
     found = []
-    for a in range(b - 1, max(-1, b - MAX_LAYERS), -1):
-        span = table.spans.get((a, b))
-        if span is None:
-            break
-        if span.bound <= sram_bytes and (a, b) not in forbidden:
-            need = _with_entering(table.pb, span)
+    for a, bound, need in table.ending[b]:
+        if bound <= sram_bytes and (not forbidden or (a, b) not in forbidden):
             peak, count, occupancy = best[a]
-            found.append(((max(peak, need), count + 1, occupancy + need * (b - a + 1), a), a))
-    return sorted(found)
+            found.append(((peak if peak > need else need, count + 1, occupancy + need * (b - a + 1), a), a))
+    found.sort()
+    return found
 
 
 def _tallest(table: _Table, finest: Cascade, cap: int) -> Cascade | None:
