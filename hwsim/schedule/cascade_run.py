@@ -82,7 +82,7 @@ def run_cascade(walk: "Walk", c: Cascade) -> dict[int, int]:
         program.emit("compute", first.layer, allocs=allocs if i == 0 else (), reads=command.reads,
                      writes=command.writes, cycles=command.cycles, tile=first.stripe, parts=command.parts)
     if rolling:
-        program.emit("free", c.first, frees=tuple(rolling.values()))
+        program.free(c.first, tuple(rolling.values()))
     if c.arena_bytes:
         mem.sram.free(arena)
     walk.notes.append(f"layers {ctx.graph.layers[c.first].name!r}..{ctx.graph.layers[c.last].name!r}: "

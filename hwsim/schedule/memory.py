@@ -202,7 +202,7 @@ class Memory:
         for p in pieces:
             self.clean(p, layer, from_step, cause)
         if pieces:
-            self.program.emit("free", layer, frees=tuple(self.present.pop(p) for p in pieces))
+            self.program.free(layer, tuple([self.present.pop(p) for p in pieces]))
         self.sram.free(storage)
         self.queue.remove(storage)
 
@@ -251,12 +251,12 @@ class Memory:
         return buffer
 
     def free_weight_buffer(self, block: str, buffer: Buffer, step: int) -> None:
-        self.program.emit("free", step, frees=(buffer,))
+        self.program.free(step, (buffer,))
         self.weight_blocks[block].remove(buffer)
 
     def free_weights(self, block: str, step: int) -> None:
         buffers = self.weight_blocks.pop(block)
         if buffers:
-            self.program.emit("free", step, frees=tuple(buffers))
+            self.program.free(step, tuple(buffers))
         self.weight_allocator().free(block)
         self.queue.remove(block)

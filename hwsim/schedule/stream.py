@@ -91,7 +91,7 @@ def run_streamed(walk: "Walk", t: int) -> int:
     for name in mode.band_writes:
         mem.dram[name] = DramCopy("streamed", (cid,))
     if allocs:
-        walk.program.emit("free", t, frees=allocs)
+        walk.program.free(t, allocs)
     if arena_bytes:
         mem.sram.free(arena)
     walk.notes.append(f"layer {ctx.graph.layers[t].name!r}: streamed in {run.tiles} tiles "

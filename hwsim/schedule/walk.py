@@ -203,7 +203,7 @@ class Walk:
         chunks, emit, cycles = mode.chunks, self.program.emit, self.ctx.costs[t].cycles
         if len(chunks) <= 1:
             weight = (block,) if chunks and chunks[0].nbytes else ()
-            emit("compute", t, allocs=outs, reads=reads + weight, cycles=cycles)
+            self.program.compute(t, outs, reads + weight, cycles)
             self.tiles[t] = 1
             return
         written, channels = tuple([o.name for o in outs]), mode.out_channels

@@ -33,3 +33,14 @@ def test_relocation_moves_only_provisional_addresses_and_keeps_every_other_field
     plan = lower(Decisions(program.finish(), outline, *program.relocation()))
     assert plan == replace(outline, commands=commands_of(actions(1100, 1000)))
     assert [b.address for c in plan.commands for b in c.allocs] == [1100, 7, 1000]
+
+
+def test_free_and_compute_make_the_actions_emit_makes():
+    # the positional shortcuts must fill the same fields as emit's keywords (a field out of
+    # place, say cycles landing in dram_bytes, would change the plan's timing and traffic)
+    a, b = Buffer("a", 0, 64, "sram", "activation", "a"), Buffer("b", 64, 32, "sram", "activation", "b")
+    fast, slow = Program(), Program()
+    assert fast.compute(3, (b,), ("a", "w"), 17) == slow.emit("compute", 3, allocs=(b,), reads=("a", "w"), cycles=17)
+    assert fast.free(4, (a, b)) == slow.emit("free", 4, frees=(a, b))
+    assert fast.finish() == slow.finish()
+    assert fast.traffic() == slow.traffic() == {}
