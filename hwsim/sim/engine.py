@@ -54,7 +54,7 @@ resuming generators.
 from __future__ import annotations
 
 from functools import cache, partial
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from hwsim.gc_pause import paused
 from hwsim.schedule.plan import Command, Plan
@@ -282,46 +282,77 @@ class _Run:
 
     # --- set-up ---------------------------------------------------------------------------
     def queues(self, plan: Plan) -> dict[str, list[int]]:
-        """Each engine's command ids in program order, checking the plan's shape on the way; each
-        free armed to release its buffers the moment its last dep finishes (no engine, no
-        signal: ``frees_after`` and ``waiting``, which :meth:`_finish` counts down)."""
-        queues: dict[str, list[int]] = {engine: [] for engine in ENGINE_ORDER}
-        append = {engine: queues[engine].append for engine in ENGINE_ORDER}
-        frees_after, waiting = self.frees_after, self.waiting
-        self.commands = plan.commands
-        self.fields = fields = list(map(FIELDS, plan.commands))  # each command's dict read once, here
-        self.kinds, _, self.deps, _, _, self.dram_bytes, *_, self.cycles = zip(*fields) if fields else ((),) * 12
-        for index, shape in enumerate(fields):
-            kind, engine, deps, cid = shape[0], shape[1], shape[2], shape[3]
-            if cid != index:
-                raise RuntimeError(f"plan command {index} has id {cid}: ids must be 0..n-1")
-            if ENGINE_OF_KIND.get(kind) != engine:
-                raise RuntimeError(f"plan command {index}: a {kind!r} on engine {engine!r}")
-            if deps and not (0 <= min(deps) and max(deps) < index):
-                raise RuntimeError(f"plan command {index}: deps {deps} must point to earlier commands")
-            if kind == "free":
-                if not deps:
-                    self.loop.due((self._free_now, index))
-                    continue
-                unique = set(deps)
-                waiting[index] = len(unique)
-                for dep in unique:
-                    after = frees_after.get(dep)
-                    if after is None:
-                        frees_after[dep] = [index]
-                    else:
-                        after.append(index)
-            elif kind == "tiles":
-                for add in append.values():
-                    add(index)
-            else:
-                append[engine](index)
-        return queues
+        """Each engine's command ids in program order (:func:`_shape`, worked out once per plan:
+        a sweep simulates one plan at each of its bandwidths); each free armed to release its
+        buffers the moment its last dep finishes (no engine, no signal: ``frees_after`` and
+        ``waiting``, which :meth:`_finish` counts down, are this run's copies)."""
+        from hwsim.measure.memo import plan_memo  # here: hwsim.measure imports hwsim.sim
+
+        shape = plan_memo(plan, "sim_shape", _shape)
+        self.commands, self.fields = plan.commands, shape.fields
+        self.kinds, self.deps, self.dram_bytes, self.cycles = shape.kinds, shape.deps, shape.dram_bytes, shape.cycles
+        self.frees_after, self.waiting = dict(shape.frees_after), dict(shape.waiting)  # lists are only read
+        for index in shape.ready_frees:
+            self.loop.due((self._free_now, index))
+        return shape.queues
 
     def _free_now(self, cid: int) -> None:
         self._finish(cid, self.loop.now)
 
 
+
+
+class _Shape(NamedTuple):
+    """What a simulation's set-up reads of a plan alone (:func:`_shape`)."""
+
+    fields: list[tuple]  # per command, its FIELDS (``hwsim.sim.record``)
+    kinds: tuple[str, ...]  # columns of them by command id
+    deps: tuple[tuple[int, ...], ...]
+    dram_bytes: tuple[int, ...]
+    cycles: tuple[int, ...]
+    queues: dict[str, list[int]]  # each engine's command ids, in program order (never changed by a run)
+    frees_after: dict[int, list[int]]  # command id -> the frees that depend on it
+    waiting: dict[int, int]  # free command id -> its distinct deps
+    ready_frees: tuple[int, ...]  # frees without deps, in program order
+
+
+def _shape(plan: Plan) -> _Shape:
+    """Each command's fields read once, the engines' queues and the frees' wiring, checking the
+    plan's shape on the way (RuntimeError: ids not 0..n-1, a kind on the wrong engine, a dep on a
+    later command)."""
+    queues: dict[str, list[int]] = {engine: [] for engine in ENGINE_ORDER}
+    append = {engine: queues[engine].append for engine in ENGINE_ORDER}
+    frees_after: dict[int, list[int]] = {}
+    waiting: dict[int, int] = {}
+    ready: list[int] = []
+    fields = list(map(FIELDS, plan.commands))  # each command's dict read once, here
+    kinds, _, deps_of, _, _, dram_bytes, *_, cycles = zip(*fields) if fields else ((),) * 12
+    for index, shape in enumerate(fields):
+        kind, engine, deps, cid = shape[0], shape[1], shape[2], shape[3]
+        if cid != index:
+            raise RuntimeError(f"plan command {index} has id {cid}: ids must be 0..n-1")
+        if ENGINE_OF_KIND.get(kind) != engine:
+            raise RuntimeError(f"plan command {index}: a {kind!r} on engine {engine!r}")
+        if deps and not (0 <= min(deps) and max(deps) < index):
+            raise RuntimeError(f"plan command {index}: deps {deps} must point to earlier commands")
+        if kind == "free":
+            if not deps:
+                ready.append(index)
+                continue
+            unique = set(deps)
+            waiting[index] = len(unique)
+            for dep in unique:
+                after = frees_after.get(dep)
+                if after is None:
+                    frees_after[dep] = [index]
+                else:
+                    after.append(index)
+        elif kind == "tiles":
+            for add in append.values():
+                add(index)
+        else:
+            append[engine](index)
+    return _Shape(fields, kinds, deps_of, dram_bytes, cycles, queues, frees_after, waiting, tuple(ready))
 
 
 @paused

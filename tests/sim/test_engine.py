@@ -4,10 +4,15 @@ make_spec(): 10 B per cycle, 5 cycles of DRAM latency, so a transfer of N bytes 
 """
 
 
+import dataclasses
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hwsim.schedule.plan import Buffer
 from hwsim.sim import simulate
+from tests.measure.test_properties import plans
 from tests.sim.handplans import PlanBuilder, chain_plan, make_spec, prefetch_chain
 
 
@@ -146,3 +151,16 @@ def test_turnaround_is_paid_when_the_bus_changes_direction_and_efficiency_slows_
     plan = b.plan()
     trace = simulate(plan, spec)
     assert [(e.start, e.end) for e in trace.events] == [(0, 25), (25, 50), (50, 78), (78, 96)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plans(), st.integers(1, 20), st.integers(1, 20))
+def test_a_plan_simulated_again_runs_as_a_fresh_copy_of_it(drawn, first_rate, second_rate):
+    # the engines' queues and the frees' wiring are kept on the plan after its first run (a
+    # sweep simulates one plan at each bandwidth): a later run must not see the first's
+    # counted-down frees, nor a queue it consumed
+    plan, _ = drawn
+    for rate in (first_rate, second_rate, first_rate):
+        spec = make_spec(bytes_per_cycle=rate)
+        assert simulate(plan, spec) == simulate(dataclasses.replace(plan), spec)
+    assert "sim_shape" in plan.__dict__["_measure_memo"]
