@@ -4,7 +4,8 @@ A sweep point measures one plan under several specs (``hwsim.sweep.share``: the 
 bandwidths of a plan group are four traces of the same plan), and every measure used to walk
 the plan's commands again for figures that do not depend on the trace. :func:`plan_memo` keeps
 each such figure in the plan's own ``__dict__``, as ``Graph.memo`` does for a graph, so the
-second and later measures of a plan read them. This is sound because a Plan is immutable
+second and later measures of a plan read them (the simulator keeps its set-up here too:
+``hwsim.sim.engine``'s engine queues and frees' wiring). This is sound because a Plan is immutable
 (frozen dataclasses all the way down: commands, buffers, parts, tile runs are tuples of frozen
 records), so a figure computed from it once holds for its lifetime; ``dataclasses.replace``
 makes a new plan with no memo. The memo holds plain data only (ints, tuples, lists, dicts of
