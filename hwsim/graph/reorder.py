@@ -11,9 +11,11 @@ the SRAM layout) is then derived from the new order, step by step.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 from hwsim.graph.analysis import layer_io
 from hwsim.graph.ir import Graph
@@ -26,6 +28,8 @@ def layer_dag(g: Graph) -> nx.DiGraph:
 
 
 def _layer_dag(g: Graph) -> nx.DiGraph:
+    import networkx as nx  # here: only policy.order memory needs it, and it takes a third of a second to load
+
     dag = nx.DiGraph()
     dag.add_nodes_from(range(len(g.layers)))
     for io in layer_io(g):

@@ -48,10 +48,14 @@ no move does, the peak reaches ``lower``, or :data:`MAX_MOVES` moves have been t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import networkx as nx
+
 import heapq
 from dataclasses import dataclass
 
-import networkx as nx
 
 MAX_STATES = 1 << 16
 """Sets of scheduled layers one segment's exact search may visit before giving up."""
@@ -72,6 +76,8 @@ class OrderProblem:
     pieces: tuple[Piece, ...]
 
     def dag(self) -> nx.DiGraph:
+        import networkx as nx  # here: only policy.order memory needs it, and it takes a third of a second to load
+
         dag = nx.DiGraph()
         dag.add_nodes_from(range(len(self.preds)))
         dag.add_edges_from((u, v) for v, us in enumerate(self.preds) for u in us)
@@ -111,6 +117,8 @@ def peak_bytes(problem: OrderProblem, order) -> int:
 
 def cuts(problem: OrderProblem) -> list[int]:
     """The layers every other layer precedes or follows, in graph order."""
+    import networkx as nx
+
     dag, n = problem.dag(), len(problem.preds)
     return [v for v in range(n) if len(nx.ancestors(dag, v)) == v and len(nx.descendants(dag, v)) == n - 1 - v]
 
