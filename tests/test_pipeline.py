@@ -89,3 +89,15 @@ def test_latency_respects_the_bounds(seed, fields, fraction, bandwidth):
                   for io in layer_io(g) for p in io.params)
     inputs = sum(tensor_bytes(g.tensor[i].elements, bits.activation_bits) for i in g.inputs)
     assert m.dram_read_bytes >= weights + inputs
+
+
+def test_loading_the_cli_and_pipeline_loads_no_heavy_optional_library():
+    # every hwsim command pays for what loading hwsim.cli loads: networkx (a third of a second),
+    # scipy (the spill solver), torch, matplotlib, onnx are loaded only where they are used
+    import subprocess
+    import sys
+
+    heavy = ("networkx", "scipy", "torch", "matplotlib", "onnx")
+    probe = f"import sys, hwsim.cli, hwsim.pipeline; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
