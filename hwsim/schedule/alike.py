@@ -62,3 +62,39 @@ def _fixed(model: BandModel, layout: Layout, need: LayerNeed, outputs: frozenset
                    tuple(place[n] for n in model.whole_writes), tensors,
                    tuple(layout.storages[s].nbytes for s in storage_ids), needed, need.weight_bytes,
                    need.out_channels)
+
+
+class Searched:
+    """One search (``tiling._search``) as the layers alike in one context share it: ``found``, the
+    best fit per slot count with its kept tensors as positions in the banded tensors (the band
+    model's reads, then its writes); ``table``, the band table it was made with (by position,
+    every layer alike's own table gives the same figures: same row maps, same bytes); ``room``,
+    the context's room. Kept with it, once worked out: ``two``, whether two tile slots beat one,
+    per compute cycles (it reads only those, the fits and the room's DRAM timing); ``modes``,
+    per slot count, what those layers' modes share (:class:`Shared`)."""
+
+    __slots__ = ("found", "table", "room", "two", "modes")
+
+    def __init__(self, found: dict, table, room):
+        self.found, self.table, self.room = found, table, room
+        self.two: dict[int, tuple] = {}  # cycles -> (SlotChoice two, SlotChoice one, outcome)
+        self.modes: dict[int, Shared] = {}  # slot count chosen -> what the modes share
+
+
+class Shared:
+    """What the modes of the streamed layers alike with one slot count share, by position in the
+    banded tensors (``tiling._streamed`` names them for each layer): kept positions, band height,
+    weight chunks, bands, tile slots, the positions banded in reads and in writes, each position's
+    tile bytes, the weight region; and, worked out by the first walk that needs them (``stream``),
+    the tiles' figures per (output channels, compute cycles) and the arena per alignment."""
+
+    __slots__ = ("searched", "kept", "height", "chunks", "bands", "slots", "band_reads", "band_writes", "tiles",
+                 "region", "figures", "arenas")
+
+    def __init__(self, searched: Searched, kept: frozenset[int], height: int, chunks: tuple, bands: tuple,
+                 slots: int, band_reads: tuple[int, ...], band_writes: tuple[int, ...], tiles: tuple[int, ...],
+                 region: int):
+        self.searched, self.kept, self.height, self.chunks, self.bands = searched, kept, height, chunks, bands
+        self.slots, self.band_reads, self.band_writes, self.tiles, self.region = slots, band_reads, band_writes, tiles, region
+        self.figures: dict[tuple[int, int], tuple] = {}  # (channels, cycles) -> ``stream._tile_figures``
+        self.arenas: dict[tuple, tuple] = {}  # (alignment, weights shared) -> ``stream._arena_layout`` by position

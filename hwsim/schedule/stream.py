@@ -54,17 +54,32 @@ if TYPE_CHECKING:
 def _arena_layout(walk: "Walk", mode: Mode) -> tuple[dict[str, tuple[int, ...]], int, int]:
     """Offsets of each banded tensor's tile slots in the arena, the weight chunk's offset, the
     arena's bytes."""
-    aligned = walk.mem.sram.aligned
-    offsets, at = {}, 0
-    for name in mode.band_reads + mode.band_writes:
-        slots = []
-        for _ in range(mode.slots):
-            slots.append(at)
-            if mode.tile_bytes[name]:
-                at += aligned(mode.tile_bytes[name])
-        offsets[name] = tuple(slots)
-    shared = walk.mem.weights is None
-    return offsets, at, at + (mode.weight_region if shared else 0)
+    offsets, at, total = _arena(walk.mem.sram, mode, walk.mem.weights is None)
+    # each layer's own tuples, as each layer made them (a plan pickled shares no more objects)
+    return {name: tuple(slots) for name, slots in zip(mode.band_reads + mode.band_writes, offsets)}, at, total
+
+
+def _arena(sram, mode: Mode, shared: bool) -> tuple[tuple[list[int], ...], int, int]:
+    """:func:`_arena_layout` with the offsets in the order of the banded tensors (reads, then
+    writes: distinct names, a layer never reads what it writes): it reads their tile bytes in
+    that order, the slots, the weight region, ``sram``'s alignment and whether weights share
+    the SRAM only, so the layers alike (``mode.alike``: the same tile bytes by position, slots
+    and region) share it per alignment and sharing."""
+    key = (sram.alignment, shared)
+    found = mode.alike.arenas.get(key) if mode.alike is not None else None
+    if found is None:
+        offsets, at = [], 0
+        for name in mode.band_reads + mode.band_writes:
+            slots = []
+            for _ in range(mode.slots):
+                slots.append(at)
+                if mode.tile_bytes[name]:
+                    at += sram.aligned(mode.tile_bytes[name])
+            offsets.append(slots)
+        found = tuple(offsets), at, at + (mode.weight_region if shared else 0)
+        if mode.alike is not None:
+            mode.alike.arenas[key] = found
+    return found
 
 
 def run_streamed(walk: "Walk", t: int) -> int:
@@ -131,8 +146,7 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
     layout, model = ctx.layout, mode.model
     chunks = mode.chunks or (Chunk(0, 1, 0),)
     channels = mode.out_channels if mode.chunks else 1
-    inputs = {ctx.graph.root(i) for i in ctx.graph.inputs}
-    hosted = {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes for p in layout.covers[n]}
+    inputs, hosted = _sources(ctx)
     kinds = tuple("input" if set(layout.covers[n]) <= inputs else "host_read" if set(layout.covers[n]) <= hosted
                   else "streamed_read" for n in mode.band_reads)
     kinds += tuple("output" if n in ctx.outputs else "streamed_write" for n in mode.band_writes)
@@ -152,12 +166,40 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
                    tuple((c.first, c.end) for c in chunks), channels, mode.resident_writes, model)
 
 
+def _sources(ctx: "Context") -> tuple[set[str], set[str]]:
+    """The pieces of the network input, and those host ops send to DRAM: what a band read loads
+    as ``input`` or ``host_read`` traffic (the same for every streamed layer of ``ctx``, so
+    worked out once, in ``Context.alike``)."""
+    found = ctx.alike.get("sources")
+    if found is None:
+        layout = ctx.layout
+        found = ctx.alike["sources"] = ({ctx.graph.root(i) for i in ctx.graph.inputs},
+                                        {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes
+                                         for p in layout.covers[n]})
+    return found
+
+
 def _tile_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: int):
     """Streamed layer ``t``'s cycles per tile, and the DRAM bytes per tile of each tensor it bands
     (reads, then writes: a chunk's share of a written band's channels), as tuples. They depend
     on its compute cycles, bands, chunks, and the row maps and bytes of the tensors it bands,
     not on their names: the layers alike in this problem (a network's repeated blocks) share
-    them (``Context.alike``)."""
+    them. The layers whose modes share what they share of them (``mode.alike``: the likeness,
+    so the row maps and bytes by position, and the bands, chunks and positions banded) share
+    them per output channels and compute cycles; a mode made otherwise, per everything above
+    (``Context.alike``)."""
+    mode = ctx.modes[t]
+    if mode.alike is not None:
+        key = (channels, ctx.costs[t].cycles)
+        found = mode.alike.figures.get(key)
+        if found is None:  # by the key below, so the very tuples the layers alike by it share (a plan pickles the same)
+            found = mode.alike.figures[key] = _shared_figures(ctx, t, chunks, channels)
+        return found
+    return _shared_figures(ctx, t, chunks, channels)
+
+
+def _shared_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: int):
+    """:func:`_tile_figures` shared per everything they depend on (``Context.alike``)."""
     mode = ctx.modes[t]
     model = mode.model
     banded, sizes = _banded(ctx, t)

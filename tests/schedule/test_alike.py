@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,8 +93,8 @@ def test_nafnet_plans_the_same_with_tile_figures_worked_out_layer_by_layer(monke
     monkeypatch.setattr(stream, "_work_out_figures", lambda *args: calls.append(args[1]) or real(*args))
     assert schedule(g, spec) == shared
     assert 0 < len(calls) < streamed / 2
-    fresh = stream._tile_figures
-    monkeypatch.setattr(stream, "_tile_figures", lambda ctx, *args: fresh(replace(ctx, alike={}), *args))
+    # every layer on its own: neither its mode's share (``Mode.alike``) nor the context's
+    monkeypatch.setattr(stream, "_tile_figures", lambda *args: stream._work_out_figures(*args))
     calls.clear()
     assert schedule(g, spec) == shared
     assert len(calls) == streamed
