@@ -25,8 +25,28 @@ What the search reads of a layer, and so what the likeness holds (``tiling._Shap
 
 from __future__ import annotations
 
+from typing import Callable, Hashable
+
+from hwsim.graph.ir import Graph
 from hwsim.schedule.bands import BandModel
 from hwsim.schedule.storage import Layout, LayerNeed
+
+REMEMBERED = 4096  # what a graph keeps of each kind (``remembered``), the oldest dropped first
+
+
+def remembered(g: Graph, kind: str, key: Hashable, compute: Callable[[], object]) -> object:
+    """``compute()``, kept on graph ``g`` per ``kind`` and ``key``, which names everything it
+    depends on besides the graph: the contexts of one schedule, and later schedules of the
+    graph (a sweep's points, a benchmark's repeats), share it. At most ``REMEMBERED`` of a
+    kind are kept (a sweep of many rooms would otherwise keep a search for every layer kind at
+    every room); dropping one only means working it out again."""
+    cache = g.memo(("remembered", kind), lambda _: {})
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = compute()
+        if len(cache) > REMEMBERED:
+            cache.pop(next(iter(cache)), None)
+    return found
 
 
 def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozenset[str], outputs: frozenset[str],

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hwsim.schedule.alike import remembered
 from hwsim.schedule.band_table import band_table
 from hwsim.schedule.chunks import Chunk
 from hwsim.schedule.memory import DramCopy
@@ -207,8 +208,9 @@ def _shared_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels:
     key = ("tile_figures", tuple(model.reads.values()), tuple(model.writes.values()), sizes, mode.bands, mode.rows,
            chunks, channels, ctx.costs[t].cycles, tuple(place[n] for n in mode.band_reads + mode.band_writes))
     found = ctx.alike.get(key)
-    if found is None:
-        found = ctx.alike[key] = _work_out_figures(ctx, t, chunks, channels)
+    if found is None:  # the key names all they depend on: remembered on the graph for its other contexts
+        found = ctx.alike[key] = remembered(ctx.graph, "tile_figures", key,
+                                            lambda: _work_out_figures(ctx, t, chunks, channels))
     return found
 
 

@@ -65,7 +65,7 @@ from typing import AbstractSet, Callable, Iterator
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
 from hwsim.records import stored_at_once
-from hwsim.schedule.alike import Searched, Shared, likeness
+from hwsim.schedule.alike import Searched, Shared, likeness, remembered
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
@@ -243,24 +243,33 @@ def _search(g: Graph, index: int, model: BandModel, layout: Layout, room: Room, 
     """The best :meth:`_Shape.fit` for each slot count that has one, its kept tensors as
     positions in the banded tensors, and the band table (:class:`~hwsim.schedule.alike.Searched`);
     made once per likeness (``hwsim.schedule.alike``) in ``alike`` (when given: one context's,
-    so one room), and raising when nothing fits. ``in_dram`` is read during the call only."""
-    key = None
-    if alike is not None:
-        key = likeness(model, layout, need, in_dram, outputs, (room.sram, room.weight_buffer, room.aligned(1)))
-        hit = alike.get(key)
-        if hit is not None:
-            return hit
-    shape = _shape(g, index, layout, room, need, frozenset(in_dram), outputs)
+    so one room), and raising when nothing fits. ``in_dram`` is read during the call only.
+    The likeness names all the search reads, the room's figures included, so with ``alike``
+    the fits and table are also remembered on the graph (``alike.remembered``) for the other
+    contexts of the graph with the same likeness."""
+    if alike is None:
+        return Searched(*_fits(g, index, layout, room, need, frozenset(in_dram), outputs), room)
+    key = likeness(model, layout, need, in_dram, outputs, (room.sram, room.weight_buffer, room.aligned(1)))
+    hit = alike.get(key)
+    if hit is None:
+        dram = frozenset(in_dram)
+        hit = alike[key] = Searched(*remembered(g, "search", key, lambda: _fits(g, index, layout, room, need, dram,
+                                                                                outputs)), room)
+    return hit
+
+
+def _fits(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in_dram: frozenset[str],
+          outputs: frozenset[str]) -> tuple[dict, object]:
+    """(slots -> :meth:`_Shape.best`, kept tensors as positions in the banded tensors; the band
+    table), for the slot counts that have one; raising when none has."""
+    shape = _shape(g, index, layout, room, need, in_dram, outputs)
     place = {t: i for i, t in enumerate(shape.banded)}
     found = {slots: (*f[:4], frozenset(place[t] for t in f[4]), *f[5:])
              for slots in (2, 1) if (f := shape.best(slots)) is not None}
     if not found:
         raise UserError(f"layer {g.layers[index].name!r} needs {shape.one_tile():,} B for one tile, "
                         f"SRAM is {room.sram:,} B")
-    searched = Searched(found, shape.table, room)
-    if alike is not None:
-        alike[key] = searched
-    return searched
+    return found, shape.table
 
 
 def _resident(model: BandModel, layout: Layout, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
