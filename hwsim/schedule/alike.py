@@ -58,7 +58,9 @@ def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozens
     cache = layout.__dict__.setdefault("_likeness", {})
     hit = cache.get((id(model), id(need)))
     if hit is None or hit[0] is not model or hit[1] is not need or hit[2] != outputs:
-        hit = cache[id(model), id(need)] = (model, need, outputs, *_fixed(model, layout, need, outputs))
+        names, fixed = _fixed(model, layout, need, outputs)
+        fixed = layout.__dict__.setdefault("_fixed", {}).setdefault(fixed, fixed)  # one object: equal keys compare fast
+        hit = cache[id(model), id(need)] = (model, need, outputs, names, fixed)
     names, fixed = hit[3], hit[4]
     return fixed, tuple([n in in_dram for n in names]), room
 
@@ -106,10 +108,11 @@ class Shared:
     banded tensors (``tiling._streamed`` names them for each layer): kept positions, band height,
     weight chunks, bands, tile slots, the positions banded in reads and in writes, each position's
     tile bytes, the weight region; and, worked out by the first walk that needs them (``stream``),
-    the tiles' figures per (output channels, compute cycles) and the arena per alignment."""
+    the tiles' figures per (output channels, compute cycles), the arena per alignment and sharing,
+    and how the walk's note says they cut their layer."""
 
     __slots__ = ("searched", "kept", "height", "chunks", "bands", "slots", "band_reads", "band_writes", "tiles",
-                 "region", "figures", "arenas")
+                 "region", "figures", "arenas", "note")
 
     def __init__(self, searched: Searched, kept: frozenset[int], height: int, chunks: tuple, bands: tuple,
                  slots: int, band_reads: tuple[int, ...], band_writes: tuple[int, ...], tiles: tuple[int, ...],
@@ -118,3 +121,4 @@ class Shared:
         self.slots, self.band_reads, self.band_writes, self.tiles, self.region = slots, band_reads, band_writes, tiles, region
         self.figures: dict[tuple[int, int], tuple] = {}  # (channels, cycles) -> ``stream._tile_figures``
         self.arenas: dict[tuple, tuple] = {}  # (alignment, weights shared) -> ``stream._arena_layout`` by position
+        self.note: str | None = None  # ``stream._cut``

@@ -99,22 +99,33 @@ def run_streamed(walk: "Walk", t: int) -> int:
     if run.weight_space == "weights" and run.weight_size:
         allocs += (Buffer(run.weight_block, run.weight_at, run.weight_size, "weights", "weights"),)
     writers = {w for s in run.reads for p in ctx.layout.covers[s.tensor] for w in mem.dram[p].writers}
-    for s in run.reads + run.writes:
-        mem.count(s.tensor, sum(s.nbytes))
+    moves = run.moves()  # each stream's bytes summed once (then the weights'), as the program sums them too
+    for tensor, _, nbytes in moves[:len(run.reads) + len(run.writes)]:
+        mem.count(tensor, nbytes)
     cid = walk.program.emit("tiles", t, deps=writers, allocs=allocs + outs,
                             reads=run.resident, cycles=sum(run.cycles), tensor=ctx.graph.layers[t].name,
-                            dram_bytes=sum(run.traffic().values()), cause="streamed", run=run)
+                            dram_bytes=sum([nbytes for _, _, nbytes in moves]), cause="streamed", run=run)
     for name in mode.band_writes:
         mem.dram[name] = DramCopy("streamed", (cid,))
     if allocs:
         walk.program.emit("free", t, frees=allocs)
     if arena_bytes:
         mem.sram.free(arena)
-    walk.notes.append(f"layer {ctx.graph.layers[t].name!r}: streamed in {run.tiles} tiles "
-                      f"({len(mode.bands)} bands of {mode.bands[0][1] - mode.bands[0][0]} rows"
-                      f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''}"
-                      f"{', double-buffered' if mode.slots > 1 else ''})")
+    walk.notes.append(f"layer {ctx.graph.layers[t].name!r}: streamed in {run.tiles} tiles {_cut(mode)}")
     return run.tiles
+
+
+def _cut(mode: Mode) -> str:
+    """How ``mode`` cuts its layer, for the walk's note: its bands, weight chunks and slots (the
+    same for the layers alike: ``mode.alike``, where it is kept once made)."""
+    found = mode.alike.note if mode.alike is not None else None
+    if found is None:
+        found = (f"({len(mode.bands)} bands of {mode.bands[0][1] - mode.bands[0][0]} rows"
+                 f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''}"
+                 f"{', double-buffered' if mode.slots > 1 else ''})")
+        if mode.alike is not None:
+            mode.alike.note = found
+    return found
 
 
 def _banded(ctx: Context, t: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -144,17 +155,16 @@ def band_bytes(ctx: Context, t: int) -> int:
 def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_offset: int) -> TileRun:
     """The tiles of streamed layer ``t``: bytes per tile of every banded tensor, cycles per tile."""
     ctx, mem, mode = walk.ctx, walk.mem, walk.ctx.modes[t]
-    layout, model = ctx.layout, mode.model
+    model = mode.model
     chunks = mode.chunks or (Chunk(0, 1, 0),)
     channels = mode.out_channels if mode.chunks else 1
-    inputs, hosted = _sources(ctx)
-    kinds = tuple("input" if set(layout.covers[n]) <= inputs else "host_read" if set(layout.covers[n]) <= hosted
-                  else "streamed_read" for n in mode.band_reads)
-    kinds += tuple("output" if n in ctx.outputs else "streamed_write" for n in mode.band_writes)
+    kinds = _kinds(ctx)
     cycles, moved = _tile_figures(ctx, t, chunks, channels)
-    aligned = mem.sram.aligned
-    streams = [BandStream(name, kind, nbytes, offsets[name], aligned(mode.tile_bytes[name]))
-               for name, kind, nbytes in zip(mode.band_reads + mode.band_writes, kinds, moved)]
+    aligned, tile_bytes = mem.sram.aligned, mode.tile_bytes
+    streams = [BandStream(name, kinds.get(name) or _kind(ctx, name), nbytes, offsets[name], aligned(tile_bytes[name]))
+               for name, nbytes in zip(mode.band_reads, moved)]
+    streams += [BandStream(name, "output" if name in ctx.outputs else "streamed_write", nbytes, offsets[name],
+                           aligned(tile_bytes[name])) for name, nbytes in zip(mode.band_writes, moved[len(streams):])]
     reads, writes = streams[:len(mode.band_reads)], streams[len(mode.band_reads):]
     chunk_bytes = tuple(c.nbytes for c in chunks) if mode.chunks else ()
     block, space, at = ctx.block(t), mem.weight_space(), weight_offset
@@ -167,17 +177,26 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
                    tuple((c.first, c.end) for c in chunks), channels, mode.resident_writes, model)
 
 
-def _sources(ctx: "Context") -> tuple[set[str], set[str]]:
-    """The pieces of the network input, and those host ops send to DRAM: what a band read loads
-    as ``input`` or ``host_read`` traffic (the same for every streamed layer of ``ctx``, so
-    worked out once, in ``Context.alike``)."""
+def _kinds(ctx: "Context") -> dict[str, str]:
+    """The traffic kind of each tensor read in bands so far in ``ctx`` (``_kind``; in ``Context.alike``)."""
+    found = ctx.alike.get("kinds")
+    if found is None:
+        found = ctx.alike["kinds"] = {}
+    return found
+
+
+def _kind(ctx: "Context", name: str) -> str:
+    """The traffic kind of reading ``name`` in bands: ``input`` when the network input holds it,
+    ``host_read`` when host ops sent it to DRAM, else ``streamed_read`` (kept in ``_kinds``)."""
     found = ctx.alike.get("sources")
     if found is None:
-        layout = ctx.layout
         found = ctx.alike["sources"] = ({ctx.graph.root(i) for i in ctx.graph.inputs},
                                         {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes
-                                         for p in layout.covers[n]})
-    return found
+                                         for p in ctx.layout.covers[n]})
+    inputs, hosted = found
+    pieces = set(ctx.layout.covers[name])
+    kind = _kinds(ctx)[name] = "input" if pieces <= inputs else "host_read" if pieces <= hosted else "streamed_read"
+    return kind
 
 
 def _tile_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: int):

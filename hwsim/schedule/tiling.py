@@ -273,7 +273,17 @@ def _fits(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in_
 
 
 def _resident(model: BandModel, layout: Layout, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
+    """(pieces read resident, pieces written resident) when ``kept`` stay whole: kept on the layout
+    per layer (its band model) and ``kept``, as ``likeness`` keeps its part (every context asks it
+    of every streamed layer)."""
+    cache = layout.__dict__.setdefault("_resident", {})
+    hit = cache.get((id(model), kept))
+    if hit is None or hit[0] is not model:
+        hit = cache[id(model), kept] = (model, *_work_out_resident(model, layout, kept))
+    return hit[1], hit[2]
+
+
+def _work_out_resident(model: BandModel, layout: Layout, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
     whole_reads = tuple(p for t in model.whole_reads for p in layout.covers[t])
     whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
     reads = whole_reads + tuple(p for t in model.reads if t in kept for p in layout.covers[t])
