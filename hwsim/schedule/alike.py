@@ -21,6 +21,11 @@ What the search reads of a layer, and so what the likeness holds (``tiling._Shap
 * the layer's weights: bytes, output channels; the storages it needs when run whole;
 * the room: SRAM bytes, weight buffer, alignment (the tile-slot choice, which reads DRAM
   timing and the layer's cycles, is made for each layer apart).
+
+The likeness names everything the search reads, so a graph also remembers each search by it
+(:func:`remembered`) for its later contexts. Within a context, :class:`Searched` keeps a
+search with the tile-slot choices made of it, and :class:`Shared` what the modes of the layers
+alike have in common, by position, and what the walk works out of them once (``stream``).
 """
 
 from __future__ import annotations

@@ -204,15 +204,17 @@ def _tile_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: i
     (reads, then writes: a chunk's share of a written band's channels), as tuples. They depend
     on its compute cycles, bands, chunks, and the row maps and bytes of the tensors it bands,
     not on their names: the layers alike in this problem (a network's repeated blocks) share
-    them. The layers whose modes share what they share of them (``mode.alike``: the likeness,
-    so the row maps and bytes by position, and the bands, chunks and positions banded) share
-    them per output channels and compute cycles; a mode made otherwise, per everything above
-    (``Context.alike``)."""
+    them (``Context.alike``, by all of that; the graph remembers them for its other contexts:
+    ``alike.remembered``). The layers whose modes share the rest (``mode.alike``: the likeness,
+    so the row maps and bytes by position, and the bands, chunks and positions banded) find
+    them there per output channels and compute cycles, sparing the key of all of it; each such
+    share takes them from ``Context.alike`` once, so the layers get the very tuples they got
+    before it was kept (a plan pickles the same)."""
     mode = ctx.modes[t]
     if mode.alike is not None:
         key = (channels, ctx.costs[t].cycles)
         found = mode.alike.figures.get(key)
-        if found is None:  # by the key below, so the very tuples the layers alike by it share (a plan pickles the same)
+        if found is None:
             found = mode.alike.figures[key] = _shared_figures(ctx, t, chunks, channels)
         return found
     return _shared_figures(ctx, t, chunks, channels)

@@ -52,7 +52,9 @@ everything bandable cannot fit beside the tensors needed whole,
 
 The search depends on a layer's sizes and geometry, not on its tensors' names: within one
 context, streamed layers alike (``hwsim.schedule.alike``: a network's repeated blocks) share
-one search, and each makes its own tile-slot choice, which reads its cycles.
+one search, and each makes its own tile-slot choice, which reads its cycles (made once per
+cycles: ``guards.two_slots``); they also share what their modes have in common, by position
+(``alike.Shared``), and the graph remembers each search for its other contexts and schedules.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from hwsim.schedule.alike import Searched, Shared, likeness, remembered
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
-from hwsim.schedule.guards import SlotChoice, SlotGuard, prefer_two
+from hwsim.schedule.guards import two_slots
 from hwsim.schedule.storage import Layout, LayerNeed
 
 
@@ -162,37 +164,6 @@ def _shape(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in
     return hit[2]
 
 
-def _two_slots(index: int, banded: int, searched: Searched, cycles: int, room: Room) -> bool:
-    """Whether two tile slots beat one (``policy.stream_objective``) for layer ``index``, which
-    bands ``banded`` tensors: ``latency``, when the layer's estimated time is no longer;
-    ``traffic``, when they move no more DRAM bytes (then no longer), so the layer moves the
-    least bytes of all its choices with either slot count.
-    That least can only fall as the SRAM grows (every band that fits a smaller SRAM fits a
-    larger one), so under ``traffic`` a streamed layer's traffic does not grow with the SRAM
-    (given what DRAM already holds before it).
-    The comparison reads the search's fits, ``cycles`` and the room's DRAM timing only: the
-    layers alike in one context (one room) make it once per compute cycles (``searched.two``),
-    each recording its own guard."""
-    made = searched.two.get(cycles) if searched.room is room else None
-    if made is None:
-        found = searched.found
-        two, one = _slot_choice(found[2], banded), _slot_choice(found[1], banded)
-        made = two, one, prefer_two(room.objective, cycles, two, one, room.transfer, room.latency)
-        if searched.room is room:
-            searched.two[cycles] = made
-    two, one, outcome = made
-    if room.guards is not None:  # the one read of DRAM timing: recorded for sharing plans (``guards``)
-        room.guards.append(SlotGuard(index, room.objective, cycles, two, one, outcome))
-    return outcome
-
-
-def _slot_choice(choice, banded: int) -> SlotChoice:
-    """What the layer's estimated time (``guards.layer_time``) needs of a :meth:`_Shape.fit`: its
-    own bytes, tile transfers (tiles x banded tensors not kept), tiles and DRAM bytes."""
-    tiles = choice[1]
-    return SlotChoice(choice[3], tiles * (banded - len(choice[4])), tiles, choice[0])
-
-
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
     """Bytes the largest chunk takes (alignment rounds up, so the largest chunk's is the largest)."""
     return room.aligned(max([c.nbytes for c in chunks])) if chunks else 0
@@ -210,7 +181,7 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
     banded = tuple(model.reads) + tuple(model.writes)
     searched = _search(g, index, model, layout, room, need, in_dram, outputs, alike)
     found = searched.found
-    slots = 2 if 2 in found and (1 not in found or _two_slots(index, len(banded), searched, cycles, room)) else 1
+    slots = 2 if 2 in found and (1 not in found or two_slots(index, len(banded), searched, cycles, room)) else 1
     shared = searched.modes.get(slots) or _share(searched, slots, model, banded, room)
     kept = frozenset([banded[i] for i in shared.kept])
     tiles = shared.tiles
