@@ -70,6 +70,24 @@ def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozens
     return fixed, tuple([n in in_dram for n in names]), room
 
 
+def resident(model: BandModel, layout: Layout, kept: frozenset[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(pieces read resident, pieces written resident) by a streamed layer (``tiling``) whose
+    banded tensors at positions ``kept`` (in its band model's reads, then writes) stay whole;
+    kept on the layout per layer (its band model) and ``kept``, as :func:`likeness` keeps its
+    part (every context asks it of every streamed layer)."""
+    cache = layout.__dict__.setdefault("_resident", {})
+    hit = cache.get((id(model), kept))
+    if hit is None or hit[0] is not model:
+        banded = (*model.reads, *model.writes)
+        names = frozenset([banded[i] for i in kept])
+        whole_reads = tuple(p for t in model.whole_reads for p in layout.covers[t])
+        whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
+        reads = whole_reads + tuple(p for t in model.reads if t in names for p in layout.covers[t])
+        hit = cache[id(model), kept] = (model, tuple(dict.fromkeys(reads)),
+                                        whole_writes + tuple(w for w in model.writes if w in names))
+    return hit[1], hit[2]
+
+
 def _fixed(model: BandModel, layout: Layout, need: LayerNeed, outputs: frozenset[str]) -> tuple[list[str], tuple]:
     """The tensors the likeness names, in the order of their places, and all of the likeness
     that does not change from one walk to the next: everything but DRAM and the room."""

@@ -67,7 +67,7 @@ from typing import AbstractSet, Callable, Iterator
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
 from hwsim.records import stored_at_once
-from hwsim.schedule.alike import Searched, Shared, likeness, remembered
+from hwsim.schedule.alike import Searched, Shared, likeness, remembered, resident
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
@@ -117,7 +117,7 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
     layers sent out in bands; read during the call only); ``outputs``: the graph outputs; ``cycles``: its compute cycles
     (these only weigh a streamed layer's choices); ``alike``: a dict in which a streamed layer's
     search is shared with the layers alike (``hwsim.schedule.alike``; one per context)."""
-    base = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
+    base = _base(layout, need, room)
     budget = room.weight_buffer if room.weight_buffer is not None else room.sram - base
     if base <= room.sram:
         chunks = None
@@ -133,6 +133,17 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
             raise UserError(f"layer {g.layers[index].name!r} needs more than the weight buffer's "
                             f"{room.weight_buffer:,} B for one output channel of weights")
     return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles, alike=alike)
+
+
+def _base(layout: Layout, need: LayerNeed, room: Room) -> int:
+    """Bytes of the storages ``need`` names, each aligned: kept on the layout per need and
+    alignment (``room.aligned(1)``, as the likeness takes it), asked of every layer."""
+    cache = layout.__dict__.setdefault("_bases", {})
+    hit = cache.get((id(need), room.aligned(1)))
+    if hit is None or hit[0] is not need:
+        hit = cache[id(need), room.aligned(1)] = (need, sum(room.aligned(layout.storages[s].nbytes)
+                                                              for s in need.storages))
+    return hit[1]
 
 
 _REMEMBERED = threading.local()  # .shapes while ``remembered_shapes``: per thread (Dask workers may be threads)
@@ -183,9 +194,8 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
     found = searched.found
     slots = 2 if 2 in found and (1 not in found or two_slots(index, len(banded), searched, cycles, room)) else 1
     shared = searched.modes.get(slots) or _share(searched, slots, model, banded, room)
-    kept = frozenset([banded[i] for i in shared.kept])
     tiles = shared.tiles
-    return Mode(True, shared.chunks, need.out_channels, shared.region, *_resident(model, layout, kept),
+    return Mode(True, shared.chunks, need.out_channels, shared.region, *resident(model, layout, shared.kept),
                 tuple([banded[i] for i in shared.band_reads]), tuple([banded[i] for i in shared.band_writes]),
                 shared.bands, model.rows, model,
                 {banded[i]: tiles[i] for i in shared.band_reads + shared.band_writes}, shared.slots, shared)
@@ -243,24 +253,6 @@ def _fits(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in_
     return found, shape.table
 
 
-def _resident(model: BandModel, layout: Layout, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(pieces read resident, pieces written resident) when ``kept`` stay whole: kept on the layout
-    per layer (its band model) and ``kept``, as ``likeness`` keeps its part (every context asks it
-    of every streamed layer)."""
-    cache = layout.__dict__.setdefault("_resident", {})
-    hit = cache.get((id(model), kept))
-    if hit is None or hit[0] is not model:
-        hit = cache[id(model), kept] = (model, *_work_out_resident(model, layout, kept))
-    return hit[1], hit[2]
-
-
-def _work_out_resident(model: BandModel, layout: Layout, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    whole_reads = tuple(p for t in model.whole_reads for p in layout.covers[t])
-    whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
-    reads = whole_reads + tuple(p for t in model.reads if t in kept for p in layout.covers[t])
-    return tuple(dict.fromkeys(reads)), whole_writes + tuple(w for w in model.writes if w in kept)
-
-
 class _Shape:
     """The ways to run one streamed layer: which banded tensors stay resident whole (*kept*),
     the band height and weight chunks each choice allows, and the DRAM bytes it moves."""
@@ -275,7 +267,7 @@ class _Shape:
         self.table = band_table(g, index, self.banded, tuple(self.sizes[t] for t in self.banded))
         self.alignment = room.aligned(1)  # the SRAM's alignment: aligned(n) rounds n up to a multiple of it
         storages = layout.storage_of
-        whole_reads, whole_writes = _resident(model, layout, frozenset())  # what stays whole whatever is kept
+        whole_reads, whole_writes = resident(model, layout, frozenset())  # what stays whole whatever is kept
         self._whole = frozenset(storages[p] for p in whole_reads + whole_writes)
         self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
         self._own.update((w, frozenset((storages[w],))) for w in model.writes)
