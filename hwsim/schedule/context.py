@@ -187,7 +187,8 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, o
            hosts: frozenset[int] = frozenset()) -> tuple[Mode, ...]:
     """Each layer's mode, in order: a streamed layer's choices depend on what DRAM holds
     already (the network input, what earlier streamed layers sent out in bands, what host
-    ops read and wrote)."""
+    ops read and wrote; ``choose_mode`` reads the set during its call only, so it is handed the
+    set itself, not a copy)."""
     in_dram = {g.root(i) for i in g.inputs}
     modes = []
     alike: dict = {}  # streamed layers alike share one search (``hwsim.schedule.alike``)
@@ -199,7 +200,7 @@ def _modes(g: Graph, layout: Layout, needs: tuple[LayerNeed, ...], room: Room, o
             modes.append(host_mode(g, t))
             in_dram.update(modes[-1].band_reads + modes[-1].band_writes)
             continue
-        modes.append(choose_mode(g, t, need, layout, room, beside=beside[t], in_dram=frozenset(in_dram),
+        modes.append(choose_mode(g, t, need, layout, room, beside=beside[t], in_dram=in_dram,
                                  outputs=outputs, cycles=costs[t].cycles, alike=alike))
         in_dram.update(modes[-1].band_writes)
     return tuple(modes)

@@ -2,7 +2,7 @@
 
 Of the DRAM and clock fields of a spec (``dram.bandwidth``, ``dram.efficiency``,
 ``dram.latency``, ``clock``) the scheduler reads, for its decisions, one figure: a streamed
-layer's estimated time with one tile slot against its time with two (``tiling._two_slots``,
+layer's estimated time with one tile slot against its time with two (:func:`two_slots`,
 ``policy.stream_objective``). Everything else it decides from bytes, rows and compute cycles
 (``hwsim.sweep.share`` lists every read and how it was found). :class:`SlotGuard` records one
 such comparison: its integer ingredients (the layer's compute cycles; for each slot count the
@@ -25,7 +25,11 @@ scheduler reads its cost model's latencies freely, so its schedules are re-made 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from hwsim.schedule.alike import Searched
+    from hwsim.schedule.tiling import Room
 
 
 @dataclass(frozen=True)
@@ -78,3 +82,34 @@ def all_hold(guards, spec) -> bool:
     """Whether every guard comes out the same under ``spec`` (an ``AcceleratorSpec``)."""
     latency = spec.dram_latency_cycles()
     return all(g.holds(spec.dram_transfer_cycles, latency) for g in guards)
+
+
+def two_slots(index: int, banded: int, searched: "Searched", cycles: int, room: "Room") -> bool:
+    """Whether two tile slots beat one (``policy.stream_objective``) for streamed layer ``index``
+    (``tiling``), which bands ``banded`` tensors, by its search ``searched`` (``alike.Searched``):
+    ``latency``, when the layer's estimated time is no longer; ``traffic``, when they move no
+    more DRAM bytes (then no longer), so the layer moves the least bytes of all its choices
+    with either slot count. That least can only fall as the SRAM grows (every band that fits a
+    smaller SRAM fits a larger one), so under ``traffic`` a streamed layer's traffic does not
+    grow with the SRAM (given what DRAM already holds before it).
+    The comparison reads the search's fits, ``cycles`` and the room's DRAM timing only: the
+    layers alike in one context (one room) make it once per compute cycles (``searched.two``),
+    each recording its own guard."""
+    made = searched.two.get(cycles) if searched.room is room else None
+    if made is None:
+        found = searched.found
+        two, one = _slot_choice(found[2], banded), _slot_choice(found[1], banded)
+        made = two, one, prefer_two(room.objective, cycles, two, one, room.transfer, room.latency)
+        if searched.room is room:
+            searched.two[cycles] = made
+    two, one, outcome = made
+    if room.guards is not None:  # the one read of DRAM timing: recorded for sharing plans (``guards``)
+        room.guards.append(SlotGuard(index, room.objective, cycles, two, one, outcome))
+    return outcome
+
+
+def _slot_choice(choice, banded: int) -> SlotChoice:
+    """What the layer's estimated time (:func:`layer_time`) needs of a ``tiling._Shape.fit``: its
+    own bytes, tile transfers (tiles x banded tensors not kept), tiles and DRAM bytes."""
+    tiles = choice[1]
+    return SlotChoice(choice[3], tiles * (banded - len(choice[4])), tiles, choice[0])

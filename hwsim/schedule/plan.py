@@ -134,6 +134,7 @@ class Command:
             start += part.cycles
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class BandStream:
     """One banded tensor of a streamed layer: what each tile moves of it and where its tile
@@ -146,6 +147,7 @@ class BandStream:
     size: int
 
 
+@stored_at_once
 @dataclass(frozen=True)
 class TileRun:
     """The tiles of one streamed layer (``hwsim.schedule.stream``), in the order they run.

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hwsim.schedule.alike import remembered
 from hwsim.schedule.band_table import band_table
 from hwsim.schedule.chunks import Chunk
 from hwsim.schedule.memory import DramCopy
@@ -54,17 +55,32 @@ if TYPE_CHECKING:
 def _arena_layout(walk: "Walk", mode: Mode) -> tuple[dict[str, tuple[int, ...]], int, int]:
     """Offsets of each banded tensor's tile slots in the arena, the weight chunk's offset, the
     arena's bytes."""
-    aligned = walk.mem.sram.aligned
-    offsets, at = {}, 0
-    for name in mode.band_reads + mode.band_writes:
-        slots = []
-        for _ in range(mode.slots):
-            slots.append(at)
-            if mode.tile_bytes[name]:
-                at += aligned(mode.tile_bytes[name])
-        offsets[name] = tuple(slots)
-    shared = walk.mem.weights is None
-    return offsets, at, at + (mode.weight_region if shared else 0)
+    offsets, at, total = _arena(walk.mem.sram, mode, walk.mem.weights is None)
+    # each layer's own tuples, as each layer made them (a plan pickled shares no more objects)
+    return {name: tuple(slots) for name, slots in zip(mode.band_reads + mode.band_writes, offsets)}, at, total
+
+
+def _arena(sram, mode: Mode, shared: bool) -> tuple[tuple[list[int], ...], int, int]:
+    """:func:`_arena_layout` with the offsets in the order of the banded tensors (reads, then
+    writes: distinct names, a layer never reads what it writes): it reads their tile bytes in
+    that order, the slots, the weight region, ``sram``'s alignment and whether weights share
+    the SRAM only, so the layers alike (``mode.alike``: the same tile bytes by position, slots
+    and region) share it per alignment and sharing."""
+    key = (sram.alignment, shared)
+    found = mode.alike.arenas.get(key) if mode.alike is not None else None
+    if found is None:
+        offsets, at = [], 0
+        for name in mode.band_reads + mode.band_writes:
+            slots = []
+            for _ in range(mode.slots):
+                slots.append(at)
+                if mode.tile_bytes[name]:
+                    at += sram.aligned(mode.tile_bytes[name])
+            offsets.append(slots)
+        found = tuple(offsets), at, at + (mode.weight_region if shared else 0)
+        if mode.alike is not None:
+            mode.alike.arenas[key] = found
+    return found
 
 
 def run_streamed(walk: "Walk", t: int) -> int:
@@ -83,22 +99,33 @@ def run_streamed(walk: "Walk", t: int) -> int:
     if run.weight_space == "weights" and run.weight_size:
         allocs += (Buffer(run.weight_block, run.weight_at, run.weight_size, "weights", "weights"),)
     writers = {w for s in run.reads for p in ctx.layout.covers[s.tensor] for w in mem.dram[p].writers}
-    for s in run.reads + run.writes:
-        mem.count(s.tensor, sum(s.nbytes))
+    moves = run.moves()  # each stream's bytes summed once (then the weights'), as the program sums them too
+    for tensor, _, nbytes in moves[:len(run.reads) + len(run.writes)]:
+        mem.count(tensor, nbytes)
     cid = walk.program.emit("tiles", t, deps=writers, allocs=allocs + outs,
                             reads=run.resident, cycles=sum(run.cycles), tensor=ctx.graph.layers[t].name,
-                            dram_bytes=sum(run.traffic().values()), cause="streamed", run=run)
+                            dram_bytes=sum([nbytes for _, _, nbytes in moves]), cause="streamed", run=run)
     for name in mode.band_writes:
         mem.dram[name] = DramCopy("streamed", (cid,))
     if allocs:
         walk.program.free(t, allocs)
     if arena_bytes:
         mem.sram.free(arena)
-    walk.notes.append(f"layer {ctx.graph.layers[t].name!r}: streamed in {run.tiles} tiles "
-                      f"({len(mode.bands)} bands of {mode.bands[0][1] - mode.bands[0][0]} rows"
-                      f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''}"
-                      f"{', double-buffered' if mode.slots > 1 else ''})")
+    walk.notes.append(f"layer {ctx.graph.layers[t].name!r}: streamed in {run.tiles} tiles {_cut(mode)}")
     return run.tiles
+
+
+def _cut(mode: Mode) -> str:
+    """How ``mode`` cuts its layer, for the walk's note: its bands, weight chunks and slots (the
+    same for the layers alike: ``mode.alike``, where it is kept once made)."""
+    found = mode.alike.note if mode.alike is not None else None
+    if found is None:
+        found = (f"({len(mode.bands)} bands of {mode.bands[0][1] - mode.bands[0][0]} rows"
+                 f"{f', {len(mode.chunks)} weight chunks' if len(mode.chunks) > 1 else ''}"
+                 f"{', double-buffered' if mode.slots > 1 else ''})")
+        if mode.alike is not None:
+            mode.alike.note = found
+    return found
 
 
 def _banded(ctx: Context, t: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -128,18 +155,16 @@ def band_bytes(ctx: Context, t: int) -> int:
 def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_offset: int) -> TileRun:
     """The tiles of streamed layer ``t``: bytes per tile of every banded tensor, cycles per tile."""
     ctx, mem, mode = walk.ctx, walk.mem, walk.ctx.modes[t]
-    layout, model = ctx.layout, mode.model
+    model = mode.model
     chunks = mode.chunks or (Chunk(0, 1, 0),)
     channels = mode.out_channels if mode.chunks else 1
-    inputs = {ctx.graph.root(i) for i in ctx.graph.inputs}
-    hosted = {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes for p in layout.covers[n]}
-    kinds = tuple("input" if set(layout.covers[n]) <= inputs else "host_read" if set(layout.covers[n]) <= hosted
-                  else "streamed_read" for n in mode.band_reads)
-    kinds += tuple("output" if n in ctx.outputs else "streamed_write" for n in mode.band_writes)
+    kinds = _kinds(ctx)
     cycles, moved = _tile_figures(ctx, t, chunks, channels)
-    aligned = mem.sram.aligned
-    streams = [BandStream(name, kind, nbytes, offsets[name], aligned(mode.tile_bytes[name]))
-               for name, kind, nbytes in zip(mode.band_reads + mode.band_writes, kinds, moved)]
+    aligned, tile_bytes = mem.sram.aligned, mode.tile_bytes
+    streams = [BandStream(name, kinds.get(name) or _kind(ctx, name), nbytes, offsets[name], aligned(tile_bytes[name]))
+               for name, nbytes in zip(mode.band_reads, moved)]
+    streams += [BandStream(name, "output" if name in ctx.outputs else "streamed_write", nbytes, offsets[name],
+                           aligned(tile_bytes[name])) for name, nbytes in zip(mode.band_writes, moved[len(streams):])]
     reads, writes = streams[:len(mode.band_reads)], streams[len(mode.band_reads):]
     chunk_bytes = tuple(c.nbytes for c in chunks) if mode.chunks else ()
     block, space, at = ctx.block(t), mem.weight_space(), weight_offset
@@ -152,12 +177,51 @@ def tile_run(walk: "Walk", t: int, offsets: dict[str, tuple[int, ...]], weight_o
                    tuple((c.first, c.end) for c in chunks), channels, mode.resident_writes, model)
 
 
+def _kinds(ctx: "Context") -> dict[str, str]:
+    """The traffic kind of each tensor read in bands so far in ``ctx`` (``_kind``; in ``Context.alike``)."""
+    found = ctx.alike.get("kinds")
+    if found is None:
+        found = ctx.alike["kinds"] = {}
+    return found
+
+
+def _kind(ctx: "Context", name: str) -> str:
+    """The traffic kind of reading ``name`` in bands: ``input`` when the network input holds it,
+    ``host_read`` when host ops sent it to DRAM, else ``streamed_read`` (kept in ``_kinds``)."""
+    found = ctx.alike.get("sources")
+    if found is None:
+        found = ctx.alike["sources"] = ({ctx.graph.root(i) for i in ctx.graph.inputs},
+                                        {p for u in ctx.host_cycles for n in ctx.modes[u].band_writes
+                                         for p in ctx.layout.covers[n]})
+    inputs, hosted = found
+    pieces = set(ctx.layout.covers[name])
+    kind = _kinds(ctx)[name] = "input" if pieces <= inputs else "host_read" if pieces <= hosted else "streamed_read"
+    return kind
+
+
 def _tile_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: int):
     """Streamed layer ``t``'s cycles per tile, and the DRAM bytes per tile of each tensor it bands
     (reads, then writes: a chunk's share of a written band's channels), as tuples. They depend
     on its compute cycles, bands, chunks, and the row maps and bytes of the tensors it bands,
     not on their names: the layers alike in this problem (a network's repeated blocks) share
-    them (``Context.alike``)."""
+    them (``Context.alike``, by all of that; the graph remembers them for its other contexts:
+    ``alike.remembered``). The layers whose modes share the rest (``mode.alike``: the likeness,
+    so the row maps and bytes by position, and the bands, chunks and positions banded) find
+    them there per output channels and compute cycles, sparing the key of all of it; each such
+    share takes them from ``Context.alike`` once, so the layers get the very tuples they got
+    before it was kept (a plan pickles the same)."""
+    mode = ctx.modes[t]
+    if mode.alike is not None:
+        key = (channels, ctx.costs[t].cycles)
+        found = mode.alike.figures.get(key)
+        if found is None:
+            found = mode.alike.figures[key] = _shared_figures(ctx, t, chunks, channels)
+        return found
+    return _shared_figures(ctx, t, chunks, channels)
+
+
+def _shared_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: int):
+    """:func:`_tile_figures` shared per everything they depend on (``Context.alike``)."""
     mode = ctx.modes[t]
     model = mode.model
     banded, sizes = _banded(ctx, t)
@@ -165,8 +229,9 @@ def _tile_figures(ctx: "Context", t: int, chunks: tuple[Chunk, ...], channels: i
     key = ("tile_figures", tuple(model.reads.values()), tuple(model.writes.values()), sizes, mode.bands, mode.rows,
            chunks, channels, ctx.costs[t].cycles, tuple(place[n] for n in mode.band_reads + mode.band_writes))
     found = ctx.alike.get(key)
-    if found is None:
-        found = ctx.alike[key] = _work_out_figures(ctx, t, chunks, channels)
+    if found is None:  # the key names all they depend on: remembered on the graph for its other contexts
+        found = ctx.alike[key] = remembered(ctx.graph, "tile_figures", key,
+                                            lambda: _work_out_figures(ctx, t, chunks, channels))
     return found
 
 

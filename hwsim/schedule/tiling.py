@@ -52,24 +52,26 @@ everything bandable cannot fit beside the tensors needed whole,
 
 The search depends on a layer's sizes and geometry, not on its tensors' names: within one
 context, streamed layers alike (``hwsim.schedule.alike``: a network's repeated blocks) share
-one search, and each makes its own tile-slot choice, which reads its cycles.
+one search, and each makes its own tile-slot choice, which reads its cycles (made once per
+cycles: ``guards.two_slots``); they also share what their modes have in common, by position
+(``alike.Shared``), and the graph remembers each search for its other contexts and schedules.
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import AbstractSet, Callable, Iterator
 
 from hwsim.errors import UserError
 from hwsim.graph.ir import Graph
 from hwsim.records import stored_at_once
-from hwsim.schedule.alike import likeness
+from hwsim.schedule.alike import Searched, Shared, likeness, remembered, resident
 from hwsim.schedule.band_table import band_table, tallest_band
 from hwsim.schedule.bands import BandModel, band_model, bands
 from hwsim.schedule.chunks import Chunk, channels_per_chunk, chunks_of, plan_chunks
-from hwsim.schedule.guards import SlotChoice, SlotGuard, prefer_two
+from hwsim.schedule.guards import two_slots
 from hwsim.schedule.storage import Layout, LayerNeed
 
 
@@ -89,6 +91,8 @@ class Mode:
     model: BandModel | None = None
     tile_bytes: dict[str, int] | None = None  # streamed: banded tensor -> tile buffer bytes
     slots: int = 1  # tile buffers per banded tensor: 2 when band i + 1 loads while band i computes
+    # streamed: what the layers alike in its context share of their modes (``alike.Shared``), not compared
+    alike: Shared | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -105,15 +109,15 @@ class Room:
 
 
 def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *, beside: int = 0,
-                in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
+                in_dram: AbstractSet[str] = frozenset(), outputs: frozenset[str] = frozenset(),
                 cycles: int = 0, alike: dict | None = None) -> Mode:
     """Whole, chunked or streamed (the module docstring), for layer ``index``. ``beside``: bytes
     of the other storages live across it, which its weights are chunked to leave resident;
     ``in_dram``: the tensors DRAM holds before it runs (the network input, outputs of streamed
-    layers sent out in bands); ``outputs``: the graph outputs; ``cycles``: its compute cycles
+    layers sent out in bands; read during the call only); ``outputs``: the graph outputs; ``cycles``: its compute cycles
     (these only weigh a streamed layer's choices); ``alike``: a dict in which a streamed layer's
     search is shared with the layers alike (``hwsim.schedule.alike``; one per context)."""
-    base = sum(room.aligned(layout.storages[s].nbytes) for s in need.storages)
+    base = _base(layout, need, room)
     budget = room.weight_buffer if room.weight_buffer is not None else room.sram - base
     if base <= room.sram:
         chunks = None
@@ -129,6 +133,17 @@ def choose_mode(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Roo
             raise UserError(f"layer {g.layers[index].name!r} needs more than the weight buffer's "
                             f"{room.weight_buffer:,} B for one output channel of weights")
     return _streamed(g, index, need, layout, room, in_dram=in_dram, outputs=outputs, cycles=cycles, alike=alike)
+
+
+def _base(layout: Layout, need: LayerNeed, room: Room) -> int:
+    """Bytes of the storages ``need`` names, each aligned: kept on the layout per need and
+    alignment (``room.aligned(1)``, as the likeness takes it), asked of every layer."""
+    cache = layout.__dict__.setdefault("_bases", {})
+    hit = cache.get((id(need), room.aligned(1)))
+    if hit is None or hit[0] is not need:
+        hit = cache[id(need), room.aligned(1)] = (need, sum(room.aligned(layout.storages[s].nbytes)
+                                                              for s in need.storages))
+    return hit[1]
 
 
 _REMEMBERED = threading.local()  # .shapes while ``remembered_shapes``: per thread (Dask workers may be threads)
@@ -160,35 +175,13 @@ def _shape(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in
     return hit[2]
 
 
-def _two_slots(index: int, banded: int, best: dict, cycles: int, room: Room) -> bool:
-    """Whether two tile slots beat one (``policy.stream_objective``) for layer ``index``, which
-    bands ``banded`` tensors: ``latency``, when the layer's estimated time is no longer;
-    ``traffic``, when they move no more DRAM bytes (then no longer), so the layer moves the
-    least bytes of all its choices with either slot count.
-    That least can only fall as the SRAM grows (every band that fits a smaller SRAM fits a
-    larger one), so under ``traffic`` a streamed layer's traffic does not grow with the SRAM
-    (given what DRAM already holds before it)."""
-    two, one = _slot_choice(best[2], banded), _slot_choice(best[1], banded)
-    outcome = prefer_two(room.objective, cycles, two, one, room.transfer, room.latency)
-    if room.guards is not None:  # the one read of DRAM timing: recorded for sharing plans (``guards``)
-        room.guards.append(SlotGuard(index, room.objective, cycles, two, one, outcome))
-    return outcome
-
-
-def _slot_choice(choice, banded: int) -> SlotChoice:
-    """What the layer's estimated time (``guards.layer_time``) needs of a :meth:`_Shape.fit`: its
-    own bytes, tile transfers (tiles x banded tensors not kept), tiles and DRAM bytes."""
-    tiles = choice[1]
-    return SlotChoice(choice[3], tiles * (banded - len(choice[4])), tiles, choice[0])
-
-
 def _region(chunks: tuple[Chunk, ...], room: Room) -> int:
     """Bytes the largest chunk takes (alignment rounds up, so the largest chunk's is the largest)."""
     return room.aligned(max([c.nbytes for c in chunks])) if chunks else 0
 
 
 def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room, *,
-              in_dram: frozenset[str] = frozenset(), outputs: frozenset[str] = frozenset(),
+              in_dram: AbstractSet[str] = frozenset(), outputs: frozenset[str] = frozenset(),
               cycles: int = 0, alike: dict | None = None) -> Mode:
     name = g.layers[index].name
     model = band_model(g, index)
@@ -197,32 +190,59 @@ def _streamed(g: Graph, index: int, need: LayerNeed, layout: Layout, room: Room,
         raise UserError(f"layer {name!r} needs {total:,} B at once and cannot be tiled, "
                         f"SRAM is {room.sram:,} B")
     banded = tuple(model.reads) + tuple(model.writes)
-    found, table = _search(g, index, model, layout, room, need, in_dram, outputs, alike)
-    best = {slots: (*f[:4], frozenset(banded[i] for i in f[4]), *f[5:]) for slots, f in found.items()}
-    slots = 2 if 2 in best and (1 not in best or _two_slots(index, len(banded), best, cycles, room)) else 1
-    *_, kept, height, chunks = best[slots]
-    banded_reads = tuple(r for r in model.reads if r not in kept)
-    banded_writes = tuple(w for w in model.writes if w not in kept)
+    searched = _search(g, index, model, layout, room, need, in_dram, outputs, alike)
+    found = searched.found
+    slots = 2 if 2 in found and (1 not in found or two_slots(index, len(banded), searched, cycles, room)) else 1
+    shared = searched.modes.get(slots) or _share(searched, slots, model, banded, room)
+    tiles = shared.tiles
+    return Mode(True, shared.chunks, need.out_channels, shared.region, *resident(model, layout, shared.kept),
+                tuple([banded[i] for i in shared.band_reads]), tuple([banded[i] for i in shared.band_writes]),
+                shared.bands, model.rows, model,
+                {banded[i]: tiles[i] for i in shared.band_reads + shared.band_writes}, shared.slots, shared)
+
+
+def _share(searched: Searched, slots: int, model: BandModel, banded: tuple[str, ...], room: Room) -> Shared:
+    """What the modes of the layers alike share with ``slots`` tile slots chosen (kept in
+    ``searched``), by position in ``banded`` (the band model's reads, then its writes: one
+    layer's names; a name in both is kept or banded in both). Every layer alike has the same
+    positions (the likeness lists the band model's tensors in order, a name met again at the
+    same place). A layer of one tile has one slot."""
+    _, _, _, _, kept, height, chunks = searched.found[slots]
     cut = bands(model.rows, height)
-    if len(cut) * max(len(chunks), 1) == 1:
-        slots = 1  # one tile: nothing to overlap
-    tiles = dict(zip(banded, table.tiles(height)))
-    return Mode(True, chunks, need.out_channels, _region(chunks, room), *_resident(model, layout, kept),
-                banded_reads, banded_writes, cut, model.rows, model,
-                {n: tiles[n] for n in banded_reads + banded_writes}, slots)
+    names = {banded[i] for i in kept}
+    reads = len(model.reads)
+    band_reads = tuple(i for i in range(reads) if banded[i] not in names)
+    band_writes = tuple(i for i in range(reads, len(banded)) if banded[i] not in names)
+    shared = searched.modes[slots] = Shared(
+        searched, kept, height, chunks, cut, 1 if len(cut) * max(len(chunks), 1) == 1 else slots,
+        band_reads, band_writes, searched.table.tiles(height), _region(chunks, room))
+    return shared
 
 
 def _search(g: Graph, index: int, model: BandModel, layout: Layout, room: Room, need: LayerNeed,
-            in_dram: frozenset[str], outputs: frozenset[str], alike: dict | None):
+            in_dram: AbstractSet[str], outputs: frozenset[str], alike: dict | None) -> Searched:
     """The best :meth:`_Shape.fit` for each slot count that has one, its kept tensors as
-    positions in the banded tensors, and the band table; made once per likeness
-    (``hwsim.schedule.alike``) in ``alike`` (when given), and raising when nothing fits."""
-    key = None
-    if alike is not None:
-        key = likeness(model, layout, need, in_dram, outputs, (room.sram, room.weight_buffer, room.aligned(1)))
-        hit = alike.get(key)
-        if hit is not None:
-            return hit
+    positions in the banded tensors, and the band table (:class:`~hwsim.schedule.alike.Searched`);
+    made once per likeness (``hwsim.schedule.alike``) in ``alike`` (when given: one context's,
+    so one room), and raising when nothing fits. ``in_dram`` is read during the call only.
+    The likeness names all the search reads, the room's figures included, so with ``alike``
+    the fits and table are also remembered on the graph (``alike.remembered``) for the other
+    contexts of the graph with the same likeness."""
+    if alike is None:
+        return Searched(*_fits(g, index, layout, room, need, frozenset(in_dram), outputs), room)
+    key = likeness(model, layout, need, in_dram, outputs, (room.sram, room.weight_buffer, room.aligned(1)))
+    hit = alike.get(key)
+    if hit is None:
+        dram = frozenset(in_dram)
+        hit = alike[key] = Searched(*remembered(g, "search", key, lambda: _fits(g, index, layout, room, need, dram,
+                                                                                outputs)), room)
+    return hit
+
+
+def _fits(g: Graph, index: int, layout: Layout, room: Room, need: LayerNeed, in_dram: frozenset[str],
+          outputs: frozenset[str]) -> tuple[dict, object]:
+    """(slots -> :meth:`_Shape.best`, kept tensors as positions in the banded tensors; the band
+    table), for the slot counts that have one; raising when none has."""
     shape = _shape(g, index, layout, room, need, in_dram, outputs)
     place = {t: i for i, t in enumerate(shape.banded)}
     found = {slots: (*f[:4], frozenset(place[t] for t in f[4]), *f[5:])
@@ -230,17 +250,7 @@ def _search(g: Graph, index: int, model: BandModel, layout: Layout, room: Room, 
     if not found:
         raise UserError(f"layer {g.layers[index].name!r} needs {shape.one_tile():,} B for one tile, "
                         f"SRAM is {room.sram:,} B")
-    if alike is not None:
-        alike[key] = found, shape.table
     return found, shape.table
-
-
-def _resident(model: BandModel, layout: Layout, kept) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(pieces read resident, pieces written resident) when ``kept`` stay whole."""
-    whole_reads = tuple(p for t in model.whole_reads for p in layout.covers[t])
-    whole_writes = tuple(w for w in model.whole_writes if not layout.is_alias(w))
-    reads = whole_reads + tuple(p for t in model.reads if t in kept for p in layout.covers[t])
-    return tuple(dict.fromkeys(reads)), whole_writes + tuple(w for w in model.writes if w in kept)
 
 
 class _Shape:
@@ -257,7 +267,7 @@ class _Shape:
         self.table = band_table(g, index, self.banded, tuple(self.sizes[t] for t in self.banded))
         self.alignment = room.aligned(1)  # the SRAM's alignment: aligned(n) rounds n up to a multiple of it
         storages = layout.storage_of
-        whole_reads, whole_writes = _resident(model, layout, frozenset())  # what stays whole whatever is kept
+        whole_reads, whole_writes = resident(model, layout, frozenset())  # what stays whole whatever is kept
         self._whole = frozenset(storages[p] for p in whole_reads + whole_writes)
         self._own = {t: frozenset(storages[p] for p in layout.covers[t]) for t in model.reads}
         self._own.update((w, frozenset((storages[w],))) for w in model.writes)

@@ -23,7 +23,7 @@ fields: none of these):
 
 1. ``context.build_context`` puts ``spec.dram_transfer_cycles`` and ``spec.dram_latency_cycles()``
    in ``tiling.Room`` (``transfer``, ``latency``), and the only reader of those two is
-   ``guards.layer_time``, called by ``tiling._two_slots`` alone: a streamed layer's choice
+   ``guards.layer_time``, called by ``guards.two_slots`` alone: a streamed layer's choice
    between one and two tile slots. The schedule records each such comparison
    (``hwsim.schedule.guards.SlotGuard``: its integer ingredients and outcome), in every
    context it builds: the first, the placement's margin retries (``scheduler._placed``) and,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,19 +82,23 @@ def test_nafnet_streams_its_repeated_blocks_as_searched_apart(monkeypatch):
 
 
 def test_nafnet_plans_the_same_with_tile_figures_worked_out_layer_by_layer(monkeypatch):
-    # The streamed layers alike also share their tiles' cycles and bytes (stream.tile_run):
-    # the plan is the one made when every layer works them out itself.
-    g = load_graph(Path(__file__).resolve().parents[2] / "graphs" / "nafnet.json")
+    # The streamed layers alike also share their tiles' cycles and bytes (stream.tile_run), and
+    # a graph remembers them for its later schedules (alike.remembered): the plan is the one
+    # made when every layer works them out itself.
+    path = Path(__file__).resolve().parents[2] / "graphs" / "nafnet.json"
+    g = load_graph(path)
     spec = with_overrides(load_spec(Path(__file__).resolve().parents[2] / "accelerators" / "edge_npu.yaml"),
                           {"sram.size": 128 << 10})
     shared = schedule(g, spec)
     streamed = sum(mode.streamed for mode in build_context(g, spec).modes)
     real, calls = stream._work_out_figures, []
     monkeypatch.setattr(stream, "_work_out_figures", lambda *args: calls.append(args[1]) or real(*args))
-    assert schedule(g, spec) == shared
+    assert schedule(g, spec) == shared and not calls  # remembered
+    fresh = load_graph(path)
+    assert schedule(fresh, spec) == shared
     assert 0 < len(calls) < streamed / 2
-    fresh = stream._tile_figures
-    monkeypatch.setattr(stream, "_tile_figures", lambda ctx, *args: fresh(replace(ctx, alike={}), *args))
+    # every layer on its own: neither its mode's share (``Mode.alike``) nor the context's
+    monkeypatch.setattr(stream, "_tile_figures", lambda *args: stream._work_out_figures(*args))
     calls.clear()
-    assert schedule(g, spec) == shared
+    assert schedule(load_graph(path), spec) == shared
     assert len(calls) == streamed
