@@ -26,11 +26,11 @@ command later in program order, as there.
 
 from __future__ import annotations
 
-import heapq
 from bisect import bisect_left
 from dataclasses import dataclass
+from heapq import heapreplace
 from itertools import compress, repeat
-from operator import eq, itemgetter, not_
+from operator import add, itemgetter, ne, sub, truth
 
 from hwsim.records import stored_at_once
 from hwsim.schedule.plan import BandStream, TileRun
@@ -57,40 +57,6 @@ class RunTiming:
                          self.dma_end + cycles, self.first_wait, dict(self.stalls), self.last_way)
 
 
-class _Dram:
-    """Channels, bus and the two DMA engines' issue order."""
-
-    def __init__(self, channels: int, latency: int, transfer, start: int, turnaround: int = 0,
-                 way: str | None = None):
-        self.free = [start] * channels  # heap of channel free times
-        self.latency, self.transfer, self.turnaround = latency, transfer, turnaround
-        self.way = way  # the direction of the bus's last data phase
-        self.bus = start
-        self.last_grant = {"r": start, "w": start}
-        self.end = start
-
-    def shift(self, cycles: int, moving: bool) -> None:
-        """Advance by ``cycles``; ``end`` too when transfers are ``moving`` in the periods skipped
-        (ends grow in grant order, so the last end is then the last period's)."""
-        self.free = [f + cycles for f in self.free]  # a uniform shift keeps the heap a heap
-        self.bus += cycles
-        self.last_grant = {e: g + cycles for e, g in self.last_grant.items()}
-        if moving:
-            self.end += cycles
-
-    def serve(self, engine: str, ready: int, nbytes: int) -> int:
-        """Grant, move and finish one transfer that is next in its engine's order; its end."""
-        grant = max(ready, self.last_grant[engine], self.free[0])
-        self.last_grant[engine] = grant
-        data = max(grant + self.latency, self.bus)
-        end = data + self.transfer(nbytes) + (self.turnaround if self.way not in (None, engine) else 0)
-        self.way = engine
-        self.bus = end
-        heapq.heapreplace(self.free, end)
-        self.end = max(self.end, end)
-        return end
-
-
 _POSITION = itemgetter(0)  # positions are unique: sorting by them alone gives the order of the whole tuples
 
 
@@ -102,16 +68,23 @@ def _requests(run: TileRun):
     Iteration ``k`` holds, in order: the load of a new weight chunk, the band loads (of tile
     ``k + 1`` with two slots, the first tile's before the loop; of tile ``k`` with one), the
     compute, the stores of tile ``k``: position ``k * width`` for the chunk, then one per
-    stream."""
-    n, r, per_chunk = run.tiles, len(run.reads), len(run.bands)
+    stream. Each list of requests ends in a sentinel that never becomes ready (a load of tile
+    ``n + slots``, a store of tile ``n``: :func:`time_run` asks for the compute before them,
+    which never comes), each count per tile in ``slots`` zeros (tile ``k - slots`` of a
+    ``k < slots`` reads as one that moves nothing)."""
+    n, r, per_chunk, slots = run.tiles, len(run.reads), len(run.bands), run.slots
     width = r + len(run.writes) + 2
-    lead = 1 if run.slots > 1 else 0  # the band loads of tile k are in iteration k - lead
+    lead = 1 if slots > 1 else 0  # the band loads of tile k are in iteration k - lead
     chunks = [(c * per_chunk * width, "w", c * per_chunk, nbytes) for c, nbytes in enumerate(run.chunk_bytes)
               if nbytes > 0]
-    reads = sorted(chunks + _moving_tiles(run.reads, n, width, 1 - lead * width, "l"), key=_POSITION)
+    reads = _moving_tiles(run.reads, n, width, 1 - lead * width, "l")
+    if chunks:
+        reads = sorted(chunks + reads, key=_POSITION)
     writes = _moving_tiles(run.writes, n, width, r + 2)
+    reads.append((0, "l", n + slots, 0))
+    writes.append((0, n, 0))
     return (reads, writes, list(map(itemgetter(2), reads)), list(map(itemgetter(1), writes)),
-            _moving_per_tile(run.reads, n), _moving_per_tile(run.writes, n))
+            _moving_per_tile(run.reads, n, slots), _moving_per_tile(run.writes, n, slots))
 
 
 def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: int, *kind: str) -> list[tuple]:
@@ -125,32 +98,26 @@ def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: i
     return sorted(found, key=_POSITION) if len(streams) > 1 else found  # streams interleave tile by tile
 
 
-def _moving_per_tile(streams: tuple[BandStream, ...], n: int) -> list[int]:
-    """How many of ``streams`` move bytes in each tile."""
-    return [len(moved) - moved.count(0) for moved in zip(*(s.nbytes for s in streams))] if streams else [0] * n
+def _moving_per_tile(streams: tuple[BandStream, ...], n: int, pad: int) -> list[int]:
+    """How many of ``streams`` move bytes in each tile (a bool with one stream), then ``pad`` zeros."""
+    if not streams:
+        return [0] * (n + pad)
+    counts = map(truth, streams[0].nbytes)
+    for stream in streams[1:]:
+        counts = map(add, counts, map(truth, stream.nbytes))
+    return [*counts, *repeat(0, pad)]
 
 
-def _figures(run: TileRun) -> list[tuple[int, ...]]:
-    """Per tile: its cycles, the bytes each read and write stream moves, and (with weights)
-    1 + the bytes of the chunk it starts, 0 when it starts none."""
-    columns = [run.cycles, *(s.nbytes for s in run.reads), *(s.nbytes for s in run.writes)]
-    if run.chunk_bytes:
-        starts = [0] * run.tiles
-        starts[::len(run.bands)] = [nbytes + 1 for nbytes in run.chunk_bytes]
-        columns.append(starts)
-    return list(zip(*columns))
-
-
-def _reach(figures: list[tuple[int, ...]], period: int) -> list[int]:
-    """Per tile ``k``: the last tile ``m >= k - 1`` such that every tile of ``k .. m`` has the
-    same ``figures`` (:func:`_figures`) as the tile ``period`` tiles before it."""
-    n = len(figures)
-    same = [False] * min(period, n) + list(map(eq, figures[period:], figures[:-period])) + [False]
-    reach: list[int] = []
-    for stop in compress(range(n + 1), map(not_, same)):  # same[n] is False: every k finds one at or after it
-        reach += repeat(stop - 1, stop + 1 - len(reach))  # tiles len(reach) .. stop
-    del reach[n:]
-    return reach
+def _stops(columns: list[tuple[int, ...]], n: int, period: int) -> list[int]:
+    """The tiles ``k`` whose figures (``columns``, one value per tile each) differ from tile
+    ``k - period``'s, those with none before them included, and ``n``: ascending. Tiles
+    ``k .. m`` each repeat the tile ``period`` before them for every ``m`` below the first
+    stop at or after ``k``."""
+    found = set(range(min(period, n)))
+    for column in columns:
+        found.update(compress(range(period, n), map(ne, column[period:], column[:-period])))
+    found.add(n)
+    return sorted(found)
 
 
 class _Skip:
@@ -164,26 +131,37 @@ class _Skip:
     MARGIN = 4  # tiles of the repeating stretch kept beyond the state's window
     TRIES = 8  # states compared per stretch before giving up on it
 
-    def __init__(self, run: TileRun, r_tiles: list[int], w_tiles: list[int]):
-        figures = _figures(run)
+    def __init__(self, run: TileRun):
+        # Per tile: its cycles, the bytes each read and write stream moves, and (with weights)
+        # 1 + the bytes of the chunk it starts, 0 when it starts none.
+        columns = [run.cycles, *(s.nbytes for s in run.reads), *(s.nbytes for s in run.writes)]
+        if run.chunk_bytes:
+            starts = [0] * run.tiles
+            starts[::len(run.bands)] = [nbytes + 1 for nbytes in run.chunk_bytes]
+            columns.append(starts)
         self.periods = [1] + ([len(run.bands)] if len(run.chunk_bytes) > 2 and len(run.bands) > 1 else [])
-        self.reach = {p: _reach(figures, p) for p in self.periods}
-        self.r_tiles, self.w_tiles = r_tiles, w_tiles
-        self.seen: dict[int, tuple] = {}  # period -> (tile, state, its base, stalls then)
+        self.stops = {p: _stops(columns, run.tiles, p) for p in self.periods}
+        self.seen: dict[int, tuple] = {}  # period -> (tile, state, its base, stalls then, requests served)
         self.tries: dict[tuple[int, int], int] = {}  # (period, reach) -> states compared
+
+    def reach(self, p: int, k: int) -> int:
+        """The last tile ``m >= k - 1`` such that every tile of ``k .. m`` repeats the one ``p``
+        before it (``k <= n``)."""
+        stops = self.stops[p]
+        return stops[bisect_left(stops, k)] - 1
 
     def candidates(self, t: int, slots: int) -> list[int]:
         """Periods worth comparing the state after tile ``t`` for."""
         found = []
         for p in self.periods:
-            reach = self.reach[p][t + 1] if t + 1 < len(self.reach[p]) else t
-            if reach - t - 3 - self.MARGIN < p or t < slots + 1 + p:
+            if t < slots + 1 + p or (p > 1 and t % p != (slots + 2) % p):
                 continue
-            if p > 1 and t % p != (slots + 2) % p:
+            reach = self.reach(p, t + 1)
+            if reach - t - 3 - self.MARGIN < p:
                 continue
             key = (p, reach)
-            self.tries[key] = self.tries.get(key, 0) + 1
-            if self.tries[key] <= self.TRIES + 2:
+            tries = self.tries[key] = self.tries.get(key, 0) + 1
+            if tries <= self.TRIES + 2:
                 found.append(p)
         return found
 
@@ -193,29 +171,37 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     """Times of ``run`` whose DMA may start at ``start`` and compute at ``compute_from``
     (``steady``: advance identical tiles in steady state at once; False: tile by tile;
     ``turnaround``: cycles a data phase pays after one the other way; ``way``: the bus's
-    direction before the run, "r" or "w")."""
-    dram = _Dram(channels, latency, transfer, start, turnaround, way)
+    direction before the run, "r" or "w").
+
+    The DRAM is kept in locals: ``free``, the heap of channel free times; ``bus``, when the
+    bus is next free; ``g_r``/``g_w``, the read and write engines' last grants (each engine
+    issues in order); ``d_end``, the last transfer's end. A transfer is granted at the latest
+    of its ready time, its engine's last grant and the first channel free; its data phase
+    starts at the later of the grant plus the latency and the bus."""
     n, slots = run.tiles, run.slots
     tile_cycles, chunk_bytes, per_chunk = run.cycles, run.chunk_bytes, len(run.bands)  # tile k: chunk k // per_chunk
     reads, writes, r_tiles, w_tiles, loads_left, stores_left = _requests(run)
-    n_reads, n_writes = len(reads), len(writes)
-    c_end = [0] * n
+    n_reads, n_writes = len(reads) - 1, len(writes) - 1  # the sentinels aside
+    c_end = [0] * n + [start] * slots  # c_end[k - slots] of a k < slots: start (no compute frees anything)
     l_end = [start] * n  # when tile k's bands are in
-    s_end = [start] * n  # when tile k's output tiles are stored
+    s_end = [start] * (n + slots)  # when tile k's output tiles are stored (likewise start before tile 0)
+    free = [start] * channels
+    bus = g_r = g_w = d_end = start
     w_end, served = start, -1  # the last weight chunk loaded: when, which
     stalls: dict[str, int] = {}
     first_wait = None
     ri = wi = k = 0
     prev = compute_from
-    skip = _Skip(run, r_tiles, w_tiles) if steady and n > 4 * _Skip.MARGIN else None
-    window = range(-slots - 1, 4)  # tiles around the last computed whose times shape the future
+    skip = _Skip(run) if steady and n > 4 * _Skip.MARGIN else None
+    back = slots + 1  # the state's window: tiles t - back .. t + 3 around the last computed, t
     while True:
-        while k < n and not loads_left[k] and not (k >= slots and stores_left[k - slots]):
-            weighted = bool(chunk_bytes) and chunk_bytes[k // per_chunk] > 0
-            if weighted and served < k // per_chunk:
-                break
-            ready_l, ready_s = l_end[k], (s_end[k - slots] if k >= slots else start)
-            w_ready = w_end if weighted else start
+        while k < n and not loads_left[k] and not stores_left[k - slots]:
+            w_ready = start
+            if chunk_bytes and chunk_bytes[k // per_chunk] > 0:
+                if served < k // per_chunk:
+                    break
+                w_ready = w_end
+            ready_l, ready_s = l_end[k], s_end[k - slots]
             begin = max(prev, ready_l, w_ready, ready_s)
             if begin > prev:
                 cause = "weights" if w_ready == begin and (slots > 1 or ready_l < begin) else "streamed"
@@ -231,77 +217,103 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             periods = skip.candidates(t, slots)
             if not periods:
                 continue
-            base = c_end[t]
-            floor = c_end[t - slots - 1]  # no later wait compares against anything this early
-
-            def rel(x: int) -> int:
-                return max(x, floor) - base
-
-            r_at = bisect_left(skip.r_tiles, t + 1)
-            w_at = bisect_left(skip.w_tiles, t + 1)
-            state = (ri - r_at, wi - w_at, served - t // per_chunk, rel(w_end), rel(dram.bus),
-                     rel(dram.last_grant["r"]), rel(dram.last_grant["w"]), rel(dram.end), dram.way,
-                     tuple(rel(f) for f in sorted(dram.free)),
-                     tuple((rel(c_end[t + o]), rel(l_end[t + o]), rel(s_end[t + o]), loads_left[t + o],
-                            stores_left[t + o]) if o <= 0 else
-                           (rel(l_end[t + o]), rel(s_end[t + o]), loads_left[t + o], stores_left[t + o])
-                           for o in window))
-            earlier = {p: skip.seen.get(p) for p in periods}
+            base, lo, hi = prev, t - back, t + 4
+            floor = c_end[lo]  # no later wait compares against anything this early
+            r_at, w_at = bisect_left(r_tiles, t + 1), bisect_left(w_tiles, t + 1)
+            # Every time relative to base, clamped at floor: the engines', the channels' (in order),
+            # then computes lo .. t, band loads and stores lo .. t + 3, at fixed places.
+            times = [w_end, bus, g_r, g_w, d_end, *sorted(free), *c_end[lo:t + 1], *l_end[lo:hi], *s_end[lo:hi]]
+            state = (ri - r_at, wi - w_at, served - t // per_chunk, way, loads_left[lo:hi], stores_left[lo:hi],
+                     [*map(sub, map(max, times, repeat(floor)), repeat(base))])
+            earlier = [(p, skip.seen.get(p)) for p in periods]
             for p in periods:
                 skip.seen[p] = (t, state, base, dict(stalls), ri + wi)
-            for p in reversed(periods):  # the longest period first: it advances the furthest
-                before = earlier[p]
+            for p, before in reversed(earlier):  # the longest period first: it advances the furthest
                 if before is None or before[0] != t - p or before[1] != state:
                     continue
-                repeats = (skip.reach[p][t + 1] - t - 3 - _Skip.MARGIN) // p
+                repeats = (skip.reach(p, t + 1) - t - 3 - _Skip.MARGIN) // p
                 jump, shift = repeats * p, repeats * (base - before[2])
-                for o in reversed(window):  # move the window (later tiles first: old and new may overlap)
-                    u, v = t + o, t + jump + o
-                    l_end[v], s_end[v] = l_end[u] + shift, s_end[u] + shift
-                    loads_left[v], stores_left[v] = loads_left[u], stores_left[u]
-                    if o <= 0:
-                        c_end[v] = c_end[u] + shift
+                # Move the window (the new lists are made before the old places are overwritten).
+                c_end[lo + jump:t + 1 + jump] = [x + shift for x in c_end[lo:t + 1]]
+                l_end[lo + jump:hi + jump] = [x + shift for x in l_end[lo:hi]]
+                s_end[lo + jump:hi + jump] = [x + shift for x in s_end[lo:hi]]
+                loads_left[lo + jump:hi + jump] = loads_left[lo:hi]
+                stores_left[lo + jump:hi + jump] = stores_left[lo:hi]
                 for cause, cycles in stalls.items():
                     stalls[cause] = cycles + repeats * (cycles - before[3].get(cause, 0))
-                moving = ri + wi > before[4]  # transfers in every period skipped
-                ri += bisect_left(skip.r_tiles, t + jump + 1) - r_at
-                wi += bisect_left(skip.w_tiles, t + jump + 1) - w_at
+                if ri + wi > before[4]:  # transfers in every period skipped: ends grow in grant order
+                    d_end += shift
+                ri += bisect_left(r_tiles, t + jump + 1) - r_at
+                wi += bisect_left(w_tiles, t + jump + 1) - w_at
                 w_end += shift
                 served += (t + jump) // per_chunk - t // per_chunk
-                dram.shift(shift, moving)
+                free = [f + shift for f in free]  # a uniform shift keeps the heap a heap
+                bus, g_r, g_w = bus + shift, g_r + shift, g_w + shift
                 k = t + jump + 1
-                prev = c_end[k - 1]
+                prev = c_end[t + jump]
                 break
-        r_ready = w_ready_t = None
-        if ri < n_reads:
-            _, kind, j, _ = reads[ri]
-            need = j - slots if kind == "l" else j - 1  # the compute whose end frees its place
-            if need < k:
-                r_ready = c_end[need] if need >= 0 and (kind == "l" or j >= per_chunk) else start
-        if wi < n_writes and writes[wi][1] < k:
-            w_ready_t = c_end[writes[wi][1]]
-        if r_ready is None and w_ready_t is None:
+        # The next transfer: of the read and write engines' next requests whose compute has ended
+        # (a band load: compute k - slots, its slot's previous user; a chunk: the last compute of the
+        # chunk before; a store: its own), the one granted first, ties to program order.
+        pos_r, kind, j, r_bytes = reads[ri]
+        need = j - slots if kind == "l" else j - 1
+        pos_w, jw, w_bytes = writes[wi]
+        head = free[0]
+        if need < k:
+            grant = c_end[need]
+            if g_r > grant:
+                grant = g_r
+            if head > grant:
+                grant = head
+            if jw < k:
+                w_grant = c_end[jw]
+                if g_w > w_grant:
+                    w_grant = g_w
+                if head > w_grant:
+                    w_grant = head
+                reading = grant < w_grant or (grant == w_grant and pos_r < pos_w)
+            else:
+                reading = True
+        elif jw < k:
+            w_grant = c_end[jw]
+            if g_w > w_grant:
+                w_grant = g_w
+            if head > w_grant:
+                w_grant = head
+            reading = False
+        else:
             if k < n or ri < n_reads or wi < n_writes:
                 raise RuntimeError(f"tiles of layer {run.layer}: the pipeline cannot advance (a bug)")
             break
-        free = dram.free[0]
-        if w_ready_t is None or (r_ready is not None and (max(r_ready, dram.last_grant["r"], free), reads[ri][0])
-                                 < (max(w_ready_t, dram.last_grant["w"], free), writes[wi][0])):
-            _, kind, j, nbytes = reads[ri]
-            end = dram.serve("r", r_ready, nbytes)
+        if reading:
+            g_r = grant
+            end = (grant + latency if grant + latency > bus else bus) + transfer(r_bytes)
+            if way != "r" and way is not None:
+                end += turnaround
+            way = "r"
             if kind == "w":
                 w_end, served = end, j // per_chunk
             else:
-                l_end[j] = max(l_end[j], end)
+                if end > l_end[j]:
+                    l_end[j] = end
                 loads_left[j] -= 1
             ri += 1
         else:
-            _, j, nbytes = writes[wi]
-            s_end[j] = max(s_end[j], dram.serve("w", w_ready_t, nbytes))
-            stores_left[j] -= 1
+            g_w = w_grant
+            end = (w_grant + latency if w_grant + latency > bus else bus) + transfer(w_bytes)
+            if way != "w" and way is not None:
+                end += turnaround
+            way = "w"
+            if end > s_end[jw]:
+                s_end[jw] = end
+            stores_left[jw] -= 1
             wi += 1
+        bus = end
+        heapreplace(free, end)
+        if end > d_end:
+            d_end = end
     compute_start = c_end[0] - tile_cycles[0] if n else compute_from
-    return RunTiming(start, compute_start, prev, dram.end, first_wait, stalls, dram.way)
+    return RunTiming(start, compute_start, prev, d_end, first_wait, stalls, way)
 
 
 class RunTimer:
