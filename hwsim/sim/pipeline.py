@@ -29,8 +29,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from heapq import heapreplace
-from itertools import compress, repeat
-from operator import add, itemgetter, ne, sub, truth
+from itertools import chain, compress, repeat
+from operator import add, itemgetter, ne, truth
 
 from hwsim.records import stored_at_once
 from hwsim.schedule.plan import BandStream, TileRun
@@ -58,12 +58,13 @@ class RunTiming:
 
 
 _POSITION = itemgetter(0)  # positions are unique: sorting by them alone gives the order of the whole tuples
+_R_TILE, _W_TILE = itemgetter(2), itemgetter(1)  # a load's tile, a store's
 
 
 def _requests(run: TileRun):
     """The run's loads ``(position, "l" | "w", tile, bytes)`` and stores ``(position, tile, bytes)``
-    in program order (``hwsim.schedule.expand``), positions ordering reads against writes; the
-    tiles of each (non-decreasing); band loads and stores per tile.
+    in program order (``hwsim.schedule.expand``), positions ordering reads against writes, the
+    tiles of each non-decreasing; band loads and stores per tile.
 
     Iteration ``k`` holds, in order: the load of a new weight chunk, the band loads (of tile
     ``k + 1`` with two slots, the first tile's before the loop; of tile ``k`` with one), the
@@ -83,13 +84,16 @@ def _requests(run: TileRun):
     writes = _moving_tiles(run.writes, n, width, r + 2)
     reads.append((0, "l", n + slots, 0))
     writes.append((0, n, 0))
-    return (reads, writes, list(map(itemgetter(2), reads)), list(map(itemgetter(1), writes)),
-            _moving_per_tile(run.reads, n, slots), _moving_per_tile(run.writes, n, slots))
+    return reads, writes, _moving_per_tile(run.reads, n, slots), _moving_per_tile(run.writes, n, slots)
 
 
 def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: int, *kind: str) -> list[tuple]:
     """``(position, *kind, tile, bytes)`` of every tile of each stream that moves bytes, in
     position order; tile ``k`` of stream ``i`` is at ``k * width + offset + i``."""
+    if not any(0 in stream.nbytes for stream in streams):  # every tile of every stream: no gaps to skip
+        each = [zip(range(offset + i, offset + i + n * width, width), *(repeat(x) for x in kind), range(n),
+                    stream.nbytes) for i, stream in enumerate(streams)]
+        return list(chain.from_iterable(zip(*each))) if len(each) > 1 else list(each[0]) if each else []
     found = []
     for i, stream in enumerate(streams):
         moving, first = stream.nbytes, offset + i
@@ -100,8 +104,8 @@ def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: i
 
 def _moving_per_tile(streams: tuple[BandStream, ...], n: int, pad: int) -> list[int]:
     """How many of ``streams`` move bytes in each tile (a bool with one stream), then ``pad`` zeros."""
-    if not streams:
-        return [0] * (n + pad)
+    if not any(0 in stream.nbytes for stream in streams):
+        return [len(streams)] * n + [0] * pad
     counts = map(truth, streams[0].nbytes)
     for stream in streams[1:]:
         counts = map(add, counts, map(truth, stream.nbytes))
@@ -115,7 +119,8 @@ def _stops(columns: list[tuple[int, ...]], n: int, period: int) -> list[int]:
     stop at or after ``k``."""
     found = set(range(min(period, n)))
     for column in columns:
-        found.update(compress(range(period, n), map(ne, column[period:], column[:-period])))
+        if column[period:] != column[:-period]:  # (most runs repeat most figures throughout)
+            found.update(compress(range(period, n), map(ne, column[period:], column[:-period])))
     found.add(n)
     return sorted(found)
 
@@ -126,7 +131,12 @@ class _Skip:
     matter, relative to compute ``t``'s end, and how far each queue got) equals the state after
     tile ``t - p``, and the tiles ahead repeat with period ``p``, every later period repeats the
     last one: whole periods are advanced at once (``p`` = 1 inside a stretch of identical
-    bands, ``p`` = the bands of a weight chunk when every chunk streams the same bands)."""
+    bands, ``p`` = the bands of a weight chunk when every chunk streams the same bands).
+
+    A state is compared for ``p`` after tile ``t`` when ``t >= slots + 1 + p`` (its window
+    holds computed tiles only), ``t`` is at the period's phase, and the stretch of tiles that
+    repeat the tile ``p`` before them reaches ``3 + MARGIN + p`` tiles past ``t``; at most
+    ``TRIES + 2`` states per stretch."""
 
     MARGIN = 4  # tiles of the repeating stretch kept beyond the state's window
     TRIES = 8  # states compared per stretch before giving up on it
@@ -139,31 +149,12 @@ class _Skip:
             starts = [0] * run.tiles
             starts[::len(run.bands)] = [nbytes + 1 for nbytes in run.chunk_bytes]
             columns.append(starts)
-        self.periods = [1] + ([len(run.bands)] if len(run.chunk_bytes) > 2 and len(run.bands) > 1 else [])
-        self.stops = {p: _stops(columns, run.tiles, p) for p in self.periods}
-        self.seen: dict[int, tuple] = {}  # period -> (tile, state, its base, stalls then, requests served)
-        self.tries: dict[tuple[int, int], int] = {}  # (period, reach) -> states compared
-
-    def reach(self, p: int, k: int) -> int:
-        """The last tile ``m >= k - 1`` such that every tile of ``k .. m`` repeats the one ``p``
-        before it (``k <= n``)."""
-        stops = self.stops[p]
-        return stops[bisect_left(stops, k)] - 1
-
-    def candidates(self, t: int, slots: int) -> list[int]:
-        """Periods worth comparing the state after tile ``t`` for."""
-        found = []
-        for p in self.periods:
-            if t < slots + 1 + p or (p > 1 and t % p != (slots + 2) % p):
-                continue
-            reach = self.reach(p, t + 1)
-            if reach - t - 3 - self.MARGIN < p:
-                continue
-            key = (p, reach)
-            tries = self.tries[key] = self.tries.get(key, 0) + 1
-            if tries <= self.TRIES + 2:
-                found.append(p)
-        return found
+        periods = [1] + ([len(run.bands)] if len(run.chunk_bytes) > 2 and len(run.bands) > 1 else [])
+        # Per period: [p, its stops, the first stop after the last tile it was looked at for (which
+        # ends that tile's stretch), states compared in that stretch, the last state: (tile, state,
+        # its base, stalls then, requests served then)]. Tiles only grow, so a stretch once left
+        # is never met again.
+        self.periods = [[p, _stops(columns, run.tiles, p), -1, 0, None] for p in periods]
 
 
 def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency: int, transfer,
@@ -180,7 +171,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     starts at the later of the grant plus the latency and the bus."""
     n, slots = run.tiles, run.slots
     tile_cycles, chunk_bytes, per_chunk = run.cycles, run.chunk_bytes, len(run.bands)  # tile k: chunk k // per_chunk
-    reads, writes, r_tiles, w_tiles, loads_left, stores_left = _requests(run)
+    reads, writes, loads_left, stores_left = _requests(run)
     n_reads, n_writes = len(reads) - 1, len(writes) - 1  # the sentinels aside
     c_end = [0] * n + [start] * slots  # c_end[k - slots] of a k < slots: start (no compute frees anything)
     l_end = [start] * n  # when tile k's bands are in
@@ -194,6 +185,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     prev = compute_from
     skip = _Skip(run) if steady and n > 4 * _Skip.MARGIN else None
     back = slots + 1  # the state's window: tiles t - back .. t + 3 around the last computed, t
+    margin, tries = _Skip.MARGIN, _Skip.TRIES + 2
     while True:
         while k < n and not loads_left[k] and not stores_left[k - slots]:
             w_ready = start
@@ -202,11 +194,17 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
                     break
                 w_ready = w_end
             ready_l, ready_s = l_end[k], s_end[k - slots]
-            begin = max(prev, ready_l, w_ready, ready_s)
+            begin = prev  # the latest of these four (no max(): it is slow on so few)
+            if ready_l > begin:
+                begin = ready_l
+            if w_ready > begin:
+                begin = w_ready
+            if ready_s > begin:
+                begin = ready_s
             if begin > prev:
                 cause = "weights" if w_ready == begin and (slots > 1 or ready_l < begin) else "streamed"
                 if k == 0:
-                    first_wait = cause if begin > max(prev, start) else None
+                    first_wait = cause if begin > start else None
                 else:
                     stalls[cause] = stalls.get(cause, 0) + begin - prev
             prev = c_end[k] = begin + tile_cycles[k]
@@ -214,24 +212,39 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             if skip is None:
                 continue
             t = k - 1
-            periods = skip.candidates(t, slots)
-            if not periods:
+            periods = None  # those to compare the state after tile t for (_Skip)
+            for period in skip.periods:
+                p = period[0]
+                if t < slots + 1 + p or (p > 1 and t % p != (slots + 2) % p):
+                    continue
+                if period[2] <= t:  # past the stretch's end: the next stop, no state compared before it
+                    stops = period[1]
+                    period[2], period[3] = stops[bisect_left(stops, t + 1)], 0
+                if period[2] - t - 4 - margin < p:
+                    continue
+                period[3] += 1
+                if period[3] <= tries:
+                    periods = [period] if periods is None else [*periods, period]
+            if periods is None:
                 continue
             base, lo, hi = prev, t - back, t + 4
             floor = c_end[lo]  # no later wait compares against anything this early
-            r_at, w_at = bisect_left(r_tiles, t + 1), bisect_left(w_tiles, t + 1)
+            under = floor - base
+            r_at, w_at = bisect_left(reads, t + 1, key=_R_TILE), bisect_left(writes, t + 1, key=_W_TILE)
             # Every time relative to base, clamped at floor: the engines', the channels' (in order),
             # then computes lo .. t, band loads and stores lo .. t + 3, at fixed places.
             times = [w_end, bus, g_r, g_w, d_end, *sorted(free), *c_end[lo:t + 1], *l_end[lo:hi], *s_end[lo:hi]]
             state = (ri - r_at, wi - w_at, served - t // per_chunk, way, loads_left[lo:hi], stores_left[lo:hi],
-                     [*map(sub, map(max, times, repeat(floor)), repeat(base))])
-            earlier = [(p, skip.seen.get(p)) for p in periods]
-            for p in periods:
-                skip.seen[p] = (t, state, base, dict(stalls), ri + wi)
-            for p, before in reversed(earlier):  # the longest period first: it advances the furthest
+                     [x - base if x > floor else under for x in times])
+            earlier = [(period, period[4]) for period in periods]
+            now = (t, state, base, dict(stalls), ri + wi)
+            for period in periods:
+                period[4] = now
+            for period, before in reversed(earlier):  # the longest period first: it advances the furthest
+                p = period[0]
                 if before is None or before[0] != t - p or before[1] != state:
                     continue
-                repeats = (skip.reach(p, t + 1) - t - 3 - _Skip.MARGIN) // p
+                repeats = (period[2] - 1 - t - 3 - margin) // p  # (the stretch reaches its stop - 1)
                 jump, shift = repeats * p, repeats * (base - before[2])
                 # Move the window (the new lists are made before the old places are overwritten).
                 c_end[lo + jump:t + 1 + jump] = [x + shift for x in c_end[lo:t + 1]]
@@ -243,8 +256,8 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
                     stalls[cause] = cycles + repeats * (cycles - before[3].get(cause, 0))
                 if ri + wi > before[4]:  # transfers in every period skipped: ends grow in grant order
                     d_end += shift
-                ri += bisect_left(r_tiles, t + jump + 1) - r_at
-                wi += bisect_left(w_tiles, t + jump + 1) - w_at
+                ri += bisect_left(reads, t + jump + 1, key=_R_TILE) - r_at
+                wi += bisect_left(writes, t + jump + 1, key=_W_TILE) - w_at
                 w_end += shift
                 served += (t + jump) // per_chunk - t // per_chunk
                 free = [f + shift for f in free]  # a uniform shift keeps the heap a heap
