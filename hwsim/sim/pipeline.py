@@ -30,7 +30,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from heapq import heapreplace
 from itertools import chain, compress, repeat
-from operator import add, itemgetter, ne, truth
+from operator import add, ne, truth
 
 from hwsim.records import stored_at_once
 from hwsim.schedule.plan import BandStream, TileRun
@@ -57,49 +57,34 @@ class RunTiming:
                          self.dma_end + cycles, self.first_wait, dict(self.stalls), self.last_way)
 
 
-_POSITION = itemgetter(0)  # positions are unique: sorting by them alone gives the order of the whole tuples
-_R_TILE, _W_TILE = itemgetter(2), itemgetter(1)  # a load's tile, a store's
+def _requests(run: TileRun) -> tuple[list[int], list[int], list[int], list[int]]:
+    """The program positions (``hwsim.schedule.expand``) of the run's loads (band loads and
+    weight chunks) and of its stores, each ascending, the two ordering reads against writes;
+    band loads and stores per tile, then ``slots`` zeros (tile ``k - slots`` of a ``k < slots``
+    reads as one that moves nothing).
 
-
-def _requests(run: TileRun):
-    """The run's loads ``(position, "l" | "w", tile, bytes)`` and stores ``(position, tile, bytes)``
-    in program order (``hwsim.schedule.expand``), positions ordering reads against writes, the
-    tiles of each non-decreasing; band loads and stores per tile.
-
-    Iteration ``k`` holds, in order: the load of a new weight chunk, the band loads (of tile
-    ``k + 1`` with two slots, the first tile's before the loop; of tile ``k`` with one), the
-    compute, the stores of tile ``k``: position ``k * width`` for the chunk, then one per
-    stream. Each list of requests ends in a sentinel that never becomes ready (a load of tile
-    ``n + slots``, a store of tile ``n``: :func:`time_run` asks for the compute before them,
-    which never comes), each count per tile in ``slots`` zeros (tile ``k - slots`` of a
-    ``k < slots`` reads as one that moves nothing)."""
+    Iteration ``k`` is ``width`` positions: the load of a new weight chunk (at ``k * width``),
+    one band load per read stream (of tile ``k + 1`` with two slots, the first tile's before
+    the loop; of tile ``k`` with one), the compute, one store per write stream (of tile
+    ``k``). :func:`time_run` reads a request's tile, stream or chunk off its position."""
     n, r, per_chunk, slots = run.tiles, len(run.reads), len(run.bands), run.slots
     width = r + len(run.writes) + 2
     lead = 1 if slots > 1 else 0  # the band loads of tile k are in iteration k - lead
-    chunks = [(c * per_chunk * width, "w", c * per_chunk, nbytes) for c, nbytes in enumerate(run.chunk_bytes)
-              if nbytes > 0]
-    reads = _moving_tiles(run.reads, n, width, 1 - lead * width, "l")
+    reads = _positions(run.reads, n, width, 1 - lead * width)
+    chunks = [c * per_chunk * width for c, nbytes in enumerate(run.chunk_bytes) if nbytes > 0]
     if chunks:
-        reads = sorted(chunks + reads, key=_POSITION)
-    writes = _moving_tiles(run.writes, n, width, r + 2)
-    reads.append((0, "l", n + slots, 0))
-    writes.append((0, n, 0))
-    return reads, writes, _moving_per_tile(run.reads, n, slots), _moving_per_tile(run.writes, n, slots)
+        reads = sorted(chunks + reads)
+    return (reads, _positions(run.writes, n, width, r + 2), _moving_per_tile(run.reads, n, slots),
+            _moving_per_tile(run.writes, n, slots))
 
 
-def _moving_tiles(streams: tuple[BandStream, ...], n: int, width: int, offset: int, *kind: str) -> list[tuple]:
-    """``(position, *kind, tile, bytes)`` of every tile of each stream that moves bytes, in
-    position order; tile ``k`` of stream ``i`` is at ``k * width + offset + i``."""
-    if not any(0 in stream.nbytes for stream in streams):  # every tile of every stream: no gaps to skip
-        each = [zip(range(offset + i, offset + i + n * width, width), *(repeat(x) for x in kind), range(n),
-                    stream.nbytes) for i, stream in enumerate(streams)]
-        return list(chain.from_iterable(zip(*each))) if len(each) > 1 else list(each[0]) if each else []
-    found = []
-    for i, stream in enumerate(streams):
-        moving, first = stream.nbytes, offset + i
-        found += zip(compress(range(first, first + n * width, width), moving), *(repeat(x) for x in kind),
-                     compress(range(n), moving), filter(None, moving))
-    return sorted(found, key=_POSITION) if len(streams) > 1 else found  # streams interleave tile by tile
+def _positions(streams: tuple[BandStream, ...], n: int, width: int, offset: int) -> list[int]:
+    """The positions of every tile of each stream that moves bytes, ascending; tile ``k`` of
+    stream ``i`` is at ``k * width + offset + i``."""
+    each = [range(offset + i, offset + i + n * width, width) if 0 not in stream.nbytes else
+            compress(range(offset + i, offset + i + n * width, width), stream.nbytes)
+            for i, stream in enumerate(streams)]
+    return list(each[0]) if len(each) == 1 else sorted(chain.from_iterable(each))  # streams interleave
 
 
 def _moving_per_tile(streams: tuple[BandStream, ...], n: int, pad: int) -> list[int]:
@@ -172,7 +157,10 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     n, slots = run.tiles, run.slots
     tile_cycles, chunk_bytes, per_chunk = run.cycles, run.chunk_bytes, len(run.bands)  # tile k: chunk k // per_chunk
     reads, writes, loads_left, stores_left = _requests(run)
-    n_reads, n_writes = len(reads) - 1, len(writes) - 1  # the sentinels aside
+    n_reads, n_writes = len(reads), len(writes)
+    r = len(run.reads)
+    width, lead = r + len(run.writes) + 2, 1 if slots > 1 else 0  # (as _requests)
+    read_bytes, write_bytes = [s.nbytes for s in run.reads], [s.nbytes for s in run.writes]
     c_end = [0] * n + [start] * slots  # c_end[k - slots] of a k < slots: start (no compute frees anything)
     l_end = [start] * n  # when tile k's bands are in
     s_end = [start] * (n + slots)  # when tile k's output tiles are stored (likewise start before tile 0)
@@ -182,6 +170,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     stalls: dict[str, int] = {}
     first_wait = None
     ri = wi = k = 0
+    r_seen = w_seen = -1  # the requests last read off their positions
     prev = compute_from
     skip = _Skip(run) if steady and n > 4 * _Skip.MARGIN else None
     back = slots + 1  # the state's window: tiles t - back .. t + 3 around the last computed, t
@@ -230,7 +219,9 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             base, lo, hi = prev, t - back, t + 4
             floor = c_end[lo]  # no later wait compares against anything this early
             under = floor - base
-            r_at, w_at = bisect_left(reads, t + 1, key=_R_TILE), bisect_left(writes, t + 1, key=_W_TILE)
+            # The requests of tiles up to t: loads before position (t + 1 - lead) * width + lead, stores
+            # before (t + 1) * width.
+            r_at, w_at = bisect_left(reads, (t + 1 - lead) * width + lead), bisect_left(writes, (t + 1) * width)
             # Every time relative to base, clamped at floor: the engines', the channels' (in order),
             # then computes lo .. t, band loads and stores lo .. t + 3, at fixed places.
             times = [w_end, bus, g_r, g_w, d_end, *sorted(free), *c_end[lo:t + 1], *l_end[lo:hi], *s_end[lo:hi]]
@@ -256,8 +247,8 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
                     stalls[cause] = cycles + repeats * (cycles - before[3].get(cause, 0))
                 if ri + wi > before[4]:  # transfers in every period skipped: ends grow in grant order
                     d_end += shift
-                ri += bisect_left(reads, t + jump + 1, key=_R_TILE) - r_at
-                wi += bisect_left(writes, t + jump + 1, key=_W_TILE) - w_at
+                ri += bisect_left(reads, (t + jump + 1 - lead) * width + lead) - r_at
+                wi += bisect_left(writes, (t + jump + 1) * width) - w_at
                 w_end += shift
                 served += (t + jump) // per_chunk - t // per_chunk
                 free = [f + shift for f in free]  # a uniform shift keeps the heap a heap
@@ -268,9 +259,20 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
         # The next transfer: of the read and write engines' next requests whose compute has ended
         # (a band load: compute k - slots, its slot's previous user; a chunk: the last compute of the
         # chunk before; a store: its own), the one granted first, ties to program order.
-        pos_r, kind, j, r_bytes = reads[ri]
-        need = j - slots if kind == "l" else j - 1
-        pos_w, jw, w_bytes = writes[wi]
+        if ri != r_seen:
+            r_seen, need = ri, n  # none left: never ready
+            if ri < n_reads:
+                pos_r = reads[ri]
+                j, i = divmod(pos_r - 1 + lead * width, width)
+                chunk = i >= r  # a weight chunk's (at the iteration of the tile it starts): else tile j's band i
+                if chunk:
+                    j += 1 - lead
+                need = j - 1 if chunk else j - slots
+        if wi != w_seen:
+            w_seen, jw = wi, n
+            if wi < n_writes:
+                pos_w = writes[wi]
+                jw, iw = divmod(pos_w - r - 2, width)  # tile jw's output band iw
         head = free[0]
         if need < k:
             grant = c_end[need]
@@ -300,11 +302,12 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             break
         if reading:
             g_r = grant
-            end = (grant + latency if grant + latency > bus else bus) + transfer(r_bytes)
+            end = (grant + latency if grant + latency > bus else bus) + transfer(
+                chunk_bytes[j // per_chunk] if chunk else read_bytes[i][j])
             if way != "r" and way is not None:
                 end += turnaround
             way = "r"
-            if kind == "w":
+            if chunk:
                 w_end, served = end, j // per_chunk
             else:
                 if end > l_end[j]:
@@ -313,7 +316,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             ri += 1
         else:
             g_w = w_grant
-            end = (w_grant + latency if w_grant + latency > bus else bus) + transfer(w_bytes)
+            end = (w_grant + latency if w_grant + latency > bus else bus) + transfer(write_bytes[iw][jw])
             if way != "w" and way is not None:
                 end += turnaround
             way = "w"
