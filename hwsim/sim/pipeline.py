@@ -30,7 +30,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from heapq import heapreplace
 from itertools import chain, compress, repeat
-from operator import add, ne, truth
+from operator import add, attrgetter, ne, truth
 
 from hwsim.records import stored_at_once
 from hwsim.schedule.plan import BandStream, TileRun
@@ -332,6 +332,9 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
     return RunTiming(start, compute_start, prev, d_end, first_wait, stalls, way)
 
 
+_NBYTES = attrgetter("nbytes")
+
+
 class RunTimer:
     """Times the runs of one simulation, each distinct run once.
 
@@ -339,18 +342,32 @@ class RunTimer:
     depend only on its per-tile figures (cycles, bytes of each stream, slots, bands per
     weight chunk, chunk bytes) and on how much later its compute may begin: a run with the
     same figures and the same lead (NAFNet's repeated blocks stream the same layers many
-    times) takes the first one's timing, shifted."""
+    times) takes the first one's timing, shifted.
+
+    Runs are told apart by figures without hashing them each time (a run's key would hash
+    every tile's figures): each tuple of figures met stands for the first equal one met, by
+    its id (alike layers share their tuples, so few are met). The timer keeps every tuple it
+    has met, so no id it holds can be taken by another object while it lives."""
 
     def __init__(self, channels: int, latency: int, transfer, turnaround: int = 0):
         self.channels, self.latency, self.transfer, self.turnaround = channels, latency, transfer, turnaround
-        self.timed: dict[tuple, RunTiming] = {}  # figures, lead and bus direction -> timing from cycle 0
+        self.timed: dict[tuple, RunTiming] = {}  # lead, bus direction, figures -> timing from cycle 0
+        self.met: dict[int, tuple[tuple, int]] = {}  # id of a tuple met -> (it, id of the first equal one met)
+        self.first: dict[tuple, tuple] = {}  # figures -> the first tuple met with them
+
+    def _first(self, figures: tuple) -> int:
+        """The id of the first tuple met equal to ``figures``."""
+        met = self.met.get(id(figures))
+        if met is None:
+            met = self.met[id(figures)] = (figures, id(self.first.setdefault(figures, figures)))
+        return met[1]
 
     def time(self, run: TileRun, start: int, compute_from: int, way: str | None = None) -> RunTiming:
         """``time_run(run, start, compute_from, ...)`` on this simulation's DRAM, the bus's last
         data phase before it going ``way``."""
         lead = compute_from - start
-        key = (lead, way, run.slots, len(run.bands), run.cycles, run.chunk_bytes,
-               tuple(s.nbytes for s in run.reads), tuple(s.nbytes for s in run.writes))
+        key = (lead, way, run.slots, len(run.bands), len(run.reads),
+               *map(self._first, (run.cycles, run.chunk_bytes, *map(_NBYTES, run.reads), *map(_NBYTES, run.writes))))
         timing = self.timed.get(key)
         if timing is None:
             timing = self.timed[key] = time_run(run, 0, lead, self.channels, self.latency, self.transfer,
