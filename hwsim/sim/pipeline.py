@@ -22,6 +22,13 @@ the per-tile commands of ``hwsim.schedule.expand`` follow the engine model of
 Compute waiting inside the run is charged, as ``hwsim.measure.stalls`` charges a wait, to what
 finished last: a band transfer (``streamed``) or a weight chunk (``weights``); ties go to the
 command later in program order, as there.
+
+Cost: a run is timed request by request only where its tiles do not repeat (mostly its first
+and last few: :class:`_Skip` advances the rest in bulk), so what every tile of it costs is kept
+to lists built in C (requests as program positions, counts per tile, figures compared by
+slices), and the loop over requests keeps the DRAM in local variables and takes maxima with
+``if`` (the builtin ``max`` is slow on two to four numbers). ``tests/sim/old_pipeline.py``
+keeps the plain version this must equal.
 """
 
 from __future__ import annotations
@@ -66,7 +73,10 @@ def _requests(run: TileRun) -> tuple[list[int], list[int], list[int], list[int]]
     Iteration ``k`` is ``width`` positions: the load of a new weight chunk (at ``k * width``),
     one band load per read stream (of tile ``k + 1`` with two slots, the first tile's before
     the loop; of tile ``k`` with one), the compute, one store per write stream (of tile
-    ``k``). :func:`time_run` reads a request's tile, stream or chunk off its position."""
+    ``k``). :func:`time_run` reads a request's tile, stream or chunk off its position. A tile's
+    loads (the band loads at ``(k - lead) * width + 1 + i``, a chunk at ``k * width``) all come
+    before position ``(k + 1 - lead) * width + lead`` and the next tile's after it; its stores
+    (at ``k * width + len(reads) + 2 + i``) before ``(k + 1) * width``."""
     n, r, per_chunk, slots = run.tiles, len(run.reads), len(run.bands), run.slots
     width = r + len(run.writes) + 2
     lead = 1 if slots > 1 else 0  # the band loads of tile k are in iteration k - lead
@@ -88,7 +98,7 @@ def _positions(streams: tuple[BandStream, ...], n: int, width: int, offset: int)
 
 
 def _moving_per_tile(streams: tuple[BandStream, ...], n: int, pad: int) -> list[int]:
-    """How many of ``streams`` move bytes in each tile (a bool with one stream), then ``pad`` zeros."""
+    """How many of ``streams`` move bytes in each tile (bools for one stream with gaps), then ``pad`` zeros."""
     if not any(0 in stream.nbytes for stream in streams):
         return [len(streams)] * n + [0] * pad
     counts = map(truth, streams[0].nbytes)
@@ -193,7 +203,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
             if begin > prev:
                 cause = "weights" if w_ready == begin and (slots > 1 or ready_l < begin) else "streamed"
                 if k == 0:
-                    first_wait = cause if begin > start else None
+                    first_wait = cause if begin > start else None  # (begin > max(prev, start))
                 else:
                     stalls[cause] = stalls.get(cause, 0) + begin - prev
             prev = c_end[k] = begin + tile_cycles[k]
@@ -209,7 +219,7 @@ def time_run(run: TileRun, start: int, compute_from: int, channels: int, latency
                 if period[2] <= t:  # past the stretch's end: the next stop, no state compared before it
                     stops = period[1]
                     period[2], period[3] = stops[bisect_left(stops, t + 1)], 0
-                if period[2] - t - 4 - margin < p:
+                if period[2] - t - 4 - margin < p:  # the stretch (to the stop - 1) is too short past t
                     continue
                 period[3] += 1
                 if period[3] <= tries:

@@ -233,3 +233,21 @@ def test_a_timer_gives_every_run_its_own_timing():
             assert timer.time(run, start, compute_from) == time_run(run, start, compute_from, channels, latency,
                                                                     transfer)
 
+
+
+def test_a_timer_tells_runs_apart_by_their_figures_not_their_tuples():
+    # A twin of a run, its figures equal but in tuples of its own, takes the run's timing; a run
+    # whose last band loads half as much takes its own. Each is what time_run gives it.
+    from dataclasses import replace
+
+    run = run_of(40, 10)
+    twin = replace(run, cycles=tuple(list(run.cycles)),
+                   reads=tuple(replace(s, nbytes=tuple(list(s.nbytes))) for s in run.reads))
+    other = replace(run, reads=(replace(run.reads[0], nbytes=run.reads[0].nbytes[:-1] + (BAND // 2,)),))
+    assert twin.cycles is not run.cycles and twin.cycles == run.cycles
+    spec = make_spec()
+    timer = RunTimer(1, spec.dram_latency_cycles(), spec.dram_transfer_cycles)
+    for each in (run, twin, other, twin, run):
+        assert timer.time(each, 100, 150) == time_run(each, 100, 150, 1, spec.dram_latency_cycles(),
+                                                      spec.dram_transfer_cycles)
+    assert len(timer.timed) == 2
