@@ -12,7 +12,7 @@ from hwsim.schedule.expand import expand
 from hwsim.schedule.plan import BandStream, Buffer, Command, LayerPlan, Plan, TileRun
 from hwsim.schedule.verify import verify_plan
 from hwsim.sim import simulate
-from hwsim.sim.pipeline import RunTimer, _reach, time_run
+from hwsim.sim.pipeline import RunTimer, _stops, time_run
 from tests.sim.handplans import make_spec
 
 BAND = 1000
@@ -186,17 +186,17 @@ def test_advancing_repeated_tiles_at_once_changes_no_time():
 
 
 def test_stretches_of_repeating_tiles_by_hand():
-    # _reach(figures, p)[k]: the last tile m >= k - 1 such that tiles k .. m each repeat the
-    # tile p before them. Period 1 over a a b b b: tile 0 has none before it (-1); tile 1
-    # repeats tile 0, tile 2 does not (1); tile 2 itself does not (1); tiles 3, 4 do (4).
-    a, b, c = (1, 0), (2, 0), (2, 5)
-    assert _reach([a, a, b, b, b], 1) == [-1, 1, 1, 4, 4]
-    # Period 2 over a b a b a c: tiles 0, 1 have none two before (-1, 0); tiles 2 .. 4 repeat
-    # (4); tile 5 (c after b) does not (4).
-    assert _reach([a, b, a, b, a, c], 2) == [-1, 0, 4, 4, 4, 4]
+    # _stops(columns, n, p): the tiles whose figures (a column per figure) differ from the tile
+    # p before them, those with none before them, and n; tiles k .. m each repeat the tile p
+    # before them for every m below the first stop at or after k. Period 1 over a a b b b
+    # (a = (1, 0), b = (2, 0)): tile 0 has none before it, tile 2 differs: tiles 3 .. 4 repeat.
+    assert _stops([(1, 1, 2, 2, 2), (0, 0, 0, 0, 0)], 5, 1) == [0, 2, 5]
+    # Period 2 over a b a b a c (c = (2, 5)): tiles 0, 1 have none two before; tile 5 (c after
+    # b) differs in the second figure only: tiles 2 .. 4 repeat.
+    assert _stops([(1, 2, 1, 2, 1, 2), (0, 0, 0, 0, 0, 5)], 6, 2) == [0, 1, 5, 6]
     # A period longer than the run: nothing repeats.
-    assert _reach([a, a], 3) == [-1, 0]
-    assert _reach([], 1) == []
+    assert _stops([(1, 1)], 2, 3) == [0, 1, 2]
+    assert _stops([()], 0, 1) == [0]
 
 
 def test_a_run_started_later_is_the_same_run_shifted():
@@ -233,3 +233,21 @@ def test_a_timer_gives_every_run_its_own_timing():
             assert timer.time(run, start, compute_from) == time_run(run, start, compute_from, channels, latency,
                                                                     transfer)
 
+
+
+def test_a_timer_tells_runs_apart_by_their_figures_not_their_tuples():
+    # A twin of a run, its figures equal but in tuples of its own, takes the run's timing; a run
+    # whose last band loads half as much takes its own. Each is what time_run gives it.
+    from dataclasses import replace
+
+    run = run_of(40, 10)
+    twin = replace(run, cycles=tuple(list(run.cycles)),
+                   reads=tuple(replace(s, nbytes=tuple(list(s.nbytes))) for s in run.reads))
+    other = replace(run, reads=(replace(run.reads[0], nbytes=run.reads[0].nbytes[:-1] + (BAND // 2,)),))
+    assert twin.cycles is not run.cycles and twin.cycles == run.cycles
+    spec = make_spec()
+    timer = RunTimer(1, spec.dram_latency_cycles(), spec.dram_transfer_cycles)
+    for each in (run, twin, other, twin, run):
+        assert timer.time(each, 100, 150) == time_run(each, 100, 150, 1, spec.dram_latency_cycles(),
+                                                      spec.dram_transfer_cycles)
+    assert len(timer.timed) == 2
