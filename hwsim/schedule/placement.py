@@ -30,36 +30,19 @@ does not fit:
   :func:`pack` is always far lower than best fit. :meth:`Reservations.real` maps a virtual address to its place, for
   the program's buffers and the plan's tensor addresses.
 
-:func:`pack` is the *lowest-first* greedy, after the best-fit heuristic of Sekiyama et al.
-(*Profile-guided memory optimization for deep neural networks*, 2018), which treats DSA
-as packing rectangles (steps x bytes): repeatedly place, among the blocks not placed yet,
-the one that can go lowest, at the lowest address where it overlaps no placed block that
-shares a step with it; ties go to the largest area (bytes x steps), then the latest last
-step, then the first reserved. Long, large blocks thus settle at the bottom first and
-short ones fill the gaps above them. The peak is never below the most bytes reserved in
-any one step (the lower bound of every placement); on the zoo graphs (every
-``accelerators/edge_npu.yaml`` variant of concat, prefetch, alignment and weight buffer
-tried) it is within 0.25 % of that bound, mostly within 0.02 %. The second tie-break
-was chosen by measurement: earliest first step instead leaves NAFNet 20 % above it.
-
-Blocks are placed at rising addresses (a block is placed only when no unplaced block can
-go lower, and placing blocks never lowers where the others can go), so a gap left below
-the current level is never filled, and the lowest address where a block fits is simply
-the highest *skyline* over its steps, the top of the highest block placed in each step.
-The greedy keeps every unplaced block in a heap under the address where it could go when
-last looked at, a lower bound of where it can go now: a popped block whose skyline has
-risen meanwhile is pushed back under its new address. Deterministic, integers only.
+The greedy packings are :mod:`~hwsim.schedule.packing`'s (imported here too).
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
-from itertools import accumulate, chain
 from typing import Sequence
 
 from hwsim.schedule.allocate import Allocator
 from hwsim.schedule.exact_packing import exact_packing
+from hwsim.schedule.packing import (  # noqa: F401 (this module's API too)
+    PERTURBED_TRIES, live_peak, pack, pack_by_lifetime, pack_by_size, pack_in_order, pack_perturbed,
+)
 
 
 class Full(Exception):
@@ -183,7 +166,7 @@ class Reservations:
                 if peak < self.high_water:
                     self._real, self.high_water = addresses, peak
         if self.high_water > self.capacity:  # a fourth, restarts of the first
-            found = pack_perturbed(blocks, self.capacity)
+            found = pack_perturbed(blocks, self.capacity, PERTURBED_TRIES)  # this module's (tests set it)
             if found is not None and found[1] < self.high_water:
                 self._real, self.high_water = found
         if exact and self.high_water > self.capacity and len(self._sizes) <= EXACT_BLOCKS:  # the last: exact
@@ -205,27 +188,6 @@ class Reservations:
         """Where virtual ``address`` lies once placed."""
         i = bisect.bisect_right(self._virtual, address) - 1
         return self._real[i] + address - self._virtual[i]
-
-
-def live_peak(blocks: Sequence[tuple[int, int, int]]) -> int:
-    """The most bytes of ``(first step, last step, bytes)`` blocks that share a step: no
-    placement of them is lower (0 for none)."""
-    return max(0, max(accumulate(_live(blocks, _steps(blocks)))))
-
-
-def _steps(blocks: Sequence[tuple[int, int, int]]) -> int:
-    """How many steps ``blocks`` span: the last one's, plus one (0 for none)."""
-    return max((e for _, e, _ in blocks), default=-1) + 1
-
-
-def _live(blocks: Sequence[tuple[int, int, int]], steps: int) -> list[int]:
-    """The change of the bytes live at each of ``steps`` steps (and one past), from the step
-    before: their running sum is the bytes live in each step."""
-    change = [0] * (steps + 1)
-    for first, last, size in blocks:
-        change[first] += size
-        change[last + 1] -= size
-    return change
 
 
 def overflow(blocks: Sequence[tuple[int, int, int]], addresses: Sequence[int], capacity: int,
@@ -256,197 +218,6 @@ def overflow(blocks: Sequence[tuple[int, int, int]], addresses: Sequence[int], c
             if skyline > floor:
                 over[k] = max(over.get(k, 0), skyline - floor)
     return over
-
-
-def pack(blocks: Sequence[tuple[int, int, int]], weights: Sequence[float] | None = None) -> tuple[list[int], int]:
-    """Addresses of ``(first step, last step, bytes)`` blocks, lowest first (module docstring),
-    and the peak (the highest end address). ``weights`` (numbers, no NaN): the first
-    tie-break instead of the area (``pack_perturbed``)."""
-    by_end = _by_end(blocks)
-    weights = [size * (e - s + 1) for s, e, size in blocks] if weights is None else weights
-    shapes = [(s, e + 1, size, e - s + 1) for s, e, size in blocks]
-    return _lowest_first(shapes, sorted(by_end, key=weights.__getitem__, reverse=True), _steps(blocks))
-
-
-def _by_end(blocks: Sequence[tuple[int, int, int]]) -> list[int]:
-    """The blocks' positions, the latest last step first, then the first given: the order of
-    the greedy's two last tie-breaks. Sorted again, stably, by weight, larger first, it is the
-    greedy's whole order (``reverse`` keeps equal keys in their order)."""
-    ends = [e for _, e, _ in blocks]
-    return sorted(range(len(blocks)), key=ends.__getitem__, reverse=True)
-
-
-def _lowest_first(shapes: Sequence[tuple[int, int, int, int]], order: Sequence[int], steps: int,
-                  cutoff: int | None = None, live: Sequence[int] = ()) -> tuple[list[int], int] | None:
-    """:func:`pack`'s greedy over blocks ``shapes`` (first step, last step + 1, bytes, steps),
-    ranked ``order`` (best first: the tie-breaks), in ``steps`` steps; or None as soon as its
-    peak is sure to be ``cutoff`` or more (``live``: the bytes live in each step).
-
-    The blocks wait in a heap by (the lowest address they could take when last looked at,
-    rank). The heap holds ``bound * len(blocks) + rank``: one integer compares as fast as the
-    tuple's first element (a block is pushed back about four times on average). One- and
-    two-step blocks (most of them) read and raise the skyline without a slice.
-
-    The cutoff: placements rise (module docstring), so every block not placed yet will lie at
-    or above the address just taken, and those that share a step lie apart there: the peak
-    will reach at least that address plus the most bytes still unplaced in any one step.
-    ``most`` is a stale maximum of the latter (it only falls): taken afresh only when the
-    stale one reaches the cutoff."""
-    n = len(order)
-    rank_shapes = [shapes[i] for i in order]
-    skyline = [0] * steps  # per step: top of its highest block
-    at = [0] * n  # by rank
-    heap = list(range(n))  # bound 0 for all: rank order is heap order
-    heapreplace, heappop = heapq.heapreplace, heapq.heappop
-    unplaced = list(live) if cutoff is not None else []  # per step: bytes of its blocks not placed yet
-    most = max(unplaced, default=0)
-    peak = 0
-    while heap:
-        key = heap[0]
-        rank = key % n
-        start, stop, size, life = rank_shapes[rank]
-        if life == 2:
-            address, other = skyline[start], skyline[start + 1]
-            if other > address:
-                address = other
-        elif life == 1:
-            address = skyline[start]
-        else:
-            address = max(skyline[start:stop])
-        pushed = address * n + rank
-        if pushed > key:  # blocks placed since it was pushed raised it: wait for its turn
-            heapreplace(heap, pushed)
-            continue
-        heappop(heap)
-        at[rank] = address
-        top = address + size
-        if life == 2:
-            skyline[start] = skyline[start + 1] = top
-        elif life == 1:
-            skyline[start] = top
-        else:
-            skyline[start:stop] = [top] * life
-        if top > peak:
-            peak = top
-        if cutoff is not None:
-            if address + most >= cutoff:  # the block placed counts: the others in its steps go above it
-                most = max(unplaced)
-                if address + most >= cutoff:
-                    return None
-            if life == 1:
-                unplaced[start] -= size
-            else:
-                unplaced[start:stop] = [u - size for u in unplaced[start:stop]]
-    addresses = [0] * n
-    for i, address in zip(order, at):
-        addresses[i] = address
-    return addresses, peak
-
-
-PERTURBED_TRIES = 30  # lowest-first packings with perturbed tie-breaks (``pack_perturbed``)
-
-
-def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int,
-                   tries: int | None = None) -> tuple[list[int], int] | None:
-    """The lowest of up to ``tries`` :func:`pack` packings whose area tie-break is scaled, block
-    by block, by a factor drawn uniformly in [0.5, 1.5) (a fixed seed: deterministic), stopping
-    at the first within ``capacity``: a randomised restart of the greedy. Arm Vela's
-    ``HillClimbAllocator`` searches orders of the same greedy more purposefully (it swaps
-    pairs of the live ranges that set the peak and keeps a swap that lowers it, for many
-    iterations); TVM's USMP hill climb likewise permutes the order of a greedy by size. A few
-    restarts are cheaper (about 1 ms each for 600 blocks) and, on the zoo, enough. The greedy's
-    first choice is the lowest address, so the noise only reorders blocks that could go equally
-    low, which is where its fixed order fails on the tight packings of the spill optimum's
-    evictions: on NAFNet at 64x64 in cascade mode and half its knee (530 blocks, 0.1 % below the
-    SRAM at their busiest step) the plain greedy packings overshoot by 9.7 % or more, 30
-    perturbed ones by 5.7 %; on MSCAN at 256x256, cascade mode, 90 % of its knee (134 blocks),
-    by 9.8 % and not at all. None when ``tries`` is 0.
-
-    What does not depend on the draws is set up once. A factor is ``rng.uniform(0.5, 1.5)``
-    spelled out (``0.5 + (1.5 - 0.5) * random()``, and ``1.0 * x`` is ``x``): the same floats.
-    A restart stops as soon as its peak cannot come out below the best so far
-    (:func:`_lowest_first`'s cutoff): it could not replace it, and the best is above the
-    capacity (else the restarts would have stopped), so nothing else changes; about a third
-    of the greedy's steps are saved so."""
-    import random
-
-    draw = random.Random(0).random
-    steps, by_end = _steps(blocks), _by_end(blocks)
-    areas = [size * (e - s + 1) for s, e, size in blocks]
-    shapes = [(s, e + 1, size, e - s + 1) for s, e, size in blocks]
-    live = list(accumulate(_live(blocks, steps)))
-    best: tuple[list[int], int] | None = None
-    for _ in range(PERTURBED_TRIES if tries is None else tries):
-        weights = [area * (0.5 + draw()) for area in areas]
-        found = _lowest_first(shapes, sorted(by_end, key=weights.__getitem__, reverse=True), steps,
-                              None if best is None else best[1], live)
-        if best is None or found is not None and found[1] < best[1]:
-            best = found
-        if best[1] <= capacity:
-            break
-    return best
-
-
-def pack_by_size(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
-    """Addresses of ``(first step, last step, bytes)`` blocks placed largest first, each at the
-    lowest address where it overlaps no placed block that shares a step with it (the greedy
-    by size of TFLite's memory planner), and the peak. Ties: the earliest first step, then the
-    first given (the sort is stable)."""
-    keys = [(-size, s) for s, _, size in blocks]
-    return pack_in_order(blocks, sorted(range(len(blocks)), key=keys.__getitem__))
-
-
-def pack_by_lifetime(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
-    """As :func:`pack_by_size`, the longest-lived blocks first (then the largest): a U-Net's
-    skips go to the bottom before the short blocks around them are placed. On ``unet`` at
-    256x256 and half its zero-spill SRAM (48 blocks) it packs them at their lower bound,
-    7,962,304 B, where the other greedy packings need 8 MiB or more."""
-    keys = [(s - e, -size, s) for s, e, size in blocks]
-    return pack_in_order(blocks, sorted(range(len(blocks)), key=keys.__getitem__))
-
-
-def pack_in_order(blocks: Sequence[tuple[int, int, int]], order: Sequence[int]) -> tuple[list[int], int]:
-    """Addresses of the blocks placed in ``order``, each at the lowest address where it
-    overlaps no placed block that shares a step with it, and the peak.
-
-    A block scans the placed blocks that share a step with it by address, from 0, and stops at
-    the first gap it fits in, below the next one's start: where it goes depends only on their
-    ranges in address order, not on the order of ranges that start at the same address (the
-    first of them that does not leave a gap below it raises the scan above its start, so the
-    others do not either) nor on a range seen twice. So each step keeps the ranges placed in
-    it, by address, and a block scans its steps' lists merged (a block met in two of its steps
-    twice), or, when they hold more than all the blocks placed, every placed block, skipping
-    those that share no step with it: never much more than the one plain scan. Quadratic in
-    the blocks at worst."""
-    addresses = [0] * len(blocks)
-    in_step: list[list[tuple[int, int]]] = [[] for _ in range(_steps(blocks))]  # (address, end), by address
-    placed: list[tuple[int, int, int, int]] = []  # (address, end address, first step, last step)
-    insort = bisect.insort
-    peak = 0
-    for i in order:
-        start, end, size = blocks[i]
-        if start == end:
-            near: list[tuple[int, int]] = in_step[start]
-        else:
-            near_lists = in_step[start:end + 1]
-            if sum(map(len, near_lists)) <= len(placed):
-                near = sorted(chain.from_iterable(near_lists))
-            else:
-                near = sorted([(lo, hi) for lo, hi, s, e in placed if s <= end and start <= e])
-        address = 0
-        for lo, hi in near:
-            if lo - address >= size:
-                break
-            if hi > address:
-                address = hi
-        addresses[i] = address
-        span = (address, address + size)
-        for k in range(start, end + 1):
-            insort(in_step[k], span)
-        placed.append((address, address + size, start, end))
-        if address + size > peak:
-            peak = address + size
-    return addresses, peak
 
 
 EXACT_BLOCKS = 160  # at most this many blocks go to the exact packing
