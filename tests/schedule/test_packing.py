@@ -118,6 +118,22 @@ def test_the_restarts_are_the_reference(blocks, slack, tries):
     assert placement.pack_perturbed(blocks, capacity, tries) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(blocks_strategy, st.randoms(use_true_random=False), st.integers(0, 3))
+def test_the_cutoff_stops_only_packings_that_reach_it(blocks, rng, below):
+    """The greedy in any order: with a cutoff above its peak it never stops (its bound never
+    overestimates), at or below the peak it may stop, else it packs the same."""
+    from itertools import accumulate
+
+    order = list(range(len(blocks)))
+    rng.shuffle(order)
+    shapes, steps = [(s, e + 1, n, e - s + 1) for s, e, n in blocks], packing._steps(blocks)
+    live = list(accumulate(packing._live(blocks, steps)))
+    whole = packing._lowest_first(shapes, order, steps)
+    assert packing._lowest_first(shapes, order, steps, whole[1] + 1, live) == whole
+    assert packing._lowest_first(shapes, order, steps, whole[1] - below, live) in (None, whole)
+
+
 def test_the_restarts_cutoff_stops_most_of_them_and_changes_nothing(monkeypatch):
     """Forty blocks that never fit: all 30 restarts run, and most stop at the cutoff."""
     rng = random.Random(3)
