@@ -179,8 +179,8 @@ def _lowest_first(shapes: Sequence[tuple[int, int, int, int]], order: Sequence[i
 PERTURBED_TRIES = 30  # lowest-first packings with perturbed tie-breaks (``pack_perturbed``)
 
 
-def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int,
-                   tries: int | None = None) -> tuple[list[int], int] | None:
+def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int, tries: int | None = None,
+                   below: int | None = None) -> tuple[list[int], int] | None:
     """The lowest of up to ``tries`` :func:`pack` packings whose area tie-break is scaled, block
     by block, by a factor drawn uniformly in [0.5, 1.5) (a fixed seed: deterministic), stopping
     at the first within ``capacity``: a randomised restart of the greedy. Arm Vela's
@@ -195,6 +195,11 @@ def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int,
     perturbed ones by 5.7 %; on MSCAN at 256x256, cascade mode, 90 % of its knee (134 blocks),
     by 9.8 % and not at all. None when ``tries`` is 0.
 
+    ``below`` (above ``capacity``): the caller wants only a packing below it, so restarts also
+    stop at ``below``. The result is the same when it lies below ``below`` (a restart that sets
+    a new least peak below ``below`` runs to its end either way, and so do those within the
+    capacity, which end the restarts), else it is None or a packing at or above ``below``.
+
     The factors of try ``t`` are ``random.Random(0).uniform(0.5, 1.5)``'s draws ``t * n`` to
     ``t * n + n - 1`` for ``n`` blocks, spelled out: ``0.5 + (1.5 - 0.5) * random()``, and
     ``1.0 * x`` is ``x`` (:func:`_first_draws`); numpy multiplies and adds doubles as Python
@@ -204,6 +209,7 @@ def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int,
     block has negative bytes): it could not replace it, and the best is above the capacity
     (else the restarts would have stopped), so nothing else changes."""
     n, count = len(blocks), PERTURBED_TRIES if tries is None else tries
+    below = None if below is None else max(below, capacity + 1)
     steps, by_end = _steps(blocks), np.array(_by_end(blocks), dtype=np.int64)
     shapes = [(s, e + 1, size, e - s + 1) for s, e, size in blocks]
     areas = np.array([size * life for _, _, size, life in shapes], dtype=np.float64)[by_end]  # by_end order
@@ -214,10 +220,11 @@ def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int,
     for t in range(count):
         weights = areas * (0.5 + draws[t * n + by_end])
         order = by_end[np.argsort(-weights, kind="stable")].tolist()
-        found = _lowest_first(shapes, order, steps, None if best is None or not bounded else best[1], live)
-        if best is None or found is not None and found[1] < best[1]:
+        cutoff = below if best is None else best[1] if below is None else min(best[1], below)
+        found = _lowest_first(shapes, order, steps, cutoff if bounded else None, live)
+        if found is not None and (best is None or found[1] < best[1]):
             best = found
-        if best[1] <= capacity:
+        if best is not None and best[1] <= capacity:
             break
     return best
 

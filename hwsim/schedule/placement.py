@@ -166,7 +166,8 @@ class Reservations:
                 if peak < self.high_water:
                     self._real, self.high_water = addresses, peak
         if self.high_water > self.capacity:  # a fourth, restarts of the first
-            found = pack_perturbed(blocks, self.capacity, PERTURBED_TRIES)  # this module's (tests set it)
+            # this module's PERTURBED_TRIES (tests set it); only a packing below the others' counts
+            found = pack_perturbed(blocks, self.capacity, PERTURBED_TRIES, self.high_water)
             if found is not None and found[1] < self.high_water:
                 self._real, self.high_water = found
         if exact and self.high_water > self.capacity and len(self._sizes) <= EXACT_BLOCKS:  # the last: exact

@@ -108,14 +108,22 @@ def test_pack_and_the_in_order_packings_are_the_references(blocks, rng):
 
 
 @settings(max_examples=150, deadline=None)
-@given(blocks_strategy, st.integers(-50, 50), st.sampled_from([None, 0, 1, 3, 30]))
-def test_the_restarts_are_the_reference(blocks, slack, tries):
+@given(blocks_strategy, st.integers(-50, 50), st.sampled_from([None, 0, 1, 3, 30]), st.integers(-20, 60))
+def test_the_restarts_are_the_reference(blocks, slack, tries, above):
     """Capacities around the live peak: below it every restart runs (and most stop at the
-    cutoff), at or above it the restarts may stop early."""
+    cutoff), at or above it the restarts may stop early. With ``below``: the same packing
+    when it lies below, else none or one not below (``below`` at the capacity or under it
+    counts as just above it)."""
     capacity = reference_live_peak(blocks) + slack
     expected = reference_perturbed(blocks, capacity, 30 if tries is None else tries)
     assert pack_perturbed(blocks, capacity, tries) == expected
     assert placement.pack_perturbed(blocks, capacity, tries) == expected
+    below = capacity + above
+    found = pack_perturbed(blocks, capacity, tries, below)
+    if expected is not None and expected[1] < max(below, capacity + 1):
+        assert found == expected
+    else:
+        assert found is None or found[1] >= below
 
 
 @settings(max_examples=300, deadline=None)
