@@ -124,6 +124,16 @@ def test_the_restarts_are_the_reference(blocks, slack, tries, above):
         assert found == expected
     else:
         assert found is None or found[1] >= below
+    if expected is not None and expected[1] > capacity:  # just below: kept
+        assert pack_perturbed(blocks, capacity, tries, expected[1] + 1) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(blocks_strategy, st.integers(1, 30))
+def test_the_restarts_stop_at_the_first_packing_within_the_capacity(blocks, tries):
+    """The capacity is the least peak of the first ``tries`` restarts: they stop there."""
+    capacity = reference_perturbed(blocks, -1, tries)[1]
+    assert pack_perturbed(blocks, capacity) == reference_perturbed(blocks, capacity)
 
 
 @settings(max_examples=300, deadline=None)
