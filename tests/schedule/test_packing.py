@@ -153,8 +153,10 @@ def test_the_cutoff_stops_only_packings_that_reach_it(blocks, rng, below):
 
 
 def test_the_restarts_cutoff_stops_most_of_them_and_changes_nothing(monkeypatch):
-    """Forty blocks that never fit: all 30 restarts run, and most stop at the cutoff."""
-    rng = random.Random(3)
+    """Forty blocks whose restarts peak at 2560, 2496, 2496, 2432 B, ... (the fourth the least).
+    Within no capacity all 30 restarts run and most stop at the cutoff; within 2496 B the
+    second ends them; with ``below`` just above 2432 B the fourth is still found."""
+    rng = random.Random(6)
     blocks = [(s, s + rng.choice((0, 1, 1, 2, 5)), rng.choice((64, 128, 192, 256))) for s in
               (rng.randrange(12) for _ in range(40))]
     runs = []
@@ -165,8 +167,12 @@ def test_the_restarts_cutoff_stops_most_of_them_and_changes_nothing(monkeypatch)
         return runs[-1]
 
     monkeypatch.setattr(packing, "_lowest_first", counted)
-    assert pack_perturbed(blocks, 0) == reference_perturbed(blocks, 0)
+    best = reference_perturbed(blocks, 0)
+    assert best[1] == 2432 and pack_perturbed(blocks, 0) == best
     assert len(runs) == 30 and sum(run is None for run in runs) >= 10
+    assert [run[1] for run in runs[:2]] == [2560, 2496] and runs[3] == best
+    assert pack_perturbed(blocks, 0, below=2433) == best
+    assert pack_perturbed(blocks, 2496) == reference_perturbed(blocks, 2496) != best
 
 
 def test_the_draws_are_random_s():
