@@ -30,35 +30,19 @@ does not fit:
   :func:`pack` is always far lower than best fit. :meth:`Reservations.real` maps a virtual address to its place, for
   the program's buffers and the plan's tensor addresses.
 
-:func:`pack` is the *lowest-first* greedy, after the best-fit heuristic of Sekiyama et al.
-(*Profile-guided memory optimization for deep neural networks*, 2018), which treats DSA
-as packing rectangles (steps x bytes): repeatedly place, among the blocks not placed yet,
-the one that can go lowest, at the lowest address where it overlaps no placed block that
-shares a step with it; ties go to the largest area (bytes x steps), then the latest last
-step, then the first reserved. Long, large blocks thus settle at the bottom first and
-short ones fill the gaps above them. The peak is never below the most bytes reserved in
-any one step (the lower bound of every placement); on the zoo graphs (every
-``accelerators/edge_npu.yaml`` variant of concat, prefetch, alignment and weight buffer
-tried) it is within 0.25 % of that bound, mostly within 0.02 %. The second tie-break
-was chosen by measurement: earliest first step instead leaves NAFNet 20 % above it.
-
-Blocks are placed at rising addresses (a block is placed only when no unplaced block can
-go lower, and placing blocks never lowers where the others can go), so a gap left below
-the current level is never filled, and the lowest address where a block fits is simply
-the highest *skyline* over its steps, the top of the highest block placed in each step.
-The greedy keeps every unplaced block in a heap under the address where it could go when
-last looked at, a lower bound of where it can go now: a popped block whose skyline has
-risen meanwhile is pushed back under its new address. Deterministic, integers only.
+The greedy packings are :mod:`~hwsim.schedule.packing`'s (imported here too).
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 from typing import Sequence
 
 from hwsim.schedule.allocate import Allocator
 from hwsim.schedule.exact_packing import exact_packing
+from hwsim.schedule.packing import (  # noqa: F401 (this module's API too)
+    PERTURBED_TRIES, live_peak, pack, pack_by_lifetime, pack_by_size, pack_in_order, pack_perturbed,
+)
 
 
 class Full(Exception):
@@ -182,7 +166,8 @@ class Reservations:
                 if peak < self.high_water:
                     self._real, self.high_water = addresses, peak
         if self.high_water > self.capacity:  # a fourth, restarts of the first
-            found = pack_perturbed(blocks, self.capacity)
+            # this module's PERTURBED_TRIES (tests set it); only a packing below the others' counts
+            found = pack_perturbed(blocks, self.capacity, PERTURBED_TRIES, self.high_water)
             if found is not None and found[1] < self.high_water:
                 self._real, self.high_water = found
         if exact and self.high_water > self.capacity and len(self._sizes) <= EXACT_BLOCKS:  # the last: exact
@@ -204,20 +189,6 @@ class Reservations:
         """Where virtual ``address`` lies once placed."""
         i = bisect.bisect_right(self._virtual, address) - 1
         return self._real[i] + address - self._virtual[i]
-
-
-def live_peak(blocks: Sequence[tuple[int, int, int]]) -> int:
-    """The most bytes of ``(first step, last step, bytes)`` blocks that share a step: no
-    placement of them is lower."""
-    change = [0] * (max((e for _, e, _ in blocks), default=-1) + 2)
-    for first, last, size in blocks:
-        change[first] += size
-        change[last + 1] -= size
-    peak = live = 0
-    for delta in change:
-        live += delta
-        peak = max(peak, live)
-    return peak
 
 
 def overflow(blocks: Sequence[tuple[int, int, int]], addresses: Sequence[int], capacity: int,
@@ -248,104 +219,6 @@ def overflow(blocks: Sequence[tuple[int, int, int]], addresses: Sequence[int], c
             if skyline > floor:
                 over[k] = max(over.get(k, 0), skyline - floor)
     return over
-
-
-def pack(blocks: Sequence[tuple[int, int, int]], weights: Sequence[float] | None = None) -> tuple[list[int], int]:
-    """Addresses of ``(first step, last step, bytes)`` blocks, lowest first (module docstring),
-    and the peak (the highest end address). ``weights``: the first tie-break instead of the
-    area (``pack_perturbed``).
-
-    The blocks wait in a heap by (the lowest address they could take when last looked at,
-    larger area first, later end first, position). The last three never change, so they are
-    one rank, and the heap holds ``bound * len(blocks) + rank``: one integer compares as fast
-    as the tuple's first element (a block is pushed back about five times on average)."""
-    n = len(blocks)
-    addresses = [0] * n
-    skyline = [0] * (max((e for _, e, _ in blocks), default=-1) + 1)  # per step: top of its highest block
-    first = [-size * (e - s + 1) for s, e, size in blocks] if weights is None else [-w for w in weights]
-    order = sorted(range(n), key=lambda i: (first[i], -blocks[i][1], i))  # by rank
-    heap = list(range(n))  # bound 0 for all: rank order is heap order
-    peak = 0
-    while heap:
-        bound, rank = divmod(heap[0], n)
-        i = order[rank]
-        start, end, size = blocks[i]
-        address = max(skyline[start:end + 1])
-        if address > bound:  # blocks placed since it was pushed raised it: wait for its turn
-            heapq.heapreplace(heap, address * n + rank)
-            continue
-        heapq.heappop(heap)
-        addresses[i] = address
-        skyline[start:end + 1] = [address + size] * (end - start + 1)
-        peak = max(peak, address + size)
-    return addresses, peak
-
-
-PERTURBED_TRIES = 30  # lowest-first packings with perturbed tie-breaks (``pack_perturbed``)
-
-
-def pack_perturbed(blocks: Sequence[tuple[int, int, int]], capacity: int,
-                   tries: int | None = None) -> tuple[list[int], int] | None:
-    """The lowest of up to ``tries`` :func:`pack` packings whose area tie-break is scaled, block
-    by block, by a factor drawn uniformly in [0.5, 1.5) (a fixed seed: deterministic), stopping
-    at the first within ``capacity``: a randomised restart of the greedy. Arm Vela's
-    ``HillClimbAllocator`` searches orders of the same greedy more purposefully (it swaps
-    pairs of the live ranges that set the peak and keeps a swap that lowers it, for many
-    iterations); TVM's USMP hill climb likewise permutes the order of a greedy by size. A few
-    restarts are cheaper (about 3 ms each for 700 blocks) and, on the zoo, enough. The greedy's
-    first choice is the lowest address, so the noise only reorders blocks that could go equally
-    low, which is where its fixed order fails on the tight packings of the spill optimum's
-    evictions: on NAFNet at 64x64 in cascade mode and half its knee (530 blocks, 0.1 % below the
-    SRAM at their busiest step) the plain greedy packings overshoot by 9.7 % or more, 30
-    perturbed ones by 5.7 %; on MSCAN at 256x256, cascade mode, 90 % of its knee (134 blocks),
-    by 9.8 % and not at all. None when ``tries`` is 0."""
-    import random
-
-    rng = random.Random(0)
-    best: tuple[list[int], int] | None = None
-    for _ in range(PERTURBED_TRIES if tries is None else tries):
-        found = pack(blocks, [n * (e - s + 1) * rng.uniform(0.5, 1.5) for s, e, n in blocks])
-        if best is None or found[1] < best[1]:
-            best = found
-        if best[1] <= capacity:
-            break
-    return best
-
-
-def pack_by_size(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
-    """Addresses of ``(first step, last step, bytes)`` blocks placed largest first, each at the
-    lowest address where it overlaps no placed block that shares a step with it (the greedy
-    by size of TFLite's memory planner), and the peak. Quadratic in the blocks."""
-    return pack_in_order(blocks, sorted(range(len(blocks)), key=lambda i: (-blocks[i][2], blocks[i][0], i)))
-
-
-def pack_by_lifetime(blocks: Sequence[tuple[int, int, int]]) -> tuple[list[int], int]:
-    """As :func:`pack_by_size`, the longest-lived blocks first (then the largest): a U-Net's
-    skips go to the bottom before the short blocks around them are placed. On ``unet`` at
-    256x256 and half its zero-spill SRAM (48 blocks) it packs them at their lower bound,
-    7,962,304 B, where the other greedy packings need 8 MiB or more."""
-    return pack_in_order(blocks, sorted(range(len(blocks)),
-                                        key=lambda i: (blocks[i][0] - blocks[i][1], -blocks[i][2], blocks[i][0], i)))
-
-
-def pack_in_order(blocks: Sequence[tuple[int, int, int]], order: Sequence[int]) -> tuple[list[int], int]:
-    """Addresses of the blocks placed in ``order``, each at the lowest address where it
-    overlaps no placed block that shares a step with it, and the peak."""
-    addresses = [0] * len(blocks)
-    placed: list[tuple[int, int, int, int]] = []  # (address, end address, first step, last step), by address
-    peak = 0
-    for i in order:
-        start, end, size = blocks[i]
-        address = 0
-        for lo, hi, s, e in placed:
-            if s <= end and start <= e:
-                if lo - address >= size:
-                    break
-                address = max(address, hi)
-        addresses[i] = address
-        bisect.insort(placed, (address, address + size, start, end))
-        peak = max(peak, address + size)
-    return addresses, peak
 
 
 EXACT_BLOCKS = 160  # at most this many blocks go to the exact packing
