@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from hwsim.graph.io import graph_from_dict, load_graph  # noqa: E402
 from hwsim.measure import measure  # noqa: E402
+from hwsim.schedule.alike import forget  # noqa: E402
 from hwsim.schedule.plan import Buffer, Command, LayerPlan, Plan  # noqa: E402
 from hwsim.sim import simulate  # noqa: E402
 from hwsim.spec import load_spec, with_overrides  # noqa: E402
@@ -128,9 +129,13 @@ def stage_times(graph, spec, repeat: int) -> tuple[float, float, float, int]:
     """(schedule, simulate, measure) best CPU seconds and the plan's command count. Each
     repetition schedules a new plan and simulates and measures that one, as a single run does:
     what measuring keeps on a plan object for the next measure of it (a sweep's bandwidths,
-    ``hwsim.measure.memo``) never makes a later repetition cheaper."""
+    ``hwsim.measure.memo``) never makes a later repetition cheaper, nor does what the graph
+    remembers of streamed layers at an SRAM size (``hwsim.schedule.alike.remembered``: a
+    sweep's schedules share it), which is dropped before each repetition. The graph keeps its
+    analyses that no SRAM size changes (layout, band tables, costs)."""
     best = [float("inf")] * 3
     for _ in range(repeat):
+        forget(graph)
         start = time.process_time()
         plan = schedule(graph, spec)
         scheduled = time.process_time()

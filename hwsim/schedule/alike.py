@@ -54,6 +54,15 @@ def remembered(g: Graph, kind: str, key: Hashable, compute: Callable[[], object]
     return found
 
 
+
+def forget(g: Graph) -> None:
+    """Drop all that graph ``g`` remembers (:func:`remembered`): a benchmark of what one run
+    costs schedules again on a graph whose analyses are warm but that has remembered nothing of
+    that SRAM size (``experiments/bench_sim.py``)."""
+    memo = g.__dict__.get("_memo", {})  # Graph.memo's store
+    for key in [k for k in memo if isinstance(k, tuple) and k[:1] == ("remembered",)]:
+        del memo[key]
+
 def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozenset[str], outputs: frozenset[str],
              room: tuple) -> tuple:
     """The layer's likeness (module docstring); ``room``: the room's figures, as a tuple. All but

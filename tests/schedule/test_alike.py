@@ -102,3 +102,19 @@ def test_nafnet_plans_the_same_with_tile_figures_worked_out_layer_by_layer(monke
     calls.clear()
     assert schedule(load_graph(path), spec) == shared
     assert len(calls) == streamed
+
+
+def test_a_graph_that_forgot_searches_again_and_plans_the_same(monkeypatch):
+    # the chain above: scheduled again at the same size, the graph remembers its three searches
+    # and makes none; once it forgets (the benchmark's rule), it makes the three again
+    from hwsim.schedule.alike import forget
+
+    g = (Net("chain").input("x", 1, 8, 16, 16).conv("c1", "x", 8, k=3).conv("c2", "c1", 8, k=3)
+         .conv("c3", "c2", 8, k=3).conv("c4", "c3", 8, k=3).build(["c4"], fuse="none"))
+    spec = make_spec(sram=3 * 1024)
+    searched = counting_searches(monkeypatch)
+    first = schedule(g, spec)
+    assert searched == [0, 1, 3]
+    assert schedule(g, spec) == first and searched == [0, 1, 3]
+    forget(g)
+    assert schedule(g, spec) == first and searched == [0, 1, 3, 0, 1, 3]
