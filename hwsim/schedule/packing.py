@@ -21,9 +21,10 @@ Blocks are placed at rising addresses (a block is placed only when no unplaced b
 go lower, and placing blocks never lowers where the others can go), so a gap left below
 the current level is never filled, and the lowest address where a block fits is simply
 the highest *skyline* over its steps, the top of the highest block placed in each step.
-The greedy keeps every unplaced block in a heap under the address where it could go when
-last looked at, a lower bound of where it can go now: a popped block whose skyline has
-risen meanwhile is pushed back under its new address. Deterministic, integers only.
+The greedy keeps every unplaced block waiting under the address where it could go when
+last looked at, a lower bound of where it can go now, and takes them lowest first: a block
+whose skyline has risen meanwhile waits again under its new address. Deterministic,
+integers only.
 
 :func:`pack_in_order` is TFLite's greedy instead: blocks in a given order (:func:`pack_by_size`,
 :func:`pack_by_lifetime`), each at the lowest address where it fits, gaps included.
@@ -84,13 +85,15 @@ def _lowest_first(shapes: Sequence[tuple[int, int, int, int]], order: Sequence[i
     ranked ``order`` (best first: the tie-breaks), in ``steps`` steps; or None as soon as its
     peak is sure to be ``cutoff`` or more (``live``: the bytes live in each step; bytes >= 0).
 
-    The blocks wait in a heap by (the lowest address they could take when last looked at,
-    rank). The heap holds ``bound * len(blocks) + rank``: one integer compares as fast as the
-    tuple's first element (a block is pushed back about four times on average). One- and
-    two-step blocks (most of them) read and raise the skyline without a slice. Every bound
-    starts at 0, so the heap would first pop the ranks in order, and a block pushed back then
-    goes under 1 or more (the pushed key is at least ``len(blocks)``), after all of them: the
-    first pass takes them in order without the heap, and heapifies those pushed back.
+    The blocks wait under the lowest address they could take when last looked at (a lower
+    bound of where they can go now): the least such address, the *level*, is taken first,
+    its blocks in rank order; one whose skyline has risen since waits again under its new
+    address, above the level. So no block joins a level while it is taken, and taking the
+    levels in turn, each in rank order, is popping a heap of all the blocks by (bound, rank)
+    (as first written). The waiting blocks are lists by address, the addresses a heap: a
+    block waits about four times on average, and a list append is cheaper than a push on a
+    heap of blocks. One- and two-step blocks (most of them) read and raise the skyline
+    without a slice.
 
     The cutoff: placements rise (module docstring), so every block not placed yet will lie at
     or above the address just taken, and those that share a step lie apart there (and above
@@ -104,72 +107,52 @@ def _lowest_first(shapes: Sequence[tuple[int, int, int, int]], order: Sequence[i
     unplaced = list(live) if cutoff is not None else []  # per step: bytes of its blocks not placed yet
     most = max(unplaced, default=0)
     peak = 0
-    heap = []
-    for rank, (start, stop, size, life) in enumerate(rank_shapes):  # every bound 0: ranks in order
-        if life == 2:  # as in the loop below
-            address, other = skyline[start], skyline[start + 1]
-            if other > address:
-                address = other
-        elif life == 1:
-            address = skyline[start]
-        else:
-            address = max(skyline[start:stop])
-        if address > 0:
-            heap.append(address * n + rank)
-            continue
-        at[rank] = address
-        top = address + size
-        if life == 2:
-            skyline[start] = skyline[start + 1] = top
-        elif life == 1:
-            skyline[start] = top
-        else:
-            skyline[start:stop] = [top] * life
-        if top > peak:
-            peak = top
-        if cutoff is not None:
-            for k in range(start, stop):
-                unplaced[k] -= size
-    heapq.heapify(heap)
-    heapreplace, heappop = heapq.heapreplace, heapq.heappop
-    while heap:
-        key = heap[0]
-        rank = key % n
-        start, stop, size, life = rank_shapes[rank]
-        if life == 2:
-            address, other = skyline[start], skyline[start + 1]
-            if other > address:
-                address = other
-        elif life == 1:
-            address = skyline[start]
-        else:
-            address = max(skyline[start:stop])
-        pushed = address * n + rank
-        if pushed > key:  # blocks placed since it was pushed raised it: wait for its turn
-            heapreplace(heap, pushed)
-            continue
-        heappop(heap)
-        at[rank] = address
-        top = address + size
-        if life == 2:
-            skyline[start] = skyline[start + 1] = top
-        elif life == 1:
-            skyline[start] = top
-        else:
-            skyline[start:stop] = [top] * life
-        if top > peak:
-            peak = top
-        if cutoff is not None:
-            if address + most >= cutoff:
-                most = max(unplaced)
-                if address + most >= cutoff:
-                    return None
+    waiting = {0: list(range(n))}  # address -> ranks of the blocks waiting under it
+    levels = [0]  # the addresses of waiting, a heap
+    heappush, heappop = heapq.heappush, heapq.heappop
+    while levels:
+        level = heappop(levels)
+        ranks = waiting.pop(level)
+        ranks.sort()
+        for rank in ranks:
+            start, stop, size, life = rank_shapes[rank]
             if life == 2:
-                unplaced[start] -= size
-                unplaced[start + 1] -= size
+                address, other = skyline[start], skyline[start + 1]
+                if other > address:
+                    address = other
+            elif life == 1:
+                address = skyline[start]
             else:
-                for k in range(start, stop):
-                    unplaced[k] -= size
+                address = max(skyline[start:stop])
+            if address > level:  # blocks placed since it was looked at raised it: wait for its turn
+                later = waiting.get(address)
+                if later is None:
+                    waiting[address] = [rank]
+                    heappush(levels, address)
+                else:
+                    later.append(rank)
+                continue
+            at[rank] = address
+            top = address + size
+            if life == 2:
+                skyline[start] = skyline[start + 1] = top
+            elif life == 1:
+                skyline[start] = top
+            else:
+                skyline[start:stop] = [top] * life
+            if top > peak:
+                peak = top
+            if cutoff is not None:
+                if address + most >= cutoff:
+                    most = max(unplaced)
+                    if address + most >= cutoff:
+                        return None
+                if life == 2:
+                    unplaced[start] -= size
+                    unplaced[start + 1] -= size
+                else:
+                    for k in range(start, stop):
+                        unplaced[k] -= size
     addresses = [0] * n
     for i, address in zip(order, at):
         addresses[i] = address

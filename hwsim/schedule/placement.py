@@ -166,7 +166,8 @@ class Reservations:
                 if peak < self.high_water:
                     self._real, self.high_water = addresses, peak
         if self.high_water > self.capacity:  # a fourth, restarts of the first
-            # this module's PERTURBED_TRIES (tests set it); only a packing below the others' counts
+            # this module's PERTURBED_TRIES (tests set it); below high_water: only a lower packing
+            # is kept, and pack_perturbed gives the same one then (its restarts stop sooner)
             found = pack_perturbed(blocks, self.capacity, PERTURBED_TRIES, self.high_water)
             if found is not None and found[1] < self.high_water:
                 self._real, self.high_water = found

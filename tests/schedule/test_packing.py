@@ -94,6 +94,7 @@ blocks_strategy = st.lists(block.map(lambda x: (x[0], x[0] + x[1], x[2])), max_s
 @example([], random.Random(0))
 @example([(0, 1, 5), (1, 2, 5), (0, 0, 10), (2, 2, 10)], random.Random(0))  # all areas 10
 def test_pack_and_the_in_order_packings_are_the_references(blocks, rng):
+    """Lowest first (by area, by given weights), in a random order, by size, by lifetime."""
     assert pack(blocks) == reference_pack(blocks)
     weights = [rng.choice((1.0, 2.0, 3, rng.random())) for _ in blocks]  # ties, ints among floats
     assert pack(blocks, weights) == reference_pack(blocks, weights)
