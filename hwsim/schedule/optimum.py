@@ -117,7 +117,11 @@ def spill_problem(ctx: Context) -> SpillProblem:
     steps = [t for t in range(len(ctx.modes)) if t not in ctx.inside and t not in layout.alias_layers]
     touches: dict[str, list[int]] = {}
     required = [0] * len(ctx.modes)
-    size = {s: aligned(storage.nbytes) for s, storage in layout.storages.items()}
+    key = f"_aligned_{spec.sram.alignment_bytes}"  # storage bytes aligned: the same in every context of a layout
+    size = layout.__dict__.get(key)
+    if size is None:
+        size = layout.__dict__[key] = {
+            s: aligned(storage.nbytes) for s, storage in layout.storages.items()}
     for t in steps:
         for s in ctx.storages[t]:
             touches.setdefault(s, []).append(t)
@@ -156,7 +160,7 @@ def spill_problem(ctx: Context) -> SpillProblem:
             nbytes = layout.piece_bytes[p]
             if p not in last_present:
                 forced += nbytes  # never in SRAM yet: the network input, or sent out in bands
-            else:
+            elif layout.storage_of[p] in gaps_of:  # (a storage with no gap is present all along: no charge)
                 charges.append((nbytes, between(layout.storage_of[p], last_present[p], t)))
             last_present[p] = t
         for p in mode.resident_writes:
@@ -171,9 +175,9 @@ def spill_problem(ctx: Context) -> SpillProblem:
             forced += nbytes
             continue
         last = last_read.get(p, w)
-        if last > w:
-            s = layout.storage_of[p]
-            charges.append((nbytes, tuple(i for i in gaps_of.get(s, ()) if w <= gaps[i].after < last)))
+        s = layout.storage_of[p]
+        if last > w and s in gaps_of:
+            charges.append((nbytes, tuple(i for i in gaps_of[s] if w <= gaps[i].after < last)))
     charges = [(n, gs) for n, gs in charges if n and gs]  # no gap between: present all along
     capacity = spec.sram.size_bytes
     return SpillProblem(tuple(gaps), tuple(required), tuple(tuple(s) for s in spans), capacity, tuple(charges),
