@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Hashable, Mapping
+from typing import Any, Callable, Hashable, Mapping
 
 TENSOR_KINDS = ("input", "param", "activation")
 
@@ -104,6 +104,12 @@ class Graph:
         if key not in cache:
             cache[key] = compute(self)
         return cache[key]
+
+    def forget(self, which: Callable[[Hashable], bool]) -> None:
+        """Drop the memo entries whose key ``which`` picks (they are worked out again when asked)."""
+        cache = self.__dict__.get("_memo", {})
+        for key in [k for k in cache if which(k)]:
+            del cache[key]
 
     @cached_property
     def _roots(self) -> dict[str, str]:

@@ -54,14 +54,12 @@ def remembered(g: Graph, kind: str, key: Hashable, compute: Callable[[], object]
     return found
 
 
-
 def forget(g: Graph) -> None:
     """Drop all that graph ``g`` remembers (:func:`remembered`): a benchmark of what one run
     costs schedules again on a graph whose analyses are warm but that has remembered nothing of
     that SRAM size (``experiments/bench_sim.py``)."""
-    memo = g.__dict__.get("_memo", {})  # Graph.memo's store
-    for key in [k for k in memo if isinstance(k, tuple) and k[:1] == ("remembered",)]:
-        del memo[key]
+    g.forget(lambda key: isinstance(key, tuple) and key[:1] == ("remembered",))
+
 
 def likeness(model: BandModel, layout: Layout, need: LayerNeed, in_dram: frozenset[str], outputs: frozenset[str],
              room: tuple) -> tuple:
@@ -150,7 +148,8 @@ class Shared:
                  slots: int, band_reads: tuple[int, ...], band_writes: tuple[int, ...], tiles: tuple[int, ...],
                  region: int):
         self.searched, self.kept, self.height, self.chunks, self.bands = searched, kept, height, chunks, bands
-        self.slots, self.band_reads, self.band_writes, self.tiles, self.region = slots, band_reads, band_writes, tiles, region
+        self.slots, self.band_reads, self.band_writes = slots, band_reads, band_writes
+        self.tiles, self.region = tiles, region
         self.figures: dict[tuple[int, int], tuple] = {}  # (channels, cycles) -> ``stream._tile_figures``
         self.arenas: dict[tuple, tuple] = {}  # (alignment, weights shared) -> ``stream._arena_layout`` by position
         self.note: str | None = None  # ``stream._cut``
